@@ -1,0 +1,252 @@
+//===- compiler/compiler.cpp - Compile, cache and launch tile kernels -----===//
+//
+// compile(): tile IR -> backend lowering -> LLVM -> PTX (GPU) or host code
+// (CPU). Results are cached in memory per process and, for PTX, on disk under
+// $HIP_CACHE_DIR keyed by sha256(tile IR, target, compiler version, codegen
+// environment). launch(): checks arguments, then runs the grid on the thread
+// pool (CPU) or through the driver (CUDA).
+//
+//===----------------------------------------------------------------------===//
+#include "hip/compiler/compiler.h"
+
+#include "hip/runtime/cache.h"
+#include "hip/runtime/thread_pool.h"
+#include "lowering.h"
+
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <sstream>
+
+namespace hip {
+
+namespace {
+struct ChipInfo {
+  const char *name;
+  int minPtx; // lowest PTX ISA that knows the chip
+};
+const ChipInfo kChips[] = {{"sm_80", 70},  {"sm_86", 71},  {"sm_87", 74},
+                           {"sm_89", 78},  {"sm_90", 78},  {"sm_90a", 80},
+                           {"sm_100a", 86}, {"sm_120a", 87}};
+
+double msSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+      .count();
+}
+} // namespace
+
+const char *backendName(Backend b) { return b == Backend::CPU ? "cpu" : "cuda"; }
+
+const char *compilerVersion() { return "hipattn-compiler " HIP_VERSION_STRING " (mlir 22, rev 1)"; }
+
+/// Every environment variable that changes generated code, with its value.
+/// (HIP_DUMP_IR / HIP_DUMP_DIR only print code and are not listed.)
+std::string codegenEnvironment() {
+  std::string s;
+  for (const char *name : {"HIP_PTX_VERSION"}) {
+    const char *v = std::getenv(name);
+    s += std::string(name) + "=" + (v ? v : "") + ";";
+  }
+  return s;
+}
+
+std::string Target::str() const {
+  return backend == Backend::CPU ? "cpu" : arch + "/ptx" + std::to_string(ptxVersion);
+}
+
+Target parseTarget(const std::string &name) {
+  if (name == "cpu") return Target{};
+  for (const ChipInfo &c : kChips) {
+    if (name != c.name) continue;
+    int ptx = std::max(80, c.minPtx);
+    if (const char *env = std::getenv("HIP_PTX_VERSION"); env && *env) {
+      int v = std::atoi(env);
+      if (v < ptx || v > 90)
+        throw InvalidArgument("HIP_PTX_VERSION=" + std::string(env) + " is not usable for " +
+                              name + " (allowed: " + std::to_string(ptx) + " to 90)");
+      ptx = v;
+    }
+    return Target{Backend::CUDA, name, ptx};
+  }
+  std::string known = "cpu";
+  for (const ChipInfo &c : kChips) known += std::string(", ") + c.name;
+  throw InvalidArgument("unknown target '" + name + "' (supported: " + known + ")");
+}
+
+Backend selectBackend() {
+  const char *env = std::getenv("HIP_BACKEND");
+  std::string v = env ? env : "auto";
+  if (v == "cpu") return Backend::CPU;
+  std::string why;
+  bool ok = rt::cudaAvailable(&why);
+  if (v == "cuda") {
+    if (!ok) throw RuntimeError("HIP_BACKEND=cuda but CUDA is unavailable: " + why);
+    return Backend::CUDA;
+  }
+  if (v != "auto" && !v.empty())
+    throw InvalidArgument("HIP_BACKEND must be auto, cuda or cpu, got '" + v + "'");
+  return ok ? Backend::CUDA : Backend::CPU;
+}
+
+Target currentTarget(Backend b) {
+  if (b == Backend::CPU) return Target{};
+  const rt::DeviceInfo &info = rt::Cuda::get().info();
+  if (info.ccMajor < 8)
+    throw RuntimeError("GPU " + info.name + " (sm_" + std::to_string(info.ccMajor) +
+                       std::to_string(info.ccMinor) + ") is older than sm_80, which "
+                       "the kernels need (mma.sync bf16, ldmatrix)");
+  std::string arch = info.smTarget();
+  for (const ChipInfo &c : kChips)
+    if (arch == c.name) return parseTarget(arch);
+  // A newer chip than this compiler knows: PTX for the newest known family
+  // that the driver JIT can still run on it.
+  return parseTarget(info.ccMajor >= 10 ? "sm_90" : "sm_80");
+}
+
+namespace {
+std::string cacheKey(const dsl::Kernel &k, const Target &t, const std::string &irText) {
+  return rt::sha256Hex(irText + "\n" + std::to_string(k.numWarps) + "\n" + t.str() + "\n" +
+                       compilerVersion() + "\n" + codegenEnvironment());
+}
+
+detail::Lowered lowerFor(const dsl::Kernel &k, const Target &t, mlir::MLIRContext &ctx) {
+  return t.backend == Backend::CUDA ? detail::lowerToGpu(k, t, ctx)
+                                    : detail::lowerToCpu(k, ctx);
+}
+
+/// GPU cache payload: "hipattn-ptx v1 <threads> <shared>\n" + PTX.
+std::string encodePTX(const CompiledKernel &c) {
+  return "hipattn-ptx v1 " + std::to_string(c.numThreads) + " " + std::to_string(c.sharedBytes) +
+         "\n" + c.ptx;
+}
+bool decodePTX(const std::string &payload, CompiledKernel &c) {
+  std::istringstream is(payload);
+  std::string magic, ver;
+  if (!(is >> magic >> ver >> c.numThreads >> c.sharedBytes) || magic != "hipattn-ptx" ||
+      ver != "v1")
+    return false;
+  auto nl = payload.find('\n');
+  c.ptx = payload.substr(nl + 1);
+  return c.ptx.find(".entry") != std::string::npos;
+}
+} // namespace
+
+namespace {
+std::mutex memoMutex;
+std::map<std::string, std::shared_ptr<CompiledKernel>> memo;
+} // namespace
+
+void clearInMemoryCache() {
+  std::lock_guard<std::mutex> g(memoMutex);
+  memo.clear();
+}
+
+std::shared_ptr<CompiledKernel> compile(const dsl::Kernel &k, const Target &t) {
+  auto &mu = memoMutex;
+  auto t0 = std::chrono::steady_clock::now();
+  std::string ir = k.print();
+  std::string key = cacheKey(k, t, ir);
+  {
+    std::lock_guard<std::mutex> g(mu);
+    auto it = memo.find(key);
+    if (it != memo.end()) return it->second;
+  }
+  auto out = std::make_shared<CompiledKernel>();
+  out->name = k.name;
+  out->target = t;
+  out->params = k.params;
+  out->cacheKey = key;
+  detail::maybeDump(k.name, "tile", ir);
+  if (t.backend == Backend::CUDA) {
+    if (auto hit = rt::KernelCache::global().get(key); hit && decodePTX(*hit, *out)) {
+      out->fromCache = true;
+      out->compileMs = msSince(t0);
+      detail::maybeDump(k.name, "ptx", out->ptx);
+    } else {
+      auto ctx = detail::createContext();
+      detail::Lowered low = lowerFor(k, t, *ctx);
+      detail::maybeDump(k.name, "mlir", detail::printModule(*low.module));
+      detail::lowerToLLVMDialect(*low.module, k.name);
+      detail::maybeDump(k.name, "llvm", detail::printModule(*low.module));
+      out->ptx = detail::emitPTX(*low.module, t);
+      detail::maybeDump(k.name, "ptx", out->ptx);
+      out->numThreads = low.numThreads;
+      out->sharedBytes = low.sharedBytes;
+      out->compileMs = msSince(t0);
+      rt::KernelCache::global().put(key, encodePTX(*out));
+    }
+  } else {
+    auto ctx = detail::createContext();
+    detail::Lowered low = lowerFor(k, t, *ctx);
+    detail::maybeDump(k.name, "mlir", detail::printModule(*low.module));
+    detail::lowerToLLVMDialect(*low.module, k.name);
+    detail::maybeDump(k.name, "llvm", detail::printModule(*low.module));
+    auto [engine, entry] = detail::jitCPU(*low.module, low.entry);
+    out->engine = engine;
+    out->cpuEntry = reinterpret_cast<decltype(out->cpuEntry)>(entry);
+    out->scratchBytes = low.scratchBytes;
+    out->numThreads = 1;
+    out->compileMs = msSince(t0);
+  }
+  std::lock_guard<std::mutex> g(mu);
+  return memo.emplace(key, out).first->second;
+}
+
+std::string emitStage(const dsl::Kernel &k, const Target &t, const std::string &stage) {
+  if (stage == "tile") return k.print();
+  if (stage != "mlir" && stage != "llvm" && stage != "ptx")
+    throw InvalidArgument("unknown stage '" + stage + "' (stages: tile, mlir, llvm, ptx)");
+  if (stage == "ptx" && t.backend != Backend::CUDA)
+    throw InvalidArgument("--emit ptx needs a GPU target (e.g. --target sm_90a)");
+  auto ctx = detail::createContext();
+  detail::Lowered low = lowerFor(k, t, *ctx);
+  if (stage == "mlir") return detail::printModule(*low.module);
+  detail::lowerToLLVMDialect(*low.module, k.name);
+  if (stage == "llvm") return detail::translateToLLVMText(*low.module, t);
+  return detail::emitPTX(*low.module, t);
+}
+
+void launch(CompiledKernel &k, std::array<unsigned, 3> grid, const std::vector<ArgValue> &args,
+            rt::Stream stream) {
+  if (args.size() != k.params.size())
+    throw InvalidArgument("kernel '" + k.name + "' takes " + std::to_string(k.params.size()) +
+                          " arguments, got " + std::to_string(args.size()));
+  for (size_t i = 0; i < args.size(); ++i) {
+    const dsl::Type &t = k.params[i].type;
+    ArgValue::Kind want = t.isPtr() ? ArgValue::Ptr
+                          : t.dtype == dsl::DType::i32 ? ArgValue::I32
+                          : t.dtype == dsl::DType::i64 ? ArgValue::I64 : ArgValue::F32;
+    if (args[i].kind != want)
+      throw InvalidArgument("argument " + std::to_string(i) + " ('" + k.params[i].name +
+                            "') of kernel '" + k.name + "' must be " + t.str());
+  }
+  if (grid[0] == 0 || grid[1] == 0 || grid[2] == 0) return;
+  std::vector<void *> ptrs;
+  for (const ArgValue &a : args) ptrs.push_back(const_cast<void *>(static_cast<const void *>(&a.ptr)));
+  if (k.target.backend == Backend::CUDA) {
+    static std::mutex loadMu;
+    {
+      std::lock_guard<std::mutex> g(loadMu);
+      if (!k.gpu.function) k.gpu = rt::Cuda::get().loadPTX(k.ptx, k.name, k.sharedBytes);
+    }
+    unsigned block[3] = {unsigned(k.numThreads), 1, 1};
+    rt::Cuda::get().launch(k.gpu, grid.data(), block, k.sharedBytes, ptrs.data(), stream);
+    return;
+  }
+  size_t total = size_t(grid[0]) * grid[1] * grid[2];
+  unsigned workers = rt::numWorkers();
+  std::vector<std::vector<char>> scratch(workers);
+  rt::parallelFor(total, [&](size_t idx, unsigned w) {
+    auto &buf = scratch[w];
+    if (buf.size() < k.scratchBytes + 64) buf.resize(k.scratchBytes + 64);
+    char *base = reinterpret_cast<char *>((reinterpret_cast<uintptr_t>(buf.data()) + 63) & ~uintptr_t(63));
+    int32_t pid[3] = {int32_t(idx % grid[0]), int32_t(idx / grid[0] % grid[1]),
+                      int32_t(idx / (size_t(grid[0]) * grid[1]))};
+    int32_t np[3] = {int32_t(grid[0]), int32_t(grid[1]), int32_t(grid[2])};
+    k.cpuEntry(ptrs.data(), pid, np, base);
+  });
+}
+
+} // namespace hip

@@ -1,0 +1,810 @@
+//===- compiler/gpu_lowering.cpp - Tile IR -> per-thread NVVM code --------===//
+//
+// Assumes: a verified tile-IR kernel (shapes powers of two, rank <= 2).
+// Produces: one llvm.func with the nvvm.kernel attribute whose body is
+// arith/scf/llvm/nvvm ops computing, per thread, the tile elements that the
+// thread owns.
+//
+// Every tile value gets a layout saying which thread holds which element:
+//  1. Blocked: sizePerThread x threadsPerWarp x warpsPerCTA, order [1, 0];
+//     elementwise ops, loads and stores run in it.
+//  2. Mma: the accumulator fragment of mma.sync m16n8k16, warps tiled over
+//     the [M, N] result. A dot's result lives in it; loop-carried
+//     accumulators keep it across iterations.
+//  3. Splat: a uniform value not yet given a layout (constants, broadcast
+//     scalars); it takes the layout of whatever uses it, for free.
+// Layout changes, broadcasts, reductions, transposes and sorts go through
+// shared memory (barrier, write, barrier, read). dot stages its operands in
+// padded shared memory, reads fragments with ldmatrix and runs mma.sync.
+//
+//===----------------------------------------------------------------------===//
+#include "lowering.h"
+
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+
+#include <deque>
+#include <map>
+
+using namespace mlir;
+using hip::dsl::DType;
+using hip::dsl::OpKind;
+
+namespace hip::detail {
+namespace {
+
+struct Layout {
+  enum Kind { Blocked, Mma } kind = Blocked;
+  int64_t S0 = 1, S1 = 1;                  // 2-D view of the shape
+  int s0 = 1, s1 = 1, t0 = 1, t1 = 32, w0 = 1, w1 = 1; // blocked
+  int wm = 1, wn = 1;                      // mma warp grid
+  bool wrap0 = false, wrap1 = false;       // footprint exceeds the shape
+  std::vector<std::pair<int64_t, int64_t>> off; // per-register offsets
+  size_t numRegs() const { return off.size(); }
+};
+
+/// Values of a tile (or scalar) in registers.
+struct TileVal {
+  const Layout *layout = nullptr; // null: scalar or splat
+  bool splat = false;
+  std::vector<Value> regs;
+};
+
+int log2floor(int64_t v) {
+  int r = 0;
+  while ((int64_t(1) << (r + 1)) <= v) ++r;
+  return r;
+}
+
+std::pair<int64_t, int64_t> view2d(const std::vector<int64_t> &s) {
+  if (s.empty()) return {1, 1};
+  if (s.size() == 1) return {1, s[0]};
+  return {s[0], s[1]};
+}
+
+class GpuLowering {
+public:
+  GpuLowering(const dsl::Kernel &k, const Target &t, MLIRContext &ctx)
+      : k_(k), target_(t), ctx_(ctx), b_(&ctx), se_{b_, true, 1},
+        nw_(k.numWarps), nthreads_(32 * k.numWarps) {}
+
+  Lowered run();
+
+private:
+  // ---- layouts ----
+  const Layout *blocked(int64_t S0, int64_t S1);
+  const Layout *mma(int64_t M, int64_t N, const std::source_location &where);
+  const Layout *defaultLayout(const dsl::Type &t) {
+    auto [a, c] = view2d(t.shape);
+    return blocked(a, c);
+  }
+  std::pair<Value, Value> base(const Layout *l);
+  std::pair<Value, Value> coords(const Layout *l, size_t r, Location loc);
+
+  // ---- helpers ----
+  Value c32(int64_t v) { return constI32(b_, b_.getUnknownLoc(), v); }
+  Value add(Value a, Value c, Location l) { return mk<arith::AddIOp>(b_, l, a, c); }
+  Value mul(Value a, Value c, Location l) { return mk<arith::MulIOp>(b_, l, a, c); }
+  void barrier(Location l) { mk<NVVM::Barrier0Op>(b_, l); }
+  Value smemPtr(Value byteOffset, Location l);
+  void smemStore(Value v, DType t, Value byteOffset, Location l);
+  Value smemLoad(DType t, Value byteOffset, Location l);
+  void needShared(size_t bytes) { smemBytes_ = std::max(smemBytes_, bytes); }
+  Type regType(DType t) { return elementType(&ctx_, t, 1); }
+
+  /// `v` materialised in layout `l` (splats for free, others via shared).
+  TileVal toLayout(const TileVal &v, const dsl::Type &t, const Layout *l, Location loc);
+  /// Generic shared-memory gather: dst element (i, j) := src[linear(i, j)].
+  TileVal gather(const TileVal &src, const dsl::Type &srcT, const Layout *dst,
+                 const std::function<Value(Value, Value)> &linear, Location loc);
+  void writeShared(const TileVal &src, const dsl::Type &srcT, Location loc,
+                   size_t byteBase = 0);
+
+  // ---- ops ----
+  void lowerBlock(const dsl::Block &blk);
+  void lowerOp(const dsl::Op &op);
+  void lowerElementwise(const dsl::Op &op, Location loc);
+  void lowerLoad(const dsl::Op &op, Location loc);
+  void lowerStore(const dsl::Op &op, Location loc);
+  void lowerReduce(const dsl::Op &op, Location loc);
+  void lowerDot(const dsl::Op &op, Location loc);
+  void lowerSort(const dsl::Op &op, Location loc);
+  void lowerFor(const dsl::Op &op, Location loc);
+  void lowerIf(const dsl::Op &op, Location loc);
+  std::vector<Value> flatten(const std::vector<int> &ids, const std::vector<const Layout *> &ls,
+                             Location loc);
+  const Layout *carriedLayout(const dsl::Op &forOp, size_t i, Location loc);
+
+  const TileVal &val(int id) const { return vals_.at(id); }
+  const dsl::Type &ty(int id) const { return k_.typeOf(id); }
+
+  const dsl::Kernel &k_;
+  Target target_;
+  MLIRContext &ctx_;
+  OpBuilder b_;
+  ScalarEmitter se_;
+  int nw_, nthreads_;
+  Value lane_, warp_, smemBase_;
+  Block *entry_ = nullptr;
+  Operation *prologueEnd_ = nullptr;
+  size_t smemBytes_ = 0;
+  std::map<int, TileVal> vals_;
+  std::deque<Layout> layouts_;
+  std::map<const Layout *, std::pair<Value, Value>> bases_;
+};
+
+// ---- Layouts ------------------------------------------------------------------
+const Layout *GpuLowering::blocked(int64_t S0, int64_t S1) {
+  for (auto &l : layouts_)
+    if (l.kind == Layout::Blocked && l.S0 == S0 && l.S1 == S1) return &l;
+  Layout l;
+  l.S0 = S0;
+  l.S1 = S1;
+  l.s1 = static_cast<int>(std::min<int64_t>(S1, 4));
+  l.t1 = static_cast<int>(std::min<int64_t>(32, std::max<int64_t>(1, S1 / l.s1)));
+  l.t0 = 32 / l.t1;
+  l.w0 = 1 << std::min(log2floor(nw_), log2floor(std::max<int64_t>(1, S0 / l.t0)));
+  l.w1 = nw_ / l.w0;
+  int64_t fp0 = int64_t(l.s0) * l.t0 * l.w0, fp1 = int64_t(l.s1) * l.t1 * l.w1;
+  l.wrap0 = fp0 > S0;
+  l.wrap1 = fp1 > S1;
+  for (int64_t r0 = 0; r0 < std::max<int64_t>(1, S0 / fp0); ++r0)
+    for (int64_t r1 = 0; r1 < std::max<int64_t>(1, S1 / fp1); ++r1)
+      for (int e = 0; e < l.s1; ++e) l.off.push_back({r0 * fp0, r1 * fp1 + e});
+  layouts_.push_back(std::move(l));
+  return &layouts_.back();
+}
+
+const Layout *GpuLowering::mma(int64_t M, int64_t N, const std::source_location &where) {
+  for (auto &l : layouts_)
+    if (l.kind == Layout::Mma && l.S0 == M && l.S1 == N) return &l;
+  // Warps along M first while each warp keeps >= 16 rows, then along N.
+  int wm = 1;
+  while (wm < nw_ && M % (16 * wm * 2) == 0 && M / (wm * 2) >= N / (nw_ / (wm * 2)))
+    wm *= 2;
+  int wn = nw_ / wm;
+  if (M % (16 * wm) != 0 || N % (8 * wn) != 0)
+    throw CompileError("dot result " + std::to_string(M) + "x" + std::to_string(N) +
+                       " cannot be tiled by mma.sync m16n8 over " + std::to_string(nw_) +
+                       " warps (need M % " + std::to_string(16 * wm) + " == 0 and N % " +
+                       std::to_string(8 * wn) + " == 0)",
+                       where);
+  Layout l;
+  l.kind = Layout::Mma;
+  l.S0 = M;
+  l.S1 = N;
+  l.wm = wm;
+  l.wn = wn;
+  int64_t WM = M / wm, WN = N / wn;
+  for (int64_t im = 0; im < WM / 16; ++im)
+    for (int64_t in = 0; in < WN / 8; ++in)
+      for (int c = 0; c < 4; ++c) l.off.push_back({im * 16 + (c / 2) * 8, in * 8 + c % 2});
+  layouts_.push_back(std::move(l));
+  return &layouts_.back();
+}
+
+std::pair<Value, Value> GpuLowering::base(const Layout *l) {
+  auto it = bases_.find(l);
+  if (it != bases_.end()) return it->second;
+  OpBuilder::InsertionGuard g(b_);
+  b_.setInsertionPointAfter(prologueEnd_);
+  Location loc = b_.getUnknownLoc();
+  Value b0, b1;
+  if (l->kind == Layout::Blocked) {
+    // b0 = ((warp / w1) * t0 + lane / t1) * s0 ; b1 = ((warp % w1) * t1 + lane % t1) * s1
+    Value wd0 = mk<arith::DivUIOp>(b_, loc, warp_, c32(l->w1));
+    Value wd1 = mk<arith::RemUIOp>(b_, loc, warp_, c32(l->w1));
+    Value ld0 = mk<arith::DivUIOp>(b_, loc, lane_, c32(l->t1));
+    Value ld1 = mk<arith::RemUIOp>(b_, loc, lane_, c32(l->t1));
+    b0 = mul(add(mul(wd0, c32(l->t0), loc), ld0, loc), c32(l->s0), loc);
+    b1 = mul(add(mul(wd1, c32(l->t1), loc), ld1, loc), c32(l->s1), loc);
+  } else {
+    int64_t WM = l->S0 / l->wm, WN = l->S1 / l->wn;
+    Value wd0 = mk<arith::DivUIOp>(b_, loc, warp_, c32(l->wn));
+    Value wd1 = mk<arith::RemUIOp>(b_, loc, warp_, c32(l->wn));
+    b0 = add(mul(wd0, c32(WM), loc), mk<arith::DivUIOp>(b_, loc, lane_, c32(4)), loc);
+    b1 = add(mul(wd1, c32(WN), loc),
+             mul(mk<arith::RemUIOp>(b_, loc, lane_, c32(4)), c32(2), loc), loc);
+  }
+  prologueEnd_ = b1.getDefiningOp();
+  return bases_[l] = {b0, b1};
+}
+
+std::pair<Value, Value> GpuLowering::coords(const Layout *l, size_t r, Location loc) {
+  auto [b0, b1] = base(l);
+  Value i = add(b0, c32(l->off[r].first), loc);
+  Value j = add(b1, c32(l->off[r].second), loc);
+  if (l->wrap0) i = mk<arith::RemUIOp>(b_, loc, i, c32(l->S0));
+  if (l->wrap1) j = mk<arith::RemUIOp>(b_, loc, j, c32(l->S1));
+  return {i, j};
+}
+
+// ---- Shared memory ---------------------------------------------------------------
+Value GpuLowering::smemPtr(Value byteOffset, Location l) {
+  Type p3 = LLVM::LLVMPointerType::get(&ctx_, 3);
+  return mk<LLVM::GEPOp>(b_, l, p3, b_.getI8Type(), smemBase_, ValueRange{byteOffset});
+}
+
+void GpuLowering::smemStore(Value v, DType t, Value off, Location l) {
+  if (t == DType::i1) v = mk<arith::ExtUIOp>(b_, l, b_.getI8Type(), v);
+  if (t == DType::ptr) v = mk<LLVM::PtrToIntOp>(b_, l, b_.getI64Type(), v);
+  mk<LLVM::StoreOp>(b_, l, v, smemPtr(off, l));
+}
+
+Value GpuLowering::smemLoad(DType t, Value off, Location l) {
+  Type st = t == DType::i1 ? b_.getI8Type() : t == DType::ptr ? b_.getI64Type() : regType(t);
+  Value v = mk<LLVM::LoadOp>(b_, l, st, smemPtr(off, l));
+  if (t == DType::i1) return mk<arith::TruncIOp>(b_, l, b_.getI1Type(), v);
+  if (t == DType::ptr) return mk<LLVM::IntToPtrOp>(b_, l, regType(t), v);
+  return v;
+}
+
+int storageBytes(DType t) { return t == DType::i1 ? 1 : dsl::dtypeBytes(t); }
+
+void GpuLowering::writeShared(const TileVal &src, const dsl::Type &srcT, Location loc,
+                              size_t byteBase) {
+  auto [S0, S1] = view2d(srcT.shape);
+  int eb = storageBytes(srcT.dtype);
+  needShared(byteBase + size_t(S0 * S1) * eb);
+  for (size_t r = 0; r < src.regs.size(); ++r) {
+    auto [i, j] = coords(src.layout, r, loc);
+    Value lin = add(mul(i, c32(S1), loc), j, loc);
+    smemStore(src.regs[r], srcT.dtype, add(mul(lin, c32(eb), loc), c32(byteBase), loc), loc);
+  }
+}
+
+TileVal GpuLowering::gather(const TileVal &src, const dsl::Type &srcT, const Layout *dst,
+                            const std::function<Value(Value, Value)> &linear, Location loc) {
+  TileVal out{dst, false, {}};
+  if (src.splat || !src.layout) {
+    out.regs.assign(dst->numRegs(), src.regs[0]);
+    return out;
+  }
+  barrier(loc);
+  writeShared(src, srcT, loc);
+  barrier(loc);
+  int eb = storageBytes(srcT.dtype);
+  for (size_t r = 0; r < dst->numRegs(); ++r) {
+    auto [i, j] = coords(dst, r, loc);
+    out.regs.push_back(smemLoad(srcT.dtype, mul(linear(i, j), c32(eb), loc), loc));
+  }
+  return out;
+}
+
+TileVal GpuLowering::toLayout(const TileVal &v, const dsl::Type &t, const Layout *l,
+                              Location loc) {
+  if (v.layout == l && !v.splat) return v;
+  auto [S0, S1] = view2d(t.shape);
+  return gather(v, t, l, [&](Value i, Value j) { return add(mul(i, c32(S1), loc), j, loc); },
+                loc);
+}
+
+// ---- Driver -------------------------------------------------------------------------
+Lowered GpuLowering::run() {
+  Location loc = FileLineColLoc::get(&ctx_, k_.name, 0, 0);
+  Lowered out;
+  out.module = ModuleOp::create(loc);
+  b_.setInsertionPointToEnd(out.module->getBody());
+  auto smem = mk<LLVM::GlobalOp>(b_, loc, LLVM::LLVMArrayType::get(b_.getI8Type(), 0),
+                                 false, LLVM::Linkage::External, "hip_smem", Attribute(),
+                                 16, 3);
+  std::vector<Type> argTypes;
+  for (auto &p : k_.params) argTypes.push_back(elementType(&ctx_, p.type.dtype, 1));
+  auto fnTy = LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(&ctx_), argTypes);
+  auto fn = mk<LLVM::LLVMFuncOp>(b_, loc, k_.name, fnTy);
+  fn->setAttr(NVVM::NVVMDialect::getKernelFuncAttrName(), b_.getUnitAttr());
+  fn->setAttr(NVVM::NVVMDialect::getMaxntidAttrName(),
+              b_.getDenseI32ArrayAttr({nthreads_, 1, 1}));
+  entry_ = fn.addEntryBlock(b_);
+  b_.setInsertionPointToStart(entry_);
+  Value tid = mk<NVVM::ThreadIdXOp>(b_, loc, b_.getI32Type());
+  lane_ = mk<arith::RemUIOp>(b_, loc, tid, c32(32));
+  warp_ = mk<arith::DivUIOp>(b_, loc, tid, c32(32));
+  smemBase_ = mk<LLVM::AddressOfOp>(b_, loc, smem);
+  prologueEnd_ = smemBase_.getDefiningOp();
+  for (size_t i = 0; i < k_.params.size(); ++i)
+    vals_[k_.body.args[i]] = TileVal{nullptr, false, {entry_->getArgument(i)}};
+  lowerBlock(k_.body);
+  mk<LLVM::ReturnOp>(b_, loc, ValueRange{});
+  out.entry = k_.name;
+  out.numThreads = nthreads_;
+  out.sharedBytes = (smemBytes_ + 15) / 16 * 16;
+  return out;
+}
+
+void GpuLowering::lowerBlock(const dsl::Block &blk) {
+  for (const dsl::Op &op : blk.ops) lowerOp(op);
+}
+
+void GpuLowering::lowerOp(const dsl::Op &op) {
+  Location loc = locOf(&ctx_, op);
+  const dsl::Type *rt = op.results.empty() ? nullptr : &ty(op.results[0]);
+  switch (op.kind) {
+  case OpKind::ProgramId:
+  case OpKind::NumPrograms: {
+    Value v;
+    int a = static_cast<int>(op.ints[0]);
+    Type i32 = b_.getI32Type();
+    if (op.kind == OpKind::ProgramId)
+      v = a == 0 ? Value(mk<NVVM::BlockIdXOp>(b_, loc, i32))
+          : a == 1 ? Value(mk<NVVM::BlockIdYOp>(b_, loc, i32))
+                   : Value(mk<NVVM::BlockIdZOp>(b_, loc, i32));
+    else
+      v = a == 0 ? Value(mk<NVVM::GridDimXOp>(b_, loc, i32))
+          : a == 1 ? Value(mk<NVVM::GridDimYOp>(b_, loc, i32))
+                   : Value(mk<NVVM::GridDimZOp>(b_, loc, i32));
+    vals_[op.results[0]] = {nullptr, false, {v}};
+    return;
+  }
+  case OpKind::Constant:
+    vals_[op.results[0]] = {nullptr, false,
+                            {constantOf(b_, loc, rt->dtype, op.fconst, op.iconst)}};
+    return;
+  case OpKind::Splat:
+    vals_[op.results[0]] = {nullptr, true, {val(op.operands[0]).regs[0]}};
+    return;
+  case OpKind::Arange: {
+    const Layout *l = defaultLayout(*rt);
+    TileVal v{l, false, {}};
+    for (size_t r = 0; r < l->numRegs(); ++r)
+      v.regs.push_back(add(coords(l, r, loc).second, c32(op.ints[0]), loc));
+    vals_[op.results[0]] = v;
+    return;
+  }
+  case OpKind::Broadcast:
+  case OpKind::ExpandDims:
+  case OpKind::Reshape:
+  case OpKind::Trans: {
+    const dsl::Type &st = ty(op.operands[0]);
+    const TileVal &src = val(op.operands[0]);
+    if (src.splat) {
+      vals_[op.results[0]] = src;
+      return;
+    }
+    auto [S0, S1] = view2d(st.shape);
+    auto [D0, D1] = view2d(rt->shape);
+    const Layout *dst = defaultLayout(*rt);
+    std::function<Value(Value, Value)> lin;
+    if (op.kind == OpKind::Trans) {
+      lin = [&, S1 = S1](Value i, Value j) { return add(mul(j, c32(S1), loc), i, loc); };
+    } else if (op.kind == OpKind::Broadcast) {
+      lin = [&, S0 = S0, S1 = S1](Value i, Value j) {
+        Value si = S0 == 1 ? c32(0) : i, sj = S1 == 1 ? c32(0) : j;
+        return add(mul(si, c32(S1), loc), sj, loc);
+      };
+    } else {
+      // Same linear order: dst linear index == src linear index.
+      if (src.layout == dst) {
+        vals_[op.results[0]] = src;
+        return;
+      }
+      lin = [&, D1 = D1](Value i, Value j) { return add(mul(i, c32(D1), loc), j, loc); };
+    }
+    (void)D0;
+    vals_[op.results[0]] = gather(src, st, dst, lin, loc);
+    return;
+  }
+  case OpKind::Load: return lowerLoad(op, loc);
+  case OpKind::Store: return lowerStore(op, loc);
+  case OpKind::ReduceSum:
+  case OpKind::ReduceMax:
+  case OpKind::ReduceMin:
+  case OpKind::Argmax: return lowerReduce(op, loc);
+  case OpKind::Dot: return lowerDot(op, loc);
+  case OpKind::Sort:
+  case OpKind::TopK: return lowerSort(op, loc);
+  case OpKind::For: return lowerFor(op, loc);
+  case OpKind::If: return lowerIf(op, loc);
+  case OpKind::Yield: throw InternalError("yield outside a region");
+  default: return lowerElementwise(op, loc);
+  }
+}
+
+void GpuLowering::lowerElementwise(const dsl::Op &op, Location loc) {
+  const dsl::Type &rt = ty(op.results[0]);
+  // The common layout: the first operand that has one.
+  const Layout *l = nullptr;
+  bool allSplat = true;
+  for (int o : op.operands) {
+    const TileVal &v = val(o);
+    if (v.layout && !l) l = v.layout;
+    allSplat &= v.splat || !v.layout;
+  }
+  std::vector<TileVal> ins;
+  for (int o : op.operands)
+    ins.push_back(allSplat || !rt.isTile() ? val(o) : toLayout(val(o), ty(o), l, loc));
+  int typed = op.kind == OpKind::Select ? 1 : 0;
+  DType opType = ty(op.operands[typed]).dtype;
+  DType pointee = ty(op.operands[0]).pointee;
+  TileVal out{allSplat ? nullptr : l, allSplat && rt.isTile(), {}};
+  size_t n = ins[0].regs.size();
+  for (size_t r = 0; r < n; ++r) {
+    std::vector<Value> args;
+    for (auto &in : ins) args.push_back(in.regs[r]);
+    out.regs.push_back(se_.emit(loc, op.kind, args, opType, rt.dtype, pointee));
+  }
+  vals_[op.results[0]] = out;
+}
+
+namespace {
+struct PtxMove {
+  const char *suffix;
+  const char *constraint;
+};
+PtxMove ptxMove(int bytes) {
+  switch (bytes) {
+  case 2: return {"b16", "h"};
+  case 4: return {"b32", "r"};
+  default: return {"b64", "l"};
+  }
+}
+} // namespace
+
+void GpuLowering::lowerLoad(const dsl::Op &op, Location loc) {
+  const dsl::Type &rt = ty(op.results[0]);
+  const TileVal &p = val(op.operands[0]);
+  if (!rt.isTile()) {
+    Value v = mk<LLVM::LoadOp>(b_, loc, regType(rt.dtype), p.regs[0]);
+    if (op.operands.size() > 1)
+      v = mk<arith::SelectOp>(b_, loc, val(op.operands[1]).regs[0], v,
+                              val(op.operands[2]).regs[0]);
+    vals_[op.results[0]] = {nullptr, false, {v}};
+    return;
+  }
+  const Layout *l = p.layout ? p.layout : defaultLayout(rt);
+  TileVal ptrs = toLayout(p, ty(op.operands[0]), l, loc);
+  TileVal out{l, false, {}};
+  if (op.operands.size() == 1) {
+    for (Value a : ptrs.regs) out.regs.push_back(mk<LLVM::LoadOp>(b_, loc, regType(rt.dtype), a));
+    vals_[op.results[0]] = out;
+    return;
+  }
+  TileVal mask = toLayout(val(op.operands[1]), ty(op.operands[1]), l, loc);
+  TileVal other = toLayout(val(op.operands[2]), ty(op.operands[2]), l, loc);
+  int bytes = dsl::dtypeBytes(rt.dtype);
+  Type bits = b_.getIntegerType(bytes * 8);
+  PtxMove mv = ptxMove(bytes);
+  std::string text = std::string("{ .reg .pred p; setp.ne.b32 p, $2, 0; mov.") + mv.suffix +
+                     " $0, $3; @p ld.global." + mv.suffix + " $0, [$1]; }";
+  std::string cons = std::string("=") + mv.constraint + ",l,r," + mv.constraint;
+  for (size_t r = 0; r < ptrs.regs.size(); ++r) {
+    Value addr = mk<LLVM::PtrToIntOp>(b_, loc, b_.getI64Type(), ptrs.regs[r]);
+    Value m = mk<arith::ExtUIOp>(b_, loc, b_.getI32Type(), mask.regs[r]);
+    Value o = mk<arith::BitcastOp>(b_, loc, bits, other.regs[r]);
+    auto asmOp = mk<LLVM::InlineAsmOp>(b_, loc, bits, ValueRange{addr, m, o}, text, cons,
+                                       true, false, LLVM::tailcallkind::TailCallKind::None,
+                                       LLVM::AsmDialectAttr(), ArrayAttr());
+    out.regs.push_back(mk<arith::BitcastOp>(b_, loc, regType(rt.dtype), asmOp.getResult(0)));
+  }
+  vals_[op.results[0]] = out;
+}
+
+void GpuLowering::lowerStore(const dsl::Op &op, Location loc) {
+  const dsl::Type &pt = ty(op.operands[0]);
+  const TileVal &p = val(op.operands[0]);
+  if (!pt.isTile()) {
+    auto doStore = [&] { mk<LLVM::StoreOp>(b_, loc, val(op.operands[1]).regs[0], p.regs[0]); };
+    if (op.operands.size() > 2) {
+      auto ifOp = mk<scf::IfOp>(b_, loc, val(op.operands[2]).regs[0], false);
+      OpBuilder::InsertionGuard g(b_);
+      b_.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+      doStore();
+    } else {
+      doStore();
+    }
+    return;
+  }
+  const Layout *l = p.layout ? p.layout : defaultLayout(pt);
+  TileVal ptrs = toLayout(p, pt, l, loc);
+  TileVal v = toLayout(val(op.operands[1]), ty(op.operands[1]), l, loc);
+  if (op.operands.size() == 2) {
+    for (size_t r = 0; r < ptrs.regs.size(); ++r) mk<LLVM::StoreOp>(b_, loc, v.regs[r], ptrs.regs[r]);
+    return;
+  }
+  TileVal mask = toLayout(val(op.operands[2]), ty(op.operands[2]), l, loc);
+  int bytes = dsl::dtypeBytes(pt.pointee);
+  Type bits = b_.getIntegerType(bytes * 8);
+  PtxMove mv = ptxMove(bytes);
+  std::string text = std::string("{ .reg .pred p; setp.ne.b32 p, $2, 0; @p st.global.") +
+                     mv.suffix + " [$0], $1; }";
+  std::string cons = std::string("l,") + mv.constraint + ",r";
+  for (size_t r = 0; r < ptrs.regs.size(); ++r) {
+    Value addr = mk<LLVM::PtrToIntOp>(b_, loc, b_.getI64Type(), ptrs.regs[r]);
+    Value m = mk<arith::ExtUIOp>(b_, loc, b_.getI32Type(), mask.regs[r]);
+    Value x = mk<arith::BitcastOp>(b_, loc, bits, v.regs[r]);
+    mk<LLVM::InlineAsmOp>(b_, loc, TypeRange{}, ValueRange{addr, x, m}, text, cons, true,
+                          false, LLVM::tailcallkind::TailCallKind::None,
+                          LLVM::AsmDialectAttr(), ArrayAttr());
+  }
+}
+
+void GpuLowering::lowerReduce(const dsl::Op &op, Location loc) {
+  const dsl::Type &st = ty(op.operands[0]);
+  const dsl::Type &rt = ty(op.results[0]);
+  const TileVal &src = val(op.operands[0]);
+  auto [S0, S1] = view2d(st.shape);
+  int axis = static_cast<int>(op.ints[0]);
+  bool rowReduce = st.shape.size() == 1 || axis == 1; // reduce along S1
+  int64_t L = rowReduce ? S1 : S0;
+  int eb = storageBytes(st.dtype);
+  TileVal in = src;
+  if (src.splat) in = toLayout(src, st, defaultLayout(st), loc);
+  barrier(loc);
+  writeShared(in, st, loc);
+  barrier(loc);
+  const Layout *dst = rt.isTile() ? defaultLayout(rt) : nullptr;
+  size_t n = dst ? dst->numRegs() : 1;
+  bool isArg = op.kind == OpKind::Argmax;
+  TileVal out{dst, false, {}};
+  for (size_t r = 0; r < n; ++r) {
+    // The fixed coordinate of this output element.
+    Value fixed = dst ? coords(dst, r, loc).second : c32(0);
+    Value init = se_.identity(loc, isArg ? OpKind::ReduceMax : op.kind, st.dtype);
+    std::vector<Value> inits{init};
+    if (isArg) inits.push_back(c32(0));
+    auto loop = mk<scf::ForOp>(b_, loc, c32(0), c32(L), c32(1), inits);
+    {
+      OpBuilder::InsertionGuard g(b_);
+      b_.setInsertionPointToStart(loop.getBody());
+      Value m = loop.getInductionVar();
+      Value lin = rowReduce ? add(mul(fixed, c32(S1), loc), m, loc)
+                            : add(mul(m, c32(S1), loc), fixed, loc);
+      Value x = smemLoad(st.dtype, mul(lin, c32(eb), loc), loc);
+      Value acc = loop.getRegionIterArgs()[0];
+      if (!isArg) {
+        mk<scf::YieldOp>(b_, loc, ValueRange{se_.combine(loc, op.kind, acc, x, st.dtype)});
+      } else {
+        Value better = se_.emit(loc, OpKind::CmpGT, {x, acc}, st.dtype, DType::i1, st.dtype);
+        Value nv = mk<arith::SelectOp>(b_, loc, better, x, acc);
+        Value ni = mk<arith::SelectOp>(b_, loc, better, m, loop.getRegionIterArgs()[1]);
+        mk<scf::YieldOp>(b_, loc, ValueRange{nv, ni});
+      }
+    }
+    out.regs.push_back(loop.getResult(isArg ? 1 : 0));
+  }
+  vals_[op.results[0]] = out;
+}
+
+void GpuLowering::lowerDot(const dsl::Op &op, Location loc) {
+  const dsl::Type &at = ty(op.operands[0]), &bt = ty(op.operands[1]);
+  int64_t M = at.shape[0], K = at.shape[1], N = bt.shape[1];
+  if (at.dtype == DType::f32)
+    throw CompileError("dot() of f32 tiles is not supported on the GPU backend (cast the "
+                       "operands to bf16 or f16)",
+                       op.loc);
+  if (K % 16 != 0)
+    throw CompileError("dot() inner dimension " + std::to_string(K) +
+                           " must be a multiple of 16 for mma.sync",
+                       op.loc);
+  const Layout *cl = mma(M, N, op.loc);
+  // 1. Stage A [M][K] and B [K][N] in shared memory, rows padded by 8 halfs.
+  int64_t lda = K + 8, ldb = N + 8;
+  size_t bytesA = size_t(M * lda * 2), offB = (bytesA + 127) / 128 * 128;
+  needShared(offB + size_t(K * ldb * 2));
+  barrier(loc);
+  auto stage = [&](const TileVal &v, const dsl::Type &t, int64_t ld, size_t byteBase) {
+    TileVal in = v.splat || !v.layout ? toLayout(v, t, defaultLayout(t), loc) : v;
+    for (size_t r = 0; r < in.regs.size(); ++r) {
+      auto [i, j] = coords(in.layout, r, loc);
+      Value off = add(mul(add(mul(i, c32(ld), loc), j, loc), c32(2), loc), c32(byteBase), loc);
+      smemStore(in.regs[r], t.dtype, off, loc);
+    }
+  };
+  stage(val(op.operands[0]), at, lda, 0);
+  stage(val(op.operands[1]), bt, ldb, offB);
+  barrier(loc);
+  // 2. The accumulator in the mma layout.
+  TileVal acc = toLayout(val(op.operands[2]), ty(op.operands[2]), cl, loc);
+  int64_t WM = M / cl->wm, WN = N / cl->wn, MI = WM / 16, NI = WN / 8;
+  auto [wb0, wb1] = base(cl); // includes lane offsets; recompute warp origin
+  (void)wb0;
+  (void)wb1;
+  Value wRow = mul(mk<arith::DivUIOp>(b_, loc, warp_, c32(cl->wn)), c32(WM), loc);
+  Value wCol = mul(mk<arith::RemUIOp>(b_, loc, warp_, c32(cl->wn)), c32(WN), loc);
+  Value l16 = mk<arith::RemUIOp>(b_, loc, lane_, c32(16));
+  Value lHi = mul(mk<arith::DivUIOp>(b_, loc, lane_, c32(16)), c32(8), loc);
+  Value sBase = mk<LLVM::PtrToIntOp>(b_, loc, b_.getI32Type(), smemBase_);
+  Type i32 = b_.getI32Type(), f32 = b_.getF32Type();
+  auto asmCall = [&](TypeRange results, ValueRange args, const std::string &text,
+                     const std::string &cons) {
+    return mk<LLVM::InlineAsmOp>(b_, loc, results, args, text, cons, false, false,
+                                 LLVM::tailcallkind::TailCallKind::None,
+                                 LLVM::AsmDialectAttr(), ArrayAttr());
+  };
+  Type s4i = LLVM::LLVMStructType::getLiteral(&ctx_, {i32, i32, i32, i32});
+  Type s2i = LLVM::LLVMStructType::getLiteral(&ctx_, {i32, i32});
+  Type s4f = LLVM::LLVMStructType::getLiteral(&ctx_, {f32, f32, f32, f32});
+  std::string mmaText = std::string("mma.sync.aligned.m16n8k16.row.col.f32.") +
+                        (at.dtype == DType::bf16 ? "bf16.bf16" : "f16.f16") +
+                        ".f32 {$0,$1,$2,$3}, {$4,$5,$6,$7}, {$8,$9}, {$10,$11,$12,$13};";
+  for (int64_t kk = 0; kk < K / 16; ++kk) {
+    // 3. Fragments: A via ldmatrix.x4, B via ldmatrix.x2.trans.
+    std::vector<std::array<Value, 4>> fa(MI);
+    std::vector<std::array<Value, 2>> fb(NI);
+    for (int64_t im = 0; im < MI; ++im) {
+      Value row = add(add(wRow, c32(im * 16), loc), l16, loc);
+      Value col = add(c32(kk * 16), lHi, loc);
+      Value addr = add(sBase, mul(add(mul(row, c32(lda), loc), col, loc), c32(2), loc), loc);
+      auto ld = asmCall(s4i, ValueRange{addr},
+                        "ldmatrix.sync.aligned.m8n8.x4.shared.b16 {$0,$1,$2,$3}, [$4];",
+                        "=r,=r,=r,=r,r");
+      for (int q = 0; q < 4; ++q)
+        fa[im][q] = mk<LLVM::ExtractValueOp>(b_, loc, ld.getResult(0), ArrayRef<int64_t>{q});
+    }
+    for (int64_t in = 0; in < NI; ++in) {
+      Value row = add(c32(kk * 16), l16, loc);
+      Value col = add(wCol, c32(in * 8), loc);
+      Value addr = add(sBase,
+                       add(mul(add(mul(row, c32(ldb), loc), col, loc), c32(2), loc),
+                           c32(int64_t(offB)), loc),
+                       loc);
+      auto ld = asmCall(s2i, ValueRange{addr},
+                        "ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {$0,$1}, [$2];",
+                        "=r,=r,r");
+      for (int q = 0; q < 2; ++q)
+        fb[in][q] = mk<LLVM::ExtractValueOp>(b_, loc, ld.getResult(0), ArrayRef<int64_t>{q});
+    }
+    // 4. mma.sync per (im, in).
+    for (int64_t im = 0; im < MI; ++im)
+      for (int64_t in = 0; in < NI; ++in) {
+        size_t r0 = size_t((im * NI + in) * 4);
+        std::vector<Value> args{fa[im][0], fa[im][1], fa[im][2], fa[im][3], fb[in][0],
+                                fb[in][1], acc.regs[r0], acc.regs[r0 + 1], acc.regs[r0 + 2],
+                                acc.regs[r0 + 3]};
+        auto m = asmCall(s4f, args, mmaText, "=f,=f,=f,=f,r,r,r,r,r,r,f,f,f,f");
+        for (int c = 0; c < 4; ++c)
+          acc.regs[r0 + c] = mk<LLVM::ExtractValueOp>(b_, loc, m.getResult(0), ArrayRef<int64_t>{c});
+      }
+  }
+  acc.layout = cl;
+  acc.splat = false;
+  vals_[op.results[0]] = acc;
+}
+
+void GpuLowering::lowerSort(const dsl::Op &op, Location loc) {
+  const dsl::Type &st = ty(op.operands[0]);
+  const dsl::Type &rt = ty(op.results[0]);
+  auto [R, L] = view2d(st.shape);
+  bool desc = op.kind == OpKind::TopK || op.ints[0] != 0;
+  int eb = storageBytes(st.dtype);
+  TileVal in = val(op.operands[0]);
+  if (in.splat || !in.layout) in = toLayout(in, st, defaultLayout(st), loc);
+  size_t outOff = size_t(R * L * eb), idxOff = outOff + size_t(R * L * eb);
+  needShared(idxOff + size_t(R * L * 4));
+  barrier(loc);
+  writeShared(in, st, loc);
+  barrier(loc);
+  // Rank of each owned element: how many elements of its row come before it.
+  for (size_t r = 0; r < in.regs.size(); ++r) {
+    auto [i, j] = coords(in.layout, r, loc);
+    Value x = in.regs[r];
+    Value rowBase = mul(i, c32(L), loc);
+    auto loop = mk<scf::ForOp>(b_, loc, c32(0), c32(L), c32(1), ValueRange{c32(0)});
+    {
+      OpBuilder::InsertionGuard g(b_);
+      b_.setInsertionPointToStart(loop.getBody());
+      Value m = loop.getInductionVar();
+      Value y = smemLoad(st.dtype, mul(add(rowBase, m, loc), c32(eb), loc), loc);
+      Value strictly = se_.emit(loc, desc ? OpKind::CmpGT : OpKind::CmpLT, {y, x}, st.dtype,
+                                DType::i1, st.dtype);
+      Value eq = se_.emit(loc, OpKind::CmpEQ, {y, x}, st.dtype, DType::i1, st.dtype);
+      Value before = mk<arith::CmpIOp>(b_, loc, arith::CmpIPredicate::slt, m, j);
+      Value first = mk<arith::OrIOp>(b_, loc, strictly, mk<arith::AndIOp>(b_, loc, eq, before));
+      Value cnt = add(loop.getRegionIterArgs()[0],
+                      mk<arith::ExtUIOp>(b_, loc, b_.getI32Type(), first), loc);
+      mk<scf::YieldOp>(b_, loc, ValueRange{cnt});
+    }
+    Value pos = add(rowBase, loop.getResult(0), loc);
+    smemStore(x, st.dtype, add(mul(pos, c32(eb), loc), c32(int64_t(outOff)), loc), loc);
+    smemStore(j, DType::i32, add(mul(pos, c32(4), loc), c32(int64_t(idxOff)), loc), loc);
+  }
+  barrier(loc);
+  const Layout *dst = defaultLayout(rt);
+  int64_t D1 = view2d(rt.shape).second;
+  TileVal vout{dst, false, {}}, iout{dst, false, {}};
+  for (size_t r = 0; r < dst->numRegs(); ++r) {
+    auto [i, p] = coords(dst, r, loc);
+    Value pos = add(mul(i, c32(L), loc), p, loc);
+    vout.regs.push_back(
+        smemLoad(st.dtype, add(mul(pos, c32(eb), loc), c32(int64_t(outOff)), loc), loc));
+    iout.regs.push_back(
+        smemLoad(DType::i32, add(mul(pos, c32(4), loc), c32(int64_t(idxOff)), loc), loc));
+  }
+  (void)D1;
+  vals_[op.results[0]] = vout;
+  if (op.results.size() > 1) vals_[op.results[1]] = iout;
+}
+
+const Layout *GpuLowering::carriedLayout(const dsl::Op &forOp, size_t i, Location loc) {
+  int init = forOp.operands[3 + i];
+  const dsl::Type &t = ty(init);
+  if (!t.isTile()) return nullptr;
+  const TileVal &v = val(init);
+  if (v.layout && !v.splat) return v.layout;
+  // A splat init that feeds a dot accumulator lives in the mma layout.
+  int arg = forOp.regions[0]->args[1 + i];
+  for (const dsl::Op &op : forOp.regions[0]->ops)
+    if (op.kind == OpKind::Dot && op.operands[2] == arg)
+      return mma(t.shape[0], t.shape[1], op.loc);
+  return defaultLayout(t);
+}
+
+std::vector<Value> GpuLowering::flatten(const std::vector<int> &ids,
+                                        const std::vector<const Layout *> &ls, Location loc) {
+  std::vector<Value> out;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    TileVal v = ls[i] ? toLayout(val(ids[i]), ty(ids[i]), ls[i], loc) : val(ids[i]);
+    out.insert(out.end(), v.regs.begin(), v.regs.end());
+  }
+  return out;
+}
+
+void GpuLowering::lowerFor(const dsl::Op &op, Location loc) {
+  size_t nc = op.results.size();
+  std::vector<const Layout *> ls;
+  for (size_t i = 0; i < nc; ++i) ls.push_back(carriedLayout(op, i, loc));
+  std::vector<int> inits(op.operands.begin() + 3, op.operands.end());
+  std::vector<Value> flat = flatten(inits, ls, loc);
+  auto loop = mk<scf::ForOp>(b_, loc, val(op.operands[0]).regs[0], val(op.operands[1]).regs[0],
+                             val(op.operands[2]).regs[0], flat);
+  auto unflatten = [&](ValueRange regs, const std::vector<int> &ids) {
+    size_t pos = 0;
+    for (size_t i = 0; i < nc; ++i) {
+      size_t n = ls[i] ? ls[i]->numRegs() : 1;
+      TileVal v{ls[i], false, {}};
+      for (size_t r = 0; r < n; ++r) v.regs.push_back(regs[pos++]);
+      vals_[ids[i]] = v;
+    }
+  };
+  {
+    OpBuilder::InsertionGuard g(b_);
+    Block *body = loop.getBody();
+    if (!body->empty() && body->back().hasTrait<OpTrait::IsTerminator>())
+      body->back().erase();
+    b_.setInsertionPointToEnd(body);
+    const dsl::Block &blk = *op.regions[0];
+    vals_[blk.args[0]] = {nullptr, false, {loop.getInductionVar()}};
+    unflatten(loop.getRegionIterArgs(), std::vector<int>(blk.args.begin() + 1, blk.args.end()));
+    for (size_t i = 0; i + 1 < blk.ops.size(); ++i) lowerOp(blk.ops[i]);
+    mk<scf::YieldOp>(b_, loc, flatten(blk.ops.back().operands, ls, loc));
+  }
+  unflatten(loop.getResults(), op.results);
+}
+
+void GpuLowering::lowerIf(const dsl::Op &op, Location loc) {
+  size_t nr = op.results.size();
+  std::vector<const Layout *> ls;
+  for (size_t i = 0; i < nr; ++i)
+    ls.push_back(ty(op.results[i]).isTile() ? defaultLayout(ty(op.results[i])) : nullptr);
+  std::vector<Type> types;
+  for (size_t i = 0; i < nr; ++i) {
+    size_t n = ls[i] ? ls[i]->numRegs() : 1;
+    Type t = regType(ty(op.results[i]).dtype);
+    types.insert(types.end(), n, t);
+  }
+  auto ifOp = mk<scf::IfOp>(b_, loc, types, val(op.operands[0]).regs[0], true);
+  for (int br = 0; br < 2; ++br) {
+    OpBuilder::InsertionGuard g(b_);
+    Block *blk = br == 0 ? ifOp.thenBlock() : ifOp.elseBlock();
+    if (!blk->empty() && blk->back().hasTrait<OpTrait::IsTerminator>()) blk->back().erase();
+    b_.setInsertionPointToEnd(blk);
+    const dsl::Block &src = *op.regions[br];
+    for (size_t i = 0; i + 1 < src.ops.size(); ++i) lowerOp(src.ops[i]);
+    mk<scf::YieldOp>(b_, loc, flatten(src.ops.back().operands, ls, loc));
+  }
+  size_t pos = 0;
+  for (size_t i = 0; i < nr; ++i) {
+    size_t n = ls[i] ? ls[i]->numRegs() : 1;
+    TileVal v{ls[i], false, {}};
+    for (size_t r = 0; r < n; ++r) v.regs.push_back(ifOp.getResult(pos++));
+    vals_[op.results[i]] = v;
+  }
+}
+
+} // namespace
+
+Lowered lowerToGpu(const dsl::Kernel &k, const Target &t, MLIRContext &ctx) {
+  GpuLowering l(k, t, ctx);
+  return l.run();
+}
+
+} // namespace hip::detail

@@ -1,0 +1,104 @@
+//===- compiler/lowering.h - Internal interface of the backends -*- C++ -*-===//
+//
+// Private to compiler/: includes MLIR. Each backend turns a tile-IR Kernel
+// into an MLIR module of upstream dialects (arith, scf, math, llvm, nvvm);
+// pipeline.cpp lowers that to LLVM and on to PTX or JIT'd host code.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "hip/compiler/compiler.h"
+#include "hip/dsl/ir.h"
+#include "hip/error.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/OwningOpRef.h"
+
+#include <memory>
+#include <string>
+
+namespace hip::detail {
+
+/// Builds `OpTy` (MLIR 22's OpTy::create, in one place).
+template <class OpTy, class... Args>
+OpTy mk(mlir::OpBuilder &b, mlir::Location loc, Args &&...args) {
+  return OpTy::create(b, loc, std::forward<Args>(args)...);
+}
+
+/// Every dialect, interface and translation the project uses.
+void buildRegistry(mlir::DialectRegistry &registry);
+/// A context with every dialect, interface and translation the project uses.
+std::unique_ptr<mlir::MLIRContext> createContext();
+
+/// MLIR type of one element: ptr -> !llvm.ptr<addrSpace>.
+mlir::Type elementType(mlir::MLIRContext *ctx, dsl::DType t, unsigned addrSpace);
+/// Location of a tile-IR op: the user's file:line.
+mlir::Location locOf(mlir::MLIRContext *ctx, const dsl::Op &op);
+
+mlir::Value constInt(mlir::OpBuilder &b, mlir::Location loc, mlir::Type t, int64_t v);
+mlir::Value constI32(mlir::OpBuilder &b, mlir::Location loc, int64_t v);
+mlir::Value constF32(mlir::OpBuilder &b, mlir::Location loc, double v);
+/// A scalar constant of tile-IR type `t`.
+mlir::Value constantOf(mlir::OpBuilder &b, mlir::Location loc, dsl::DType t,
+                       double fv, int64_t iv);
+
+/// Scalar semantics of the elementwise ops, shared by both backends. Floats
+/// narrower than f32 are computed in f32. `gpu` selects PTX fast paths for
+/// exp/log (ex2.approx, lg2.approx).
+struct ScalarEmitter {
+  mlir::OpBuilder &b;
+  bool gpu;
+  unsigned ptrAddrSpace;
+  mlir::Value toF32(mlir::Location loc, mlir::Value v, dsl::DType t);
+  mlir::Value fromF32(mlir::Location loc, mlir::Value v, dsl::DType t);
+  mlir::Value cast(mlir::Location loc, mlir::Value v, dsl::DType from, dsl::DType to);
+  /// One element of op `k`; `operandType` is the type of operands[0] (or of
+  /// operands[1] for Select), `resultType` that of the result.
+  mlir::Value emit(mlir::Location loc, dsl::OpKind k,
+                   llvm::ArrayRef<mlir::Value> operands, dsl::DType operandType,
+                   dsl::DType resultType, dsl::DType pointee);
+  /// Combines two values for a reduction (sum/max/min).
+  mlir::Value combine(mlir::Location loc, dsl::OpKind reduceKind, mlir::Value a,
+                      mlir::Value b, dsl::DType t);
+  /// Identity element of a reduction in type t.
+  mlir::Value identity(mlir::Location loc, dsl::OpKind reduceKind, dsl::DType t);
+};
+
+/// Result of lowering a kernel to MLIR.
+struct Lowered {
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  std::string entry;
+  int numThreads = 1;
+  std::size_t sharedBytes = 0;
+  std::size_t scratchBytes = 0;
+};
+
+/// GPU: per-thread code with layouts; throws CompileError for unsupported
+/// shapes (e.g. dot tiles the mma.sync shapes cannot cover).
+Lowered lowerToGpu(const dsl::Kernel &k, const Target &t, mlir::MLIRContext &ctx);
+/// CPU: one program as loop nests over scratch buffers.
+Lowered lowerToCpu(const dsl::Kernel &k, mlir::MLIRContext &ctx);
+
+/// Lowers arith/scf/math/cf to the LLVM dialect in place.
+void lowerToLLVMDialect(mlir::ModuleOp m, const std::string &what);
+/// LLVM dialect -> LLVM IR text (for --emit llvm).
+std::string translateToLLVMText(mlir::ModuleOp m, const Target &t);
+/// LLVM dialect -> PTX.
+std::string emitPTX(mlir::ModuleOp m, const Target &t);
+/// LLVM dialect -> JIT'd host code. Returns the engine (type-erased) and the
+/// entry address.
+std::pair<std::shared_ptr<void>, void *> jitCPU(mlir::ModuleOp m,
+                                                const std::string &entry);
+/// Text of an MLIR module.
+std::string printModule(mlir::ModuleOp m);
+
+/// Dumps `text` for `stage` if HIP_DUMP_IR asks for it.
+void maybeDump(const std::string &kernel, const std::string &stage,
+               const std::string &text);
+
+} // namespace hip::detail

@@ -1,0 +1,46 @@
+//===- compiler/opt_main.cpp - Driver behind hipattn-opt ------------------===//
+//
+// hipattn-opt runs passes on textual MLIR, for lit tests of each lowering
+// step. It lives in the library (which holds MLIR, hidden) and is called by
+// the thin tools/hipattn-opt.cpp. Besides the upstream passes the project
+// uses, it offers the whole post-backend pipeline as one pass:
+//   --hip-lower-to-llvm   scf -> cf, arith/math/cf -> llvm, reconcile casts
+//
+//===----------------------------------------------------------------------===//
+#include "lowering.h"
+
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
+#include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Tools/mlir-opt/MlirOptMain.h"
+#include "mlir/Transforms/Passes.h"
+
+namespace hip::detail {
+
+int optMain(int argc, char **argv) {
+  mlir::registerCanonicalizerPass();
+  mlir::registerCSEPass();
+  mlir::registerSCFToControlFlowPass();
+  mlir::registerConvertToLLVMPass();
+  mlir::registerReconcileUnrealizedCastsPass();
+  mlir::PassPipelineRegistration<>(
+      "hip-lower-to-llvm", "the project's lowering of arith/scf/math/cf to the LLVM dialect",
+      [](mlir::OpPassManager &pm) {
+        pm.addPass(mlir::createSCFToControlFlowPass());
+        pm.addPass(mlir::createConvertToLLVMPass());
+        pm.addPass(mlir::createReconcileUnrealizedCastsPass());
+        pm.addPass(mlir::createCanonicalizerPass());
+        pm.addPass(mlir::createCSEPass());
+      });
+  mlir::DialectRegistry registry;
+  buildRegistry(registry);
+  return mlir::asMainReturnCode(mlir::MlirOptMain(argc, argv, "hipattn-opt", registry));
+}
+
+} // namespace hip::detail
+
+/// Exported entry point used by tools/hipattn-opt.cpp.
+extern "C" __attribute__((visibility("default"))) int hipattn_opt_main(int argc, char **argv) {
+  return hip::detail::optMain(argc, argv);
+}

@@ -1,0 +1,192 @@
+//===- kernels/example_runner.cpp - Run an example kernel and check it ----===//
+//
+// One harness for every example kernel on every backend (the model is ggml's
+// test-backend-ops): inputs from a seeded generator, outputs poisoned with
+// NaN, the grid launched, results compared with the float64 reference.
+//
+//===----------------------------------------------------------------------===//
+#include "hip/kernels/examples.h"
+
+#include "hip/runtime/cuda.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <random>
+
+namespace hip::kernels {
+namespace {
+
+/// A buffer on the host and, for CUDA targets, its device copy.
+class Buffer {
+public:
+  Buffer(const Target &t, size_t bytes) : cuda_(t.backend == Backend::CUDA), host_(bytes) {
+    if (cuda_) dev_ = rt::DeviceBuffer(bytes);
+  }
+  template <class T> T *host() { return reinterpret_cast<T *>(host_.data()); }
+  void upload() {
+    if (cuda_) rt::Cuda::get().copyToDevice(dev_.ptr(), host_.data(), host_.size());
+  }
+  void download() {
+    if (cuda_) rt::Cuda::get().copyToHost(host_.data(), dev_.ptr(), host_.size());
+  }
+  ArgValue arg() const {
+    return cuda_ ? ArgValue::pointer(dev_.ptr()) : ArgValue::pointer(host_.data());
+  }
+
+private:
+  bool cuda_;
+  std::vector<char> host_;
+  rt::DeviceBuffer dev_;
+};
+
+unsigned cdiv(int64_t a, int64_t b) { return unsigned((a + b - 1) / b); }
+
+double medianMs(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+} // namespace
+
+ExampleRun runExample(const std::string &name, const dsl::Config &config, const Target &t,
+                      const std::vector<int64_t> &dims, uint64_t seed, int reps) {
+  registerExampleKernels();
+  const dsl::KernelDef &def = dsl::findKernel(name);
+  dsl::Kernel k = dsl::trace(def, config);
+  ExampleRun res;
+  res.kernel = name;
+  res.target = t.str();
+  res.config = dsl::Config(k.config).str();
+  auto compiled = compile(k, t);
+  res.compileMs = compiled->compileMs;
+  res.fromCache = compiled->fromCache;
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<float> uni(-1.f, 1.f);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  auto cfg = dsl::Config(k.config);
+
+  std::vector<ArgValue> args;
+  std::array<unsigned, 3> grid{1, 1, 1};
+  std::vector<float> expect, got;
+  std::vector<std::unique_ptr<Buffer>> bufs;
+  auto buffer = [&](size_t bytes) {
+    bufs.push_back(std::make_unique<Buffer>(t, bytes));
+    return bufs.back().get();
+  };
+  Buffer *out = nullptr;
+  size_t outCount = 0;
+  std::function<void()> readOut;
+
+  if (name == "vector_add") {
+    if (dims.size() != 1) throw InvalidArgument("vector_add needs dims {n}");
+    int64_t n = dims[0];
+    Buffer *x = buffer(n * 4), *y = buffer(n * 4);
+    out = buffer(n * 4);
+    for (int64_t i = 0; i < n; ++i) x->host<float>()[i] = uni(rng), y->host<float>()[i] = uni(rng);
+    std::fill(out->host<float>(), out->host<float>() + n, nan);
+    expect.resize(n);
+    referenceVectorAdd(x->host<float>(), y->host<float>(), expect.data(), n);
+    args = {x->arg(), y->arg(), out->arg(), ArgValue::int32(int32_t(n))};
+    grid[0] = cdiv(n, cfg["BLOCK"]);
+    outCount = n;
+    res.tolerance = 1e-6;
+  } else if (name == "row_softmax") {
+    if (dims.size() != 2) throw InvalidArgument("row_softmax needs dims {rows, cols}");
+    int64_t rows = dims[0], cols = dims[1];
+    if (cols > cfg["BLOCK"])
+      throw InvalidArgument("row_softmax: cols " + std::to_string(cols) + " > BLOCK " +
+                            std::to_string(cfg["BLOCK"]));
+    Buffer *x = buffer(rows * cols * 4);
+    out = buffer(rows * cols * 4);
+    for (int64_t i = 0; i < rows * cols; ++i) x->host<float>()[i] = 4 * uni(rng);
+    std::fill(out->host<float>(), out->host<float>() + rows * cols, nan);
+    expect.resize(rows * cols);
+    referenceRowSoftmax(x->host<float>(), expect.data(), rows, cols, cols);
+    args = {x->arg(), out->arg(), ArgValue::int32(int32_t(rows)), ArgValue::int32(int32_t(cols)),
+            ArgValue::int32(int32_t(cols))};
+    grid[0] = cdiv(rows, cfg["ROWS"]);
+    outCount = rows * cols;
+    res.tolerance = 1e-5;
+  } else if (name == "matmul") {
+    if (dims.size() != 3) throw InvalidArgument("matmul needs dims {M, N, K}");
+    int64_t M = dims[0], N = dims[1], K = dims[2];
+    bool bf = cfg["DTYPE"] == 0;
+    Buffer *a = buffer(M * K * 2), *b = buffer(K * N * 2);
+    out = buffer(M * N * 4);
+    std::vector<float> af(M * K), bfv(K * N);
+    auto fill = [&](Buffer *buf, std::vector<float> &f) {
+      for (size_t i = 0; i < f.size(); ++i) {
+        uint16_t h = bf ? floatToBf16(uni(rng)) : floatToF16(uni(rng));
+        buf->host<uint16_t>()[i] = h;
+        f[i] = bf ? bf16ToFloat(h) : f16ToFloat(h);
+      }
+    };
+    fill(a, af);
+    fill(b, bfv);
+    std::fill(out->host<float>(), out->host<float>() + M * N, nan);
+    expect.resize(M * N);
+    referenceMatmul(af.data(), bfv.data(), expect.data(), M, N, K);
+    args = {a->arg(),
+            b->arg(),
+            out->arg(),
+            ArgValue::int32(int32_t(M)),
+            ArgValue::int32(int32_t(N)),
+            ArgValue::int32(int32_t(K)),
+            ArgValue::int32(int32_t(K)),
+            ArgValue::int32(int32_t(N)),
+            ArgValue::int32(int32_t(N))};
+    grid = {cdiv(M, cfg["BLOCK_M"]), cdiv(N, cfg["BLOCK_N"]), 1};
+    outCount = M * N;
+    // f32 accumulation of K products of values in [-1, 1].
+    res.tolerance = 1e-5 * double(K) + 1e-4;
+  } else {
+    throw InvalidArgument("runExample: no harness for kernel '" + name + "'");
+  }
+  for (auto &b : bufs) b->upload();
+  launch(*compiled, grid, args);
+  if (t.backend == Backend::CUDA) rt::Cuda::get().synchronize();
+  out->download();
+  const float *o = out->host<float>();
+  res.passed = true;
+  for (size_t i = 0; i < outCount; ++i) {
+    double e = std::fabs(double(o[i]) - expect[i]);
+    if (!(e <= res.tolerance)) { // NaN (unwritten) fails too
+      if (res.passed)
+        res.detail = "element " + std::to_string(i) + ": got " + std::to_string(o[i]) +
+                     ", expected " + std::to_string(expect[i]);
+      res.passed = false;
+    }
+    if (std::isnan(e)) e = INFINITY;
+    res.maxError = std::max(res.maxError, e);
+  }
+  if (reps > 0) {
+    std::vector<double> times;
+    launch(*compiled, grid, args); // warm-up
+    if (t.backend == Backend::CUDA) {
+      auto &cu = rt::Cuda::get();
+      cu.synchronize();
+      rt::Event e0 = cu.createEvent(), e1 = cu.createEvent();
+      for (int r = 0; r < reps; ++r) {
+        cu.record(e0);
+        launch(*compiled, grid, args);
+        cu.record(e1);
+        times.push_back(cu.elapsedMs(e0, e1));
+      }
+      cu.destroyEvent(e0);
+      cu.destroyEvent(e1);
+    } else {
+      for (int r = 0; r < reps; ++r) {
+        auto t0 = std::chrono::steady_clock::now();
+        launch(*compiled, grid, args);
+        times.push_back(std::chrono::duration<double, std::milli>(
+                            std::chrono::steady_clock::now() - t0).count());
+      }
+    }
+    res.runMs = medianMs(times);
+  }
+  return res;
+}
+
+} // namespace hip::kernels
