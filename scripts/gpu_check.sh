@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs every GPU test and benchmark of the build in .carry/build.tar.xz on the
+# device machine; logs go to $OUT, a short table is printed last.
+set -u
+OUT=${OUT:-/tmp/out}
+mkdir -p "$OUT" /tmp/hipbuild
+tar -xJf .carry/build.tar.xz -C /tmp/hipbuild
+B=/tmp/hipbuild/build
+export HIP_CACHE_DIR=/tmp/hip-cache
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv > "$OUT/gpu.txt" 2>&1
+(cd $B && ./bin/hipattn demo) > "$OUT/demo.log" 2>&1; demo=$?
+(cd $B && HIP_CACHE_DIR=/tmp/hip-cache-tests ./bin/hipattn-tests) > "$OUT/tests.log" 2>&1; tests=$?
+(cd $B && ./bin/bench-matmul ${BENCH_ARGS:-}) > "$OUT/bench_matmul.log" 2>&1; bench=$?
+echo "==== GPU"; cat "$OUT/gpu.txt"
+echo "==== demo (rc=$demo)"; cat "$OUT/demo.log"
+echo "==== tests (rc=$tests)"; grep -E "^\[  (PASSED|FAILED|SKIPPED) |^\[==========\]|Failure|error" "$OUT/tests.log" | head -40
+echo "==== bench-matmul (rc=$bench)"; cat "$OUT/bench_matmul.log"
