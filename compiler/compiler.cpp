@@ -218,9 +218,16 @@ void launch(CompiledKernel &k, std::array<unsigned, 3> grid, const std::vector<A
     ArgValue::Kind want = t.isPtr() ? ArgValue::Ptr
                           : t.dtype == dsl::DType::i32 ? ArgValue::I32
                           : t.dtype == dsl::DType::i64 ? ArgValue::I64 : ArgValue::F32;
-    if (args[i].kind != want)
-      throw InvalidArgument("argument " + std::to_string(i) + " ('" + k.params[i].name +
-                            "') of kernel '" + k.name + "' must be " + t.str());
+    std::string which = "argument " + std::to_string(i) + " ('" + k.params[i].name +
+                        "') of kernel '" + k.name + "'";
+    if (args[i].kind != want) throw InvalidArgument(which + " must be " + t.str());
+    if (want == ArgValue::Ptr && args[i].ptr % 16 != 0)
+      throw InvalidArgument(which + " must be 16-byte aligned");
+    int64_t m = k.params[i].multipleOf;
+    int64_t v = want == ArgValue::I32 ? args[i].i32 : want == ArgValue::I64 ? args[i].i64 : 0;
+    if (m > 1 && v % m != 0)
+      throw InvalidArgument(which + " must be a multiple of " + std::to_string(m) + ", got " +
+                            std::to_string(v));
   }
   if (grid[0] == 0 || grid[1] == 0 || grid[2] == 0) return;
   std::vector<void *> ptrs;

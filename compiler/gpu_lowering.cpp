@@ -43,11 +43,21 @@ struct Layout {
 };
 
 /// Values of a tile (or scalar) in registers.
+constexpr int64_t kBig = int64_t(1) << 30;
+
+/// Values of a tile (or scalar) in registers, with what is known of them
+/// along the last dimension (the axis analysis that lets loads and stores
+/// be vectorised): runs of `contig` consecutive values (addresses for
+/// pointers, in elements), each run's first value a multiple of `div`, and
+/// runs of `cst` equal values.
 struct TileVal {
   const Layout *layout = nullptr; // null: scalar or splat
   bool splat = false;
   std::vector<Value> regs;
+  int64_t contig = 1, div = 1, cst = 1;
 };
+
+int64_t pow2Divisor(int64_t v) { return v == 0 ? kBig : std::min(kBig, v & -v); }
 
 int log2floor(int64_t v) {
   int r = 0;
@@ -102,7 +112,17 @@ private:
   // ---- ops ----
   void lowerBlock(const dsl::Block &blk);
   void lowerOp(const dsl::Op &op);
+  void lowerOpImpl(const dsl::Op &op);
+  void analyse(const dsl::Op &op);
+  int vectorWidth(const TileVal &ptr, const TileVal *mask, int elemBytes) const;
   void lowerElementwise(const dsl::Op &op, Location loc);
+  Value pack(ArrayRef<Value> elems, Location loc);
+  std::vector<Value> unpack(Value v, int n, Location loc);
+  std::vector<Value> loadGroup(ArrayRef<Value> ptrs, ArrayRef<Value> masks,
+                               ArrayRef<Value> others, Type et, int eb, Location loc);
+  void storeGroup(ArrayRef<Value> ptrs, ArrayRef<Value> elems, ArrayRef<Value> masks, int eb,
+                  Location loc);
+  Value allTrue(ArrayRef<Value> masks, Location loc);
   void lowerLoad(const dsl::Op &op, Location loc);
   void lowerStore(const dsl::Op &op, Location loc);
   void lowerReduce(const dsl::Op &op, Location loc);
@@ -139,11 +159,17 @@ const Layout *GpuLowering::blocked(int64_t S0, int64_t S1) {
   Layout l;
   l.S0 = S0;
   l.S1 = S1;
-  l.s1 = static_cast<int>(std::min<int64_t>(S1, 4));
+  // 8 consecutive elements per thread along the last dimension (16 bytes
+  // of bf16/f16: one vector load), lanes then warps along it, the rest
+  // along the first dimension; replication only where the tile is smaller
+  // than the block.
+  l.s1 = static_cast<int>(std::min<int64_t>(S1, 8));
   l.t1 = static_cast<int>(std::min<int64_t>(32, std::max<int64_t>(1, S1 / l.s1)));
   l.t0 = 32 / l.t1;
   l.w0 = 1 << std::min(log2floor(nw_), log2floor(std::max<int64_t>(1, S0 / l.t0)));
-  l.w1 = nw_ / l.w0;
+  int rest = nw_ / l.w0;
+  l.w1 = 1 << std::min(log2floor(rest), log2floor(std::max<int64_t>(1, S1 / (l.s1 * l.t1))));
+  l.w0 *= rest / l.w1;
   int64_t fp0 = int64_t(l.s0) * l.t0 * l.w0, fp1 = int64_t(l.s1) * l.t1 * l.w1;
   l.wrap0 = fp0 > S0;
   l.wrap1 = fp1 > S1;
@@ -254,7 +280,7 @@ void GpuLowering::writeShared(const TileVal &src, const dsl::Type &srcT, Locatio
 
 TileVal GpuLowering::gather(const TileVal &src, const dsl::Type &srcT, const Layout *dst,
                             const std::function<Value(Value, Value)> &linear, Location loc) {
-  TileVal out{dst, false, {}};
+  TileVal out{dst, false, {}, src.contig, src.div, src.cst};
   if (src.splat || !src.layout) {
     out.regs.assign(dst->numRegs(), src.regs[0]);
     return out;
@@ -301,8 +327,11 @@ Lowered GpuLowering::run() {
   warp_ = mk<arith::DivUIOp>(b_, loc, tid, c32(32));
   smemBase_ = mk<LLVM::AddressOfOp>(b_, loc, smem);
   prologueEnd_ = smemBase_.getDefiningOp();
-  for (size_t i = 0; i < k_.params.size(); ++i)
-    vals_[k_.body.args[i]] = TileVal{nullptr, false, {entry_->getArgument(i)}};
+  for (size_t i = 0; i < k_.params.size(); ++i) {
+    const dsl::Param &p = k_.params[i];
+    int64_t div = p.type.isPtr() ? 16 / dsl::dtypeBytes(p.type.pointee) : p.multipleOf;
+    vals_[k_.body.args[i]] = TileVal{nullptr, false, {entry_->getArgument(i)}, 1, div, kBig};
+  }
   lowerBlock(k_.body);
   mk<LLVM::ReturnOp>(b_, loc, ValueRange{});
   out.entry = k_.name;
@@ -316,6 +345,76 @@ void GpuLowering::lowerBlock(const dsl::Block &blk) {
 }
 
 void GpuLowering::lowerOp(const dsl::Op &op) {
+  lowerOpImpl(op);
+  analyse(op);
+}
+
+/// Forward axis analysis for the op just lowered (see TileVal).
+void GpuLowering::analyse(const dsl::Op &op) {
+  if (op.results.empty()) return;
+  TileVal &r = vals_[op.results[0]];
+  auto in = [&](size_t i) -> const TileVal & { return val(op.operands[i]); };
+  auto setInfo = [&](int64_t c, int64_t d, int64_t k) {
+    r.contig = c;
+    r.div = d;
+    r.cst = k;
+  };
+  bool scalar = !ty(op.results[0]).isTile();
+  switch (op.kind) {
+  case OpKind::Constant: return setInfo(1, pow2Divisor(op.iconst), kBig);
+  case OpKind::Arange:
+    return setInfo(op.ints[1] - op.ints[0], pow2Divisor(op.ints[0]), 1);
+  case OpKind::Splat: return setInfo(1, in(0).div, kBig);
+  case OpKind::Broadcast: {
+    auto &src = ty(op.operands[0]).shape;
+    if (!src.empty() && src.back() == 1 && ty(op.results[0]).shape.back() > 1)
+      return setInfo(1, in(0).div, kBig);
+    return setInfo(in(0).contig, in(0).div, in(0).cst);
+  }
+  case OpKind::ExpandDims:
+    if (op.ints[0] == 0) return setInfo(in(0).contig, in(0).div, in(0).cst);
+    return setInfo(1, in(0).contig > 1 ? 1 : in(0).div, kBig);
+  case OpKind::Add:
+  case OpKind::AddPtr: {
+    const TileVal &a = in(0), &b = in(1);
+    return setInfo(std::max(std::min(a.contig, b.cst), std::min(b.contig, a.cst)),
+                   std::min(a.div, b.div), std::min(a.cst, b.cst));
+  }
+  case OpKind::Sub:
+    return setInfo(std::min(in(0).contig, in(1).cst), std::min(in(0).div, in(1).div),
+                   std::min(in(0).cst, in(1).cst));
+  case OpKind::Mul: {
+    int64_t da = in(0).contig > 1 ? 1 : in(0).div, db = in(1).contig > 1 ? 1 : in(1).div;
+    return setInfo(1, std::min(kBig, da * db), std::min(in(0).cst, in(1).cst));
+  }
+  case OpKind::CmpLT: case OpKind::CmpLE: case OpKind::CmpGT:
+  case OpKind::CmpGE: case OpKind::CmpEQ: case OpKind::CmpNE: {
+    const TileVal &a = in(0), &b = in(1);
+    int64_t k = 1;
+    if (a.contig == 1 && b.contig == 1) k = std::min(a.cst, b.cst);
+    else if (a.contig > 1 && b.cst > 1) k = std::min({a.contig, b.cst, std::min(a.div, b.div)});
+    else if (b.contig > 1 && a.cst > 1) k = std::min({b.contig, a.cst, std::min(a.div, b.div)});
+    return setInfo(1, 1, k);
+  }
+  case OpKind::And: case OpKind::Or: case OpKind::Xor:
+    return setInfo(1, 1, std::min(in(0).cst, in(1).cst));
+  case OpKind::Select:
+    return setInfo(1, 1, std::min({in(0).cst, in(1).cst, in(2).cst}));
+  default:
+    return setInfo(1, 1, scalar ? kBig : 1);
+  }
+}
+
+int GpuLowering::vectorWidth(const TileVal &p, const TileVal *mask, int elemBytes) const {
+  const Layout *l = p.layout;
+  if (!l || l->kind != Layout::Blocked || l->wrap1) return 1;
+  int64_t v = std::min<int64_t>({l->s1, p.contig, p.div, 16 / elemBytes});
+  if (mask) v = std::min(v, mask->cst);
+  v = int64_t(1) << log2floor(std::max<int64_t>(1, v));
+  return v * elemBytes >= 4 ? static_cast<int>(v) : 1;
+}
+
+void GpuLowering::lowerOpImpl(const dsl::Op &op) {
   Location loc = locOf(&ctx_, op);
   const dsl::Type *rt = op.results.empty() ? nullptr : &ty(op.results[0]);
   switch (op.kind) {
@@ -425,19 +524,116 @@ void GpuLowering::lowerElementwise(const dsl::Op &op, Location loc) {
   vals_[op.results[0]] = out;
 }
 
-namespace {
-struct PtxMove {
-  const char *suffix;
-  const char *constraint;
-};
-PtxMove ptxMove(int bytes) {
-  switch (bytes) {
-  case 2: return {"b16", "h"};
-  case 4: return {"b32", "r"};
-  default: return {"b64", "l"};
-  }
+
+Value GpuLowering::pack(ArrayRef<Value> elems, Location loc) {
+  auto vt = VectorType::get({int64_t(elems.size())}, elems[0].getType());
+  Value v = mk<LLVM::PoisonOp>(b_, loc, vt);
+  for (size_t e = 0; e < elems.size(); ++e)
+    v = mk<LLVM::InsertElementOp>(b_, loc, v, elems[e], c32(int64_t(e)));
+  return v;
 }
+
+std::vector<Value> GpuLowering::unpack(Value v, int n, Location loc) {
+  std::vector<Value> out;
+  for (int e = 0; e < n; ++e) out.push_back(mk<LLVM::ExtractElementOp>(b_, loc, v, c32(e)));
+  return out;
+}
+
+namespace {
+/// "{$a,$b,...}" for `n` operands starting at `first` (or "$first" for one).
+std::string asmOperands(int first, int n) {
+  if (n == 1) return "$" + std::to_string(first);
+  std::string s = "{";
+  for (int i = 0; i < n; ++i) s += (i ? ",$" : "$") + std::to_string(first + i);
+  return s + "}";
+}
+std::string vecSuffix(int words) { return words == 1 ? "" : ".v" + std::to_string(words); }
 } // namespace
+
+std::vector<Value> GpuLowering::loadGroup(ArrayRef<Value> ptrs, ArrayRef<Value> masks,
+                                          ArrayRef<Value> others, Type et, int eb,
+                                          Location loc) {
+  int vec = int(ptrs.size());
+  auto vt = VectorType::get({vec}, et);
+  if (masks.empty()) {
+    if (vec == 1) return {mk<LLVM::LoadOp>(b_, loc, et, ptrs[0])};
+    return unpack(mk<LLVM::LoadOp>(b_, loc, vt, ptrs[0], unsigned(vec * eb)), vec, loc);
+  }
+  // Predicated ld.global (masks[0] guards the group) of `words` 32-bit
+  // words, or of one 16/64-bit value; masked-off lanes keep `others`.
+  int words = vec * eb >= 4 ? vec * eb / 4 : 1;
+  int wbits = vec * eb >= 4 ? 32 : eb * 8;
+  if (vec == 1 && eb == 8) wbits = 64;
+  Type wt = b_.getIntegerType(wbits);
+  const char *cons = wbits == 16 ? "h" : wbits == 32 ? "r" : "l";
+  std::vector<Value> otherWords =
+      vec == 1 ? std::vector<Value>{mk<arith::BitcastOp>(b_, loc, wt, others[0])}
+               : unpack(mk<LLVM::BitcastOp>(b_, loc, VectorType::get({words}, wt),
+                                            pack(others, loc)),
+                        words, loc);
+  std::string bits = "b" + std::to_string(wbits);
+  std::string text = "{ .reg .pred p; setp.ne.b32 p, $" + std::to_string(words + 1) + ", 0; ";
+  for (int w = 0; w < words; ++w)
+    text += "mov." + bits + " $" + std::to_string(w) + ", $" + std::to_string(words + 2 + w) + "; ";
+  text += "@p ld.global" + vecSuffix(words) + "." + bits + " " + asmOperands(0, words) + ", [$" +
+          std::to_string(words) + "]; }";
+  std::string c;
+  for (int w = 0; w < words; ++w) c += std::string("=") + cons + ",";
+  c += "l,r";
+  for (int w = 0; w < words; ++w) c += std::string(",") + cons;
+  std::vector<Value> args{mk<LLVM::PtrToIntOp>(b_, loc, b_.getI64Type(), ptrs[0]),
+                          mk<arith::ExtUIOp>(b_, loc, b_.getI32Type(), masks[0])};
+  args.insert(args.end(), otherWords.begin(), otherWords.end());
+  Type resTy = words == 1 ? wt
+                          : Type(LLVM::LLVMStructType::getLiteral(
+                                &ctx_, std::vector<Type>(size_t(words), wt)));
+  auto asmOp = mk<LLVM::InlineAsmOp>(b_, loc, resTy, args, text, c, true, false,
+                                     LLVM::tailcallkind::TailCallKind::None,
+                                     LLVM::AsmDialectAttr(), ArrayAttr());
+  if (vec == 1) return {mk<arith::BitcastOp>(b_, loc, et, asmOp.getResult(0))};
+  std::vector<Value> ws;
+  for (int w = 0; w < words; ++w)
+    ws.push_back(words == 1 ? asmOp.getResult(0)
+                            : Value(mk<LLVM::ExtractValueOp>(b_, loc, asmOp.getResult(0),
+                                                             ArrayRef<int64_t>{w})));
+  return unpack(mk<LLVM::BitcastOp>(b_, loc, vt, pack(ws, loc)), vec, loc);
+}
+
+void GpuLowering::storeGroup(ArrayRef<Value> ptrs, ArrayRef<Value> elems, ArrayRef<Value> masks,
+                             int eb, Location loc) {
+  int vec = int(ptrs.size());
+  if (masks.empty()) {
+    mk<LLVM::StoreOp>(b_, loc, vec == 1 ? elems[0] : pack(elems, loc), ptrs[0],
+                      unsigned(vec * eb));
+    return;
+  }
+  int words = vec * eb >= 4 ? vec * eb / 4 : 1;
+  int wbits = vec * eb >= 4 ? 32 : eb * 8;
+  if (vec == 1 && eb == 8) wbits = 64;
+  Type wt = b_.getIntegerType(wbits);
+  const char *cons = wbits == 16 ? "h" : wbits == 32 ? "r" : "l";
+  std::vector<Value> ws =
+      vec == 1 ? std::vector<Value>{mk<arith::BitcastOp>(b_, loc, wt, elems[0])}
+               : unpack(mk<LLVM::BitcastOp>(b_, loc, VectorType::get({words}, wt),
+                                            pack(elems, loc)),
+                        words, loc);
+  std::string text = "{ .reg .pred p; setp.ne.b32 p, $1, 0; @p st.global" + vecSuffix(words) +
+                     ".b" + std::to_string(wbits) + " [$0], " + asmOperands(2, words) + "; }";
+  std::string c = "l,r";
+  for (int w = 0; w < words; ++w) c += std::string(",") + cons;
+  std::vector<Value> args{mk<LLVM::PtrToIntOp>(b_, loc, b_.getI64Type(), ptrs[0]),
+                          mk<arith::ExtUIOp>(b_, loc, b_.getI32Type(), masks[0])};
+  args.insert(args.end(), ws.begin(), ws.end());
+  mk<LLVM::InlineAsmOp>(b_, loc, TypeRange{}, args, text, c, true, false,
+                        LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr(),
+                        ArrayAttr());
+}
+
+Value GpuLowering::allTrue(ArrayRef<Value> masks, Location loc) {
+  Value r = masks[0];
+  for (size_t i = 1; i < masks.size(); ++i) r = mk<arith::AndIOp>(b_, loc, r, masks[i]);
+  return r;
+}
 
 void GpuLowering::lowerLoad(const dsl::Op &op, Location loc) {
   const dsl::Type &rt = ty(op.results[0]);
@@ -452,28 +648,45 @@ void GpuLowering::lowerLoad(const dsl::Op &op, Location loc) {
   }
   const Layout *l = p.layout ? p.layout : defaultLayout(rt);
   TileVal ptrs = toLayout(p, ty(op.operands[0]), l, loc);
-  TileVal out{l, false, {}};
-  if (op.operands.size() == 1) {
-    for (Value a : ptrs.regs) out.regs.push_back(mk<LLVM::LoadOp>(b_, loc, regType(rt.dtype), a));
-    vals_[op.results[0]] = out;
-    return;
+  bool masked = op.operands.size() > 1;
+  TileVal mask, other;
+  if (masked) {
+    mask = toLayout(val(op.operands[1]), ty(op.operands[1]), l, loc);
+    other = toLayout(val(op.operands[2]), ty(op.operands[2]), l, loc);
   }
-  TileVal mask = toLayout(val(op.operands[1]), ty(op.operands[1]), l, loc);
-  TileVal other = toLayout(val(op.operands[2]), ty(op.operands[2]), l, loc);
-  int bytes = dsl::dtypeBytes(rt.dtype);
-  Type bits = b_.getIntegerType(bytes * 8);
-  PtxMove mv = ptxMove(bytes);
-  std::string text = std::string("{ .reg .pred p; setp.ne.b32 p, $2, 0; mov.") + mv.suffix +
-                     " $0, $3; @p ld.global." + mv.suffix + " $0, [$1]; }";
-  std::string cons = std::string("=") + mv.constraint + ",l,r," + mv.constraint;
-  for (size_t r = 0; r < ptrs.regs.size(); ++r) {
-    Value addr = mk<LLVM::PtrToIntOp>(b_, loc, b_.getI64Type(), ptrs.regs[r]);
-    Value m = mk<arith::ExtUIOp>(b_, loc, b_.getI32Type(), mask.regs[r]);
-    Value o = mk<arith::BitcastOp>(b_, loc, bits, other.regs[r]);
-    auto asmOp = mk<LLVM::InlineAsmOp>(b_, loc, bits, ValueRange{addr, m, o}, text, cons,
-                                       true, false, LLVM::tailcallkind::TailCallKind::None,
-                                       LLVM::AsmDialectAttr(), ArrayAttr());
-    out.regs.push_back(mk<arith::BitcastOp>(b_, loc, regType(rt.dtype), asmOp.getResult(0)));
+  int eb = dsl::dtypeBytes(rt.dtype);
+  Type et = regType(rt.dtype);
+  // vec: what addresses allow; known: what the mask is known to allow.
+  int vec = vectorWidth(ptrs, nullptr, eb);
+  int known = masked ? vectorWidth(ptrs, &mask, eb) : vec;
+  TileVal out{l, false, {}};
+  auto slice = [](const std::vector<Value> &v, size_t g, int n) {
+    return ArrayRef<Value>(v).slice(g, size_t(n));
+  };
+  for (size_t g = 0; g < ptrs.regs.size(); g += vec) {
+    std::vector<Value> got;
+    if (!masked) {
+      got = loadGroup(slice(ptrs.regs, g, vec), {}, {}, et, eb, loc);
+    } else if (known == vec) {
+      got = loadGroup(slice(ptrs.regs, g, vec), slice(mask.regs, g, vec),
+                      slice(other.regs, g, vec), et, eb, loc);
+    } else {
+      // The mask may differ inside the group: one vector load when the
+      // whole group is in bounds, element by element otherwise.
+      auto ifOp = mk<scf::IfOp>(b_, loc, std::vector<Type>(size_t(vec), et),
+                                allTrue(slice(mask.regs, g, vec), loc), true);
+      OpBuilder::InsertionGuard guard(b_);
+      b_.setInsertionPointToStart(ifOp.thenBlock());
+      mk<scf::YieldOp>(b_, loc, loadGroup(slice(ptrs.regs, g, vec), {}, {}, et, eb, loc));
+      b_.setInsertionPointToStart(ifOp.elseBlock());
+      std::vector<Value> each;
+      for (int e = 0; e < vec; ++e)
+        each.push_back(loadGroup(slice(ptrs.regs, g + e, 1), slice(mask.regs, g + e, 1),
+                                 slice(other.regs, g + e, 1), et, eb, loc)[0]);
+      mk<scf::YieldOp>(b_, loc, each);
+      got.assign(ifOp.getResults().begin(), ifOp.getResults().end());
+    }
+    out.regs.insert(out.regs.end(), got.begin(), got.end());
   }
   vals_[op.results[0]] = out;
 }
@@ -496,24 +709,29 @@ void GpuLowering::lowerStore(const dsl::Op &op, Location loc) {
   const Layout *l = p.layout ? p.layout : defaultLayout(pt);
   TileVal ptrs = toLayout(p, pt, l, loc);
   TileVal v = toLayout(val(op.operands[1]), ty(op.operands[1]), l, loc);
-  if (op.operands.size() == 2) {
-    for (size_t r = 0; r < ptrs.regs.size(); ++r) mk<LLVM::StoreOp>(b_, loc, v.regs[r], ptrs.regs[r]);
-    return;
-  }
-  TileVal mask = toLayout(val(op.operands[2]), ty(op.operands[2]), l, loc);
-  int bytes = dsl::dtypeBytes(pt.pointee);
-  Type bits = b_.getIntegerType(bytes * 8);
-  PtxMove mv = ptxMove(bytes);
-  std::string text = std::string("{ .reg .pred p; setp.ne.b32 p, $2, 0; @p st.global.") +
-                     mv.suffix + " [$0], $1; }";
-  std::string cons = std::string("l,") + mv.constraint + ",r";
-  for (size_t r = 0; r < ptrs.regs.size(); ++r) {
-    Value addr = mk<LLVM::PtrToIntOp>(b_, loc, b_.getI64Type(), ptrs.regs[r]);
-    Value m = mk<arith::ExtUIOp>(b_, loc, b_.getI32Type(), mask.regs[r]);
-    Value x = mk<arith::BitcastOp>(b_, loc, bits, v.regs[r]);
-    mk<LLVM::InlineAsmOp>(b_, loc, TypeRange{}, ValueRange{addr, x, m}, text, cons, true,
-                          false, LLVM::tailcallkind::TailCallKind::None,
-                          LLVM::AsmDialectAttr(), ArrayAttr());
+  bool masked = op.operands.size() > 2;
+  TileVal mask;
+  if (masked) mask = toLayout(val(op.operands[2]), ty(op.operands[2]), l, loc);
+  int eb = dsl::dtypeBytes(pt.pointee);
+  int vec = vectorWidth(ptrs, nullptr, eb);
+  int known = masked ? vectorWidth(ptrs, &mask, eb) : vec;
+  auto slice = [](const std::vector<Value> &x, size_t g, int n) {
+    return ArrayRef<Value>(x).slice(g, size_t(n));
+  };
+  for (size_t g = 0; g < ptrs.regs.size(); g += vec) {
+    if (!masked || known == vec) {
+      storeGroup(slice(ptrs.regs, g, vec), slice(v.regs, g, vec),
+                 masked ? slice(mask.regs, g, vec) : ArrayRef<Value>(), eb, loc);
+      continue;
+    }
+    auto ifOp = mk<scf::IfOp>(b_, loc, allTrue(slice(mask.regs, g, vec), loc), true);
+    OpBuilder::InsertionGuard guard(b_);
+    b_.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+    storeGroup(slice(ptrs.regs, g, vec), slice(v.regs, g, vec), {}, eb, loc);
+    b_.setInsertionPoint(ifOp.elseBlock()->getTerminator());
+    for (int e = 0; e < vec; ++e)
+      storeGroup(slice(ptrs.regs, g + e, 1), slice(v.regs, g + e, 1),
+                 slice(mask.regs, g + e, 1), eb, loc);
   }
 }
 
@@ -583,10 +801,19 @@ void GpuLowering::lowerDot(const dsl::Op &op, Location loc) {
   barrier(loc);
   auto stage = [&](const TileVal &v, const dsl::Type &t, int64_t ld, size_t byteBase) {
     TileVal in = v.splat || !v.layout ? toLayout(v, t, defaultLayout(t), loc) : v;
-    for (size_t r = 0; r < in.regs.size(); ++r) {
-      auto [i, j] = coords(in.layout, r, loc);
+    // Runs of 8 consecutive halfs per thread go out as one 16-byte store
+    // (rows are padded to a multiple of 8 halfs, so they stay aligned).
+    const Layout *il = in.layout;
+    int vec = il->kind == Layout::Blocked && !il->wrap1 && il->s1 % 8 == 0 ? 8 : 1;
+    for (size_t r = 0; r < in.regs.size(); r += vec) {
+      auto [i, j] = coords(il, r, loc);
       Value off = add(mul(add(mul(i, c32(ld), loc), j, loc), c32(2), loc), c32(byteBase), loc);
-      smemStore(in.regs[r], t.dtype, off, loc);
+      if (vec == 1) {
+        smemStore(in.regs[r], t.dtype, off, loc);
+        continue;
+      }
+      std::vector<Value> elems(in.regs.begin() + r, in.regs.begin() + r + vec);
+      mk<LLVM::StoreOp>(b_, loc, pack(elems, loc), smemPtr(off, loc), 16u);
     }
   };
   stage(val(op.operands[0]), at, lda, 0);
@@ -762,7 +989,8 @@ void GpuLowering::lowerFor(const dsl::Op &op, Location loc) {
       body->back().erase();
     b_.setInsertionPointToEnd(body);
     const dsl::Block &blk = *op.regions[0];
-    vals_[blk.args[0]] = {nullptr, false, {loop.getInductionVar()}};
+    vals_[blk.args[0]] = {nullptr, false, {loop.getInductionVar()}, 1,
+                          std::min(val(op.operands[0]).div, val(op.operands[2]).div), kBig};
     unflatten(loop.getRegionIterArgs(), std::vector<int>(blk.args.begin() + 1, blk.args.end()));
     for (size_t i = 0; i + 1 < blk.ops.size(); ++i) lowerOp(blk.ops[i]);
     mk<scf::YieldOp>(b_, loc, flatten(blk.ops.back().operands, ls, loc));

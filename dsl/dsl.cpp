@@ -110,6 +110,17 @@ Val Builder::arg(const std::string &name, Type t, std::source_location l) {
   return Val(this, id);
 }
 
+Val Builder::arg(const std::string &name, DType t, int64_t multipleOf,
+                 std::source_location l) {
+  if (t != DType::i32 && t != DType::i64)
+    fail("multipleOf hints apply to i32/i64 arguments ('" + name + "')", l);
+  if (multipleOf < 1 || (multipleOf & (multipleOf - 1)))
+    fail("multipleOf of '" + name + "' must be a power of two", l);
+  Val v = arg(name, scalar(t), l);
+  kernel_.params.back().multipleOf = multipleOf;
+  return v;
+}
+
 void Builder::require(bool cond, const std::string &msg, std::source_location l) {
   if (!cond) fail("config rejected by kernel '" + kernel_.name + "': " + msg, l);
 }

@@ -143,9 +143,12 @@ std::string Kernel::print() const {
   p.os << "tile.kernel @" << name << "(";
   for (size_t i = 0; i < params.size(); ++i)
     p.os << (i ? ", " : "") << "%" << body.args[i] << " " << params[i].name
-         << ": " << params[i].type.str();
+         << ": " << params[i].type.str()
+         << (params[i].multipleOf > 1 ? " {multiple_of = " + std::to_string(params[i].multipleOf) + "}"
+                                      : std::string());
   p.os << ") attributes {num_warps = " << numWarps;
-  for (auto &[key, v] : config) p.os << ", " << key << " = " << v;
+  for (auto &[key, v] : config)
+    if (key != "num_warps") p.os << ", " << key << " = " << v;
   p.os << "} {\n";
   p.block(body, 2);
   p.os << "}\n";

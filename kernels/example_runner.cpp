@@ -112,19 +112,24 @@ ExampleRun runExample(const std::string &name, const dsl::Config &config, const 
   } else if (name == "matmul") {
     if (dims.size() != 3) throw InvalidArgument("matmul needs dims {M, N, K}");
     int64_t M = dims[0], N = dims[1], K = dims[2];
+    // Leading dimensions padded to multiples of 8 (the kernel's promise);
+    // the padding holds NaN, which must never reach the output.
+    int64_t lda = (K + 7) / 8 * 8, ldb = (N + 7) / 8 * 8;
     bool bf = cfg["DTYPE"] == 0;
-    Buffer *a = buffer(M * K * 2), *b = buffer(K * N * 2);
+    Buffer *a = buffer(M * lda * 2), *b = buffer(K * ldb * 2);
     out = buffer(M * N * 4);
     std::vector<float> af(M * K), bfv(K * N);
-    auto fill = [&](Buffer *buf, std::vector<float> &f) {
-      for (size_t i = 0; i < f.size(); ++i) {
-        uint16_t h = bf ? floatToBf16(uni(rng)) : floatToF16(uni(rng));
-        buf->host<uint16_t>()[i] = h;
-        f[i] = bf ? bf16ToFloat(h) : f16ToFloat(h);
-      }
+    auto fill = [&](Buffer *buf, std::vector<float> &f, int64_t rows, int64_t cols, int64_t ld) {
+      uint16_t nanBits = bf ? floatToBf16(nan) : floatToF16(nan);
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < ld; ++c) {
+          uint16_t h = c < cols ? (bf ? floatToBf16(uni(rng)) : floatToF16(uni(rng))) : nanBits;
+          buf->host<uint16_t>()[r * ld + c] = h;
+          if (c < cols) f[size_t(r * cols + c)] = bf ? bf16ToFloat(h) : f16ToFloat(h);
+        }
     };
-    fill(a, af);
-    fill(b, bfv);
+    fill(a, af, M, K, lda);
+    fill(b, bfv, K, N, ldb);
     std::fill(out->host<float>(), out->host<float>() + M * N, nan);
     expect.resize(M * N);
     referenceMatmul(af.data(), bfv.data(), expect.data(), M, N, K);
@@ -134,8 +139,8 @@ ExampleRun runExample(const std::string &name, const dsl::Config &config, const 
             ArgValue::int32(int32_t(M)),
             ArgValue::int32(int32_t(N)),
             ArgValue::int32(int32_t(K)),
-            ArgValue::int32(int32_t(K)),
-            ArgValue::int32(int32_t(N)),
+            ArgValue::int32(int32_t(lda)),
+            ArgValue::int32(int32_t(ldb)),
             ArgValue::int32(int32_t(N))};
     grid = {cdiv(M, cfg["BLOCK_M"]), cdiv(N, cfg["BLOCK_N"]), 1};
     outCount = M * N;

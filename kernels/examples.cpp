@@ -38,13 +38,15 @@ void rowSoftmax(Builder &b, const Config &c) {
 }
 
 /// C[M, N] (f32) = A[M, K] * B[K, N] (bf16 or f16, row-major, leading
-/// dimensions lda/ldb/ldc), one BLOCK_M x BLOCK_N tile per program, K loop
-/// with the accumulator carried in registers.
+/// dimensions lda/ldb/ldc; lda and ldb multiples of 8 so rows start 16-byte
+/// aligned), one BLOCK_M x BLOCK_N tile per program, K loop with the
+/// accumulator carried in registers and the next K tile loaded while the
+/// current one is multiplied (register double buffering).
 void matmul(Builder &b, const Config &c) {
   DType t = c["DTYPE"] == 0 ? DType::bf16 : DType::f16;
   Val A = b.arg("a", ptr(t)), B = b.arg("b", ptr(t)), C = b.arg("c", ptr(DType::f32));
   Val M = b.arg("M", DType::i32), N = b.arg("N", DType::i32), K = b.arg("K", DType::i32);
-  Val lda = b.arg("lda", DType::i32), ldb = b.arg("ldb", DType::i32);
+  Val lda = b.arg("lda", DType::i32, 8), ldb = b.arg("ldb", DType::i32, 8);
   Val ldc = b.arg("ldc", DType::i32);
   int64_t BM = c["BLOCK_M"], BN = c["BLOCK_N"], BK = c["BLOCK_K"];
   Val rm = program_id(0) * BM + arange(0, BM);
@@ -53,13 +55,18 @@ void matmul(Builder &b, const Config &c) {
   Val aPtrs = A + (expand_dims(rm, 1) * lda + expand_dims(rk, 0));
   Val bPtrs = B + (expand_dims(rk, 1) * ldb + expand_dims(rn, 0));
   Val mMask = expand_dims(rm < M, 1), nMask = expand_dims(rn < N, 0);
+  auto loadA = [&](Val k) { return load(aPtrs + k, mMask & expand_dims(k + rk < K, 0), 0.0); };
+  auto loadB = [&](Val k) {
+    return load(bPtrs + k * ldb, expand_dims(k + rk < K, 1) & nMask, 0.0);
+  };
+  Val zero = constant(0, DType::i32);
   Val acc = full({BM, BN}, 0.0, DType::f32);
-  auto res = for_range(0, K, BK, {acc}, [&](Val k, std::vector<Val> carried) {
-    Val kk = k + rk;
-    Val a = load(aPtrs + k, mMask & expand_dims(kk < K, 0), 0.0);
-    Val bt = load(bPtrs + k * ldb, expand_dims(kk < K, 1) & nMask, 0.0);
-    return std::vector<Val>{dot(a, bt, carried[0])};
-  });
+  auto res = for_range(0, K, BK, {acc, loadA(zero), loadB(zero)},
+                       [&](Val k, std::vector<Val> c) {
+                         Val next = k + BK;
+                         Val an = loadA(next), bn = loadB(next);
+                         return std::vector<Val>{dot(c[1], c[2], c[0]), an, bn};
+                       });
   store(C + (expand_dims(rm, 1) * ldc + expand_dims(rn, 0)), res[0], mMask & nMask);
 }
 

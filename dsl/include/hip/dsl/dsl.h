@@ -107,6 +107,10 @@ public:
           std::source_location l = std::source_location::current()) {
     return arg(name, scalar(t), l);
   }
+  /// An i32/i64 argument that every launch promises to be a multiple of
+  /// `multipleOf` (a power of two); launches that break it are refused.
+  Val arg(const std::string &name, DType t, int64_t multipleOf,
+          std::source_location l = std::source_location::current());
   /// Throws CompileError at the caller's line unless `cond`.
   void require(bool cond, const std::string &msg,
                std::source_location l = std::source_location::current());

@@ -89,6 +89,10 @@ struct Block {
 struct Param {
   std::string name;
   Type type; // scalar: i32/i64/f32 or ptr
+  /// Integer arguments: the value is a multiple of this (a promise the
+  /// kernel makes, checked at every launch; lets loads be vectorised).
+  /// Pointer arguments are always 16-byte aligned (also checked).
+  int64_t multipleOf = 1;
 };
 
 /// A traced kernel: parameters, body, value types.
