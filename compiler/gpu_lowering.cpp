@@ -123,6 +123,7 @@ private:
   void storeGroup(ArrayRef<Value> ptrs, ArrayRef<Value> elems, ArrayRef<Value> masks, int eb,
                   Location loc);
   Value allTrue(ArrayRef<Value> masks, Location loc);
+  std::vector<Value> groupPointers(Value first, int vec, DType elem, Location loc);
   void lowerLoad(const dsl::Op &op, Location loc);
   void lowerStore(const dsl::Op &op, Location loc);
   void lowerReduce(const dsl::Op &op, Location loc);
@@ -629,6 +630,16 @@ void GpuLowering::storeGroup(ArrayRef<Value> ptrs, ArrayRef<Value> elems, ArrayR
                         ArrayAttr());
 }
 
+/// Pointers to the `vec` consecutive elements of a group, from its first:
+/// only the first pointer of each group stays live.
+std::vector<Value> GpuLowering::groupPointers(Value first, int vec, DType elem, Location loc) {
+  std::vector<Value> out{first};
+  for (int e = 1; e < vec; ++e)
+    out.push_back(mk<LLVM::GEPOp>(b_, loc, first.getType(), regType(elem), first,
+                                  ValueRange{c32(e)}));
+  return out;
+}
+
 Value GpuLowering::allTrue(ArrayRef<Value> masks, Location loc) {
   Value r = masks[0];
   for (size_t i = 1; i < masks.size(); ++i) r = mk<arith::AndIOp>(b_, loc, r, masks[i]);
@@ -680,8 +691,9 @@ void GpuLowering::lowerLoad(const dsl::Op &op, Location loc) {
       mk<scf::YieldOp>(b_, loc, loadGroup(slice(ptrs.regs, g, vec), {}, {}, et, eb, loc));
       b_.setInsertionPointToStart(ifOp.elseBlock());
       std::vector<Value> each;
+      std::vector<Value> elemPtrs = groupPointers(ptrs.regs[g], vec, rt.dtype, loc);
       for (int e = 0; e < vec; ++e)
-        each.push_back(loadGroup(slice(ptrs.regs, g + e, 1), slice(mask.regs, g + e, 1),
+        each.push_back(loadGroup(slice(elemPtrs, e, 1), slice(mask.regs, g + e, 1),
                                  slice(other.regs, g + e, 1), et, eb, loc)[0]);
       mk<scf::YieldOp>(b_, loc, each);
       got.assign(ifOp.getResults().begin(), ifOp.getResults().end());
@@ -729,9 +741,10 @@ void GpuLowering::lowerStore(const dsl::Op &op, Location loc) {
     b_.setInsertionPoint(ifOp.thenBlock()->getTerminator());
     storeGroup(slice(ptrs.regs, g, vec), slice(v.regs, g, vec), {}, eb, loc);
     b_.setInsertionPoint(ifOp.elseBlock()->getTerminator());
+    std::vector<Value> elemPtrs = groupPointers(ptrs.regs[g], vec, pt.pointee, loc);
     for (int e = 0; e < vec; ++e)
-      storeGroup(slice(ptrs.regs, g + e, 1), slice(v.regs, g + e, 1),
-                 slice(mask.regs, g + e, 1), eb, loc);
+      storeGroup(slice(elemPtrs, e, 1), slice(v.regs, g + e, 1), slice(mask.regs, g + e, 1), eb,
+                 loc);
   }
 }
 

@@ -3,7 +3,7 @@ import os
 import lit.formats
 
 config.name = "hipattn"
-config.test_format = lit.formats.ShTest(True)
+config.test_format = lit.formats.ShTest(execute_external=False)
 config.suffixes = [".mlir", ".test"]
 config.test_exec_root = os.path.join(config.hip_bin_dir, "..", "tests", "lit")
 config.environment["PATH"] = os.pathsep.join(
