@@ -23,7 +23,10 @@
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 
 #include <deque>
+#include <functional>
 #include <map>
+#include <optional>
+#include <set>
 
 using namespace mlir;
 using hip::dsl::DType;
@@ -98,7 +101,10 @@ private:
   Value smemPtr(Value byteOffset, Location l);
   void smemStore(Value v, DType t, Value byteOffset, Location l);
   Value smemLoad(DType t, Value byteOffset, Location l);
-  void needShared(size_t bytes) { smemBytes_ = std::max(smemBytes_, bytes); }
+  /// Temporary shared memory (layout changes, dot staging) lives above
+  /// tempBase_; below it are the buffers of pipelined loops.
+  void needShared(size_t bytes) { smemBytes_ = std::max(smemBytes_, tempBase_ + bytes); }
+  Value smemPtrAbs(Value byteOffset, Location l);
   Type regType(DType t) { return elementType(&ctx_, t, 1); }
 
   /// `v` materialised in layout `l` (splats for free, others via shared).
@@ -128,6 +134,20 @@ private:
   void lowerStore(const dsl::Op &op, Location loc);
   void lowerReduce(const dsl::Op &op, Location loc);
   void lowerDot(const dsl::Op &op, Location loc);
+  void stageRows(const TileVal &v, const dsl::Type &t, int64_t ld, size_t byteBase, Location loc);
+  /// A loop's software-pipelining plan (see lowerFor).
+  struct Pipeline {
+    int stages = 1;
+    std::vector<const dsl::Op *> loads; // become cp.async copies
+    std::vector<const dsl::Op *> slice; // compute their addresses/masks
+    std::vector<int64_t> ld;            // row pitch (elements) per load
+    std::vector<size_t> base, stageBytes;
+    size_t end = 0; // first byte above the buffers
+  };
+  std::optional<Pipeline> planPipeline(const dsl::Op &op);
+  bool issueCopies(const Pipeline &plan, Value iv, Value hi, Value stage, const dsl::Block &blk,
+                   Location loc);
+  void asmVoid(const std::string &text, ValueRange args, const std::string &cons, Location loc);
   void lowerSort(const dsl::Op &op, Location loc);
   void lowerFor(const dsl::Op &op, Location loc);
   void lowerIf(const dsl::Op &op, Location loc);
@@ -147,7 +167,16 @@ private:
   Value lane_, warp_, smemBase_;
   Block *entry_ = nullptr;
   Operation *prologueEnd_ = nullptr;
-  size_t smemBytes_ = 0;
+  size_t smemBytes_ = 0, tempBase_ = 0;
+  /// Loads that a pipelined loop turned into cp.async copies: the shared
+  /// buffer (absolute byte offset of this iteration's stage, row pitch in
+  /// elements) the consuming dot reads instead.
+  struct PipeSlot {
+    Value stageBase;
+    int64_t ld;
+  };
+  std::map<int, PipeSlot> pipe_;
+  int64_t ivDiv_ = 1; // divisibility of the current loop's induction variable
   std::map<int, TileVal> vals_;
   std::deque<Layout> layouts_;
   std::map<const Layout *, std::pair<Value, Value>> bases_;
@@ -247,6 +276,11 @@ std::pair<Value, Value> GpuLowering::coords(const Layout *l, size_t r, Location 
 
 // ---- Shared memory ---------------------------------------------------------------
 Value GpuLowering::smemPtr(Value byteOffset, Location l) {
+  if (tempBase_) byteOffset = add(byteOffset, c32(int64_t(tempBase_)), l);
+  return smemPtrAbs(byteOffset, l);
+}
+
+Value GpuLowering::smemPtrAbs(Value byteOffset, Location l) {
   Type p3 = LLVM::LLVMPointerType::get(&ctx_, 3);
   return mk<LLVM::GEPOp>(b_, l, p3, b_.getI8Type(), smemBase_, ValueRange{byteOffset});
 }
@@ -483,7 +517,9 @@ void GpuLowering::lowerOpImpl(const dsl::Op &op) {
     vals_[op.results[0]] = gather(src, st, dst, lin, loc);
     return;
   }
-  case OpKind::Load: return lowerLoad(op, loc);
+  case OpKind::Load:
+    if (pipe_.count(op.results[0])) return; // copied by the pipelined loop
+    return lowerLoad(op, loc);
   case OpKind::Store: return lowerStore(op, loc);
   case OpKind::ReduceSum:
   case OpKind::ReduceMax:
@@ -795,6 +831,26 @@ void GpuLowering::lowerReduce(const dsl::Op &op, Location loc) {
   vals_[op.results[0]] = out;
 }
 
+/// Writes a 2-byte tile into shared memory rows of pitch `ld` elements at
+/// temporary offset `byteBase`; runs of 8 consecutive halfs per thread go
+/// out as one 16-byte store (ld is a multiple of 8, so they stay aligned).
+void GpuLowering::stageRows(const TileVal &v, const dsl::Type &t, int64_t ld, size_t byteBase,
+                            Location loc) {
+  TileVal in = v.splat || !v.layout ? toLayout(v, t, defaultLayout(t), loc) : v;
+  const Layout *il = in.layout;
+  int vec = il->kind == Layout::Blocked && !il->wrap1 && il->s1 % 8 == 0 ? 8 : 1;
+  for (size_t r = 0; r < in.regs.size(); r += vec) {
+    auto [i, j] = coords(il, r, loc);
+    Value off = add(mul(add(mul(i, c32(ld), loc), j, loc), c32(2), loc), c32(int64_t(byteBase)), loc);
+    if (vec == 1) {
+      smemStore(in.regs[r], t.dtype, off, loc);
+      continue;
+    }
+    std::vector<Value> elems(in.regs.begin() + r, in.regs.begin() + r + vec);
+    mk<LLVM::StoreOp>(b_, loc, pack(elems, loc), smemPtr(off, loc), 16u);
+  }
+}
+
 void GpuLowering::lowerDot(const dsl::Op &op, Location loc) {
   const dsl::Type &at = ty(op.operands[0]), &bt = ty(op.operands[1]);
   int64_t M = at.shape[0], K = at.shape[1], N = bt.shape[1];
@@ -807,37 +863,28 @@ void GpuLowering::lowerDot(const dsl::Op &op, Location loc) {
                            " must be a multiple of 16 for mma.sync",
                        op.loc);
   const Layout *cl = mma(M, N, op.loc);
-  // 1. Stage A [M][K] and B [K][N] in shared memory, rows padded by 8 halfs.
-  int64_t lda = K + 8, ldb = N + 8;
-  size_t bytesA = size_t(M * lda * 2), offB = (bytesA + 127) / 128 * 128;
-  needShared(offB + size_t(K * ldb * 2));
-  barrier(loc);
-  auto stage = [&](const TileVal &v, const dsl::Type &t, int64_t ld, size_t byteBase) {
-    TileVal in = v.splat || !v.layout ? toLayout(v, t, defaultLayout(t), loc) : v;
-    // Runs of 8 consecutive halfs per thread go out as one 16-byte store
-    // (rows are padded to a multiple of 8 halfs, so they stay aligned).
-    const Layout *il = in.layout;
-    int vec = il->kind == Layout::Blocked && !il->wrap1 && il->s1 % 8 == 0 ? 8 : 1;
-    for (size_t r = 0; r < in.regs.size(); r += vec) {
-      auto [i, j] = coords(il, r, loc);
-      Value off = add(mul(add(mul(i, c32(ld), loc), j, loc), c32(2), loc), c32(byteBase), loc);
-      if (vec == 1) {
-        smemStore(in.regs[r], t.dtype, off, loc);
-        continue;
-      }
-      std::vector<Value> elems(in.regs.begin() + r, in.regs.begin() + r + vec);
-      mk<LLVM::StoreOp>(b_, loc, pack(elems, loc), smemPtr(off, loc), 16u);
-    }
-  };
-  stage(val(op.operands[0]), at, lda, 0);
-  stage(val(op.operands[1]), bt, ldb, offB);
-  barrier(loc);
+  Value aBase, bBase;
+  int64_t lda, ldb;
+  auto pa = pipe_.find(op.operands[0]), pb = pipe_.find(op.operands[1]);
+  if (pa != pipe_.end() && pb != pipe_.end()) {
+    // Both operands are already in shared memory (a pipelined loop's stage).
+    aBase = pa->second.stageBase, lda = pa->second.ld;
+    bBase = pb->second.stageBase, ldb = pb->second.ld;
+  } else {
+    // 1. Stage A [M][K] and B [K][N] in shared memory, rows padded by 8 halfs.
+    lda = K + 8, ldb = N + 8;
+    size_t bytesA = size_t(M * lda * 2), offB = (bytesA + 127) / 128 * 128;
+    needShared(offB + size_t(K * ldb * 2));
+    barrier(loc);
+    stageRows(val(op.operands[0]), at, lda, 0, loc);
+    stageRows(val(op.operands[1]), bt, ldb, offB, loc);
+    barrier(loc);
+    aBase = c32(int64_t(tempBase_));
+    bBase = c32(int64_t(tempBase_ + offB));
+  }
   // 2. The accumulator in the mma layout.
   TileVal acc = toLayout(val(op.operands[2]), ty(op.operands[2]), cl, loc);
   int64_t WM = M / cl->wm, WN = N / cl->wn, MI = WM / 16, NI = WN / 8;
-  auto [wb0, wb1] = base(cl); // includes lane offsets; recompute warp origin
-  (void)wb0;
-  (void)wb1;
   Value wRow = mul(mk<arith::DivUIOp>(b_, loc, warp_, c32(cl->wn)), c32(WM), loc);
   Value wCol = mul(mk<arith::RemUIOp>(b_, loc, warp_, c32(cl->wn)), c32(WN), loc);
   Value l16 = mk<arith::RemUIOp>(b_, loc, lane_, c32(16));
@@ -863,7 +910,8 @@ void GpuLowering::lowerDot(const dsl::Op &op, Location loc) {
     for (int64_t im = 0; im < MI; ++im) {
       Value row = add(add(wRow, c32(im * 16), loc), l16, loc);
       Value col = add(c32(kk * 16), lHi, loc);
-      Value addr = add(sBase, mul(add(mul(row, c32(lda), loc), col, loc), c32(2), loc), loc);
+      Value addr = add(add(sBase, aBase, loc),
+                       mul(add(mul(row, c32(lda), loc), col, loc), c32(2), loc), loc);
       auto ld = asmCall(s4i, ValueRange{addr},
                         "ldmatrix.sync.aligned.m8n8.x4.shared.b16 {$0,$1,$2,$3}, [$4];",
                         "=r,=r,=r,=r,r");
@@ -873,10 +921,8 @@ void GpuLowering::lowerDot(const dsl::Op &op, Location loc) {
     for (int64_t in = 0; in < NI; ++in) {
       Value row = add(c32(kk * 16), l16, loc);
       Value col = add(wCol, c32(in * 8), loc);
-      Value addr = add(sBase,
-                       add(mul(add(mul(row, c32(ldb), loc), col, loc), c32(2), loc),
-                           c32(int64_t(offB)), loc),
-                       loc);
+      Value addr = add(add(sBase, bBase, loc),
+                       mul(add(mul(row, c32(ldb), loc), col, loc), c32(2), loc), loc);
       auto ld = asmCall(s2i, ValueRange{addr},
                         "ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {$0,$1}, [$2];",
                         "=r,=r,r");
@@ -978,14 +1024,170 @@ std::vector<Value> GpuLowering::flatten(const std::vector<int> &ids,
   return out;
 }
 
+namespace {
+/// Counts the uses of every value in `blk` and its nested regions.
+void countUses(const dsl::Block &blk, std::map<int, int> &uses) {
+  for (const dsl::Op &o : blk.ops) {
+    for (int v : o.operands) ++uses[v];
+    for (auto &r : o.regions) countUses(*r, uses);
+  }
+}
+} // namespace
+
+std::optional<GpuLowering::Pipeline> GpuLowering::planPipeline(const dsl::Op &op) {
+  auto it = k_.config.find("num_stages");
+  int stages = it == k_.config.end() ? 1 : static_cast<int>(it->second);
+  if (stages < 2) return std::nullopt;
+  const dsl::Block &blk = *op.regions[0];
+  std::map<int, int> uses;
+  countUses(blk, uses);
+  std::map<int, const dsl::Op *> def;
+  for (const dsl::Op &o : blk.ops)
+    for (int r : o.results) def[r] = &o;
+  Pipeline plan;
+  plan.stages = stages;
+  // 1. Loads of 2-byte tiles whose only use is as an operand of a dot of
+  //    this body (both operands of that dot must qualify).
+  for (const dsl::Op &o : blk.ops) {
+    if (o.kind != OpKind::Dot) continue;
+    std::vector<const dsl::Op *> ls;
+    for (int i = 0; i < 2; ++i) {
+      auto d = def.find(o.operands[i]);
+      if (d != def.end() && d->second->kind == OpKind::Load && uses[o.operands[i]] == 1 &&
+          dsl::dtypeBytes(ty(o.operands[i]).dtype) == 2)
+        ls.push_back(d->second);
+    }
+    if (ls.size() == 2) plan.loads.insert(plan.loads.end(), ls.begin(), ls.end());
+  }
+  if (plan.loads.empty()) return std::nullopt;
+  // 2. The ops computing their addresses and masks: pure ops of this body
+  //    that depend on the induction variable and loop invariants only.
+  std::set<int> carried(blk.args.begin() + 1, blk.args.end());
+  std::set<const dsl::Op *> slice;
+  bool ok = true;
+  std::function<void(int)> visit = [&](int v) {
+    if (carried.count(v)) ok = false;
+    auto d = def.find(v);
+    if (d == def.end() || slice.count(d->second)) return;
+    const dsl::Op *o = d->second;
+    if (!o->regions.empty() || o->kind == OpKind::Load || o->kind == OpKind::Dot ||
+        (o->kind >= OpKind::ReduceSum && o->kind <= OpKind::TopK))
+      ok = false;
+    slice.insert(o);
+    for (int x : o->operands) visit(x);
+  };
+  for (const dsl::Op *l : plan.loads)
+    for (int x : l->operands) visit(x);
+  if (!ok) return std::nullopt;
+  for (const dsl::Op &o : blk.ops)
+    if (slice.count(&o)) plan.slice.push_back(&o);
+  // 3. One buffer per load and stage, rows padded by 8 halfs.
+  size_t off = tempBase_;
+  for (const dsl::Op *l : plan.loads) {
+    auto [R, C] = view2d(ty(l->results[0]).shape);
+    plan.ld.push_back(C + 8);
+    plan.base.push_back(off);
+    plan.stageBytes.push_back(size_t(R * (C + 8) * 2 + 127) / 128 * 128);
+    off += plan.stageBytes.back() * size_t(stages);
+  }
+  plan.end = off;
+  return plan;
+}
+
+void GpuLowering::asmVoid(const std::string &text, ValueRange args, const std::string &cons,
+                          Location loc) {
+  mk<LLVM::InlineAsmOp>(b_, loc, TypeRange{}, args, text, cons, true, false,
+                        LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr(),
+                        ArrayAttr());
+}
+
+bool GpuLowering::issueCopies(const Pipeline &plan, Value iv, Value hi, Value stage,
+                              const dsl::Block &blk, Location loc) {
+  vals_[blk.args[0]] = {nullptr, false, {iv}, 1, ivDiv_, kBig};
+  for (const dsl::Op *o : plan.slice) lowerOp(*o);
+  for (const dsl::Op *l : plan.loads) {
+    const TileVal &p = val(l->operands[0]);
+    const Layout *lay = p.layout;
+    if (!lay || lay->kind != Layout::Blocked || lay->wrap1 || lay->s1 % 8 != 0 ||
+        vectorWidth(p, nullptr, 2) != 8)
+      return false; // addresses not provably 16-byte runs: no cp.async
+  }
+  Value inRange = mk<arith::CmpIOp>(b_, loc, arith::CmpIPredicate::slt, iv, hi);
+  Value sBase = mk<LLVM::PtrToIntOp>(b_, loc, b_.getI32Type(), smemBase_);
+  for (size_t n = 0; n < plan.loads.size(); ++n) {
+    const dsl::Op &l = *plan.loads[n];
+    const TileVal &p = val(l.operands[0]);
+    const Layout *lay = p.layout;
+    bool masked = l.operands.size() > 1;
+    TileVal mask, other;
+    if (masked) {
+      mask = toLayout(val(l.operands[1]), ty(l.operands[1]), lay, loc);
+      other = toLayout(val(l.operands[2]), ty(l.operands[2]), lay, loc);
+    }
+    Type et = regType(ty(l.results[0]).dtype);
+    Value stageOff = add(c32(int64_t(plan.base[n])),
+                         mul(stage, c32(int64_t(plan.stageBytes[n])), loc), loc);
+    for (size_t g = 0; g < p.regs.size(); g += 8) {
+      auto [i, j] = coords(lay, g, loc);
+      Value dst = add(stageOff, mul(add(mul(i, c32(plan.ld[n]), loc), j, loc), c32(2), loc), loc);
+      Value src = mk<LLVM::PtrToIntOp>(b_, loc, b_.getI64Type(), p.regs[g]);
+      auto cpAsync = [&](Value srcBytes) {
+        asmVoid("cp.async.cg.shared.global [$0], [$1], 16, $2;",
+                ValueRange{add(sBase, dst, loc), src, srcBytes}, "r,l,r", loc);
+      };
+      if (!masked) { // zero-filled past the loop's end
+        cpAsync(mk<arith::SelectOp>(b_, loc, inRange, c32(16), c32(0)));
+        continue;
+      }
+      // Whole group in bounds: one asynchronous 16-byte copy; otherwise a
+      // synchronous masked load (rare: tile edges).
+      std::vector<Value> m;
+      for (int e = 0; e < 8; ++e) m.push_back(mk<arith::AndIOp>(b_, loc, mask.regs[g + e], inRange));
+      auto ifOp = mk<scf::IfOp>(b_, loc, allTrue(m, loc), true);
+      OpBuilder::InsertionGuard guard(b_);
+      b_.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+      cpAsync(c32(16));
+      b_.setInsertionPoint(ifOp.elseBlock()->getTerminator());
+      std::vector<Value> ptrs = groupPointers(p.regs[g], 8, ty(l.results[0]).dtype, loc), got;
+      for (int e = 0; e < 8; ++e)
+        got.push_back(loadGroup(ArrayRef<Value>(ptrs).slice(e, 1), ArrayRef<Value>(m).slice(e, 1),
+                                ArrayRef<Value>(other.regs).slice(g + e, 1), et, 2, loc)[0]);
+      mk<LLVM::StoreOp>(b_, loc, pack(got, loc), smemPtrAbs(dst, loc), 16u);
+    }
+  }
+  asmVoid("cp.async.commit_group;", ValueRange{}, "", loc);
+  return true;
+}
+
 void GpuLowering::lowerFor(const dsl::Op &op, Location loc) {
   size_t nc = op.results.size();
+  const dsl::Block &blk = *op.regions[0];
+  Value lo = val(op.operands[0]).regs[0], hi = val(op.operands[1]).regs[0];
+  Value step = val(op.operands[2]).regs[0];
+  ivDiv_ = std::min(val(op.operands[0]).div, val(op.operands[2]).div);
   std::vector<const Layout *> ls;
   for (size_t i = 0; i < nc; ++i) ls.push_back(carriedLayout(op, i, loc));
+  // Software pipelining (num_stages >= 2): the loads feeding dots become
+  // cp.async copies into a ring of shared buffers, issued num_stages - 1
+  // iterations ahead. The prologue fills the first stages.
+  std::optional<Pipeline> plan = planPipeline(op);
+  size_t savedTemp = tempBase_;
+  if (plan) {
+    tempBase_ = plan->end;
+    needShared(0);
+    for (int s = 0; plan && s + 1 < plan->stages; ++s) {
+      Value ivS = add(lo, mul(step, c32(s), loc), loc);
+      if (!issueCopies(*plan, ivS, hi, c32(s), blk, loc)) {
+        // Only at s == 0, before any copy: what was emitted is pure and dies.
+        plan.reset();
+        tempBase_ = savedTemp;
+      }
+    }
+  }
   std::vector<int> inits(op.operands.begin() + 3, op.operands.end());
   std::vector<Value> flat = flatten(inits, ls, loc);
-  auto loop = mk<scf::ForOp>(b_, loc, val(op.operands[0]).regs[0], val(op.operands[1]).regs[0],
-                             val(op.operands[2]).regs[0], flat);
+  if (plan) flat.push_back(c32(0)); // the stage this iteration reads
+  auto loop = mk<scf::ForOp>(b_, loc, lo, hi, step, flat);
   auto unflatten = [&](ValueRange regs, const std::vector<int> &ids) {
     size_t pos = 0;
     for (size_t i = 0; i < nc; ++i) {
@@ -1001,14 +1203,38 @@ void GpuLowering::lowerFor(const dsl::Op &op, Location loc) {
     if (!body->empty() && body->back().hasTrait<OpTrait::IsTerminator>())
       body->back().erase();
     b_.setInsertionPointToEnd(body);
-    const dsl::Block &blk = *op.regions[0];
-    vals_[blk.args[0]] = {nullptr, false, {loop.getInductionVar()}, 1,
-                          std::min(val(op.operands[0]).div, val(op.operands[2]).div), kBig};
+    Value iv = loop.getInductionVar();
+    Value stage;
+    if (plan) {
+      int S = plan->stages;
+      stage = loop.getRegionIterArgs().back();
+      asmVoid("cp.async.wait_group " + std::to_string(S - 2) + ";", ValueRange{}, "", loc);
+      barrier(loc);
+      Value ivNext = add(iv, mul(step, c32(S - 1), loc), loc);
+      Value wstage = mk<arith::RemUIOp>(b_, loc, add(stage, c32(S - 1), loc), c32(S));
+      if (!issueCopies(*plan, ivNext, hi, wstage, blk, loc))
+        throw InternalError("pipelined loop: copies failed after the prologue succeeded");
+      for (size_t n = 0; n < plan->loads.size(); ++n)
+        pipe_[plan->loads[n]->results[0]] = {
+            add(c32(int64_t(plan->base[n])), mul(stage, c32(int64_t(plan->stageBytes[n])), loc), loc),
+            plan->ld[n]};
+    }
+    vals_[blk.args[0]] = {nullptr, false, {iv}, 1, ivDiv_, kBig};
     unflatten(loop.getRegionIterArgs(), std::vector<int>(blk.args.begin() + 1, blk.args.end()));
     for (size_t i = 0; i + 1 < blk.ops.size(); ++i) lowerOp(blk.ops[i]);
-    mk<scf::YieldOp>(b_, loc, flatten(blk.ops.back().operands, ls, loc));
+    std::vector<Value> next = flatten(blk.ops.back().operands, ls, loc);
+    if (plan)
+      next.push_back(mk<arith::RemUIOp>(b_, loc, add(stage, c32(1), loc), c32(plan->stages)));
+    mk<scf::YieldOp>(b_, loc, next);
   }
   unflatten(loop.getResults(), op.results);
+  if (plan) {
+    // Copies of the iterations past the end may still be landing.
+    asmVoid("cp.async.wait_all;", ValueRange{}, "", loc);
+    barrier(loc);
+    for (const dsl::Op *l : plan->loads) pipe_.erase(l->results[0]);
+    tempBase_ = savedTemp;
+  }
 }
 
 void GpuLowering::lowerIf(const dsl::Op &op, Location loc) {

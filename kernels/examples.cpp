@@ -40,8 +40,8 @@ void rowSoftmax(Builder &b, const Config &c) {
 /// C[M, N] (f32) = A[M, K] * B[K, N] (bf16 or f16, row-major, leading
 /// dimensions lda/ldb/ldc; lda and ldb multiples of 8 so rows start 16-byte
 /// aligned), one BLOCK_M x BLOCK_N tile per program, K loop with the
-/// accumulator carried in registers and the next K tile loaded while the
-/// current one is multiplied (register double buffering).
+/// accumulator carried in registers. With num_stages >= 2 the compiler
+/// pipelines the A and B loads (cp.async, num_stages - 1 tiles ahead).
 void matmul(Builder &b, const Config &c) {
   DType t = c["DTYPE"] == 0 ? DType::bf16 : DType::f16;
   Val A = b.arg("a", ptr(t)), B = b.arg("b", ptr(t)), C = b.arg("c", ptr(DType::f32));
@@ -55,18 +55,12 @@ void matmul(Builder &b, const Config &c) {
   Val aPtrs = A + (expand_dims(rm, 1) * lda + expand_dims(rk, 0));
   Val bPtrs = B + (expand_dims(rk, 1) * ldb + expand_dims(rn, 0));
   Val mMask = expand_dims(rm < M, 1), nMask = expand_dims(rn < N, 0);
-  auto loadA = [&](Val k) { return load(aPtrs + k, mMask & expand_dims(k + rk < K, 0), 0.0); };
-  auto loadB = [&](Val k) {
-    return load(bPtrs + k * ldb, expand_dims(k + rk < K, 1) & nMask, 0.0);
-  };
-  Val zero = constant(0, DType::i32);
   Val acc = full({BM, BN}, 0.0, DType::f32);
-  auto res = for_range(0, K, BK, {acc, loadA(zero), loadB(zero)},
-                       [&](Val k, std::vector<Val> c) {
-                         Val next = k + BK;
-                         Val an = loadA(next), bn = loadB(next);
-                         return std::vector<Val>{dot(c[1], c[2], c[0]), an, bn};
-                       });
+  auto res = for_range(0, K, BK, {acc}, [&](Val k, std::vector<Val> c) {
+    Val a = load(aPtrs + k, mMask & expand_dims(k + rk < K, 0), 0.0);
+    Val bt = load(bPtrs + k * ldb, expand_dims(k + rk < K, 1) & nMask, 0.0);
+    return std::vector<Val>{dot(a, bt, c[0])};
+  });
   store(C + (expand_dims(rm, 1) * ldc + expand_dims(rn, 0)), res[0], mMask & nMask);
 }
 
@@ -101,9 +95,9 @@ void registerExampleKernels() {
                     [](const Config &c) { return validatePow2(c, {"ROWS", "BLOCK"}); }});
     registerKernel({"matmul", "C (f32) = A x B (bf16/f16), tensor cores",
                     {{"BLOCK_M", {64, 128}}, {"BLOCK_N", {64, 128}}, {"BLOCK_K", {32, 64}},
-                     {"num_warps", {4, 8}}},
+                     {"num_warps", {4, 8}}, {"num_stages", {1, 3}}},
                     Config{{"BLOCK_M", 128}, {"BLOCK_N", 128}, {"BLOCK_K", 32},
-                           {"num_warps", 4}, {"DTYPE", 0}},
+                           {"num_warps", 8}, {"num_stages", 3}, {"DTYPE", 0}},
                     matmul, validateMatmul});
     return true;
   }();
