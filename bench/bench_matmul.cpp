@@ -100,7 +100,10 @@ int main(int argc, char **argv) {
         double d = std::fabs(double(hc[i]) - hr[i]);
         diff = std::isnan(d) ? INFINITY : std::max(diff, d);
       }
-      std::string label = "DSL matmul " + full.str();
+      std::string label = "DSL " + std::to_string(full["BLOCK_M"]) + "x" +
+                          std::to_string(full["BLOCK_N"]) + "x" + std::to_string(full["BLOCK_K"]) +
+                          " warps=" + std::to_string(full["num_warps"]) +
+                          " stages=" + std::to_string(full["num_stages"]);
       std::printf("%-48s %9.3f %9.1f %7.1f%% %10.2e%s\n", label.substr(0, 48).c_str(), ms,
                   flop / ms / 1e9, 100 * cublasMs / ms, diff, diff > 1e-2 ? "  WRONG" : "");
       if (diff <= 1e-2 && ms < bestMs) bestMs = ms, best = full.str();

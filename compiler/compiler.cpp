@@ -14,6 +14,7 @@
 #include "lowering.h"
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <map>
@@ -143,6 +144,16 @@ void clearInMemoryCache() {
   memo.clear();
 }
 
+namespace {
+/// With HIP_LOG set (non-empty, not 0): one line per compiled kernel.
+void logCompile(const CompiledKernel &c, const std::string &how) {
+  const char *env = std::getenv("HIP_LOG");
+  if (!env || !*env || std::string(env) == "0") return;
+  std::fprintf(stderr, "hip-attention: compiled %s for %s in %.1f ms (%s)\n", c.name.c_str(),
+               c.target.str().c_str(), c.compileMs, how.c_str());
+}
+} // namespace
+
 std::shared_ptr<CompiledKernel> compile(const dsl::Kernel &k, const Target &t) {
   auto &mu = memoMutex;
   auto t0 = std::chrono::steady_clock::now();
@@ -158,38 +169,43 @@ std::shared_ptr<CompiledKernel> compile(const dsl::Kernel &k, const Target &t) {
   out->target = t;
   out->params = k.params;
   out->cacheKey = key;
-  detail::maybeDump(k.name, "tile", ir);
+  detail::maybeDump(k.name, "tile", [&] { return ir; });
   if (t.backend == Backend::CUDA) {
     if (auto hit = rt::KernelCache::global().get(key); hit && decodePTX(*hit, *out)) {
       out->fromCache = true;
       out->compileMs = msSince(t0);
-      detail::maybeDump(k.name, "ptx", out->ptx);
-    } else {
-      auto ctx = detail::createContext();
-      detail::Lowered low = lowerFor(k, t, *ctx);
-      detail::maybeDump(k.name, "mlir", detail::printModule(*low.module));
-      detail::lowerToLLVMDialect(*low.module, k.name);
-      detail::maybeDump(k.name, "llvm", detail::printModule(*low.module));
-      out->ptx = detail::emitPTX(*low.module, t);
-      detail::maybeDump(k.name, "ptx", out->ptx);
-      out->numThreads = low.numThreads;
-      out->sharedBytes = low.sharedBytes;
-      out->compileMs = msSince(t0);
-      rt::KernelCache::global().put(key, encodePTX(*out));
+      detail::maybeDump(k.name, "ptx", [&] { return out->ptx; });
+      logCompile(*out, "on-disk cache hit");
+      std::lock_guard<std::mutex> g(mu);
+      return memo.emplace(key, out).first->second;
     }
+  }
+  // tile IR -> backend MLIR -> LLVM dialect -> PTX or host code.
+  auto ctx = detail::createContext();
+  detail::Lowered low = lowerFor(k, t, *ctx);
+  double tLower = msSince(t0);
+  detail::maybeDump(k.name, "mlir", [&] { return detail::printModule(*low.module); });
+  detail::lowerToLLVMDialect(*low.module, k.name);
+  double tLLVM = msSince(t0);
+  detail::maybeDump(k.name, "llvm", [&] { return detail::translateToLLVMText(*low.module, t); });
+  out->numThreads = low.numThreads;
+  out->sharedBytes = low.sharedBytes;
+  out->scratchBytes = low.scratchBytes;
+  if (t.backend == Backend::CUDA) {
+    out->ptx = detail::emitPTX(*low.module, t);
+    detail::maybeDump(k.name, "ptx", [&] { return out->ptx; });
   } else {
-    auto ctx = detail::createContext();
-    detail::Lowered low = lowerFor(k, t, *ctx);
-    detail::maybeDump(k.name, "mlir", detail::printModule(*low.module));
-    detail::lowerToLLVMDialect(*low.module, k.name);
-    detail::maybeDump(k.name, "llvm", detail::printModule(*low.module));
     auto [engine, entry] = detail::jitCPU(*low.module, low.entry);
     out->engine = engine;
     out->cpuEntry = reinterpret_cast<decltype(out->cpuEntry)>(entry);
-    out->scratchBytes = low.scratchBytes;
-    out->numThreads = 1;
-    out->compileMs = msSince(t0);
   }
+  out->compileMs = msSince(t0);
+  char detail[160];
+  std::snprintf(detail, sizeof detail, "tile->mlir %.1f ms, ->llvm dialect %.1f ms, ->%s %.1f ms",
+                tLower, tLLVM - tLower, t.backend == Backend::CUDA ? "ptx" : "host code",
+                out->compileMs - tLLVM);
+  logCompile(*out, detail);
+  if (t.backend == Backend::CUDA) rt::KernelCache::global().put(key, encodePTX(*out));
   std::lock_guard<std::mutex> g(mu);
   return memo.emplace(key, out).first->second;
 }

@@ -94,7 +94,14 @@ private:
   std::pair<Value, Value> coords(const Layout *l, size_t r, Location loc);
 
   // ---- helpers ----
-  Value c32(int64_t v) { return constI32(b_, b_.getUnknownLoc(), v); }
+  /// i32 constants, one per value, at the top of the kernel.
+  Value c32(int64_t v) {
+    auto it = consts_.find(v);
+    if (it != consts_.end()) return it->second;
+    OpBuilder::InsertionGuard g(b_);
+    b_.setInsertionPointToStart(entry_);
+    return consts_[v] = constI32(b_, b_.getUnknownLoc(), v);
+  }
   Value add(Value a, Value c, Location l) { return mk<arith::AddIOp>(b_, l, a, c); }
   Value mul(Value a, Value c, Location l) { return mk<arith::MulIOp>(b_, l, a, c); }
   void barrier(Location l) { mk<NVVM::Barrier0Op>(b_, l); }
@@ -109,6 +116,9 @@ private:
 
   /// `v` materialised in layout `l` (splats for free, others via shared).
   TileVal toLayout(const TileVal &v, const dsl::Type &t, const Layout *l, Location loc);
+  /// Value `id` in layout `l`: recomputed there if it can be, else moved.
+  TileVal convert(int id, const Layout *l, Location loc);
+  std::optional<TileVal> remat(int id, const Layout *l, Location loc);
   /// Generic shared-memory gather: dst element (i, j) := src[linear(i, j)].
   TileVal gather(const TileVal &src, const dsl::Type &srcT, const Layout *dst,
                  const std::function<Value(Value, Value)> &linear, Location loc);
@@ -180,6 +190,8 @@ private:
   std::map<int, TileVal> vals_;
   std::deque<Layout> layouts_;
   std::map<const Layout *, std::pair<Value, Value>> bases_;
+  std::map<int64_t, Value> consts_;
+  std::map<int, const dsl::Op *> defs_; // defining op of each lowered value
 };
 
 // ---- Layouts ------------------------------------------------------------------
@@ -331,6 +343,76 @@ TileVal GpuLowering::gather(const TileVal &src, const dsl::Type &srcT, const Lay
   return out;
 }
 
+TileVal GpuLowering::convert(int id, const Layout *l, Location loc) {
+  const TileVal &v = val(id);
+  if ((v.layout == l && !v.splat) || v.splat || !v.layout) return toLayout(v, ty(id), l, loc);
+  if (auto r = remat(id, l, loc)) return *r;
+  return toLayout(v, ty(id), l, loc);
+}
+
+/// Recomputes value `id` directly in layout `l` when it is a pure function
+/// of indices (arange, splats, scalars, elementwise ops, broadcasts,
+/// reshapes): index arithmetic then never goes through shared memory.
+std::optional<TileVal> GpuLowering::remat(int id, const Layout *l, Location loc) {
+  auto [S0, S1] = view2d(ty(id).shape);
+  if (S0 != l->S0 || S1 != l->S1) return std::nullopt;
+  std::map<std::pair<int, void *>, Value> memo;
+  std::function<Value(int, Value, int)> elem = [&](int v, Value idx, int depth) -> Value {
+    const TileVal &tv = val(v);
+    if (!ty(v).isTile() || tv.splat || !tv.layout) return tv.regs[0];
+    if (depth > 24) return Value();
+    auto key = std::make_pair(v, idx.getAsOpaquePointer());
+    if (auto it = memo.find(key); it != memo.end()) return it->second;
+    auto d = defs_.find(v);
+    if (d == defs_.end()) return Value();
+    const dsl::Op &op = *d->second;
+    auto [R0, R1] = view2d(ty(v).shape);
+    Value out;
+    switch (op.kind) {
+    case OpKind::Arange: out = add(idx, c32(op.ints[0]), loc); break;
+    case OpKind::ExpandDims:
+    case OpKind::Reshape: out = elem(op.operands[0], idx, depth + 1); break;
+    case OpKind::Broadcast:
+    case OpKind::Trans: {
+      auto [Q0, Q1] = view2d(ty(op.operands[0]).shape);
+      Value i = mk<arith::DivUIOp>(b_, loc, idx, c32(R1));
+      Value j = mk<arith::RemUIOp>(b_, loc, idx, c32(R1));
+      Value src = op.kind == OpKind::Trans
+                      ? add(mul(j, c32(Q1), loc), i, loc)
+                      : add(mul(Q0 == 1 ? c32(0) : i, c32(Q1), loc), Q1 == 1 ? c32(0) : j, loc);
+      out = elem(op.operands[0], src, depth + 1);
+      break;
+    }
+    default: {
+      bool elementwise = (op.kind >= OpKind::Add && op.kind <= OpKind::AddPtr);
+      if (!elementwise) return Value();
+      std::vector<Value> args;
+      for (int o : op.operands) {
+        Value a = elem(o, idx, depth + 1);
+        if (!a) return Value();
+        args.push_back(a);
+      }
+      int typed = op.kind == OpKind::Select ? 1 : 0;
+      out = se_.emit(loc, op.kind, args, ty(op.operands[typed]).dtype, ty(v).dtype,
+                     ty(op.operands[0]).pointee);
+    }
+    }
+    if (out) memo[key] = out;
+    return out;
+  };
+  TileVal r = val(id);
+  r.layout = l;
+  r.splat = false;
+  r.regs.clear();
+  for (size_t k = 0; k < l->numRegs(); ++k) {
+    auto [i, j] = coords(l, k, loc);
+    Value x = elem(id, add(mul(i, c32(S1), loc), j, loc), 0);
+    if (!x) return std::nullopt;
+    r.regs.push_back(x);
+  }
+  return r;
+}
+
 TileVal GpuLowering::toLayout(const TileVal &v, const dsl::Type &t, const Layout *l,
                               Location loc) {
   if (v.layout == l && !v.splat) return v;
@@ -380,6 +462,7 @@ void GpuLowering::lowerBlock(const dsl::Block &blk) {
 }
 
 void GpuLowering::lowerOp(const dsl::Op &op) {
+  for (int r : op.results) defs_[r] = &op;
   lowerOpImpl(op);
   analyse(op);
 }
@@ -442,8 +525,11 @@ void GpuLowering::analyse(const dsl::Op &op) {
 
 int GpuLowering::vectorWidth(const TileVal &p, const TileVal *mask, int elemBytes) const {
   const Layout *l = p.layout;
-  if (!l || l->kind != Layout::Blocked || l->wrap1) return 1;
-  int64_t v = std::min<int64_t>({l->s1, p.contig, p.div, 16 / elemBytes});
+  if (!l || l->wrap1) return 1;
+  // Consecutive registers hold consecutive columns: s1 of them in a blocked
+  // layout, pairs (c0, c1) in the mma accumulator layout.
+  int64_t run = l->kind == Layout::Blocked ? l->s1 : 2;
+  int64_t v = std::min<int64_t>({run, p.contig, p.div, 16 / elemBytes});
   if (mask) v = std::min(v, mask->cst);
   v = int64_t(1) << log2floor(std::max<int64_t>(1, v));
   return v * elemBytes >= 4 ? static_cast<int>(v) : 1;
@@ -497,6 +583,11 @@ void GpuLowering::lowerOpImpl(const dsl::Op &op) {
     auto [S0, S1] = view2d(st.shape);
     auto [D0, D1] = view2d(rt->shape);
     const Layout *dst = defaultLayout(*rt);
+    vals_[op.results[0]] = src; // placeholder so that remat can look through this op
+    if (auto r = remat(op.results[0], dst, loc)) {
+      vals_[op.results[0]] = *r;
+      return;
+    }
     std::function<Value(Value, Value)> lin;
     if (op.kind == OpKind::Trans) {
       lin = [&, S1 = S1](Value i, Value j) { return add(mul(j, c32(S1), loc), i, loc); };
@@ -547,7 +638,7 @@ void GpuLowering::lowerElementwise(const dsl::Op &op, Location loc) {
   }
   std::vector<TileVal> ins;
   for (int o : op.operands)
-    ins.push_back(allSplat || !rt.isTile() ? val(o) : toLayout(val(o), ty(o), l, loc));
+    ins.push_back(allSplat || !rt.isTile() ? val(o) : convert(o, l, loc));
   int typed = op.kind == OpKind::Select ? 1 : 0;
   DType opType = ty(op.operands[typed]).dtype;
   DType pointee = ty(op.operands[0]).pointee;
@@ -694,12 +785,12 @@ void GpuLowering::lowerLoad(const dsl::Op &op, Location loc) {
     return;
   }
   const Layout *l = p.layout ? p.layout : defaultLayout(rt);
-  TileVal ptrs = toLayout(p, ty(op.operands[0]), l, loc);
+  TileVal ptrs = convert(op.operands[0], l, loc);
   bool masked = op.operands.size() > 1;
   TileVal mask, other;
   if (masked) {
-    mask = toLayout(val(op.operands[1]), ty(op.operands[1]), l, loc);
-    other = toLayout(val(op.operands[2]), ty(op.operands[2]), l, loc);
+    mask = convert(op.operands[1], l, loc);
+    other = convert(op.operands[2], l, loc);
   }
   int eb = dsl::dtypeBytes(rt.dtype);
   Type et = regType(rt.dtype);
@@ -754,12 +845,16 @@ void GpuLowering::lowerStore(const dsl::Op &op, Location loc) {
     }
     return;
   }
+  // Store in the value's layout when the pointers can be recomputed in it
+  // (e.g. an mma accumulator goes out without a trip through shared memory).
   const Layout *l = p.layout ? p.layout : defaultLayout(pt);
-  TileVal ptrs = toLayout(p, pt, l, loc);
-  TileVal v = toLayout(val(op.operands[1]), ty(op.operands[1]), l, loc);
+  const Layout *vl = val(op.operands[1]).layout;
+  if (vl && vl != l && !val(op.operands[1]).splat && remat(op.operands[0], vl, loc)) l = vl;
+  TileVal ptrs = convert(op.operands[0], l, loc);
+  TileVal v = convert(op.operands[1], l, loc);
   bool masked = op.operands.size() > 2;
   TileVal mask;
-  if (masked) mask = toLayout(val(op.operands[2]), ty(op.operands[2]), l, loc);
+  if (masked) mask = convert(op.operands[2], l, loc);
   int eb = dsl::dtypeBytes(pt.pointee);
   int vec = vectorWidth(ptrs, nullptr, eb);
   int known = masked ? vectorWidth(ptrs, &mask, eb) : vec;
@@ -883,7 +978,7 @@ void GpuLowering::lowerDot(const dsl::Op &op, Location loc) {
     bBase = c32(int64_t(tempBase_ + offB));
   }
   // 2. The accumulator in the mma layout.
-  TileVal acc = toLayout(val(op.operands[2]), ty(op.operands[2]), cl, loc);
+  TileVal acc = convert(op.operands[2], cl, loc);
   int64_t WM = M / cl->wm, WN = N / cl->wn, MI = WM / 16, NI = WN / 8;
   Value wRow = mul(mk<arith::DivUIOp>(b_, loc, warp_, c32(cl->wn)), c32(WM), loc);
   Value wCol = mul(mk<arith::RemUIOp>(b_, loc, warp_, c32(cl->wn)), c32(WN), loc);
@@ -918,16 +1013,24 @@ void GpuLowering::lowerDot(const dsl::Op &op, Location loc) {
       for (int q = 0; q < 4; ++q)
         fa[im][q] = mk<LLVM::ExtractValueOp>(b_, loc, ld.getResult(0), ArrayRef<int64_t>{q});
     }
-    for (int64_t in = 0; in < NI; ++in) {
+    // Two n8 blocks per ldmatrix.x4.trans when there are (lanes 16-31
+    // address the second block), else x2.
+    for (int64_t in = 0; in < NI; in += NI % 2 == 0 ? 2 : 1) {
+      bool pair = NI % 2 == 0;
       Value row = add(c32(kk * 16), l16, loc);
       Value col = add(wCol, c32(in * 8), loc);
+      if (pair) col = add(col, lHi, loc);
       Value addr = add(add(sBase, bBase, loc),
                        mul(add(mul(row, c32(ldb), loc), col, loc), c32(2), loc), loc);
-      auto ld = asmCall(s2i, ValueRange{addr},
-                        "ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {$0,$1}, [$2];",
-                        "=r,=r,r");
-      for (int q = 0; q < 2; ++q)
-        fb[in][q] = mk<LLVM::ExtractValueOp>(b_, loc, ld.getResult(0), ArrayRef<int64_t>{q});
+      auto ld = pair ? asmCall(s4i, ValueRange{addr},
+                               "ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {$0,$1,$2,$3}, [$4];",
+                               "=r,=r,=r,=r,r")
+                     : asmCall(s2i, ValueRange{addr},
+                               "ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {$0,$1}, [$2];",
+                               "=r,=r,r");
+      for (int q = 0; q < (pair ? 4 : 2); ++q)
+        fb[in + q / 2][q % 2] =
+            mk<LLVM::ExtractValueOp>(b_, loc, ld.getResult(0), ArrayRef<int64_t>{q});
     }
     // 4. mma.sync per (im, in).
     for (int64_t im = 0; im < MI; ++im)
@@ -1018,7 +1121,7 @@ std::vector<Value> GpuLowering::flatten(const std::vector<int> &ids,
                                         const std::vector<const Layout *> &ls, Location loc) {
   std::vector<Value> out;
   for (size_t i = 0; i < ids.size(); ++i) {
-    TileVal v = ls[i] ? toLayout(val(ids[i]), ty(ids[i]), ls[i], loc) : val(ids[i]);
+    TileVal v = ls[i] ? convert(ids[i], ls[i], loc) : val(ids[i]);
     out.insert(out.end(), v.regs.begin(), v.regs.end());
   }
   return out;
@@ -1121,8 +1224,8 @@ bool GpuLowering::issueCopies(const Pipeline &plan, Value iv, Value hi, Value st
     bool masked = l.operands.size() > 1;
     TileVal mask, other;
     if (masked) {
-      mask = toLayout(val(l.operands[1]), ty(l.operands[1]), lay, loc);
-      other = toLayout(val(l.operands[2]), ty(l.operands[2]), lay, loc);
+      mask = convert(l.operands[1], lay, loc);
+      other = convert(l.operands[2], lay, loc);
     }
     Type et = regType(ty(l.results[0]).dtype);
     Value stageOff = add(c32(int64_t(plan.base[n])),

@@ -19,6 +19,7 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/OwningOpRef.h"
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -97,8 +98,9 @@ std::pair<std::shared_ptr<void>, void *> jitCPU(mlir::ModuleOp m,
 /// Text of an MLIR module.
 std::string printModule(mlir::ModuleOp m);
 
-/// Dumps `text` for `stage` if HIP_DUMP_IR asks for it.
+/// Dumps the text `make` returns for `stage` if HIP_DUMP_IR asks for it
+/// (`make` is not called otherwise).
 void maybeDump(const std::string &kernel, const std::string &stage,
-               const std::string &text);
+               const std::function<std::string()> &make);
 
 } // namespace hip::detail

@@ -261,11 +261,12 @@ Value ScalarEmitter::identity(Location loc, OpKind k, DType t) {
 
 // ---- Dumps ------------------------------------------------------------------------
 void maybeDump(const std::string &kernel, const std::string &stage,
-               const std::string &text) {
+               const std::function<std::string()> &make) {
   const char *env = std::getenv("HIP_DUMP_IR");
   if (!env || !*env) return;
   std::string want = std::string(",") + env + ",";
   if (want != ",all," && want.find("," + stage + ",") == std::string::npos) return;
+  std::string text = make();
   const char *dir = std::getenv("HIP_DUMP_DIR");
   if (dir && *dir) {
     std::filesystem::create_directories(dir);
