@@ -58,6 +58,10 @@ struct TileVal {
   bool splat = false;
   std::vector<Value> regs;
   int64_t contig = 1, div = 1, cst = 1;
+  /// Masks: runs of `prefix` elements in which the true elements, if any,
+  /// come first (so a run's valid part is a prefix: what cp.async's
+  /// src-size can express).
+  int64_t prefix = 1;
 };
 
 int64_t pow2Divisor(int64_t v) { return v == 0 ? kBig : std::min(kBig, v & -v); }
@@ -155,6 +159,7 @@ private:
     size_t end = 0; // first byte above the buffers
   };
   std::optional<Pipeline> planPipeline(const dsl::Op &op);
+  bool isZero(int id);
   bool issueCopies(const Pipeline &plan, Value iv, Value hi, Value stage, const dsl::Block &blk,
                    Location loc);
   void asmVoid(const std::string &text, ValueRange args, const std::string &cons, Location loc);
@@ -327,7 +332,7 @@ void GpuLowering::writeShared(const TileVal &src, const dsl::Type &srcT, Locatio
 
 TileVal GpuLowering::gather(const TileVal &src, const dsl::Type &srcT, const Layout *dst,
                             const std::function<Value(Value, Value)> &linear, Location loc) {
-  TileVal out{dst, false, {}, src.contig, src.div, src.cst};
+  TileVal out{dst, false, {}, src.contig, src.div, src.cst, src.prefix};
   if (src.splat || !src.layout) {
     out.regs.assign(dst->numRegs(), src.regs[0]);
     return out;
@@ -478,6 +483,22 @@ void GpuLowering::analyse(const dsl::Op &op) {
     r.cst = k;
   };
   bool scalar = !ty(op.results[0]).isTile();
+  // Prefix runs of masks (see TileVal::prefix); constant runs qualify.
+  auto pre = [&](size_t i) { return std::max(in(i).prefix, in(i).cst); };
+  r.prefix = 1;
+  switch (op.kind) {
+  case OpKind::CmpLT: case OpKind::CmpLE:
+    if (in(0).contig > 1 && in(1).cst > 1) r.prefix = std::min(in(0).contig, in(1).cst);
+    break;
+  case OpKind::CmpGT: case OpKind::CmpGE:
+    if (in(1).contig > 1 && in(0).cst > 1) r.prefix = std::min(in(1).contig, in(0).cst);
+    break;
+  case OpKind::And: r.prefix = std::min(pre(0), pre(1)); break;
+  case OpKind::Broadcast: case OpKind::ExpandDims: case OpKind::Reshape:
+    r.prefix = in(0).prefix;
+    break;
+  default: break;
+  }
   switch (op.kind) {
   case OpKind::Constant: return setInfo(1, pow2Divisor(op.iconst), kBig);
   case OpKind::Arange:
@@ -1197,6 +1218,15 @@ std::optional<GpuLowering::Pipeline> GpuLowering::planPipeline(const dsl::Op &op
   return plan;
 }
 
+/// True when value `id` is a splat of the constant 0.
+bool GpuLowering::isZero(int id) {
+  auto d = defs_.find(id);
+  if (d == defs_.end()) return false;
+  const dsl::Op *op = d->second;
+  if (op->kind == OpKind::Splat) return isZero(op->operands[0]);
+  return op->kind == OpKind::Constant && op->fconst == 0 && op->iconst == 0;
+}
+
 void GpuLowering::asmVoid(const std::string &text, ValueRange args, const std::string &cons,
                           Location loc) {
   mk<LLVM::InlineAsmOp>(b_, loc, TypeRange{}, args, text, cons, true, false,
@@ -1228,6 +1258,7 @@ bool GpuLowering::issueCopies(const Pipeline &plan, Value iv, Value hi, Value st
       other = convert(l.operands[2], lay, loc);
     }
     Type et = regType(ty(l.results[0]).dtype);
+    bool prefixMask = masked && std::max(mask.prefix, mask.cst) >= 8 && isZero(l.operands[2]);
     Value stageOff = add(c32(int64_t(plan.base[n])),
                          mul(stage, c32(int64_t(plan.stageBytes[n])), loc), loc);
     for (size_t g = 0; g < p.regs.size(); g += 8) {
@@ -1240,6 +1271,16 @@ bool GpuLowering::issueCopies(const Pipeline &plan, Value iv, Value hi, Value st
       };
       if (!masked) { // zero-filled past the loop's end
         cpAsync(mk<arith::SelectOp>(b_, loc, inRange, c32(16), c32(0)));
+        continue;
+      }
+      if (prefixMask) {
+        // The valid elements of each run come first: copy just those, the
+        // rest of the 16 bytes is zero-filled (other == 0).
+        Value count = c32(0);
+        for (int e = 0; e < 8; ++e)
+          count = add(count, mk<arith::ExtUIOp>(b_, loc, b_.getI32Type(), mask.regs[g + e]), loc);
+        Value bytes = mk<arith::SelectOp>(b_, loc, inRange, mul(count, c32(2), loc), c32(0));
+        cpAsync(bytes);
         continue;
       }
       // Whole group in bounds: one asynchronous 16-byte copy; otherwise a
