@@ -90,8 +90,9 @@ int main(int argc, char **argv) {
                                     ArgValue::pointer(c.ptr()), ArgValue::int32(M),
                                     ArgValue::int32(N), ArgValue::int32(K),
                                     ArgValue::int32(K), ArgValue::int32(N), ArgValue::int32(N)};
-      std::array<unsigned, 3> grid{unsigned((M + full["BLOCK_M"] - 1) / full["BLOCK_M"]),
-                                   unsigned((N + full["BLOCK_N"] - 1) / full["BLOCK_N"]), 1};
+      std::array<unsigned, 3> grid{unsigned((M + full["BLOCK_M"] - 1) / full["BLOCK_M"] *
+                                            ((N + full["BLOCK_N"] - 1) / full["BLOCK_N"])),
+                                   1, 1};
       cu.memsetD8(c.ptr(), 0xff, size_t(M) * N * 4); // NaN poison
       double ms = timeMs([&] { launch(*ck, grid, args); });
       cu.copyToHost(hc.data(), c.ptr(), hc.size() * 4);
@@ -103,7 +104,8 @@ int main(int argc, char **argv) {
       std::string label = "DSL " + std::to_string(full["BLOCK_M"]) + "x" +
                           std::to_string(full["BLOCK_N"]) + "x" + std::to_string(full["BLOCK_K"]) +
                           " warps=" + std::to_string(full["num_warps"]) +
-                          " stages=" + std::to_string(full["num_stages"]);
+                          " stages=" + std::to_string(full["num_stages"]) +
+                          " group=" + std::to_string(full["GROUP_M"]);
       std::printf("%-48s %9.3f %9.1f %7.1f%% %10.2e%s\n", label.substr(0, 48).c_str(), ms,
                   flop / ms / 1e9, 100 * cublasMs / ms, diff, diff > 1e-2 ? "  WRONG" : "");
       if (diff <= 1e-2 && ms < bestMs) bestMs = ms, best = full.str();

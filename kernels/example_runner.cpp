@@ -142,7 +142,7 @@ ExampleRun runExample(const std::string &name, const dsl::Config &config, const 
             ArgValue::int32(int32_t(lda)),
             ArgValue::int32(int32_t(ldb)),
             ArgValue::int32(int32_t(N))};
-    grid = {cdiv(M, cfg["BLOCK_M"]), cdiv(N, cfg["BLOCK_N"]), 1};
+    grid = {cdiv(M, cfg["BLOCK_M"]) * cdiv(N, cfg["BLOCK_N"]), 1, 1};
     outCount = M * N;
     // f32 accumulation of K products of values in [-1, 1].
     res.tolerance = 1e-5 * double(K) + 1e-4;

@@ -39,7 +39,8 @@ void rowSoftmax(Builder &b, const Config &c) {
 
 /// C[M, N] (f32) = A[M, K] * B[K, N] (bf16 or f16, row-major, leading
 /// dimensions lda/ldb/ldc; lda and ldb multiples of 8 so rows start 16-byte
-/// aligned), one BLOCK_M x BLOCK_N tile per program, K loop with the
+/// aligned), one BLOCK_M x BLOCK_N tile per program (a 1-D grid of
+/// ceil(M/BM) * ceil(N/BN) programs, grouped by GROUP_M), K loop with the
 /// accumulator carried in registers. With num_stages >= 2 the compiler
 /// pipelines the A and B loads (cp.async, num_stages - 1 tiles ahead).
 void matmul(Builder &b, const Config &c) {
@@ -48,9 +49,16 @@ void matmul(Builder &b, const Config &c) {
   Val M = b.arg("M", DType::i32), N = b.arg("N", DType::i32), K = b.arg("K", DType::i32);
   Val lda = b.arg("lda", DType::i32, 8), ldb = b.arg("ldb", DType::i32, 8);
   Val ldc = b.arg("ldc", DType::i32);
-  int64_t BM = c["BLOCK_M"], BN = c["BLOCK_N"], BK = c["BLOCK_K"];
-  Val rm = program_id(0) * BM + arange(0, BM);
-  Val rn = program_id(1) * BN + arange(0, BN);
+  int64_t BM = c["BLOCK_M"], BN = c["BLOCK_N"], BK = c["BLOCK_K"], G = c["GROUP_M"];
+  // Programs run GROUP_M row-tiles at a time down each column of tiles, so
+  // the tiles of B they share are still in L2 (the grid is 1-D).
+  Val tilesM = (M + (BM - 1)) / BM, tilesN = (N + (BN - 1)) / BN;
+  Val pid = program_id(0), group = pid / (tilesN * G);
+  Val firstM = group * G, groupRows = minimum(tilesM - firstM, G);
+  Val pidM = firstM + pid % groupRows, pidN = (pid % (tilesN * G)) / groupRows;
+  (void)tilesM;
+  Val rm = pidM * BM + arange(0, BM);
+  Val rn = pidN * BN + arange(0, BN);
   Val rk = arange(0, BK);
   Val aPtrs = A + (expand_dims(rm, 1) * lda + expand_dims(rk, 0));
   Val bPtrs = B + (expand_dims(rk, 1) * ldb + expand_dims(rn, 0));
@@ -73,6 +81,12 @@ std::string validateMatmul(const Config &c) {
   if (BM * BN / (32 * nw) > 128) return "accumulator exceeds 128 registers per thread";
   if (BM < 16 * nw / 2 && BN < 8 * nw) return "tile too small for the warps";
   if (c["DTYPE"] != 0 && c["DTYPE"] != 1) return "DTYPE must be 0 (bf16) or 1 (f16)";
+  if (c["GROUP_M"] < 1) return "GROUP_M must be >= 1";
+  if (c["num_stages"] < 1 || c["num_stages"] > 8) return "num_stages must be in [1, 8]";
+  // Shared memory of the pipeline's buffers (rows padded by 8 halfs).
+  int64_t stage = (BM * (BK + 8) + BK * (BN + 8)) * 2;
+  if (c["num_stages"] > 1 && stage * c["num_stages"] > 160 * 1024)
+    return "pipeline buffers exceed 160 KiB of shared memory";
   return "";
 }
 
@@ -94,10 +108,10 @@ void registerExampleKernels() {
                     Config{{"ROWS", 4}, {"BLOCK", 128}, {"num_warps", 4}}, rowSoftmax,
                     [](const Config &c) { return validatePow2(c, {"ROWS", "BLOCK"}); }});
     registerKernel({"matmul", "C (f32) = A x B (bf16/f16), tensor cores",
-                    {{"BLOCK_M", {64, 128}}, {"BLOCK_N", {64, 128}}, {"BLOCK_K", {32, 64}},
-                     {"num_warps", {4, 8}}, {"num_stages", {1, 3, 4}}},
-                    Config{{"BLOCK_M", 128}, {"BLOCK_N", 128}, {"BLOCK_K", 32},
-                           {"num_warps", 8}, {"num_stages", 3}, {"DTYPE", 0}},
+                    {{"BLOCK_M", {64, 128}}, {"BLOCK_N", {128, 256}}, {"BLOCK_K", {32, 64}},
+                     {"num_warps", {4, 8}}, {"num_stages", {3, 4}}, {"GROUP_M", {1, 8}}},
+                    Config{{"BLOCK_M", 128}, {"BLOCK_N", 128}, {"BLOCK_K", 32}, {"num_warps", 4},
+                           {"num_stages", 4}, {"GROUP_M", 8}, {"DTYPE", 0}},
                     matmul, validateMatmul});
     return true;
   }();

@@ -32,10 +32,13 @@ std::vector<Case> cases(bool gpu) {
       {"matmul", {{"BLOCK_M", 64}, {"BLOCK_N", 64}, {"BLOCK_K", 32}}, {70, 45, 33}},
       {"matmul", {{"BLOCK_M", 128}, {"BLOCK_N", 64}, {"BLOCK_K", 64}, {"DTYPE", 1}}, {130, 66, 100}},
       {"matmul", {{"BLOCK_M", 64}, {"BLOCK_N", 128}, {"BLOCK_K", 32}, {"num_warps", 8}}, {64, 129, 64}},
+      {"matmul", {{"BLOCK_M", 64}, {"BLOCK_N", 64}, {"num_stages", 1}, {"GROUP_M", 1}}, {100, 200, 48}},
+      {"matmul", {{"BLOCK_M", 64}, {"BLOCK_N", 64}, {"GROUP_M", 3}, {"num_stages", 2}}, {333, 150, 40}},
   };
   if (gpu) {
     c.push_back({"matmul", {}, {1000, 777, 515}});
     c.push_back({"matmul", {{"num_warps", 8}, {"DTYPE", 1}}, {513, 1024, 1024}});
+    c.push_back({"matmul", {{"BLOCK_N", 256}, {"num_warps", 8}, {"BLOCK_K", 64}}, {777, 1000, 300}});
     c.push_back({"vector_add", {}, {1 << 22}});
   }
   return c;
