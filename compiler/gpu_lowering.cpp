@@ -361,31 +361,38 @@ TileVal GpuLowering::convert(int id, const Layout *l, Location loc) {
 std::optional<TileVal> GpuLowering::remat(int id, const Layout *l, Location loc) {
   auto [S0, S1] = view2d(ty(id).shape);
   if (S0 != l->S0 || S1 != l->S1) return std::nullopt;
-  std::map<std::pair<int, void *>, Value> memo;
-  std::function<Value(int, Value, int)> elem = [&](int v, Value idx, int depth) -> Value {
+  // elem(v, i, j): element (i, j) of value v's 2-D view.
+  std::map<std::tuple<int, void *, void *>, Value> memo;
+  std::function<Value(int, Value, Value, int)> elem = [&](int v, Value i, Value j,
+                                                          int depth) -> Value {
     const TileVal &tv = val(v);
     if (!ty(v).isTile() || tv.splat || !tv.layout) return tv.regs[0];
     if (depth > 24) return Value();
-    auto key = std::make_pair(v, idx.getAsOpaquePointer());
+    auto key = std::make_tuple(v, i.getAsOpaquePointer(), j.getAsOpaquePointer());
     if (auto it = memo.find(key); it != memo.end()) return it->second;
     auto d = defs_.find(v);
     if (d == defs_.end()) return Value();
     const dsl::Op &op = *d->second;
-    auto [R0, R1] = view2d(ty(v).shape);
+    auto [Q0, Q1] = op.operands.empty() ? std::pair<int64_t, int64_t>{1, 1}
+                                        : view2d(ty(op.operands[0]).shape);
     Value out;
     switch (op.kind) {
-    case OpKind::Arange: out = add(idx, c32(op.ints[0]), loc); break;
-    case OpKind::ExpandDims:
-    case OpKind::Reshape: out = elem(op.operands[0], idx, depth + 1); break;
+    case OpKind::Arange: out = add(j, c32(op.ints[0]), loc); break;
+    case OpKind::ExpandDims: // [N] viewed as (1, N): axis 1 turns it into a column
+      out = ty(op.operands[0]).shape.size() == 1 && op.ints[0] == 1
+                ? elem(op.operands[0], c32(0), i, depth + 1)
+                : elem(op.operands[0], i, j, depth + 1);
+      break;
     case OpKind::Broadcast:
-    case OpKind::Trans: {
-      auto [Q0, Q1] = view2d(ty(op.operands[0]).shape);
-      Value i = mk<arith::DivUIOp>(b_, loc, idx, c32(R1));
-      Value j = mk<arith::RemUIOp>(b_, loc, idx, c32(R1));
-      Value src = op.kind == OpKind::Trans
-                      ? add(mul(j, c32(Q1), loc), i, loc)
-                      : add(mul(Q0 == 1 ? c32(0) : i, c32(Q1), loc), Q1 == 1 ? c32(0) : j, loc);
-      out = elem(op.operands[0], src, depth + 1);
+      out = elem(op.operands[0], Q0 == 1 ? c32(0) : i, Q1 == 1 ? c32(0) : j, depth + 1);
+      break;
+    case OpKind::Trans: out = elem(op.operands[0], j, i, depth + 1); break;
+    case OpKind::Reshape: {
+      auto [R0, R1] = view2d(ty(v).shape);
+      (void)R0;
+      Value lin = add(mul(i, c32(R1), loc), j, loc);
+      out = elem(op.operands[0], mk<arith::DivUIOp>(b_, loc, lin, c32(Q1)),
+                 mk<arith::RemUIOp>(b_, loc, lin, c32(Q1)), depth + 1);
       break;
     }
     default: {
@@ -393,7 +400,7 @@ std::optional<TileVal> GpuLowering::remat(int id, const Layout *l, Location loc)
       if (!elementwise) return Value();
       std::vector<Value> args;
       for (int o : op.operands) {
-        Value a = elem(o, idx, depth + 1);
+        Value a = elem(o, i, j, depth + 1);
         if (!a) return Value();
         args.push_back(a);
       }
@@ -411,7 +418,7 @@ std::optional<TileVal> GpuLowering::remat(int id, const Layout *l, Location loc)
   r.regs.clear();
   for (size_t k = 0; k < l->numRegs(); ++k) {
     auto [i, j] = coords(l, k, loc);
-    Value x = elem(id, add(mul(i, c32(S1), loc), j, loc), 0);
+    Value x = elem(id, i, j, 0);
     if (!x) return std::nullopt;
     r.regs.push_back(x);
   }

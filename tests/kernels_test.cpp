@@ -38,7 +38,8 @@ std::vector<Case> cases(bool gpu) {
   if (gpu) {
     c.push_back({"matmul", {}, {1000, 777, 515}});
     c.push_back({"matmul", {{"num_warps", 8}, {"DTYPE", 1}}, {513, 1024, 1024}});
-    c.push_back({"matmul", {{"BLOCK_N", 256}, {"num_warps", 8}, {"BLOCK_K", 64}}, {777, 1000, 300}});
+    c.push_back({"matmul", {{"BLOCK_N", 256}, {"num_warps", 8}, {"BLOCK_K", 64}, {"num_stages", 3}},
+                 {777, 1000, 300}});
     c.push_back({"vector_add", {}, {1 << 22}});
   }
   return c;
