@@ -147,6 +147,7 @@ private:
   void lowerLoad(const dsl::Op &op, Location loc);
   void lowerStore(const dsl::Op &op, Location loc);
   void lowerReduce(const dsl::Op &op, Location loc);
+  bool lowerRowReduceShuffle(const dsl::Op &op, const TileVal &in, Location loc);
   void lowerDot(const dsl::Op &op, Location loc);
   void stageRows(const TileVal &v, const dsl::Type &t, int64_t ld, size_t byteBase, Location loc);
   /// A loop's software-pipelining plan (see lowerFor).
@@ -907,6 +908,113 @@ void GpuLowering::lowerStore(const dsl::Op &op, Location loc) {
   }
 }
 
+/// Row reduction of a blocked tile without moving the tile: each thread
+/// combines its own elements of a row, then lanes of a row combine with
+/// butterfly shuffles, then the warps of a row through shared memory. Returns
+/// false for the cases it does not handle (replicated columns, 64-bit
+/// values); the caller then uses the shared-memory loop.
+bool GpuLowering::lowerRowReduceShuffle(const dsl::Op &op, const TileVal &in, Location loc) {
+  const dsl::Type &st = ty(op.operands[0]), &rt = ty(op.results[0]);
+  const Layout *l = in.layout;
+  if (!l || l->kind != Layout::Blocked || l->wrap1 || dsl::dtypeBytes(st.dtype) > 4) return false;
+  bool isArg = op.kind == OpKind::Argmax;
+  DType t = st.dtype;
+  bool fl = dsl::isFloat(t);
+  // Values travel as 32-bit words (floats as f32, integers as i32).
+  DType wt = fl ? DType::f32 : DType::i32;
+  auto widen = [&](Value v) { return se_.cast(loc, v, t, wt); };
+  struct Part {
+    Value v, idx;
+  };
+  auto combine = [&](Part a, Part c) -> Part {
+    if (!isArg) return {se_.combine(loc, op.kind, a.v, c.v, wt), Value()};
+    Value gt = se_.emit(loc, OpKind::CmpGT, {c.v, a.v}, wt, DType::i1, wt);
+    Value eq = se_.emit(loc, OpKind::CmpEQ, {c.v, a.v}, wt, DType::i1, wt);
+    Value lower = mk<arith::CmpIOp>(b_, loc, arith::CmpIPredicate::slt, c.idx, a.idx);
+    Value take = mk<arith::OrIOp>(b_, loc, gt, mk<arith::AndIOp>(b_, loc, eq, lower));
+    return {mk<arith::SelectOp>(b_, loc, take, c.v, a.v),
+            mk<arith::SelectOp>(b_, loc, take, c.idx, a.idx)};
+  };
+  // 1. In-thread partials, one per row offset the thread holds.
+  std::map<int64_t, Part> parts;
+  for (size_t r = 0; r < in.regs.size(); ++r) {
+    Part p{widen(in.regs[r]), isArg ? coords(l, r, loc).second : Value()};
+    auto it = parts.find(l->off[r].first);
+    if (it == parts.end()) parts[l->off[r].first] = p;
+    else it->second = combine(it->second, p);
+  }
+  // 2. Lanes of a row: lane % t1 indexes the columns.
+  auto shfl = [&](Value v, int offset) {
+    Value bits = v.getType().isF32() ? Value(mk<arith::BitcastOp>(b_, loc, b_.getI32Type(), v)) : v;
+    auto asmOp = mk<LLVM::InlineAsmOp>(b_, loc, b_.getI32Type(), ValueRange{bits, c32(offset)},
+                                       "shfl.sync.bfly.b32 $0, $1, $2, 0x1f, 0xffffffff;",
+                                       "=r,r,r", true, false,
+                                       LLVM::tailcallkind::TailCallKind::None,
+                                       LLVM::AsmDialectAttr(), ArrayAttr());
+    Value res = asmOp.getResult(0);
+    return v.getType().isF32() ? Value(mk<arith::BitcastOp>(b_, loc, b_.getF32Type(), res)) : res;
+  };
+  for (auto &[row, p] : parts)
+    for (int off = l->t1 / 2; off >= 1; off /= 2)
+      p = combine(p, {shfl(p.v, off), isArg ? shfl(p.idx, off) : Value()});
+  // 3. Warps of a row, through shared memory: slot (row, warp column).
+  auto [b0, b1] = base(l);
+  (void)b1;
+  Value warpCol = mk<arith::RemUIOp>(b_, loc, warp_, c32(l->w1));
+  Value leader = mk<arith::CmpIOp>(b_, loc, arith::CmpIPredicate::eq,
+                                   mk<arith::RemUIOp>(b_, loc, lane_, c32(l->t1)), c32(0));
+  auto [S0, S1] = view2d(st.shape);
+  (void)S1;
+  int slot = isArg ? 8 : 4;
+  auto rowOf = [&](int64_t off) {
+    Value r = add(b0, c32(off), loc);
+    return l->wrap0 ? Value(mk<arith::RemUIOp>(b_, loc, r, c32(S0))) : r;
+  };
+  auto writeSlot = [&](Value index, const Part &p, Value cond) {
+    auto ifOp = mk<scf::IfOp>(b_, loc, cond, false);
+    OpBuilder::InsertionGuard g(b_);
+    b_.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+    Value off = mul(index, c32(slot), loc);
+    smemStore(p.v, wt, off, loc);
+    if (isArg) smemStore(p.idx, DType::i32, add(off, c32(4), loc), loc);
+  };
+  auto readSlot = [&](Value index) {
+    Value off = mul(index, c32(slot), loc);
+    return Part{smemLoad(wt, off, loc), isArg ? smemLoad(DType::i32, add(off, c32(4), loc), loc) : Value()};
+  };
+  if (l->w1 > 1) {
+    needShared(size_t(S0 * l->w1 * slot));
+    barrier(loc);
+    for (auto &[off, p] : parts)
+      writeSlot(add(mul(rowOf(off), c32(l->w1), loc), warpCol, loc), p, leader);
+    barrier(loc);
+    for (auto &[off, p] : parts) {
+      Value rowBase = mul(rowOf(off), c32(l->w1), loc);
+      Part acc = readSlot(rowBase);
+      for (int w = 1; w < l->w1; ++w) acc = combine(acc, readSlot(add(rowBase, c32(w), loc)));
+      p = acc;
+    }
+  }
+  auto finish = [&](const Part &p) { return isArg ? p.idx : se_.cast(loc, p.v, wt, rt.dtype); };
+  if (!rt.isTile()) { // a rank-1 source: every thread holds the one row
+    vals_[op.results[0]] = {nullptr, false, {finish(parts.begin()->second)}};
+    return true;
+  }
+  // 4. The result [S0] in its own layout: row values through shared memory.
+  needShared(size_t(S0 * slot));
+  barrier(loc);
+  Value writer = mk<arith::AndIOp>(
+      b_, loc, leader, mk<arith::CmpIOp>(b_, loc, arith::CmpIPredicate::eq, warpCol, c32(0)));
+  for (auto &[off, p] : parts) writeSlot(rowOf(off), p, writer);
+  barrier(loc);
+  const Layout *dst = defaultLayout(rt);
+  TileVal out{dst, false, {}};
+  for (size_t r = 0; r < dst->numRegs(); ++r)
+    out.regs.push_back(finish(readSlot(coords(dst, r, loc).second)));
+  vals_[op.results[0]] = out;
+  return true;
+}
+
 void GpuLowering::lowerReduce(const dsl::Op &op, Location loc) {
   const dsl::Type &st = ty(op.operands[0]);
   const dsl::Type &rt = ty(op.results[0]);
@@ -918,6 +1026,7 @@ void GpuLowering::lowerReduce(const dsl::Op &op, Location loc) {
   int eb = storageBytes(st.dtype);
   TileVal in = src;
   if (src.splat) in = toLayout(src, st, defaultLayout(st), loc);
+  if (rowReduce && lowerRowReduceShuffle(op, in, loc)) return;
   barrier(loc);
   writeShared(in, st, loc);
   barrier(loc);
