@@ -82,6 +82,9 @@ int main(int argc, char **argv) {
     const auto &def = dsl::findKernel("matmul");
     double bestMs = 1e30;
     std::string best;
+    std::shared_ptr<CompiledKernel> bestKernel;
+    std::vector<ArgValue> bestArgs;
+    std::array<unsigned, 3> bestGrid{};
     for (const auto &cfg : dsl::enumerateConfigs(def)) {
       dsl::Kernel k = dsl::trace(def, cfg);
       auto ck = compile(k, t);
@@ -108,10 +111,22 @@ int main(int argc, char **argv) {
                           " group=" + std::to_string(full["GROUP_M"]);
       std::printf("%-48s %9.3f %9.1f %7.1f%% %10.2e%s\n", label.substr(0, 48).c_str(), ms,
                   flop / ms / 1e9, 100 * cublasMs / ms, diff, diff > 1e-2 ? "  WRONG" : "");
-      if (diff <= 1e-2 && ms < bestMs) bestMs = ms, best = full.str();
+      if (diff <= 1e-2 && ms < bestMs)
+        bestMs = ms, best = full.str(), bestKernel = ck, bestArgs = args, bestGrid = grid;
     }
-    std::printf("\nbest DSL config: %s: %.1f TFLOP/s = %.1f%% of cuBLAS\n", best.c_str(),
-                flop / bestMs / 1e9, 100 * cublasMs / bestMs);
+    // Head to head: cuBLAS and the best config alternately, 7 rounds of 20
+    // launches each, medians of the rounds (the GPU's clock drifts).
+    std::vector<double> rc, rd;
+    for (int round = 0; round < 7 && bestKernel; ++round) {
+      rc.push_back(timeMs([&] { rt::cublasGemm(M, N, K, a.ptr(), b.ptr(), ref.ptr(), 0, true); }));
+      rd.push_back(timeMs([&] { launch(*bestKernel, bestGrid, bestArgs); }));
+    }
+    if (bestKernel) {
+      double mc = median(rc), md = median(rd);
+      std::printf("\nhead to head (median of 7 alternating rounds): cuBLAS %.3f ms (%.1f TFLOP/s), "
+                  "DSL %s %.3f ms (%.1f TFLOP/s) = %.1f%% of cuBLAS\n",
+                  mc, flop / mc / 1e9, best.c_str(), md, flop / md / 1e9, 100 * mc / md);
+    }
 
     // Compile time of the default config: cold and warm.
     dsl::Kernel k = dsl::trace(def, {});
