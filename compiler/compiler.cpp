@@ -272,4 +272,34 @@ void launch(CompiledKernel &k, std::array<unsigned, 3> grid, const std::vector<A
   });
 }
 
+SpecializedKernel::SpecializedKernel(const dsl::KernelDef &def, const dsl::Config &config,
+                                     const Target &t)
+    : def_(def), config_(config), target_(t) {}
+
+std::shared_ptr<CompiledKernel> SpecializedKernel::variant(const std::vector<ArgValue> &args) {
+  uint64_t bits = 0;
+  for (size_t i = 0; i < args.size() && i < 64; ++i) {
+    const ArgValue &a = args[i];
+    int64_t v = a.kind == ArgValue::I32 ? a.i32 : a.kind == ArgValue::I64 ? a.i64 : 1;
+    if ((a.kind == ArgValue::I32 || a.kind == ArgValue::I64) && v % 16 == 0) bits |= 1ull << i;
+  }
+  std::lock_guard<std::mutex> g(mu_);
+  auto it = variants_.find(bits);
+  if (it != variants_.end()) return it->second;
+  dsl::Kernel k = dsl::trace(def_, config_);
+  if (args.size() != k.params.size())
+    throw InvalidArgument("kernel '" + k.name + "' takes " + std::to_string(k.params.size()) +
+                          " arguments, got " + std::to_string(args.size()));
+  for (size_t i = 0; i < k.params.size() && i < 64; ++i)
+    if ((bits >> i & 1) && k.params[i].multipleOf < 16) k.params[i].multipleOf = 16;
+  auto c = compile(k, target_);
+  variants_[bits] = c;
+  return c;
+}
+
+void SpecializedKernel::launch(std::array<unsigned, 3> grid, const std::vector<ArgValue> &args,
+                               rt::Stream stream) {
+  hip::launch(*variant(args), grid, args, stream);
+}
+
 } // namespace hip

@@ -1389,6 +1389,11 @@ bool GpuLowering::issueCopies(const Pipeline &plan, Value iv, Value hi, Value st
         cpAsync(mk<arith::SelectOp>(b_, loc, inRange, c32(16), c32(0)));
         continue;
       }
+      if (prefixMask && mask.cst >= 8) { // the whole group is in or out
+        cpAsync(mk<arith::SelectOp>(b_, loc, mk<arith::AndIOp>(b_, loc, mask.regs[g], inRange),
+                                    c32(16), c32(0)));
+        continue;
+      }
       if (prefixMask) {
         // The valid elements of each run come first: copy just those, the
         // rest of the 16 bytes is zero-filled (other == 0).

@@ -65,3 +65,20 @@ TEST(ExampleKernels, GpuBackend) {
   if (!hip::rt::cudaAvailable(&why)) GTEST_SKIP() << "no CUDA GPU: " << why;
   runAll(hip::currentTarget(hip::Backend::CUDA), true);
 }
+
+TEST(SpecializedKernel, MultiplesOf16GetTheirOwnVariant) {
+  hip::kernels::registerExampleKernels();
+  const auto &def = hip::dsl::findKernel("vector_add");
+  hip::SpecializedKernel k(def, {{"BLOCK", 256}}, hip::Target{});
+  std::vector<float> x(1024, 1.f), y(1024, 2.f), out(1024, -1.f);
+  auto args = [&](int n) {
+    return std::vector<hip::ArgValue>{hip::ArgValue::pointer(x.data()),
+                                      hip::ArgValue::pointer(y.data()),
+                                      hip::ArgValue::pointer(out.data()), hip::ArgValue::int32(n)};
+  };
+  auto v1024 = k.variant(args(1024)), v1000 = k.variant(args(1000)), v992 = k.variant(args(992));
+  EXPECT_NE(v1024->cacheKey, v1000->cacheKey);
+  EXPECT_EQ(v1024, v992); // 992 is a multiple of 16 too
+  k.launch({4, 1, 1}, args(1000));
+  for (int i = 0; i < 1024; ++i) EXPECT_EQ(out[i], i < 1000 ? 3.f : -1.f) << i;
+}

@@ -9,13 +9,16 @@
 //===----------------------------------------------------------------------===//
 #pragma once
 
+#include "hip/dsl/dsl.h"
 #include "hip/dsl/ir.h"
 #include "hip/runtime/cuda.h"
 
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -100,6 +103,29 @@ std::string emitStage(const dsl::Kernel &k, const Target &t,
 /// asynchronous on `stream`.
 void launch(CompiledKernel &k, std::array<unsigned, 3> grid,
             const std::vector<ArgValue> &args, rt::Stream stream = nullptr);
+
+/// A registered kernel with one config for one target, compiled on demand
+/// for each specialisation of its integer arguments: those whose value at a
+/// launch is a multiple of 16 (and that promise nothing themselves) get a
+/// variant that knows it, which lets masks and loads be vectorised (as
+/// Triton does). Thread-safe.
+class SpecializedKernel {
+public:
+  SpecializedKernel(const dsl::KernelDef &def, const dsl::Config &config, const Target &t);
+  /// Compiles (or reuses) the variant for `args` and launches it.
+  void launch(std::array<unsigned, 3> grid, const std::vector<ArgValue> &args,
+              rt::Stream stream = nullptr);
+  /// The variant `args` select (compiled if needed).
+  std::shared_ptr<CompiledKernel> variant(const std::vector<ArgValue> &args);
+  const dsl::Config &config() const { return config_; }
+
+private:
+  const dsl::KernelDef &def_;
+  dsl::Config config_;
+  Target target_;
+  std::mutex mu_;
+  std::map<uint64_t, std::shared_ptr<CompiledKernel>> variants_;
+};
 
 /// The compiler's own version string (part of every cache key).
 const char *compilerVersion();
