@@ -15,3 +15,9 @@ echo "==== GPU"; cat "$OUT/gpu.txt"
 echo "==== demo (rc=$demo)"; cat "$OUT/demo.log"
 echo "==== tests (rc=$tests)"; grep -E "^\[  (PASSED|FAILED|SKIPPED) |^\[==========\]|Failure|error" "$OUT/tests.log" | head -40
 echo "==== bench-matmul (rc=$bench)"; cat "$OUT/bench_matmul.log"
+if [ -n "${NCU:-}" ]; then
+  (cd $B && ncu --section SpeedOfLight --section Occupancy --section WarpStateStats --section ComputeWorkloadAnalysis \
+     -k regex:'^matmul$' -c 1 ./bin/bench-matmul 4096 4096 4096 --config "$NCU") > "$OUT/ncu.txt" 2>&1
+  echo "==== ncu ($NCU)"
+  grep -E "Throughput|Occupancy|Registers|Issue|Stall|Cycles Per|Block Limit|Executed Ipc|Warp Cycles" "$OUT/ncu.txt" | head -40
+fi
