@@ -23,12 +23,6 @@ using hip::dsl::OpKind;
 namespace hip::detail {
 namespace {
 
-std::pair<int64_t, int64_t> view2d(const std::vector<int64_t> &s) {
-  if (s.empty()) return {1, 1};
-  if (s.size() == 1) return {1, s[0]};
-  return {s[0], s[1]};
-}
-
 class CpuLowering {
 public:
   CpuLowering(const dsl::Kernel &k, MLIRContext &ctx)

@@ -53,6 +53,12 @@ constexpr int64_t kBig = int64_t(1) << 30;
 /// be vectorised): runs of `contig` consecutive values (addresses for
 /// pointers, in elements), each run's first value a multiple of `div`, and
 /// runs of `cst` equal values.
+/// See ptxWords().
+struct PtxWords {
+  int count, bits;
+  const char *cons;
+};
+
 struct TileVal {
   const Layout *layout = nullptr; // null: scalar or splat
   bool splat = false;
@@ -70,12 +76,6 @@ int log2floor(int64_t v) {
   int r = 0;
   while ((int64_t(1) << (r + 1)) <= v) ++r;
   return r;
-}
-
-std::pair<int64_t, int64_t> view2d(const std::vector<int64_t> &s) {
-  if (s.empty()) return {1, 1};
-  if (s.size() == 1) return {1, s[0]};
-  return {s[0], s[1]};
 }
 
 class GpuLowering {
@@ -137,6 +137,7 @@ private:
   int vectorWidth(const TileVal &ptr, const TileVal *mask, int elemBytes) const;
   void lowerElementwise(const dsl::Op &op, Location loc);
   Value pack(ArrayRef<Value> elems, Location loc);
+  std::vector<Value> toWords(ArrayRef<Value> elems, const PtxWords &pw, Location loc);
   std::vector<Value> unpack(Value v, int n, Location loc);
   std::vector<Value> loadGroup(ArrayRef<Value> ptrs, ArrayRef<Value> masks,
                                ArrayRef<Value> others, Type et, int eb, Location loc);
@@ -707,6 +708,21 @@ std::string asmOperands(int first, int n) {
 std::string vecSuffix(int words) { return words == 1 ? "" : ".v" + std::to_string(words); }
 } // namespace
 
+/// How a group of `vec` elements of `eb` bytes travels through inline PTX:
+/// 32-bit words, or one 16/64-bit value when the group is smaller.
+PtxWords ptxWords(int vec, int eb) {
+  if (vec * eb >= 4 && !(vec == 1 && eb == 8)) return {vec * eb / 4, 32, "r"};
+  return {1, eb * 8, eb == 2 ? "h" : eb == 4 ? "r" : "l"};
+}
+
+/// The elements of a group as the words of `pw` (bit casts only).
+std::vector<Value> GpuLowering::toWords(ArrayRef<Value> elems, const PtxWords &pw, Location loc) {
+  Type wt = b_.getIntegerType(pw.bits);
+  if (elems.size() == 1) return {mk<arith::BitcastOp>(b_, loc, wt, elems[0])};
+  return unpack(mk<LLVM::BitcastOp>(b_, loc, VectorType::get({pw.count}, wt), pack(elems, loc)),
+                pw.count, loc);
+}
+
 std::vector<Value> GpuLowering::loadGroup(ArrayRef<Value> ptrs, ArrayRef<Value> masks,
                                           ArrayRef<Value> others, Type et, int eb,
                                           Location loc) {
@@ -716,18 +732,13 @@ std::vector<Value> GpuLowering::loadGroup(ArrayRef<Value> ptrs, ArrayRef<Value> 
     if (vec == 1) return {mk<LLVM::LoadOp>(b_, loc, et, ptrs[0])};
     return unpack(mk<LLVM::LoadOp>(b_, loc, vt, ptrs[0], unsigned(vec * eb)), vec, loc);
   }
-  // Predicated ld.global (masks[0] guards the group) of `words` 32-bit
-  // words, or of one 16/64-bit value; masked-off lanes keep `others`.
-  int words = vec * eb >= 4 ? vec * eb / 4 : 1;
-  int wbits = vec * eb >= 4 ? 32 : eb * 8;
-  if (vec == 1 && eb == 8) wbits = 64;
+  // Predicated ld.global (masks[0] guards the group) of the group's words;
+  // masked-off lanes keep `others`.
+  PtxWords pw = ptxWords(vec, eb);
+  int words = pw.count, wbits = pw.bits;
   Type wt = b_.getIntegerType(wbits);
-  const char *cons = wbits == 16 ? "h" : wbits == 32 ? "r" : "l";
-  std::vector<Value> otherWords =
-      vec == 1 ? std::vector<Value>{mk<arith::BitcastOp>(b_, loc, wt, others[0])}
-               : unpack(mk<LLVM::BitcastOp>(b_, loc, VectorType::get({words}, wt),
-                                            pack(others, loc)),
-                        words, loc);
+  const char *cons = pw.cons;
+  std::vector<Value> otherWords = toWords(others, pw, loc);
   std::string bits = "b" + std::to_string(wbits);
   std::string text = "{ .reg .pred p; setp.ne.b32 p, $" + std::to_string(words + 1) + ", 0; ";
   for (int w = 0; w < words; ++w)
@@ -764,16 +775,10 @@ void GpuLowering::storeGroup(ArrayRef<Value> ptrs, ArrayRef<Value> elems, ArrayR
                       unsigned(vec * eb));
     return;
   }
-  int words = vec * eb >= 4 ? vec * eb / 4 : 1;
-  int wbits = vec * eb >= 4 ? 32 : eb * 8;
-  if (vec == 1 && eb == 8) wbits = 64;
-  Type wt = b_.getIntegerType(wbits);
-  const char *cons = wbits == 16 ? "h" : wbits == 32 ? "r" : "l";
-  std::vector<Value> ws =
-      vec == 1 ? std::vector<Value>{mk<arith::BitcastOp>(b_, loc, wt, elems[0])}
-               : unpack(mk<LLVM::BitcastOp>(b_, loc, VectorType::get({words}, wt),
-                                            pack(elems, loc)),
-                        words, loc);
+  PtxWords pw = ptxWords(vec, eb);
+  int words = pw.count, wbits = pw.bits;
+  const char *cons = pw.cons;
+  std::vector<Value> ws = toWords(elems, pw, loc);
   std::string text = "{ .reg .pred p; setp.ne.b32 p, $1, 0; @p st.global" + vecSuffix(words) +
                      ".b" + std::to_string(wbits) + " [$0], " + asmOperands(2, words) + "; }";
   std::string c = "l,r";

@@ -25,6 +25,13 @@
 
 namespace hip::detail {
 
+/// A tile shape seen as 2-D (rows, columns): scalars (1, 1), [N] as (1, N).
+inline std::pair<int64_t, int64_t> view2d(const std::vector<int64_t> &s) {
+  if (s.empty()) return {1, 1};
+  if (s.size() == 1) return {1, s[0]};
+  return {s[0], s[1]};
+}
+
 /// Builds `OpTy` (MLIR 22's OpTy::create, in one place).
 template <class OpTy, class... Args>
 OpTy mk(mlir::OpBuilder &b, mlir::Location loc, Args &&...args) {

@@ -26,9 +26,10 @@ namespace {
 constexpr int R = 8, C = 32;
 
 /// Runs a kernel whose arguments are pointers to the given buffers (f32 or
-/// i32, 4 bytes per element) on target `t` with `grid` programs.
+/// i32, 4 bytes per element), then `scalars`, on target `t` with `grid`
+/// programs; copies the buffers back.
 void run(const Kernel &k, const Target &t, std::vector<std::vector<float> *> bufs,
-         unsigned grid = 1) {
+         unsigned grid = 1, const std::vector<ArgValue> &scalars = {}) {
   auto ck = compile(k, t);
   std::vector<ArgValue> args;
   std::vector<rt::DeviceBuffer> dev;
@@ -42,6 +43,7 @@ void run(const Kernel &k, const Target &t, std::vector<std::vector<float> *> buf
       args.push_back(ArgValue::pointer(b->data()));
     }
   }
+  args.insert(args.end(), scalars.begin(), scalars.end());
   launch(*ck, {grid, 1, 1}, args);
   if (cuda) {
     rt::Cuda::get().synchronize();
@@ -236,29 +238,10 @@ TEST_P(Ops, LoopsIfsAndScalars) {
   store(out + (p * C + arange(0, C)), signedAcc + load(in + p));
   if_then(p == 0, [&] { store(cnt, res[1]); });
   Kernel k = b.finish();
-  auto ck = compile(k, t);
   auto x0 = randomInput(R * C, 14);
   auto o = poison(2 * C);
   std::vector<float> count(1, -1.f);
-  std::vector<ArgValue> args;
-  std::vector<rt::DeviceBuffer> dev;
-  bool cuda = t.backend == Backend::CUDA;
-  for (auto *bf : {&x0, &o, &count}) {
-    if (cuda) {
-      dev.emplace_back(bf->size() * 4);
-      rt::Cuda::get().copyToDevice(dev.back().ptr(), bf->data(), bf->size() * 4);
-      args.push_back(ArgValue::pointer(dev.back().ptr()));
-    } else {
-      args.push_back(ArgValue::pointer(bf->data()));
-    }
-  }
-  args.push_back(ArgValue::int32(R));
-  launch(*ck, {2, 1, 1}, args);
-  if (cuda) {
-    rt::Cuda::get().synchronize();
-    rt::Cuda::get().copyToHost(o.data(), dev[1].ptr(), o.size() * 4);
-    rt::Cuda::get().copyToHost(count.data(), dev[2].ptr(), 4);
-  }
+  run(k, t, {&x0, &o, &count}, 2, {ArgValue::int32(R)});
   std::vector<double> want(2 * C);
   for (int p = 0; p < 2; ++p)
     for (int j = 0; j < C; ++j) {
