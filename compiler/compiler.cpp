@@ -184,6 +184,7 @@ std::shared_ptr<CompiledKernel> compile(const dsl::Kernel &k, const Target &t) {
   auto ctx = detail::createContext();
   detail::Lowered low = lowerFor(k, t, *ctx);
   double tLower = msSince(t0);
+  if (t.backend == Backend::CUDA) detail::maybeDump(k.name, "layouts", [&] { return low.layouts; });
   detail::maybeDump(k.name, "mlir", [&] { return detail::printModule(*low.module); });
   detail::lowerToLLVMDialect(*low.module, k.name);
   double tLLVM = msSince(t0);
@@ -212,12 +213,13 @@ std::shared_ptr<CompiledKernel> compile(const dsl::Kernel &k, const Target &t) {
 
 std::string emitStage(const dsl::Kernel &k, const Target &t, const std::string &stage) {
   if (stage == "tile") return k.print();
-  if (stage != "mlir" && stage != "llvm" && stage != "ptx")
-    throw InvalidArgument("unknown stage '" + stage + "' (stages: tile, mlir, llvm, ptx)");
-  if (stage == "ptx" && t.backend != Backend::CUDA)
-    throw InvalidArgument("--emit ptx needs a GPU target (e.g. --target sm_90a)");
+  if (stage != "layouts" && stage != "mlir" && stage != "llvm" && stage != "ptx")
+    throw InvalidArgument("unknown stage '" + stage + "' (stages: tile, layouts, mlir, llvm, ptx)");
+  if ((stage == "ptx" || stage == "layouts") && t.backend != Backend::CUDA)
+    throw InvalidArgument("--emit " + stage + " needs a GPU target (e.g. --target sm_90a)");
   auto ctx = detail::createContext();
   detail::Lowered low = lowerFor(k, t, *ctx);
+  if (stage == "layouts") return low.layouts;
   if (stage == "mlir") return detail::printModule(*low.module);
   detail::lowerToLLVMDialect(*low.module, k.name);
   if (stage == "llvm") return detail::translateToLLVMText(*low.module, t);

@@ -85,6 +85,7 @@ public:
         nw_(k.numWarps), nthreads_(32 * k.numWarps) {}
 
   Lowered run();
+  std::string describe(int id) const;
 
 private:
   // ---- layouts ----
@@ -193,6 +194,7 @@ private:
     int64_t ld;
   };
   std::map<int, PipeSlot> pipe_;
+  std::set<int> pipelined_; // every load a loop pipelined (for describe())
   int64_t ivDiv_ = 1; // divisibility of the current loop's induction variable
   std::map<int, TileVal> vals_;
   std::deque<Layout> layouts_;
@@ -435,6 +437,23 @@ TileVal GpuLowering::toLayout(const TileVal &v, const dsl::Type &t, const Layout
                 loc);
 }
 
+/// The layout of value `id` in the notation of --emit layouts.
+std::string GpuLowering::describe(int id) const {
+  if (pipelined_.count(id)) return "cp.async pipelined into shared memory";
+  auto it = vals_.find(id);
+  if (it == vals_.end() || !ty(id).isTile()) return "";
+  const TileVal &v = it->second;
+  if (v.splat || !v.layout) return "#splat";
+  const Layout &l = *v.layout;
+  auto pair = [](int64_t a, int64_t b) {
+    return "[" + std::to_string(a) + ", " + std::to_string(b) + "]";
+  };
+  if (l.kind == Layout::Mma)
+    return "#mma<m16n8k16, warpsPerCTA = " + pair(l.wm, l.wn) + ">";
+  return "#blocked<sizePerThread = " + pair(l.s0, l.s1) + ", threadsPerWarp = " +
+         pair(l.t0, l.t1) + ", warpsPerCTA = " + pair(l.w0, l.w1) + ">";
+}
+
 // ---- Driver -------------------------------------------------------------------------
 Lowered GpuLowering::run() {
   Location loc = FileLineColLoc::get(&ctx_, k_.name, 0, 0);
@@ -466,6 +485,7 @@ Lowered GpuLowering::run() {
   lowerBlock(k_.body);
   mk<LLVM::ReturnOp>(b_, loc, ValueRange{});
   out.entry = k_.name;
+  out.layouts = k_.print([&](int id) { return describe(id); });
   out.numThreads = nthreads_;
   out.sharedBytes = (smemBytes_ + 15) / 16 * 16;
   return out;
@@ -1502,7 +1522,10 @@ void GpuLowering::lowerFor(const dsl::Op &op, Location loc) {
     // Copies of the iterations past the end may still be landing.
     asmVoid("cp.async.wait_all;", ValueRange{}, "", loc);
     barrier(loc);
-    for (const dsl::Op *l : plan->loads) pipe_.erase(l->results[0]);
+    for (const dsl::Op *l : plan->loads) {
+      pipe_.erase(l->results[0]);
+      pipelined_.insert(l->results[0]);
+    }
     tempBase_ = savedTemp;
   }
 }

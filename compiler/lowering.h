@@ -84,6 +84,8 @@ struct Lowered {
   int numThreads = 1;
   std::size_t sharedBytes = 0;
   std::size_t scratchBytes = 0;
+  /// GPU: the tile IR annotated with the layout chosen for each value.
+  std::string layouts;
 };
 
 /// GPU: per-thread code with layouts; throws CompileError for unsupported

@@ -31,7 +31,8 @@ usage: hipattn <command> [options]
 
 commands:
   kernels    list the registered kernels and their config spaces
-  compile    print one compilation stage of a kernel (tile, mlir, llvm, ptx)
+  compile    print one compilation stage of a kernel (tile, layouts, mlir,
+             llvm, ptx)
   demo       compile and run the example kernels on the best backend, check
              them against the float64 references, print timings
   cache      show or clear the on-disk compiled-kernel cache
@@ -52,9 +53,10 @@ may take) and its default config.
   --config k=v,...   config values (others take the kernel's defaults)
   --target T         cpu, sm_80, sm_86, sm_87, sm_89, sm_90, sm_90a, sm_100a,
                      sm_120a (default: the current GPU, else cpu)
-  --emit S           tile (the traced tile IR), mlir (after layout assignment
-                     / loop lowering), llvm (LLVM IR), ptx (GPU targets);
-                     default: tile
+  --emit S           tile (the traced tile IR), layouts (GPU targets: the tile
+                     IR with the layout chosen for each value), mlir (GPU:
+                     per-thread code; CPU: loop nests), llvm (LLVM IR), ptx
+                     (GPU targets); default: tile
   -o FILE            write to FILE instead of stdout
 )"},
     {"demo", R"(usage: hipattn demo [--backend auto|cpu|cuda]

@@ -92,8 +92,9 @@ std::shared_ptr<CompiledKernel> compile(const dsl::Kernel &k, const Target &t);
 /// Forgets the compiled kernels held in memory (the on-disk cache stays).
 void clearInMemoryCache();
 
-/// Text of one compilation stage: "tile", "mlir" (after layout assignment /
-/// loop lowering), "llvm" (LLVM IR), "ptx" (GPU targets only).
+/// Text of one compilation stage: "tile", "layouts" (GPU: the tile IR with
+/// the layout of each value), "mlir" (per-thread code / loop nests), "llvm"
+/// (LLVM IR), "ptx" (GPU targets only).
 std::string emitStage(const dsl::Kernel &k, const Target &t,
                       const std::string &stage);
 

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <source_location>
@@ -107,7 +108,9 @@ struct Kernel {
 
   const Type &typeOf(int v) const { return valueTypes.at(v); }
   /// Textual form (stable: used for the cache key and --emit tile).
-  std::string print() const;
+  /// `annotate`, if given, adds a comment to each op from its first result
+  /// (the GPU backend prints the layouts it chose this way).
+  std::string print(const std::function<std::string(int)> &annotate = nullptr) const;
 };
 
 } // namespace hip::dsl
