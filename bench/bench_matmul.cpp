@@ -118,7 +118,8 @@ int main(int argc, char **argv) {
                           std::to_string(full["BLOCK_N"]) + "x" + std::to_string(full["BLOCK_K"]) +
                           " warps=" + std::to_string(full["num_warps"]) +
                           " stages=" + std::to_string(full["num_stages"]) +
-                          " group=" + std::to_string(full["GROUP_M"]);
+                          " group=" + std::to_string(full["GROUP_M"]) +
+                          " minblk=" + std::to_string(full["min_blocks"]);
       std::printf("%-48s %9.3f %9.1f %7.1f%% %10.2e%s\n", label.substr(0, 48).c_str(), ms,
                   flop / ms / 1e9, 100 * cublasMs / ms, diff, diff > 1e-2 ? "  WRONG" : "");
       if (diff <= 1e-2 && ms < bestMs)

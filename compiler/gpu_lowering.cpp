@@ -470,6 +470,11 @@ Lowered GpuLowering::run() {
   fn->setAttr(NVVM::NVVMDialect::getKernelFuncAttrName(), b_.getUnitAttr());
   fn->setAttr(NVVM::NVVMDialect::getMaxntidAttrName(),
               b_.getDenseI32ArrayAttr({nthreads_, 1, 1}));
+  // Config "min_blocks": ask ptxas to fit that many blocks per SM (it caps
+  // registers per thread accordingly), like __launch_bounds__'s second value.
+  if (auto mb = k_.config.find("min_blocks"); mb != k_.config.end() && mb->second > 1)
+    fn->setAttr(NVVM::NVVMDialect::getMinctasmAttrName(),
+                b_.getI32IntegerAttr(static_cast<int32_t>(mb->second)));
   entry_ = fn.addEntryBlock(b_);
   b_.setInsertionPointToStart(entry_);
   Value tid = mk<NVVM::ThreadIdXOp>(b_, loc, b_.getI32Type());
