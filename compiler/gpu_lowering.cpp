@@ -6,16 +6,23 @@
 // thread owns.
 //
 // Every tile value gets a layout saying which thread holds which element:
-//  1. Blocked: sizePerThread x threadsPerWarp x warpsPerCTA, order [1, 0];
+//  1. Blocked: sizePerThread x threadsPerWarp x warpsPerCTA, order [1, 0],
+//     8 consecutive elements per thread along the last dimension;
 //     elementwise ops, loads and stores run in it.
 //  2. Mma: the accumulator fragment of mma.sync m16n8k16, warps tiled over
 //     the [M, N] result. A dot's result lives in it; loop-carried
-//     accumulators keep it across iterations.
+//     accumulators keep it across iterations; stores go out from it.
 //  3. Splat: a uniform value not yet given a layout (constants, broadcast
 //     scalars); it takes the layout of whatever uses it, for free.
-// Layout changes, broadcasts, reductions, transposes and sorts go through
-// shared memory (barrier, write, barrier, read). dot stages its operands in
-// padded shared memory, reads fragments with ldmatrix and runs mma.sync.
+// A forward axis analysis (contiguity, divisibility, constancy and prefix
+// runs of masks) sizes each global access (up to 16-byte vectors).
+// Values computed from indices alone are recomputed in the layout that
+// needs them (rematerialised); other layout changes, transposes and sorts go
+// through shared memory (barrier, write, barrier, read). Row reductions use
+// warp shuffles. dot stages its operands in padded shared memory (or reads
+// them where a pipelined loop's cp.async put them), loads fragments with
+// ldmatrix and runs mma.sync. Loops whose loads only feed dots are
+// software-pipelined over num_stages shared buffers.
 //
 //===----------------------------------------------------------------------===//
 #include "lowering.h"
@@ -392,8 +399,7 @@ std::optional<TileVal> GpuLowering::remat(int id, const Layout *l, Location loc)
       break;
     case OpKind::Trans: out = elem(op.operands[0], j, i, depth + 1); break;
     case OpKind::Reshape: {
-      auto [R0, R1] = view2d(ty(v).shape);
-      (void)R0;
+      int64_t R1 = view2d(ty(v).shape).second;
       Value lin = add(mul(i, c32(R1), loc), j, loc);
       out = elem(op.operands[0], mk<arith::DivUIOp>(b_, loc, lin, c32(Q1)),
                  mk<arith::RemUIOp>(b_, loc, lin, c32(Q1)), depth + 1);
@@ -636,7 +642,7 @@ void GpuLowering::lowerOpImpl(const dsl::Op &op) {
       return;
     }
     auto [S0, S1] = view2d(st.shape);
-    auto [D0, D1] = view2d(rt->shape);
+    int64_t D1 = view2d(rt->shape).second;
     const Layout *dst = defaultLayout(*rt);
     vals_[op.results[0]] = src; // placeholder so that remat can look through this op
     if (auto r = remat(op.results[0], dst, loc)) {
@@ -659,7 +665,6 @@ void GpuLowering::lowerOpImpl(const dsl::Op &op) {
       }
       lin = [&, D1 = D1](Value i, Value j) { return add(mul(i, c32(D1), loc), j, loc); };
     }
-    (void)D0;
     vals_[op.results[0]] = gather(src, st, dst, lin, loc);
     return;
   }
@@ -988,13 +993,11 @@ bool GpuLowering::lowerRowReduceShuffle(const dsl::Op &op, const TileVal &in, Lo
     for (int off = l->t1 / 2; off >= 1; off /= 2)
       p = combine(p, {shfl(p.v, off), isArg ? shfl(p.idx, off) : Value()});
   // 3. Warps of a row, through shared memory: slot (row, warp column).
-  auto [b0, b1] = base(l);
-  (void)b1;
+  Value b0 = base(l).first;
   Value warpCol = mk<arith::RemUIOp>(b_, loc, warp_, c32(l->w1));
   Value leader = mk<arith::CmpIOp>(b_, loc, arith::CmpIPredicate::eq,
                                    mk<arith::RemUIOp>(b_, loc, lane_, c32(l->t1)), c32(0));
-  auto [S0, S1] = view2d(st.shape);
-  (void)S1;
+  int64_t S0 = view2d(st.shape).first;
   int slot = isArg ? 8 : 4;
   auto rowOf = [&](int64_t off) {
     Value r = add(b0, c32(off), loc);
@@ -1255,7 +1258,6 @@ void GpuLowering::lowerSort(const dsl::Op &op, Location loc) {
   }
   barrier(loc);
   const Layout *dst = defaultLayout(rt);
-  int64_t D1 = view2d(rt.shape).second;
   TileVal vout{dst, false, {}}, iout{dst, false, {}};
   for (size_t r = 0; r < dst->numRegs(); ++r) {
     auto [i, p] = coords(dst, r, loc);
@@ -1265,7 +1267,6 @@ void GpuLowering::lowerSort(const dsl::Op &op, Location loc) {
     iout.regs.push_back(
         smemLoad(DType::i32, add(mul(pos, c32(4), loc), c32(int64_t(idxOff)), loc), loc));
   }
-  (void)D1;
   vals_[op.results[0]] = vout;
   if (op.results.size() > 1) vals_[op.results[1]] = iout;
 }

@@ -56,7 +56,6 @@ void matmul(Builder &b, const Config &c) {
   Val pid = program_id(0), group = pid / (tilesN * G);
   Val firstM = group * G, groupRows = minimum(tilesM - firstM, G);
   Val pidM = firstM + pid % groupRows, pidN = (pid % (tilesN * G)) / groupRows;
-  (void)tilesM;
   Val rm = pidM * BM + arange(0, BM);
   Val rn = pidN * BN + arange(0, BN);
   Val rk = arange(0, BK);
