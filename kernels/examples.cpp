@@ -98,6 +98,7 @@ std::string validatePow2(const Config &c, std::initializer_list<const char *> ke
 } // namespace
 
 void registerExampleKernels() {
+  registerAttentionKernels();
   static bool done = [] {
     registerKernel({"vector_add", "out = x + y (f32)", {{"BLOCK", {256, 1024}}, {"num_warps", {4}}},
                     Config{{"BLOCK", 1024}, {"num_warps", 4}}, vectorAdd,

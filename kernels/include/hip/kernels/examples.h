@@ -12,8 +12,11 @@
 
 namespace hip::kernels {
 
-/// Forces the example kernels' registration (call once before lookups).
+/// Forces the example kernels' registration (call once before lookups);
+/// also registers the attention kernels.
 void registerExampleKernels();
+/// Registers flash_attention (kernels/attention.cpp).
+void registerAttentionKernels();
 
 void referenceVectorAdd(const float *x, const float *y, float *out, int64_t n);
 /// Softmax of each row of x[rows][cols] (row stride `stride`).
