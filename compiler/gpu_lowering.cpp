@@ -1128,6 +1128,9 @@ void GpuLowering::lowerDot(const dsl::Op &op, Location loc) {
                            " must be a multiple of 16 for mma.sync",
                        op.loc);
   const Layout *cl = mma(M, N, op.loc);
+  // The accumulator in the mma layout first: moving it may use the same
+  // temporary shared memory as the operand staging below.
+  TileVal acc = convert(op.operands[2], cl, loc);
   Value aBase, bBase;
   int64_t lda, ldb;
   auto pa = pipe_.find(op.operands[0]), pb = pipe_.find(op.operands[1]);
@@ -1147,8 +1150,6 @@ void GpuLowering::lowerDot(const dsl::Op &op, Location loc) {
     aBase = c32(int64_t(tempBase_));
     bBase = c32(int64_t(tempBase_ + offB));
   }
-  // 2. The accumulator in the mma layout.
-  TileVal acc = convert(op.operands[2], cl, loc);
   int64_t WM = M / cl->wm, WN = N / cl->wn, MI = WM / 16, NI = WN / 8;
   Value wRow = mul(mk<arith::DivUIOp>(b_, loc, warp_, c32(cl->wn)), c32(WM), loc);
   Value wCol = mul(mk<arith::RemUIOp>(b_, loc, warp_, c32(cl->wn)), c32(WN), loc);
