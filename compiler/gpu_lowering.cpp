@@ -1157,9 +1157,12 @@ void GpuLowering::lowerDot(const dsl::Op &op, Location loc) {
   Value lHi = mul(mk<arith::DivUIOp>(b_, loc, lane_, c32(16)), c32(8), loc);
   Value sBase = mk<LLVM::PtrToIntOp>(b_, loc, b_.getI32Type(), smemBase_);
   Type i32 = b_.getI32Type(), f32 = b_.getF32Type();
+  // ldmatrix reads shared memory: it must count as having side effects, or
+  // LLVM merges two dots' loads from the same addresses and moves them
+  // across barriers. mma.sync is a pure function of its registers.
   auto asmCall = [&](TypeRange results, ValueRange args, const std::string &text,
-                     const std::string &cons) {
-    return mk<LLVM::InlineAsmOp>(b_, loc, results, args, text, cons, false, false,
+                     const std::string &cons, bool readsMemory) {
+    return mk<LLVM::InlineAsmOp>(b_, loc, results, args, text, cons, readsMemory, false,
                                  LLVM::tailcallkind::TailCallKind::None,
                                  LLVM::AsmDialectAttr(), ArrayAttr());
   };
@@ -1180,7 +1183,7 @@ void GpuLowering::lowerDot(const dsl::Op &op, Location loc) {
                        mul(add(mul(row, c32(lda), loc), col, loc), c32(2), loc), loc);
       auto ld = asmCall(s4i, ValueRange{addr},
                         "ldmatrix.sync.aligned.m8n8.x4.shared.b16 {$0,$1,$2,$3}, [$4];",
-                        "=r,=r,=r,=r,r");
+                        "=r,=r,=r,=r,r", true);
       for (int q = 0; q < 4; ++q)
         fa[im][q] = mk<LLVM::ExtractValueOp>(b_, loc, ld.getResult(0), ArrayRef<int64_t>{q});
     }
@@ -1195,10 +1198,10 @@ void GpuLowering::lowerDot(const dsl::Op &op, Location loc) {
                        mul(add(mul(row, c32(ldb), loc), col, loc), c32(2), loc), loc);
       auto ld = pair ? asmCall(s4i, ValueRange{addr},
                                "ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {$0,$1,$2,$3}, [$4];",
-                               "=r,=r,=r,=r,r")
+                               "=r,=r,=r,=r,r", true)
                      : asmCall(s2i, ValueRange{addr},
                                "ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {$0,$1}, [$2];",
-                               "=r,=r,r");
+                               "=r,=r,r", true);
       for (int q = 0; q < (pair ? 4 : 2); ++q)
         fb[in + q / 2][q % 2] =
             mk<LLVM::ExtractValueOp>(b_, loc, ld.getResult(0), ArrayRef<int64_t>{q});
@@ -1210,7 +1213,7 @@ void GpuLowering::lowerDot(const dsl::Op &op, Location loc) {
         std::vector<Value> args{fa[im][0], fa[im][1], fa[im][2], fa[im][3], fb[in][0],
                                 fb[in][1], acc.regs[r0], acc.regs[r0 + 1], acc.regs[r0 + 2],
                                 acc.regs[r0 + 3]};
-        auto m = asmCall(s4f, args, mmaText, "=f,=f,=f,=f,r,r,r,r,r,r,f,f,f,f");
+        auto m = asmCall(s4f, args, mmaText, "=f,=f,=f,=f,r,r,r,r,r,r,f,f,f,f", false);
         for (int c = 0; c < 4; ++c)
           acc.regs[r0 + c] = mk<LLVM::ExtractValueOp>(b_, loc, m.getResult(0), ArrayRef<int64_t>{c});
       }
