@@ -112,8 +112,9 @@ std::string cacheKey(const dsl::Kernel &k, const Target &t, const std::string &i
                        compilerVersion() + "\n" + codegenEnvironment());
 }
 
-detail::Lowered lowerFor(const dsl::Kernel &k, const Target &t, mlir::MLIRContext &ctx) {
-  return t.backend == Backend::CUDA ? detail::lowerToGpu(k, t, ctx)
+detail::Lowered lowerFor(const dsl::Kernel &k, const Target &t, mlir::MLIRContext &ctx,
+                         bool wantLayouts = false) {
+  return t.backend == Backend::CUDA ? detail::lowerToGpu(k, t, ctx, wantLayouts)
                                     : detail::lowerToCpu(k, ctx);
 }
 
@@ -155,12 +156,11 @@ void logCompile(const CompiledKernel &c, const std::string &how) {
 } // namespace
 
 std::shared_ptr<CompiledKernel> compile(const dsl::Kernel &k, const Target &t) {
-  auto &mu = memoMutex;
   auto t0 = std::chrono::steady_clock::now();
   std::string ir = k.print();
   std::string key = cacheKey(k, t, ir);
   {
-    std::lock_guard<std::mutex> g(mu);
+    std::lock_guard<std::mutex> g(memoMutex);
     auto it = memo.find(key);
     if (it != memo.end()) return it->second;
   }
@@ -176,13 +176,13 @@ std::shared_ptr<CompiledKernel> compile(const dsl::Kernel &k, const Target &t) {
       out->compileMs = msSince(t0);
       detail::maybeDump(k.name, "ptx", [&] { return out->ptx; });
       logCompile(*out, "on-disk cache hit");
-      std::lock_guard<std::mutex> g(mu);
+      std::lock_guard<std::mutex> g(memoMutex);
       return memo.emplace(key, out).first->second;
     }
   }
   // tile IR -> backend MLIR -> LLVM dialect -> PTX or host code.
   auto ctx = detail::createContext();
-  detail::Lowered low = lowerFor(k, t, *ctx);
+  detail::Lowered low = lowerFor(k, t, *ctx, detail::dumpEnabled("layouts"));
   double tLower = msSince(t0);
   if (t.backend == Backend::CUDA) detail::maybeDump(k.name, "layouts", [&] { return low.layouts; });
   detail::maybeDump(k.name, "mlir", [&] { return detail::printModule(*low.module); });
@@ -207,7 +207,7 @@ std::shared_ptr<CompiledKernel> compile(const dsl::Kernel &k, const Target &t) {
                 out->compileMs - tLLVM);
   logCompile(*out, detail);
   if (t.backend == Backend::CUDA) rt::KernelCache::global().put(key, encodePTX(*out));
-  std::lock_guard<std::mutex> g(mu);
+  std::lock_guard<std::mutex> g(memoMutex);
   return memo.emplace(key, out).first->second;
 }
 
@@ -218,7 +218,7 @@ std::string emitStage(const dsl::Kernel &k, const Target &t, const std::string &
   if ((stage == "ptx" || stage == "layouts") && t.backend != Backend::CUDA)
     throw InvalidArgument("--emit " + stage + " needs a GPU target (e.g. --target sm_90a)");
   auto ctx = detail::createContext();
-  detail::Lowered low = lowerFor(k, t, *ctx);
+  detail::Lowered low = lowerFor(k, t, *ctx, stage == "layouts");
   if (stage == "layouts") return low.layouts;
   if (stage == "mlir") return detail::printModule(*low.module);
   detail::lowerToLLVMDialect(*low.module, k.name);

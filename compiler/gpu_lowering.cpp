@@ -87,9 +87,9 @@ int log2floor(int64_t v) {
 
 class GpuLowering {
 public:
-  GpuLowering(const dsl::Kernel &k, const Target &t, MLIRContext &ctx)
+  GpuLowering(const dsl::Kernel &k, const Target &t, MLIRContext &ctx, bool wantLayouts)
       : k_(k), target_(t), ctx_(ctx), b_(&ctx), se_{b_, true, 1},
-        nw_(k.numWarps), nthreads_(32 * k.numWarps) {}
+        nw_(k.numWarps), nthreads_(32 * k.numWarps), wantLayouts_(wantLayouts) {}
 
   Lowered run();
   std::string describe(int id) const;
@@ -189,6 +189,7 @@ private:
   OpBuilder b_;
   ScalarEmitter se_;
   int nw_, nthreads_;
+  bool wantLayouts_;
   Value lane_, warp_, smemBase_;
   Block *entry_ = nullptr;
   Operation *prologueEnd_ = nullptr;
@@ -496,7 +497,7 @@ Lowered GpuLowering::run() {
   lowerBlock(k_.body);
   mk<LLVM::ReturnOp>(b_, loc, ValueRange{});
   out.entry = k_.name;
-  out.layouts = k_.print([&](int id) { return describe(id); });
+  if (wantLayouts_) out.layouts = k_.print([&](int id) { return describe(id); });
   out.numThreads = nthreads_;
   out.sharedBytes = (smemBytes_ + 15) / 16 * 16;
   return out;
@@ -1572,8 +1573,8 @@ void GpuLowering::lowerIf(const dsl::Op &op, Location loc) {
 
 } // namespace
 
-Lowered lowerToGpu(const dsl::Kernel &k, const Target &t, MLIRContext &ctx) {
-  GpuLowering l(k, t, ctx);
+Lowered lowerToGpu(const dsl::Kernel &k, const Target &t, MLIRContext &ctx, bool wantLayouts) {
+  GpuLowering l(k, t, ctx, wantLayouts);
   return l.run();
 }
 

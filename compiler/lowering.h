@@ -90,7 +90,9 @@ struct Lowered {
 
 /// GPU: per-thread code with layouts; throws CompileError for unsupported
 /// shapes (e.g. dot tiles the mma.sync shapes cannot cover).
-Lowered lowerToGpu(const dsl::Kernel &k, const Target &t, mlir::MLIRContext &ctx);
+/// `wantLayouts`: also fill Lowered::layouts (printing costs time).
+Lowered lowerToGpu(const dsl::Kernel &k, const Target &t, mlir::MLIRContext &ctx,
+                   bool wantLayouts = false);
 /// CPU: one program as loop nests over scratch buffers.
 Lowered lowerToCpu(const dsl::Kernel &k, mlir::MLIRContext &ctx);
 
@@ -107,6 +109,8 @@ std::pair<std::shared_ptr<void>, void *> jitCPU(mlir::ModuleOp m,
 /// Text of an MLIR module.
 std::string printModule(mlir::ModuleOp m);
 
+/// Whether HIP_DUMP_IR asks for `stage`.
+bool dumpEnabled(const std::string &stage);
 /// Dumps the text `make` returns for `stage` if HIP_DUMP_IR asks for it
 /// (`make` is not called otherwise).
 void maybeDump(const std::string &kernel, const std::string &stage,

@@ -260,12 +260,16 @@ Value ScalarEmitter::identity(Location loc, OpKind k, DType t) {
 }
 
 // ---- Dumps ------------------------------------------------------------------------
+bool dumpEnabled(const std::string &stage) {
+  const char *env = std::getenv("HIP_DUMP_IR");
+  if (!env || !*env) return false;
+  std::string want = std::string(",") + env + ",";
+  return want == ",all," || want.find("," + stage + ",") != std::string::npos;
+}
+
 void maybeDump(const std::string &kernel, const std::string &stage,
                const std::function<std::string()> &make) {
-  const char *env = std::getenv("HIP_DUMP_IR");
-  if (!env || !*env) return;
-  std::string want = std::string(",") + env + ",";
-  if (want != ",all," && want.find("," + stage + ",") == std::string::npos) return;
+  if (!dumpEnabled(stage)) return;
   std::string text = make();
   const char *dir = std::getenv("HIP_DUMP_DIR");
   if (dir && *dir) {
