@@ -16,29 +16,37 @@
 #include <random>
 
 namespace hip::kernels {
+
+Mirror::Mirror(const Target &t, void *host, std::size_t bytes) : host_(host), bytes_(bytes) {
+  if (t.backend == Backend::CUDA) dev_ = rt::DeviceBuffer(bytes);
+}
+
+void Mirror::upload() {
+  if (dev_.ptr()) rt::Cuda::get().copyToDevice(dev_.ptr(), host_, bytes_);
+}
+
+ArgValue Mirror::arg() const {
+  return dev_.ptr() ? ArgValue::pointer(dev_.ptr()) : ArgValue::pointer(host_);
+}
+
+void Mirror::download() {
+  if (dev_.ptr()) rt::Cuda::get().copyToHost(host_, dev_.ptr(), bytes_);
+}
+
 namespace {
 
-/// A buffer on the host and, for CUDA targets, its device copy.
+/// A buffer on the host, mirrored on the target when uploaded.
 class Buffer {
 public:
-  Buffer(const Target &t, size_t bytes) : cuda_(t.backend == Backend::CUDA), host_(bytes) {
-    if (cuda_) dev_ = rt::DeviceBuffer(bytes);
-  }
+  Buffer(const Target &t, size_t bytes) : host_(bytes), mirror_(t, host_.data(), bytes) {}
   template <class T> T *host() { return reinterpret_cast<T *>(host_.data()); }
-  void upload() {
-    if (cuda_) rt::Cuda::get().copyToDevice(dev_.ptr(), host_.data(), host_.size());
-  }
-  void download() {
-    if (cuda_) rt::Cuda::get().copyToHost(host_.data(), dev_.ptr(), host_.size());
-  }
-  ArgValue arg() const {
-    return cuda_ ? ArgValue::pointer(dev_.ptr()) : ArgValue::pointer(host_.data());
-  }
+  void upload() { mirror_.upload(); }
+  void download() { mirror_.download(); }
+  ArgValue arg() const { return mirror_.arg(); }
 
 private:
-  bool cuda_;
   std::vector<char> host_;
-  rt::DeviceBuffer dev_;
+  Mirror mirror_;
 };
 
 unsigned cdiv(int64_t a, int64_t b) { return unsigned((a + b - 1) / b); }

@@ -44,25 +44,21 @@ void runCase(const Target &t, const Case &c, uint64_t seed) {
   auto qh = make(c.Tq, c.H, 1.f / std::sqrt(float(D)), qf); // pre-scaled q
   auto kh = make(c.Tk, c.Hkv, 1.f, kf), vh = make(c.Tk, c.Hkv, 1.f, vf);
   std::vector<float> out(size_t(c.B * c.Tq * c.H * D), std::numeric_limits<float>::quiet_NaN());
-  bool cuda = t.backend == Backend::CUDA;
-  std::vector<rt::DeviceBuffer> dev;
-  std::vector<ArgValue> args;
-  auto ptrArg = [&](const void *host, size_t bytes) {
-    if (!cuda) return ArgValue::pointer(host);
-    dev.emplace_back(bytes);
-    rt::Cuda::get().copyToDevice(dev.back().ptr(), host, bytes);
-    return ArgValue::pointer(dev.back().ptr());
+  std::vector<std::unique_ptr<kernels::Mirror>> mirrors;
+  auto ptrArg = [&](void *host, size_t bytes) {
+    mirrors.push_back(std::make_unique<kernels::Mirror>(t, host, bytes));
+    mirrors.back()->upload();
+    return mirrors.back()->arg();
   };
-  args = {ptrArg(qh.data(), qh.size() * 2), ptrArg(kh.data(), kh.size() * 2),
-          ptrArg(vh.data(), vh.size() * 2), ptrArg(out.data(), out.size() * 4),
-          ArgValue::int32(int32_t(c.Tq)), ArgValue::int32(int32_t(c.Tk)),
-          ArgValue::int32(int32_t(c.H)), ArgValue::int32(int32_t(c.Hkv))};
+  std::vector<ArgValue> args = {
+      ptrArg(qh.data(), qh.size() * 2), ptrArg(kh.data(), kh.size() * 2),
+      ptrArg(vh.data(), vh.size() * 2), ptrArg(out.data(), out.size() * 4),
+      ArgValue::int32(int32_t(c.Tq)), ArgValue::int32(int32_t(c.Tk)),
+      ArgValue::int32(int32_t(c.H)), ArgValue::int32(int32_t(c.Hkv))};
   SpecializedKernel k(def, c.config, t);
   k.launch({unsigned((c.Tq + cfg["BLOCK_M"] - 1) / cfg["BLOCK_M"]), unsigned(c.B * c.H), 1}, args);
-  if (cuda) {
-    rt::Cuda::get().synchronize();
-    rt::Cuda::get().copyToHost(out.data(), dev[3].ptr(), out.size() * 4);
-  }
+  if (t.backend == Backend::CUDA) rt::Cuda::get().synchronize();
+  mirrors[3]->download();
   // Reference per (batch, head): every visible key (the mask covers all).
   kernels::HiPMaskParams p;
   p.maskK = c.Tk + 16, p.blockSizeQ = 16, p.blockStrideQ = 1, p.blockSizeK = 1, p.sink = 0,

@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 #include "hip/compiler/compiler.h"
 #include "hip/dsl/dsl.h"
+#include "hip/kernels/examples.h"
 #include "hip/runtime/cuda.h"
 
 #include <gtest/gtest.h>
@@ -31,25 +32,17 @@ constexpr int R = 8, C = 32;
 void run(const Kernel &k, const Target &t, std::vector<std::vector<float> *> bufs,
          unsigned grid = 1, const std::vector<ArgValue> &scalars = {}) {
   auto ck = compile(k, t);
+  std::vector<std::unique_ptr<kernels::Mirror>> mirrors;
   std::vector<ArgValue> args;
-  std::vector<rt::DeviceBuffer> dev;
-  bool cuda = t.backend == Backend::CUDA;
   for (auto *b : bufs) {
-    if (cuda) {
-      dev.emplace_back(b->size() * 4);
-      rt::Cuda::get().copyToDevice(dev.back().ptr(), b->data(), b->size() * 4);
-      args.push_back(ArgValue::pointer(dev.back().ptr()));
-    } else {
-      args.push_back(ArgValue::pointer(b->data()));
-    }
+    mirrors.push_back(std::make_unique<kernels::Mirror>(t, b->data(), b->size() * 4));
+    mirrors.back()->upload();
+    args.push_back(mirrors.back()->arg());
   }
   args.insert(args.end(), scalars.begin(), scalars.end());
   launch(*ck, {grid, 1, 1}, args);
-  if (cuda) {
-    rt::Cuda::get().synchronize();
-    for (size_t i = 0; i < bufs.size(); ++i)
-      rt::Cuda::get().copyToHost(bufs[i]->data(), dev[i].ptr(), bufs[i]->size() * 4);
-  }
+  if (t.backend == Backend::CUDA) rt::Cuda::get().synchronize();
+  for (auto &m : mirrors) m->download();
 }
 
 std::vector<float> randomInput(size_t n, uint64_t seed) {
@@ -81,31 +74,21 @@ void expectNear(const std::vector<float> &got, const std::vector<double> &want, 
         << what << " element " << i;
 }
 
-std::vector<Target> targets() {
-  std::vector<Target> t{Target{}};
-  std::string why;
-  if (rt::cudaAvailable(&why)) t.push_back(currentTarget(Backend::CUDA));
-  return t;
-}
-
+/// Parameter 0 runs on the CPU backend, 1 on the GPU (skipped, saying why,
+/// where there is none).
 class Ops : public ::testing::TestWithParam<int> {
 protected:
-  Target target() {
-    auto ts = targets();
-    if (size_t(GetParam()) >= ts.size()) {
-      std::string why;
-      rt::cudaAvailable(&why);
-      skip = "no CUDA GPU: " + why;
-    }
-    return ts[std::min(size_t(GetParam()), ts.size() - 1)];
+  void SetUp() override {
+    if (GetParam() == 0) return;
+    std::string why;
+    if (!rt::cudaAvailable(&why)) GTEST_SKIP() << "no CUDA GPU: " << why;
+    t = currentTarget(Backend::CUDA);
   }
-  std::string skip;
+  Target t; // the CPU unless SetUp picked the GPU
 };
 } // namespace
 
 TEST_P(Ops, Reductions) {
-  Target t = target();
-  if (!skip.empty()) GTEST_SKIP() << skip;
   Builder b("reductions");
   Val in = b.arg("x", ptr(DType::f32)), s1 = b.arg("sum1", ptr(DType::f32));
   Val m0 = b.arg("max0", ptr(DType::f32)), a1 = b.arg("argmax1", ptr(DType::i32));
@@ -144,8 +127,6 @@ TEST_P(Ops, Reductions) {
 }
 
 TEST_P(Ops, SortAndTopK) {
-  Target t = target();
-  if (!skip.empty()) GTEST_SKIP() << skip;
   constexpr int N = 16, K = 4, Rows = 4;
   Builder b("sort_topk");
   Val in = b.arg("x", ptr(DType::f32)), so = b.arg("sorted", ptr(DType::f32));
@@ -176,8 +157,6 @@ TEST_P(Ops, SortAndTopK) {
 }
 
 TEST_P(Ops, ShapesWhereCastsMath) {
-  Target t = target();
-  if (!skip.empty()) GTEST_SKIP() << skip;
   Builder b("shapes");
   Val in = b.arg("x", ptr(DType::f32)), tr = b.arg("trans", ptr(DType::f32));
   Val rs = b.arg("reshaped", ptr(DType::f32)), mo = b.arg("math", ptr(DType::f32));
@@ -219,8 +198,6 @@ TEST_P(Ops, ShapesWhereCastsMath) {
 }
 
 TEST_P(Ops, LoopsIfsAndScalars) {
-  Target t = target();
-  if (!skip.empty()) GTEST_SKIP() << skip;
   // Program p: acc = sum over rows r of x[r, :] * (r + 1), computed in a
   // device loop; odd programs negate it (device if); the scalar x[p] is
   // added; a scalar store writes the row count seen.
@@ -256,8 +233,6 @@ TEST_P(Ops, LoopsIfsAndScalars) {
 TEST_P(Ops, TwoDotsFromTheSameSharedMemory) {
   // Two dots whose operands sit at the same shared-memory addresses: their
   // fragment loads must not be merged (a bug found by flash_attention).
-  Target t = target();
-  if (!skip.empty()) GTEST_SKIP() << skip;
   constexpr int M = 64, Kd = 32;
   Builder b("two_dots");
   Val a = b.arg("a", ptr(DType::f32)), bb = b.arg("b", ptr(DType::f32));

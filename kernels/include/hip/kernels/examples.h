@@ -42,6 +42,25 @@ float f16ToFloat(uint16_t h);
 
 namespace hip::kernels {
 
+/// Host memory seen by a kernel on target `t`: on the CPU the memory itself,
+/// on CUDA a device buffer of the same size. Used by the run-and-check
+/// harness and the tests.
+class Mirror {
+public:
+  Mirror(const Target &t, void *host, std::size_t bytes);
+  /// The launch argument pointing at the data on the target.
+  ArgValue arg() const;
+  /// Copies the host memory to the target (no-op on the CPU).
+  void upload();
+  /// Copies the target's data back into the host memory (no-op on the CPU).
+  void download();
+
+private:
+  void *host_;
+  std::size_t bytes_;
+  rt::DeviceBuffer dev_;
+};
+
 /// What one checked run of an example kernel gave.
 struct ExampleRun {
   std::string kernel, config, target;
