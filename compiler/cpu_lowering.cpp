@@ -297,6 +297,16 @@ void CpuLowering::lowerOp(const dsl::Op &op) {
   }
   case OpKind::Sort:
   case OpKind::TopK: return lowerSort(op, l);
+  case OpKind::Gather: {
+    int64_t n = ty(op.operands[0]).numel();
+    size_t off = newTile(op.results[0]);
+    forEach(1, rt->numel(), l, [&](Value, Value, Value lin) {
+      Value i = mk<arith::ExtSIOp>(b_, l, b_.getI64Type(), load(op.operands[1], lin, l));
+      i = mk<arith::MaxSIOp>(b_, l, mk<arith::MinSIOp>(b_, l, i, c64(n - 1)), c64(0));
+      storeAt(off, rt->dtype, lin, load(op.operands[0], i, l), l);
+    });
+    return;
+  }
   case OpKind::For: return lowerFor(op, l);
   case OpKind::If: return lowerIf(op, l);
   case OpKind::Yield: throw InternalError("yield outside a region");

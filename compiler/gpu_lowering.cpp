@@ -174,6 +174,7 @@ private:
                    Location loc);
   void asmVoid(const std::string &text, ValueRange args, const std::string &cons, Location loc);
   void lowerSort(const dsl::Op &op, Location loc);
+  void lowerGather(const dsl::Op &op, Location loc);
   void lowerFor(const dsl::Op &op, Location loc);
   void lowerIf(const dsl::Op &op, Location loc);
   std::vector<Value> flatten(const std::vector<int> &ids, const std::vector<const Layout *> &ls,
@@ -680,6 +681,7 @@ void GpuLowering::lowerOpImpl(const dsl::Op &op) {
   case OpKind::Dot: return lowerDot(op, loc);
   case OpKind::Sort:
   case OpKind::TopK: return lowerSort(op, loc);
+  case OpKind::Gather: return lowerGather(op, loc);
   case OpKind::For: return lowerFor(op, loc);
   case OpKind::If: return lowerIf(op, loc);
   case OpKind::Yield: throw InternalError("yield outside a region");
@@ -1276,6 +1278,29 @@ void GpuLowering::lowerSort(const dsl::Op &op, Location loc) {
   if (op.results.size() > 1) vals_[op.results[1]] = iout;
 }
 
+// Through shared memory: the source is written once, every thread then reads
+// the elements its own indices name.
+void GpuLowering::lowerGather(const dsl::Op &op, Location loc) {
+  const dsl::Type &st = ty(op.operands[0]);
+  const dsl::Type &rt = ty(op.results[0]);
+  int eb = storageBytes(st.dtype);
+  int64_t n = st.numel();
+  TileVal in = val(op.operands[0]);
+  if (in.splat || !in.layout) in = toLayout(in, st, defaultLayout(st), loc);
+  const Layout *dst = defaultLayout(rt);
+  TileVal idx = convert(op.operands[1], dst, loc);
+  needShared(size_t(n * eb));
+  barrier(loc);
+  writeShared(in, st, loc);
+  barrier(loc);
+  TileVal out{dst, false, {}};
+  for (Value i : idx.regs) {
+    i = mk<arith::MaxSIOp>(b_, loc, mk<arith::MinSIOp>(b_, loc, i, c32(n - 1)), c32(0));
+    out.regs.push_back(smemLoad(st.dtype, mul(i, c32(eb), loc), loc));
+  }
+  vals_[op.results[0]] = out;
+}
+
 const Layout *GpuLowering::carriedLayout(const dsl::Op &forOp, size_t i, Location loc) {
   int init = forOp.operands[3 + i];
   const dsl::Type &t = ty(init);
@@ -1347,7 +1372,7 @@ std::optional<GpuLowering::Pipeline> GpuLowering::planPipeline(const dsl::Op &op
     if (d == def.end() || slice.count(d->second)) return;
     const dsl::Op *o = d->second;
     if (!o->regions.empty() || o->kind == OpKind::Load || o->kind == OpKind::Dot ||
-        (o->kind >= OpKind::ReduceSum && o->kind <= OpKind::TopK))
+        (o->kind >= OpKind::ReduceSum && o->kind <= OpKind::Gather))
       ok = false;
     slice.insert(o);
     for (int x : o->operands) visit(x);

@@ -549,6 +549,19 @@ std::pair<Val, Val> topk(const Operand &a, int64_t k) {
   return {Val(&bl, op.results[0]), Val(&bl, op.results[1])};
 }
 
+Val gather(const Operand &src, const Operand &index) {
+  Builder &bl = cur(src.loc);
+  Val s = bl.toVal(src, nullptr);
+  if (!s.type().isTile() || s.type().isPtr() || s.shape().size() != 1)
+    fail("gather() needs a 1-D number tile to read from, got " + s.type().str(), src.loc);
+  Val i = bl.toVal(index, nullptr);
+  if (i.dtype() != DType::i32 || i.type().isPtr())
+    fail("gather() index must be i32, got " + i.type().str(), index.loc);
+  if (!i.type().isTile())
+    i = splat(Operand(i, index.loc), {1});
+  return bl.emit(OpKind::Gather, {s.id(), i.id()}, s.type().withShape(i.shape()), src.loc);
+}
+
 // ---- Control flow --------------------------------------------------------------------
 namespace {
 Val scalarInt(Builder &bl, const Operand &o) {

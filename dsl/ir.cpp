@@ -71,7 +71,7 @@ const char *opName(OpKind k) {
       "min", "max", "and", "or", "xor", "cmp_lt", "cmp_le", "cmp_gt",
       "cmp_ge", "cmp_eq", "cmp_ne", "neg", "exp", "exp2", "log", "log2",
       "sqrt", "abs", "select", "cast", "addptr", "load", "store", "sum",
-      "reduce_max", "reduce_min", "argmax", "dot", "sort", "topk", "for",
+      "reduce_max", "reduce_min", "argmax", "dot", "sort", "topk", "gather", "for",
       "if", "yield"};
   return names[static_cast<int>(k)];
 }

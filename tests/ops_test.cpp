@@ -156,6 +156,32 @@ TEST_P(Ops, SortAndTopK) {
   }
 }
 
+TEST_P(Ops, Gather) {
+  constexpr int N = 64;
+  Builder b("gather");
+  Val in = b.arg("x", ptr(DType::f32)), ix = b.arg("idx", ptr(DType::i32));
+  Val o1 = b.arg("out1", ptr(DType::f32)), o2 = b.arg("out2", ptr(DType::f32));
+  Val x = load(in + arange(0, N)) * 2.0;
+  Val idx = load(ix + grid2(R, C));
+  store(o1 + grid2(R, C), gather(x, idx));
+  store(o2 + arange(0, 16), gather(x, arange(0, 16) * 3 + 1));
+  Kernel k = b.finish();
+  auto x0 = randomInput(N, 21);
+  std::vector<float> idx0(R * C);
+  std::mt19937 rng(5);
+  for (auto &v : idx0) {
+    int32_t i = int32_t(rng() % (N + 8)) - 4; // some out of range: clamped
+    std::memcpy(&v, &i, 4);
+  }
+  auto out1 = poison(R * C), out2 = poison(16);
+  run(k, t, {&x0, &idx0, &out1, &out2});
+  for (int e = 0; e < R * C; ++e) {
+    int i = std::clamp(asInt(idx0[e]), 0, N - 1);
+    EXPECT_EQ(out1[e], x0[i] * 2.0f) << "element " << e << " index " << asInt(idx0[e]);
+  }
+  for (int e = 0; e < 16; ++e) EXPECT_EQ(out2[e], x0[e * 3 + 1] * 2.0f) << "element " << e;
+}
+
 TEST_P(Ops, ShapesWhereCastsMath) {
   Builder b("shapes");
   Val in = b.arg("x", ptr(DType::f32)), tr = b.arg("trans", ptr(DType::f32));

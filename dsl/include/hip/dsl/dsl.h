@@ -208,6 +208,10 @@ Val sort(const Operand &a, bool descending = false);
 /// The k largest along the last axis, descending, with their i32 indices
 /// (ties: smaller index first).
 std::pair<Val, Val> topk(const Operand &a, int64_t k);
+/// out[i...] = src[index[i...]] for a 1-D tile `src` and an i32 tile (or
+/// scalar) `index` of any shape; the result has the shape of `index`.
+/// Indices are clamped into [0, size(src)).
+Val gather(const Operand &src, const Operand &index);
 
 // ---- Control flow ----------------------------------------------------------
 using LoopBody = std::function<std::vector<Val>(Val iv, std::vector<Val>)>;

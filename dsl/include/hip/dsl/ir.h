@@ -57,7 +57,7 @@ enum class OpKind : uint8_t {
   // Memory.
   Load, Store,
   // Reductions and friends.
-  ReduceSum, ReduceMax, ReduceMin, Argmax, Dot, Sort, TopK,
+  ReduceSum, ReduceMax, ReduceMin, Argmax, Dot, Sort, TopK, Gather,
   // Control flow.
   For, If, Yield,
 };
