@@ -1,12 +1,17 @@
-//===- kernels/attention.cpp - Dense flash attention in the DSL -----------===//
+//===- kernels/attention.cpp - HiP and dense attention kernels in the DSL -===//
 //
-// out[b, i, h, :] = softmax_j(q[b, i, h, :] . k[b, j, h', :]) v[b, j, h', :]
-// with h' = h / (H / H_kv) (GQA), q pre-scaled, queries the last T_q
-// positions of the keys, causal or not; online softmax in base 2
-// (FlashAttention). Layouts [B, T, H, D] contiguous, bf16/f16 in, f32 out.
-// The dense baseline and dense layers of the HiP pipeline build on it.
+// Three kernels, one program per (query tile, batch*head):
+//   flash_attention             dense attention, online softmax in base 2
+//   hip_block_sparse_attention  the selected key blocks + sink + window (§3)
+//   hip_mask_tree               the v1.1 hierarchical mask search (§2)
+// Common arguments: q, k, v in [B, T, H, D] with strides (sb, st, sh) in
+// elements and unit stride along D; `pos` i32 [B, T_q]: 0-based position of
+// each query among the keys (query j sees keys t <= pos[j]); `scale`
+// multiplies q.k (1 when q is pre-scaled). The output is contiguous
+// [B, T_q, H, D] in the input's type. GQA: kv head = head / (H / H_kv).
 //
 //===----------------------------------------------------------------------===//
+#include "hip/attention.h"
 #include "hip/kernels/examples.h"
 
 #include "hip/dsl/dsl.h"
@@ -17,69 +22,332 @@ namespace hip::kernels {
 using namespace hip::dsl;
 
 namespace {
-void flashAttention(Builder &b, const Config &c) {
-  DType t = c["DTYPE"] == 0 ? DType::bf16 : DType::f16;
-  Val q = b.arg("q", ptr(t)), k = b.arg("k", ptr(t)), v = b.arg("v", ptr(t));
-  Val out = b.arg("out", ptr(DType::f32));
-  Val Tq = b.arg("Tq", DType::i32), Tk = b.arg("Tk", DType::i32);
-  Val H = b.arg("H", DType::i32), Hkv = b.arg("Hkv", DType::i32);
-  int64_t BM = c["BLOCK_M"], BN = c["BLOCK_N"], D = c["HEAD_DIM"];
-  bool causal = c["CAUSAL"] != 0;
-  const double inf = std::numeric_limits<double>::infinity();
-  Val pidM = program_id(0), bh = program_id(1);
-  Val batch = bh / H, head = bh % H, kvHead = head / (H / Hkv);
-  Val offM = pidM * BM + arange(0, BM), offD = arange(0, D);
-  Val rowOk = expand_dims(offM < Tq, 1);
-  Val qRows = expand_dims((batch * Tq + offM) * (H * int(D)) + head * int(D), 1);
-  Val qt = load(q + (qRows + expand_dims(offD, 0)), rowOk, 0.0);
-  Val kvBase = batch * Tk * (Hkv * int(D)) + kvHead * int(D);
-  Val kvStride = Hkv * int(D);
-  // Query i sits at key position i + Tk - Tq.
-  Val qPos = expand_dims(offM + (Tk - Tq), 1);
-  Val hi = causal ? minimum(Tk, (pidM + 1) * BM + (Tk - Tq)) : Tk;
-  const double log2e = 1.4426950408889634;
-  auto res = for_range(
-      0, hi, BN,
-      {full({BM}, -inf, DType::f32), full({BM}, 0.0, DType::f32), full({BM, D}, 0.0, DType::f32)},
-      [&](Val n, std::vector<Val> s) {
-        Val offN = n + arange(0, BN);
-        Val colOk = offN < Tk;
-        Val kt = load(k + (kvBase + expand_dims(offD, 1) + expand_dims(offN * kvStride, 0)),
-                      expand_dims(colOk, 0), 0.0);
-        Val logits = dot(qt, kt) * log2e;
-        Val valid = expand_dims(colOk, 0);
-        if (causal) valid = valid & (expand_dims(offN, 0) <= qPos);
-        logits = where(valid, logits, -inf);
-        Val mNew = maximum(s[0], max(logits, 1));
-        Val p = exp2(logits - expand_dims(mNew, 1));
-        Val alpha = exp2(s[0] - mNew);
-        Val l = s[1] * alpha + sum(p, 1);
-        Val vt = load(v + (kvBase + expand_dims(offN * kvStride, 1) + expand_dims(offD, 0)),
-                      expand_dims(colOk, 1), 0.0);
-        Val acc = dot(cast(p, t), vt, s[2] * expand_dims(alpha, 1));
-        return std::vector<Val>{mNew, l, acc};
-      });
-  Val o = res[2] / expand_dims(res[1], 1);
-  store(out + (qRows + expand_dims(offD, 0)), o, rowOk);
+const double kInf = std::numeric_limits<double>::infinity();
+const double kLog2e = 1.4426950408889634;
+
+DType inputType(int64_t code) {
+  return code == 0 ? DType::bf16 : code == 1 ? DType::f16 : DType::f32;
 }
 
-std::string validateFlash(const Config &c) {
-  for (const char *key : {"BLOCK_M", "BLOCK_N", "HEAD_DIM"}) {
-    int64_t v = c[key];
-    if (v < 16 || (v & (v - 1))) return std::string(key) + " must be a power of two >= 16";
+/// The arguments every attention kernel starts with.
+struct AttnArgs {
+  Val q, k, v, out, pos;
+  Val Tq, Tk, H, Hkv;
+  Val sqb, sqt, sqh, skb, skt, skh, svb, svt, svh;
+  Val scale;
+  Val batch, head, kvHead;
+  Val qBase, kBase, vBase; // pointers to this (batch, head)'s rows
+};
+
+AttnArgs declareArgs(Builder &b, DType t, bool withV, bool withOut,
+                     const std::function<void()> &extraPointers,
+                     const std::function<void()> &extraScalars = [] {}) {
+  AttnArgs a;
+  a.q = b.arg("q", ptr(t));
+  a.k = b.arg("k", ptr(t));
+  if (withV) a.v = b.arg("v", ptr(t));
+  if (withOut) a.out = b.arg("out", ptr(t));
+  a.pos = b.arg("pos", ptr(DType::i32));
+  extraPointers();
+  a.Tq = b.arg("Tq", DType::i32);
+  a.Tk = b.arg("Tk", DType::i32);
+  a.H = b.arg("H", DType::i32);
+  a.Hkv = b.arg("Hkv", DType::i32);
+  a.sqb = b.arg("sqb", DType::i32), a.sqt = b.arg("sqt", DType::i32), a.sqh = b.arg("sqh", DType::i32);
+  a.skb = b.arg("skb", DType::i32), a.skt = b.arg("skt", DType::i32), a.skh = b.arg("skh", DType::i32);
+  if (withV)
+    a.svb = b.arg("svb", DType::i32), a.svt = b.arg("svt", DType::i32),
+    a.svh = b.arg("svh", DType::i32);
+  a.scale = b.arg("scale", DType::f32);
+  extraScalars();
+  Val bh = program_id(1);
+  a.batch = bh / a.H;
+  a.head = bh % a.H;
+  a.kvHead = a.head / (a.H / a.Hkv);
+  Val b64 = cast(a.batch, DType::i64);
+  a.qBase = a.q + (b64 * cast(a.sqb, DType::i64) + cast(a.head * a.sqh, DType::i64));
+  a.kBase = a.k + (b64 * cast(a.skb, DType::i64) + cast(a.kvHead * a.skh, DType::i64));
+  if (withV)
+    a.vBase = a.v + (b64 * cast(a.svb, DType::i64) + cast(a.kvHead * a.svh, DType::i64));
+  return a;
+}
+
+/// Online-softmax state of BM rows: running max (base 2), sum, accumulator.
+struct Softmax {
+  Val m, l, acc;
+};
+
+/// One tile of keys: kt [D, BN], vt [BN, D], valid [BM, BN]. Rows without a
+/// valid key so far keep m = -inf and contribute nothing.
+Softmax update(const Softmax &s, Val qt, Val kt, Val vt, Val valid, Val scale, DType t) {
+  Val logits = where(valid, dot(qt, kt) * (scale * kLog2e), -kInf);
+  Val mNew = maximum(s.m, max(logits, 1));
+  Val mSafe = where(mNew == -kInf, 0.0, mNew);
+  Val p = exp2(logits - expand_dims(mSafe, 1));
+  Val alpha = exp2(s.m - mSafe);
+  Val l = s.l * alpha + sum(p, 1);
+  Val acc = dot(cast(p, t), vt, s.acc * expand_dims(alpha, 1));
+  return {mNew, l, acc};
+}
+
+std::vector<Val> pack(const Softmax &s) { return {s.m, s.l, s.acc}; }
+Softmax unpack(const std::vector<Val> &v) { return {v[0], v[1], v[2]}; }
+
+/// kt [D, BN] and vt [BN, D] of the key tokens `tok` [BN] (masked by ok).
+std::pair<Val, Val> loadKV(const AttnArgs &a, Val tok, Val ok, int64_t D) {
+  Val d = arange(0, D);
+  Val kt = load(a.kBase + (expand_dims(d, 1) + expand_dims(tok * a.skt, 0)), expand_dims(ok, 0), 0.0);
+  Val vt = load(a.vBase + (expand_dims(tok * a.svt, 1) + expand_dims(d, 0)), expand_dims(ok, 1), 0.0);
+  return {kt, vt};
+}
+
+/// The rows of one program: BM query rows of a block of `rowsPerBlock`
+/// queries (program axis 0 enumerates blocks x sub-tiles).
+struct Rows {
+  Val off;   // [BM] query indices
+  Val ok;    // [BM]
+  Val pos;   // [BM] 0-based positions (-1 for rows that are not there)
+  Val qt;    // [BM, D]
+  Val block; // query block index
+};
+
+Rows loadRows(const AttnArgs &a, int64_t BM, int64_t blockRows, int64_t D) {
+  Rows r;
+  int64_t rowsPerProg = std::min(BM, blockRows), sub = blockRows / rowsPerProg;
+  Val pid = program_id(0);
+  r.block = pid / sub;
+  Val i = arange(0, BM);
+  r.off = r.block * blockRows + (pid % sub) * rowsPerProg + i;
+  r.ok = (r.off < a.Tq) & (i < rowsPerProg);
+  r.pos = load(a.pos + (a.batch * a.Tq + r.off), r.ok, -1);
+  Val d = arange(0, D);
+  r.qt = load(a.qBase + (expand_dims(r.off * a.sqt, 1) + expand_dims(d, 0)), expand_dims(r.ok, 1), 0.0);
+  return r;
+}
+
+void storeRows(const AttnArgs &a, const Rows &r, const Softmax &s, int64_t D, DType t) {
+  Val o = s.acc / expand_dims(where(s.l == 0.0, 1.0, s.l), 1);
+  Val d = arange(0, D);
+  Val rowBase = ((a.batch * a.Tq + r.off) * a.H + a.head) * int(D);
+  store(a.out + (expand_dims(rowBase, 1) + expand_dims(d, 0)), cast(o, t), expand_dims(r.ok, 1));
+}
+
+Softmax initialState(int64_t BM, int64_t D) {
+  return {full({BM}, -kInf, DType::f32), full({BM}, 0.0, DType::f32),
+          full({BM, D}, 0.0, DType::f32)};
+}
+
+// ---- Dense ---------------------------------------------------------------------------
+void flashAttention(Builder &b, const Config &c) {
+  DType t = inputType(c["DTYPE"]);
+  int64_t BM = c["BLOCK_M"], BN = c["BLOCK_N"], D = c["HEAD_DIM"];
+  bool causal = c["CAUSAL"] != 0;
+  AttnArgs a = declareArgs(b, t, true, true, [] {});
+  Rows r = loadRows(a, BM, BM, D);
+  Val hi = causal ? minimum(a.Tk, max(r.pos, 0) + 1) : a.Tk;
+  auto res = for_range(0, hi, BN, pack(initialState(BM, D)), [&](Val n, std::vector<Val> s) {
+    Val tok = n + arange(0, BN);
+    Val ok = tok < a.Tk;
+    auto [kt, vt] = loadKV(a, tok, ok, D);
+    Val valid = expand_dims(ok, 0) & expand_dims(r.ok, 1);
+    if (causal) valid = valid & (expand_dims(tok, 0) <= expand_dims(r.pos, 1));
+    return pack(update(unpack(s), r.qt, kt, vt, valid, a.scale, t));
+  });
+  storeRows(a, r, unpack(res), D, t);
+}
+
+// ---- Block-sparse ----------------------------------------------------------------------
+void blockSparseAttention(Builder &b, const Config &c) {
+  DType t = inputType(c["DTYPE"]);
+  int64_t BM = c["BLOCK_M"], BN = c["BLOCK_N"], D = c["HEAD_DIM"];
+  int64_t bq = c["BLOCK_SIZE_Q"], bk = c["BLOCK_SIZE_K"], S = c["SINK"], W = c["WINDOW"];
+  Val indices, ks, nQB, kMax;
+  AttnArgs a = declareArgs(b, t, true, true, [&] {
+    indices = b.arg("indices", ptr(DType::i32));
+    ks = b.arg("ks", ptr(DType::i32));
+  }, [&] {
+    nQB = b.arg("nQB", DType::i32);
+    kMax = b.arg("kMax", DType::i32);
+  });
+  Rows r = loadRows(a, BM, bq, D);
+  Val row = program_id(1) * nQB + r.block;
+  Val pj = expand_dims(r.pos, 1);
+  Softmax st = initialState(BM, D);
+  // 1. Selected blocks: keys outside the window (t <= p - W) and past the sink.
+  Val nSel = load(ks + row) * int(bk);
+  st = unpack(for_range(0, nSel, BN, pack(st), [&](Val n, std::vector<Val> s) {
+    Val j = n + arange(0, BN);
+    Val jOk = j < nSel;
+    Val tok = load(indices + (row * kMax + j / int(bk)), jOk, 0) + j % int(bk);
+    Val ok = jOk & (tok < a.Tk) & (tok >= int(S));
+    auto [kt, vt] = loadKV(a, tok, ok, D);
+    Val valid = expand_dims(ok, 0) & (expand_dims(tok, 0) <= pj - int(W));
+    return pack(update(unpack(s), r.qt, kt, vt, valid, a.scale, t));
+  }));
+  // 2. Sink: keys [0, S) not also in the window.
+  if (S > 0)
+    st = unpack(for_range(0, int(S), BN, pack(st), [&](Val n, std::vector<Val> s) {
+      Val tok = n + arange(0, BN);
+      Val ok = (tok < int(S)) & (tok < a.Tk);
+      auto [kt, vt] = loadKV(a, tok, ok, D);
+      Val valid = expand_dims(ok, 0) & (expand_dims(tok, 0) <= pj - int(W));
+      return pack(update(unpack(s), r.qt, kt, vt, valid, a.scale, t));
+    }));
+  // 3. Window: p - W < t <= p, over the union of the rows' windows.
+  if (W > 0) {
+    Val pMax = max(r.pos, 0);
+    Val pMin = min(where(r.ok, r.pos, std::numeric_limits<int32_t>::max()), 0);
+    Val lo = maximum(pMin - int(W) + 1, 0) / int(BN) * int(BN);
+    st = unpack(for_range(lo, pMax + 1, BN, pack(st), [&](Val n, std::vector<Val> s) {
+      Val tok = n + arange(0, BN);
+      Val ok = tok < a.Tk;
+      auto [kt, vt] = loadKV(a, tok, ok, D);
+      Val tk = expand_dims(tok, 0);
+      Val valid = expand_dims(ok, 0) & (tk > pj - int(W)) & (tk <= pj);
+      return pack(update(unpack(s), r.qt, kt, vt, valid, a.scale, t));
+    }));
   }
-  if (c["DTYPE"] != 0 && c["DTYPE"] != 1) return "DTYPE must be 0 (bf16) or 1 (f16)";
+  storeRows(a, r, st, D, t);
+}
+
+// ---- Mask search (v1.1 tree) -------------------------------------------------------------
+// One program per (query block, batch*head): the K branches live in
+// registers; each iteration splits them, scores every half by the max q.k
+// of its centre block against the strided queries (CHUNK halves per dot),
+// and keeps the K best (ties: the earlier half).
+void maskTree(Builder &b, const Config &c) {
+  DType t = inputType(c["DTYPE"]);
+  int64_t bq = c["BLOCK_SIZE_Q"], bsq = c["BLOCK_STRIDE_Q"], bk = c["BLOCK_SIZE_K"],
+          bsk = c["BLOCK_STRIDE_K"], K = c["KSEL"], D = c["HEAD_DIM"], S = c["SINK"],
+          W = c["WINDOW"], CH = c["CHUNK"], maskK = c["MASK_K"];
+  bool aligned = c["ALIGNED"] != 0;
+  int64_t kpb = bk / bsk, QR = bq / bsq, QRP = std::max<int64_t>(16, QR), NC = 2 * K / CH;
+  int64_t N = CH * kpb, off = (S + bk - 1) / bk;
+  Val indices, ks, nQB;
+  AttnArgs a = declareArgs(b, t, false, false, [&] {
+    indices = b.arg("indices", ptr(DType::i32));
+    ks = b.arg("ks", ptr(DType::i32));
+  }, [&] { nQB = b.arg("nQB", DType::i32); });
+  Val qb = program_id(0);
+  Val q0 = qb * int(bq);
+  // Visible keys of the block's last query, searchable blocks.
+  Val all = q0 + arange(0, bq);
+  Val P = max(load(a.pos + (a.batch * a.Tq + all), all < a.Tq, -1), 0) + 1;
+  Val Teff = maximum(P - int(W + S), 0);
+  Val B = (Teff + int(bk - 1)) / int(bk);
+  Val dense = Teff <= int(maskK);
+  // The scoring queries: offsets bsq-1, 2bsq-1, ... (rows padded to 16).
+  Val ri = arange(0, QRP);
+  Val qrow = q0 + int(bsq - 1) + ri * int(bsq);
+  Val rowOk = (ri < int(QR)) & (qrow < a.Tq);
+  Val posRow = expand_dims(load(a.pos + (a.batch * a.Tq + qrow), rowOk, 0), 1);
+  Val d = arange(0, D);
+  Val qt = load(a.qBase + (expand_dims(qrow * a.sqt, 1) + expand_dims(d, 0)), expand_dims(rowOk, 1), 0.0);
+  // Initial branches (§2.3): boundaries floor(B*i/K), aligned down to
+  // step = ceil(A/K), A the largest power of two <= B.
+  Val A = for_range(0, 31, 1, {constant(1, DType::i32)}, [&](Val, std::vector<Val> s) {
+            return std::vector<Val>{where(s[0] * 2 <= B, s[0] * 2, s[0])};
+          })[0];
+  Val step = aligned ? (A + int(K - 1)) / int(K) : constant(1, DType::i32);
+  Val i = arange(0, K);
+  Val s0 = minimum(B * i / int(K) / step * step, B);
+  Val s1 = minimum(B * (i + 1) / int(K) / step * step, B);
+  Val size0 = maximum(s1 - s0, 0);
+  // Iterations: ceil(log2(max size)); none when the block is dense.
+  Val maxSize = max(size0, 0);
+  Val nIter = for_range(0, 31, 1, {constant(0, DType::i32), constant(1, DType::i32)},
+                        [&](Val, std::vector<Val> s) {
+                          return std::vector<Val>{s[0] + where(s[1] < maxSize, 1, 0), s[1] * 2};
+                        })[0];
+  nIter = where(dense, 0, nIter);
+  Val col = expand_dims(arange(0, 2), 0);
+  auto res = for_range(0, nIter, 1, {s0, size0}, [&](Val, std::vector<Val> br) {
+    Val h = br[1] / 2;
+    Val cs = reshape(broadcast_to(expand_dims(br[0], 1), {K, 2}) + where(col == 1, expand_dims(h, 1), 0), {2 * K});
+    Val cn = reshape(where(col == 0, expand_dims(h, 1), expand_dims(br[1] - h, 1)), {2 * K});
+    Val rep = cs + cn / 2;
+    Val chunkRow = expand_dims(arange(0, NC), 1);
+    Val scores = for_range(0, int(NC), 1, {full({NC, CH}, -kInf, DType::f32)}, [&](Val ci, std::vector<Val> acc) {
+      Val n = arange(0, N);
+      Val cand = ci * int(CH) + n / int(kpb);
+      Val tok = (gather(rep, cand) + int(off)) * int(bk) + int(bsk - 1) + n % int(kpb) * int(bsk);
+      Val ok = (gather(cn, cand) > 0) & (tok < a.Tk);
+      Val kt = load(a.kBase + (expand_dims(d, 1) + expand_dims(tok * a.skt, 0)), expand_dims(ok, 0), 0.0);
+      Val s = dot(qt, kt) * a.scale;
+      // Causal minus window, and exact zeros (padding), score -32000 (§2.4).
+      s = where((expand_dims(tok, 0) > posRow - int(W)) | (s == 0.0), -32000.0, s);
+      s = where(expand_dims(rowOk, 1) & expand_dims(ok, 0), s, -kInf);
+      Val best = max(s, 0);
+      if (kpb > 1) best = max(reshape(best, {CH, kpb}), 1);
+      return std::vector<Val>{where(chunkRow == ci, broadcast_to(expand_dims(best, 0), {NC, CH}), acc[0])};
+    })[0];
+    auto [top, idx] = topk(reshape(scores, {2 * K}), K);
+    (void)top;
+    return std::vector<Val>{gather(cs, idx), gather(cn, idx)};
+  });
+  Val sel = sort((res[0] + int(off)) * int(bk));
+  Val denseIdx = where(i < B, (i + int(off)) * int(bk), int(kIndexSentinel));
+  Val row = program_id(1) * nQB + qb;
+  store(indices + (row * int(K) + i), where(dense, denseIdx, sel));
+  store(ks + row, where(dense, B, int(K)));
+}
+
+std::string validatePow2(const Config &c, std::initializer_list<const char *> keys, int64_t lo) {
+  for (const char *key : keys) {
+    int64_t v = c[key];
+    if (v < lo || (v & (v - 1)))
+      return std::string(key) + " must be a power of two >= " + std::to_string(lo);
+  }
+  if (c["DTYPE"] < 0 || c["DTYPE"] > 2) return "DTYPE must be 0 (bf16), 1 (f16) or 2 (f32)";
   return "";
 }
 } // namespace
 
 void registerAttentionKernels() {
-  static bool done = registerKernel(
-      {"flash_attention", "dense attention (online softmax), causal or not, GQA",
-       {{"BLOCK_M", {64, 128}}, {"BLOCK_N", {32, 64}}, {"num_warps", {4}}},
-       Config{{"BLOCK_M", 64}, {"BLOCK_N", 64}, {"HEAD_DIM", 64}, {"CAUSAL", 1}, {"DTYPE", 0},
-              {"num_warps", 4}},
-       flashAttention, validateFlash});
+  static bool done = [] {
+    registerKernel({"flash_attention", "dense attention (online softmax), causal or not, GQA",
+                    {{"BLOCK_M", {64, 128}}, {"BLOCK_N", {32, 64}}, {"num_warps", {4, 8}}},
+                    Config{{"BLOCK_M", 64}, {"BLOCK_N", 64}, {"HEAD_DIM", 64}, {"CAUSAL", 1},
+                           {"DTYPE", 0}, {"num_warps", 4}},
+                    flashAttention,
+                    [](const Config &c) {
+                      return validatePow2(c, {"BLOCK_M", "BLOCK_N", "HEAD_DIM"}, 16);
+                    }});
+    registerKernel(
+        {"hip_block_sparse_attention",
+         "HiP sparse attention over selected key blocks + sink + sliding window (§3)",
+         {{"BLOCK_M", {32, 64}}, {"BLOCK_N", {32, 64}}, {"num_warps", {4, 8}}},
+         Config{{"BLOCK_M", 64}, {"BLOCK_N", 64}, {"HEAD_DIM", 64}, {"DTYPE", 0},
+                {"BLOCK_SIZE_Q", 64}, {"BLOCK_SIZE_K", 2}, {"SINK", 16}, {"WINDOW", 256},
+                {"num_warps", 4}},
+         blockSparseAttention, [](const Config &c) {
+           std::string e = validatePow2(c, {"BLOCK_M", "BLOCK_N", "HEAD_DIM"}, 16);
+           if (!e.empty()) return e;
+           e = validatePow2(c, {"BLOCK_SIZE_Q", "BLOCK_SIZE_K"}, 1);
+           if (!e.empty()) return e;
+           if (c["BLOCK_M"] < c["BLOCK_SIZE_Q"] && c["BLOCK_SIZE_Q"] % c["BLOCK_M"])
+             return std::string("BLOCK_M must divide BLOCK_SIZE_Q");
+           return std::string();
+         }});
+    registerKernel(
+        {"hip_mask_tree", "HiP v1.1 hierarchical mask search, one query block per program (§2)",
+         {{"CHUNK", {16, 32, 64}}, {"num_warps", {4, 8}}},
+         Config{{"HEAD_DIM", 64}, {"DTYPE", 0}, {"BLOCK_SIZE_Q", 64}, {"BLOCK_STRIDE_Q", 2},
+                {"BLOCK_SIZE_K", 2}, {"BLOCK_STRIDE_K", 1}, {"MASK_K", 512}, {"KSEL", 256},
+                {"SINK", 16}, {"WINDOW", 256}, {"ALIGNED", 1}, {"CHUNK", 32}, {"num_warps", 4}},
+         maskTree, [](const Config &c) {
+           std::string e = validatePow2(c, {"HEAD_DIM"}, 16);
+           if (!e.empty()) return e;
+           e = validatePow2(c, {"BLOCK_SIZE_Q", "BLOCK_STRIDE_Q", "BLOCK_SIZE_K",
+                                "BLOCK_STRIDE_K", "KSEL", "CHUNK"}, 1);
+           if (!e.empty()) return e;
+           if (c["BLOCK_SIZE_Q"] < c["BLOCK_STRIDE_Q"] || c["BLOCK_SIZE_K"] < c["BLOCK_STRIDE_K"])
+             return std::string("block strides must not exceed the block sizes");
+           if (2 * c["KSEL"] < c["CHUNK"]) return std::string("CHUNK must be <= 2*KSEL");
+           return std::string();
+         }});
+    return true;
+  }();
   (void)done;
 }
 

@@ -1,0 +1,297 @@
+//===- kernels/hip_attention.cpp - hip_attention and dense_attention ------===//
+//
+// Checks the inputs (every constraint is an InvalidArgument naming the
+// argument; nothing is allocated or written before the checks pass), brings
+// them to the compute device, runs the mask pipeline (or reuses `previous`)
+// and the block-sparse attention kernel.
+//
+//===----------------------------------------------------------------------===//
+#include "hip/attention.h"
+
+#include "hip/error.h"
+#include "hip/kernels/examples.h"
+#include "hip/mask_stage.h"
+#include "hip/runtime/cuda.h"
+
+#include <cstdlib>
+#include <cstring>
+
+namespace hip {
+
+namespace {
+bool pow2(int64_t v) { return v > 0 && (v & (v - 1)) == 0; }
+
+std::string shapeStr(const TensorView &v) { return v.str(); }
+
+/// The checked shape of one call.
+struct Problem {
+  int64_t B, Tq, Tk, H, Hkv, D;
+  Device computeOn;
+  Backend backend;
+  int dtypeCode;
+};
+
+Device deviceFor(ComputeBackend want, Device data) {
+  Backend b;
+  switch (want) {
+  case ComputeBackend::CPU: return Device::CPU;
+  case ComputeBackend::CUDA: b = Backend::CUDA; break;
+  case ComputeBackend::Auto:
+    if (data == Device::CUDA) return Device::CUDA;
+    b = selectBackend();
+    break;
+  }
+  if (b == Backend::CUDA) {
+    std::string why;
+    if (!rt::cudaAvailable(&why))
+      throw RuntimeError("the CUDA backend was asked for but no GPU is usable: " + why);
+    return Device::CUDA;
+  }
+  return Device::CPU;
+}
+
+Problem checkInputs(const TensorView &q, const TensorView &k, const TensorView &v,
+                    bool causal, ComputeBackend backend, const TensorView &positionIds) {
+  auto bad = [](const std::string &m) { return InvalidArgument(m); };
+  if (q.dim() != 4) throw bad("q must be 4-D [B, T_q, H, D], got " + shapeStr(q));
+  if (k.dim() != 4) throw bad("k must be 4-D [B, T_k, H_kv, D], got " + shapeStr(k));
+  if (v.dim() != 4) throw bad("v must be 4-D [B, T_k, H_kv, D], got " + shapeStr(v));
+  if (k.shape != v.shape)
+    throw bad("k and v must have the same shape, got " + shapeStr(k) + " and " + shapeStr(v));
+  if (q.dtype != k.dtype || q.dtype != v.dtype)
+    throw bad("q, k and v must have the same dtype, got " + std::string(scalarTypeName(q.dtype)) +
+              ", " + scalarTypeName(k.dtype) + ", " + scalarTypeName(v.dtype));
+  if (q.dtype != ScalarType::bf16 && q.dtype != ScalarType::f16 && q.dtype != ScalarType::f32)
+    throw bad("q, k, v must be bf16, f16 or f32, got " + std::string(scalarTypeName(q.dtype)));
+  if (q.device != k.device || q.device != v.device)
+    throw bad("q, k and v must live on the same device");
+  Problem p{q.shape[0], q.shape[1], k.shape[1], q.shape[2], k.shape[2], q.shape[3],
+            Device::CPU, Backend::CPU, 0};
+  if (k.shape[0] != p.B)
+    throw bad("batch sizes differ: q " + shapeStr(q) + ", k " + shapeStr(k));
+  if (k.shape[3] != p.D)
+    throw bad("head dims differ: q " + shapeStr(q) + ", k " + shapeStr(k));
+  if (p.Hkv <= 0 || p.H % p.Hkv)
+    throw bad("H (" + std::to_string(p.H) + ") must be a multiple of H_kv (" +
+              std::to_string(p.Hkv) + ")");
+  bool supported = false;
+  for (int64_t d : kSupportedHeadDims) supported |= d == p.D;
+  if (!supported)
+    throw bad("head dim D = " + std::to_string(p.D) + " is not supported (supported: 16, 32, 64, "
+              "128, 256)");
+  if (!positionIds.defined() && p.Tq > p.Tk)
+    throw bad("T_q (" + std::to_string(p.Tq) + ") must not exceed T_k (" + std::to_string(p.Tk) +
+              "): queries are the last T_q keys (pass position_ids otherwise)");
+  for (const TensorView *t : {&q, &k, &v})
+    if (t->numel() / std::max<int64_t>(p.B, 1) >= (int64_t(1) << 31))
+      throw bad("each batch element of q, k, v must hold fewer than 2^31 elements, got " +
+                shapeStr(*t));
+  p.computeOn = deviceFor(backend, q.device);
+  p.backend = p.computeOn == Device::CUDA ? Backend::CUDA : Backend::CPU;
+  if (p.computeOn == Device::CUDA && q.dtype == ScalarType::f32)
+    throw bad("f32 inputs run on the CPU backend only; pass bf16 or f16 on CUDA");
+  p.dtypeCode = q.dtype == ScalarType::bf16 ? 0 : q.dtype == ScalarType::f16 ? 1 : 2;
+  if (positionIds.defined()) {
+    const TensorView &pi = positionIds;
+    bool shapeOk = (pi.dim() == 1 && pi.shape[0] == p.Tq) ||
+                   (pi.dim() == 2 && pi.shape[0] == p.B && pi.shape[1] == p.Tq);
+    if (!shapeOk || (pi.dtype != ScalarType::i32 && pi.dtype != ScalarType::i64))
+      throw bad("position_ids must be i32/i64 [B, T_q] or [T_q], got " + shapeStr(pi));
+  }
+  (void)causal;
+  return p;
+}
+
+/// 0-based query positions [B, T_q] on `dev`; checked against T_k.
+Tensor positions(const Problem &p, const TensorView &positionIds, bool causal) {
+  std::vector<int32_t> pos(size_t(p.B * p.Tq));
+  if (positionIds.defined()) {
+    std::vector<int64_t> given = Tensor::copyOf(positionIds, Device::CPU).toInt();
+    for (int64_t b = 0; b < p.B; ++b)
+      for (int64_t i = 0; i < p.Tq; ++i) {
+        int64_t x = given[size_t(positionIds.dim() == 1 ? i : b * p.Tq + i)];
+        if (x < 0 || x >= p.Tk)
+          throw InvalidArgument("position_ids[" + std::to_string(b) + ", " + std::to_string(i) +
+                                "] = " + std::to_string(x) + " is outside [0, T_k = " +
+                                std::to_string(p.Tk) + ")");
+        pos[size_t(b * p.Tq + i)] = int32_t(x);
+      }
+  } else {
+    for (int64_t b = 0; b < p.B; ++b)
+      for (int64_t i = 0; i < p.Tq; ++i) pos[size_t(b * p.Tq + i)] = int32_t(i + p.Tk - p.Tq);
+  }
+  // Non-causal: every query sees every key.
+  if (!causal) std::fill(pos.begin(), pos.end(), int32_t(p.Tk - 1));
+  Tensor host = Tensor::empty({p.B, p.Tq}, ScalarType::i32, Device::CPU);
+  if (!pos.empty()) std::memcpy(host.data(), pos.data(), pos.size() * 4);
+  return p.computeOn == Device::CPU ? host : Tensor::copyOf(host.view(), p.computeOn);
+}
+
+/// `v` on the compute device with unit stride along D (copied if needed).
+TensorView onDevice(const TensorView &v, Device dev, std::vector<Tensor> &keep) {
+  if (v.device == dev && v.stride(3) == 1) return v;
+  keep.push_back(Tensor::copyOf(v, dev));
+  return keep.back().view();
+}
+
+std::vector<ArgValue> attentionArgs(const TensorView &q, const TensorView &k,
+                                    const TensorView &v, const Tensor &out, const Tensor &pos,
+                                    const std::vector<ArgValue> &extraPointers,
+                                    const Problem &p, float scale,
+                                    const std::vector<ArgValue> &extraScalars) {
+  std::vector<ArgValue> a = {ArgValue::pointer(q.data), ArgValue::pointer(k.data),
+                             ArgValue::pointer(v.data), ArgValue::pointer(out.data()),
+                             ArgValue::pointer(pos.data())};
+  a.insert(a.end(), extraPointers.begin(), extraPointers.end());
+  for (int64_t x : {p.Tq, p.Tk, p.H, p.Hkv, q.stride(0), q.stride(1), q.stride(2), k.stride(0),
+                    k.stride(1), k.stride(2), v.stride(0), v.stride(1), v.stride(2)})
+    a.push_back(ArgValue::int32(int32_t(x)));
+  a.push_back(ArgValue::float32(scale));
+  a.insert(a.end(), extraScalars.begin(), extraScalars.end());
+  return a;
+}
+
+/// The output tensor on the caller's device.
+Tensor toCallerDevice(Tensor t, Device caller) {
+  if (t.device() == caller) return t;
+  return Tensor::copyOf(t.view(), caller);
+}
+
+int64_t envInt(const char *name, int64_t fallback) {
+  const char *s = std::getenv(name);
+  if (!s || !*s) return fallback;
+  char *end = nullptr;
+  long long v = std::strtoll(s, &end, 10);
+  if (*end) throw InvalidArgument(std::string(name) + "='" + s + "' is not an integer");
+  return v;
+}
+
+void sync(const Problem &p) {
+  if (p.computeOn == Device::CUDA) rt::Cuda::get().synchronize();
+}
+} // namespace
+
+HiPAttentionArgs HiPAttentionArgs::fromEnvironment() {
+  HiPAttentionArgs a;
+  a.mask_k = envInt("HIP_K", a.mask_k);
+  a.block_size_q = envInt("HIP_BQ", a.block_size_q);
+  a.block_stride_q = envInt("HIP_BSQ", a.block_stride_q);
+  a.block_size_k = envInt("HIP_BK", a.block_size_k);
+  a.block_stride_k = envInt("HIP_BSK", a.block_stride_k);
+  a.sliding_window_size = envInt("HIP_SW", a.sliding_window_size);
+  a.sink_token_size = envInt("HIP_NSINK", a.sink_token_size);
+  return a;
+}
+
+HiPAttentionOutput hip_attention(const TensorView &q, const TensorView &k, const TensorView &v,
+                                 const HiPAttentionArgs &args,
+                                 const HiPAttentionOutputMetadata *previous) {
+  kernels::registerAttentionKernels();
+  Problem p = checkInputs(q, k, v, args.is_causal, args.backend, args.position_ids);
+  if (args.sink_token_size < 0 || args.sliding_window_size < 0)
+    throw InvalidArgument("sink_token_size and sliding_window_size must be >= 0");
+  if (!args.is_causal && (args.sink_token_size || args.sliding_window_size))
+    throw InvalidArgument("is_causal = false needs sink_token_size = 0 and sliding_window_size = "
+                          "0 (got " + std::to_string(args.sink_token_size) + " and " +
+                          std::to_string(args.sliding_window_size) + ")");
+  MaskPipeline pipeline = MaskPipeline::fromJson(args.mask_pipeline, args);
+  MaskContext ctx;
+  ctx.target = currentTarget(p.backend);
+  ctx.device = p.computeOn;
+  ctx.B = p.B, ctx.Tq = p.Tq, ctx.Tk = p.Tk, ctx.H = p.H, ctx.Hkv = p.Hkv, ctx.D = p.D;
+  ctx.scale = args.softmax_scale.value_or(1.f);
+  ctx.sink = args.sink_token_size;
+  ctx.window = args.sliding_window_size;
+  ctx.causal = args.is_causal;
+  ctx.dtypeCode = p.dtypeCode;
+  if (previous) {
+    const HiPAttentionOutputMetadata &m = *previous;
+    if (m.batch != p.B || m.heads != p.H || m.t_q != p.Tq || !m.indices.defined())
+      throw InvalidArgument("previous metadata was made for B=" + std::to_string(m.batch) +
+                            ", H=" + std::to_string(m.heads) + ", T_q=" + std::to_string(m.t_q) +
+                            ", not for this call's B=" + std::to_string(p.B) + ", H=" +
+                            std::to_string(p.H) + ", T_q=" + std::to_string(p.Tq));
+    if (!pow2(m.block_size_k) || ctx.sink % m.block_size_k || ctx.window % m.block_size_k)
+      throw InvalidArgument("previous metadata: block_size_k must divide sink and window");
+  } else {
+    pipeline.validate(ctx);
+  }
+
+  HiPAttentionOutput result;
+  if (p.B * p.Tq * p.H == 0) { // empty in, empty out
+    int64_t bq = previous ? previous->block_size_q : args.block_size_q;
+    result.metadata = {Tensor::empty({p.B * p.H, 0, 0}, ScalarType::i32, q.device),
+                       Tensor::empty({p.B * p.H, 0}, ScalarType::i32, q.device),
+                       bq, args.block_size_k, p.B, p.H, p.Tq, p.Tk};
+    if (!args.mask_only) result.out = Tensor::empty({p.B, p.Tq, p.H, p.D}, q.dtype, q.device);
+    return result;
+  }
+
+  std::vector<Tensor> keep;
+  ctx.q = onDevice(q, p.computeOn, keep);
+  ctx.k = onDevice(k, p.computeOn, keep);
+  TensorView vd = onDevice(v, p.computeOn, keep);
+  ctx.pos = positions(p, args.position_ids, args.is_causal);
+
+  Candidates mask;
+  if (previous) {
+    mask.indices = previous->indices.device() == p.computeOn
+                       ? previous->indices
+                       : Tensor::copyOf(previous->indices.view(), p.computeOn);
+    mask.ks = previous->ks.device() == p.computeOn ? previous->ks
+                                                   : Tensor::copyOf(previous->ks.view(), p.computeOn);
+    mask.blockSizeQ = previous->block_size_q;
+    mask.blockSizeK = previous->block_size_k;
+  } else {
+    mask = pipeline.run(ctx);
+  }
+  result.metadata = {mask.indices, mask.ks, mask.blockSizeQ, mask.blockSizeK,
+                     p.B, p.H, p.Tq, p.Tk};
+  if (!args.mask_only) {
+    int64_t nQB = (p.Tq + mask.blockSizeQ - 1) / mask.blockSizeQ;
+    int64_t BM = std::clamp<int64_t>(mask.blockSizeQ, 16, 64);
+    int64_t progs = nQB * std::max<int64_t>(1, mask.blockSizeQ / BM);
+    Tensor out = Tensor::empty({p.B, p.Tq, p.H, p.D}, q.dtype, p.computeOn);
+    dsl::Config cfg{{"BLOCK_M", BM}, {"BLOCK_N", 64}, {"HEAD_DIM", p.D},
+                    {"DTYPE", p.dtypeCode}, {"BLOCK_SIZE_Q", mask.blockSizeQ},
+                    {"BLOCK_SIZE_K", mask.blockSizeK}, {"SINK", ctx.sink},
+                    {"WINDOW", ctx.window}, {"num_warps", 4}};
+    ctx.launch("hip_block_sparse_attention", cfg, {unsigned(progs), unsigned(p.B * p.H), 1},
+               attentionArgs(ctx.q, ctx.k, vd, out, ctx.pos,
+                             {MaskContext::pointer(mask.indices), MaskContext::pointer(mask.ks)},
+                             p, ctx.scale,
+                             {ArgValue::int32(int32_t(nQB)),
+                              ArgValue::int32(int32_t(mask.capacity()))}));
+    sync(p);
+    result.out = toCallerDevice(out, q.device);
+  } else {
+    sync(p);
+  }
+  result.metadata.indices = toCallerDevice(result.metadata.indices, q.device);
+  result.metadata.ks = toCallerDevice(result.metadata.ks, q.device);
+  return result;
+}
+
+Tensor dense_attention(const TensorView &q, const TensorView &k, const TensorView &v,
+                       const DenseAttentionArgs &args) {
+  kernels::registerAttentionKernels();
+  Problem p = checkInputs(q, k, v, args.is_causal, args.backend, args.position_ids);
+  Tensor out = Tensor::empty({p.B, p.Tq, p.H, p.D}, q.dtype, p.computeOn);
+  if (p.B * p.Tq * p.H == 0) return toCallerDevice(out, q.device);
+  std::vector<Tensor> keep;
+  TensorView qd = onDevice(q, p.computeOn, keep), kd = onDevice(k, p.computeOn, keep),
+             vd = onDevice(v, p.computeOn, keep);
+  Tensor pos = positions(p, args.position_ids, args.is_causal);
+  MaskContext ctx;
+  ctx.target = currentTarget(p.backend);
+  int64_t BM = 64;
+  dsl::Config cfg{{"BLOCK_M", BM}, {"BLOCK_N", 64}, {"HEAD_DIM", p.D}, {"DTYPE", p.dtypeCode},
+                  {"CAUSAL", args.is_causal ? 1 : 0}, {"num_warps", 4}};
+  ctx.launch("flash_attention", cfg,
+             {unsigned((p.Tq + BM - 1) / BM), unsigned(p.B * p.H), 1},
+             attentionArgs(qd, kd, vd, out, pos, {}, p, args.softmax_scale.value_or(1.f), {}));
+  sync(p);
+  return toCallerDevice(out, q.device);
+}
+
+} // namespace hip

@@ -1,0 +1,107 @@
+//===- hip/tensor.h - Tensor views and owning tensors ------------*- C++ -*-===//
+//
+// The public API takes tensors as `TensorView`s: a data pointer, an element
+// type, where the memory lives (host or CUDA device), a shape and strides in
+// elements, like a DLPack DLTensor (and built from one without a copy). It
+// returns owning, contiguous `Tensor`s. No MLIR or CUDA header is included.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#if __has_include(<dlpack/dlpack.h>)
+#include <dlpack/dlpack.h>
+#else
+// The DLPack ABI (dlpack.h, v0.8 and later), declared here when the header is
+// not installed so that frameworks can hand their tensors over without it.
+extern "C" {
+typedef enum { kDLCPU = 1, kDLCUDA = 2, kDLCUDAHost = 3, kDLCUDAManaged = 13 } DLDeviceType;
+typedef struct {
+  DLDeviceType device_type;
+  int32_t device_id;
+} DLDevice;
+typedef enum { kDLInt = 0U, kDLUInt = 1U, kDLFloat = 2U, kDLBfloat = 4U } DLDataTypeCode;
+typedef struct {
+  uint8_t code;
+  uint8_t bits;
+  uint16_t lanes;
+} DLDataType;
+typedef struct {
+  void *data;
+  DLDevice device;
+  int32_t ndim;
+  DLDataType dtype;
+  int64_t *shape;
+  int64_t *strides; // in elements; NULL = compact row-major
+  uint64_t byte_offset;
+} DLTensor;
+}
+#endif
+
+namespace hip {
+
+enum class ScalarType { f32, f16, bf16, i32, i64 };
+/// Where a tensor's memory lives.
+enum class Device { CPU, CUDA };
+
+const char *scalarTypeName(ScalarType t);
+std::size_t elementSize(ScalarType t);
+
+/// A non-owning view of a strided tensor.
+struct TensorView {
+  void *data = nullptr;
+  ScalarType dtype = ScalarType::f32;
+  Device device = Device::CPU;
+  std::vector<int64_t> shape;
+  std::vector<int64_t> strides; // elements; empty = contiguous row-major
+
+  TensorView() = default;
+  TensorView(void *data, ScalarType dtype, std::vector<int64_t> shape, Device device = Device::CPU,
+             std::vector<int64_t> strides = {});
+  /// A view of a DLPack tensor (CPU, CUDA, CUDA host or managed memory;
+  /// f32/f16/bf16/i32/i64, one lane). Throws InvalidArgument otherwise.
+  static TensorView fromDLPack(const DLTensor &t);
+
+  bool defined() const { return !shape.empty() || data; }
+  int64_t dim() const { return int64_t(shape.size()); }
+  int64_t numel() const;
+  int64_t stride(int64_t i) const;
+  bool contiguous() const;
+  std::string str() const; // "bf16[1, 128, 8, 64] cuda"
+};
+
+/// An owning, contiguous tensor on the host or on the CUDA device.
+class Tensor {
+public:
+  Tensor() = default;
+  static Tensor empty(std::vector<int64_t> shape, ScalarType dtype, Device device);
+  /// A contiguous copy of `v` on `device`, converted to `dtype` when given.
+  static Tensor copyOf(const TensorView &v, Device device);
+
+  TensorView view() const;
+  void *data() const { return data_.get(); }
+  ScalarType dtype() const { return dtype_; }
+  Device device() const { return device_; }
+  const std::vector<int64_t> &shape() const { return shape_; }
+  int64_t numel() const;
+  std::size_t bytes() const { return std::size_t(numel()) * elementSize(dtype_); }
+  bool defined() const { return bool(data_) || !shape_.empty(); }
+  /// The elements converted to float / to int64 (copied to the host first).
+  std::vector<float> toFloat() const;
+  std::vector<int64_t> toInt() const;
+
+private:
+  std::shared_ptr<void> data_;
+  ScalarType dtype_ = ScalarType::f32;
+  Device device_ = Device::CPU;
+  std::vector<int64_t> shape_;
+};
+
+/// Elements of `v` (any device, any strides) as float, row-major.
+std::vector<float> toFloatVector(const TensorView &v);
+
+} // namespace hip

@@ -1,0 +1,154 @@
+//===- kernels/mask_pipeline.cpp - Stage registry and the mask pipeline ---===//
+#include "hip/error.h"
+#include "hip/mask_stage.h"
+
+#include <map>
+#include <mutex>
+
+namespace hip {
+
+namespace {
+std::map<std::string, MaskStageFactory> &registry() {
+  static std::map<std::string, MaskStageFactory> r;
+  return r;
+}
+std::mutex registryMutex;
+
+std::mutex kernelsMutex;
+std::map<std::string, std::unique_ptr<SpecializedKernel>> kernels;
+} // namespace
+
+bool registerMaskStage(const std::string &type, MaskStageFactory factory) {
+  std::lock_guard<std::mutex> g(registryMutex);
+  registry()[type] = std::move(factory);
+  return true;
+}
+
+std::vector<std::string> registeredMaskStages() {
+  std::lock_guard<std::mutex> g(registryMutex);
+  std::vector<std::string> out;
+  for (auto &[name, f] : registry()) out.push_back(name);
+  return out;
+}
+
+int64_t stageParam(const nlohmann::json &p, const std::string &stage, const std::string &key,
+                   int64_t fallback) {
+  if (!p.contains(key)) return fallback;
+  const nlohmann::json &v = p[key];
+  if (v.is_boolean()) return v.get<bool>() ? 1 : 0;
+  if (!v.is_number_integer())
+    throw InvalidArgument("mask pipeline: stage '" + stage + "' parameter '" + key +
+                          "' must be an integer, got " + v.dump());
+  return v.get<int64_t>();
+}
+
+void checkStageKeys(const nlohmann::json &p, const std::string &stage,
+                    const std::vector<std::string> &known) {
+  for (auto it = p.begin(); it != p.end(); ++it) {
+    if (it.key() == "type") continue;
+    if (std::find(known.begin(), known.end(), it.key()) == known.end()) {
+      std::string list;
+      for (const auto &k : known) list += (list.empty() ? "" : ", ") + k;
+      throw InvalidArgument("mask pipeline: stage '" + stage + "' has no parameter '" + it.key() +
+                            "' (known: " + list + ")");
+    }
+  }
+}
+
+void MaskContext::launch(const std::string &name, const dsl::Config &config,
+                         std::array<unsigned, 3> grid, const std::vector<ArgValue> &args) const {
+  SpecializedKernel *k;
+  {
+    std::lock_guard<std::mutex> g(kernelsMutex);
+    std::string key = name + "|" + config.str() + "|" + target.str();
+    auto &slot = kernels[key];
+    if (!slot) slot = std::make_unique<SpecializedKernel>(dsl::findKernel(name), config, target);
+    k = slot.get();
+  }
+  if (grid[0] && grid[1] && grid[2]) k->launch(grid, args);
+}
+
+std::vector<ArgValue> MaskContext::qkArgs(const std::vector<ArgValue> &extraPointers,
+                                          const std::vector<ArgValue> &extraScalars) const {
+  std::vector<ArgValue> a = {ArgValue::pointer(q.data), ArgValue::pointer(k.data),
+                             pointer(pos)};
+  a.insert(a.end(), extraPointers.begin(), extraPointers.end());
+  for (int64_t v : {Tq, Tk, H, Hkv, q.stride(0), q.stride(1), q.stride(2), k.stride(0),
+                    k.stride(1), k.stride(2)})
+    a.push_back(ArgValue::int32(int32_t(v)));
+  a.push_back(ArgValue::float32(scale));
+  a.insert(a.end(), extraScalars.begin(), extraScalars.end());
+  return a;
+}
+
+MaskPipeline MaskPipeline::fromJson(const std::string &json, const HiPAttentionArgs &args) {
+  nlohmann::json doc;
+  if (json.find_first_not_of(" \t\r\n") == std::string::npos) {
+    doc = nlohmann::json::array({{{"type", "tree"}}});
+  } else {
+    try {
+      doc = nlohmann::json::parse(json);
+    } catch (const nlohmann::json::exception &e) {
+      throw InvalidArgument(std::string("mask pipeline: not valid JSON: ") + e.what());
+    }
+  }
+  if (doc.is_object()) {
+    for (auto it = doc.begin(); it != doc.end(); ++it)
+      if (it.key() != "stages")
+        throw InvalidArgument("mask pipeline: unknown key '" + it.key() + "' (expected \"stages\")");
+    if (!doc.contains("stages"))
+      throw InvalidArgument("mask pipeline: missing \"stages\"");
+    doc = doc["stages"];
+  }
+  if (!doc.is_array() || doc.empty())
+    throw InvalidArgument("mask pipeline: \"stages\" must be a non-empty list of stages");
+  MaskPipeline p;
+  for (size_t i = 0; i < doc.size(); ++i) {
+    const nlohmann::json &s = doc[i];
+    std::string where = "mask pipeline: stage " + std::to_string(i);
+    if (!s.is_object() || !s.contains("type") || !s["type"].is_string())
+      throw InvalidArgument(where + " must be an object with a string \"type\"");
+    std::string type = s["type"].get<std::string>();
+    MaskStageFactory f;
+    {
+      std::lock_guard<std::mutex> g(registryMutex);
+      auto it = registry().find(type);
+      if (it != registry().end()) f = it->second;
+    }
+    if (!f) {
+      std::string known;
+      for (const auto &n : registeredMaskStages()) known += (known.empty() ? "" : ", ") + n;
+      throw InvalidArgument(where + ": unknown type '" + type + "' (registered: " + known + ")");
+    }
+    p.stages_.push_back(f(s, args));
+  }
+  return p;
+}
+
+void MaskPipeline::validate(const MaskContext &ctx) const {
+  int64_t bq = 0, bk = 0;
+  for (const auto &s : stages_) {
+    s->validate(ctx, bq, bk);
+    nlohmann::json pr = s->params();
+    bq = pr.value("block_size_q", bq);
+    bk = pr.value("block_size_k", bk);
+  }
+}
+
+Candidates MaskPipeline::run(const MaskContext &ctx) const {
+  Candidates c;
+  for (const auto &s : stages_) c = s->run(ctx, c);
+  return c;
+}
+
+nlohmann::json MaskPipeline::toJson() const {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto &s : stages_) {
+    nlohmann::json j = s->params();
+    j["type"] = s->type();
+    list.push_back(j);
+  }
+  return {{"stages", list}};
+}
+
+} // namespace hip

@@ -1,0 +1,85 @@
+//===- kernels/stages/tree_stage.cpp - The v1.1 tree-search mask stage ----===//
+//
+// "tree": the canonical HiP mask search (hip-algorithm.md §2), one DSL
+// kernel (hip_mask_tree in kernels/attention.cpp) for every query block.
+// Parameters (defaults from HiPAttentionArgs): mask_k, block_size_q,
+// block_stride_q, block_size_k, block_stride_k, aligned_branches. It must be
+// the first stage: it searches every key between the sink and the window.
+//
+//===----------------------------------------------------------------------===//
+#include "hip/error.h"
+#include "hip/mask_stage.h"
+
+namespace hip {
+namespace {
+
+bool pow2(int64_t v) { return v > 0 && (v & (v - 1)) == 0; }
+
+class TreeStage : public MaskStage {
+public:
+  TreeStage(const nlohmann::json &p, const HiPAttentionArgs &a) {
+    checkStageKeys(p, "tree", {"mask_k", "block_size_q", "block_stride_q", "block_size_k",
+                               "block_stride_k", "aligned_branches"});
+    maskK_ = stageParam(p, "tree", "mask_k", a.mask_k);
+    bq_ = stageParam(p, "tree", "block_size_q", a.block_size_q);
+    bsq_ = stageParam(p, "tree", "block_stride_q", a.block_stride_q);
+    bk_ = stageParam(p, "tree", "block_size_k", a.block_size_k);
+    bsk_ = stageParam(p, "tree", "block_stride_k", a.block_stride_k);
+    aligned_ = stageParam(p, "tree", "aligned_branches", a.aligned_branches) != 0;
+  }
+  std::string type() const override { return "tree"; }
+  nlohmann::json params() const override {
+    return {{"mask_k", maskK_}, {"block_size_q", bq_}, {"block_stride_q", bsq_},
+            {"block_size_k", bk_}, {"block_stride_k", bsk_}, {"aligned_branches", aligned_}};
+  }
+  void validate(const MaskContext &ctx, int64_t prevBq, int64_t) const override {
+    auto bad = [](const std::string &m) { return InvalidArgument("tree stage: " + m); };
+    if (prevBq) throw bad("must be the first stage of the pipeline (it searches every key)");
+    for (auto [name, v] : {std::pair{"block_size_q", bq_}, {"block_stride_q", bsq_},
+                           {"block_size_k", bk_}, {"block_stride_k", bsk_}})
+      if (!pow2(v)) throw bad(std::string(name) + " = " + std::to_string(v) + " must be a power of two");
+    if (bsq_ > bq_) throw bad("block_stride_q must not exceed block_size_q");
+    if (bsk_ > bk_) throw bad("block_stride_k must not exceed block_size_k");
+    if (maskK_ < bk_)
+      throw bad("mask_k = " + std::to_string(maskK_) + " must be >= block_size_k = " +
+                std::to_string(bk_));
+    if (maskK_ % bk_ || !pow2(maskK_ / bk_))
+      throw bad("mask_k / block_size_k must be a power of two (mask_k = " +
+                std::to_string(maskK_) + ", block_size_k = " + std::to_string(bk_) + ")");
+    if (ctx.sink % bk_ || ctx.window % bk_)
+      throw bad("sink_token_size (" + std::to_string(ctx.sink) + ") and sliding_window_size (" +
+                std::to_string(ctx.window) + ") must be multiples of block_size_k (" +
+                std::to_string(bk_) + ")");
+  }
+  Candidates run(const MaskContext &ctx, const Candidates &) override {
+    int64_t K = maskK_ / bk_, nQB = (ctx.Tq + bq_ - 1) / bq_;
+    int64_t kpb = bk_ / bsk_;
+    int64_t chunk = std::clamp<int64_t>(64 / kpb, 1, 2 * K);
+    Candidates c;
+    c.blockSizeQ = bq_;
+    c.blockSizeK = bk_;
+    c.indices = Tensor::empty({ctx.B * ctx.H, nQB, K}, ScalarType::i32, ctx.device);
+    c.ks = Tensor::empty({ctx.B * ctx.H, nQB}, ScalarType::i32, ctx.device);
+    dsl::Config cfg{{"HEAD_DIM", ctx.D}, {"DTYPE", ctx.dtypeCode}, {"BLOCK_SIZE_Q", bq_},
+                    {"BLOCK_STRIDE_Q", bsq_}, {"BLOCK_SIZE_K", bk_}, {"BLOCK_STRIDE_K", bsk_},
+                    {"MASK_K", maskK_}, {"KSEL", K}, {"SINK", ctx.sink},
+                    {"WINDOW", ctx.window}, {"ALIGNED", aligned_ ? 1 : 0}, {"CHUNK", chunk},
+                    {"num_warps", 4}};
+    ctx.launch("hip_mask_tree", cfg, {unsigned(nQB), unsigned(ctx.B * ctx.H), 1},
+               ctx.qkArgs({MaskContext::pointer(c.indices), MaskContext::pointer(c.ks)},
+                          {ArgValue::int32(int32_t(nQB))}));
+    return c;
+  }
+
+private:
+  int64_t maskK_, bq_, bsq_, bk_, bsk_;
+  bool aligned_;
+};
+
+const bool registered = registerMaskStage(
+    "tree", [](const nlohmann::json &p, const HiPAttentionArgs &a) {
+      return std::make_unique<TreeStage>(p, a);
+    });
+
+} // namespace
+} // namespace hip

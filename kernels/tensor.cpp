@@ -1,0 +1,228 @@
+//===- kernels/tensor.cpp - Tensor views and owning tensors ---------------===//
+#include "hip/tensor.h"
+
+#include "hip/error.h"
+#include "hip/kernels/examples.h"
+#include "hip/runtime/cuda.h"
+
+#include <cstring>
+#include <sstream>
+
+namespace hip {
+
+const char *scalarTypeName(ScalarType t) {
+  switch (t) {
+  case ScalarType::f32: return "f32";
+  case ScalarType::f16: return "f16";
+  case ScalarType::bf16: return "bf16";
+  case ScalarType::i32: return "i32";
+  case ScalarType::i64: return "i64";
+  }
+  return "?";
+}
+
+std::size_t elementSize(ScalarType t) {
+  switch (t) {
+  case ScalarType::f16:
+  case ScalarType::bf16: return 2;
+  case ScalarType::i64: return 8;
+  default: return 4;
+  }
+}
+
+TensorView::TensorView(void *data, ScalarType dtype, std::vector<int64_t> shape, Device device,
+                       std::vector<int64_t> strides)
+    : data(data), dtype(dtype), device(device), shape(std::move(shape)),
+      strides(std::move(strides)) {
+  if (!this->strides.empty() && this->strides.size() != this->shape.size())
+    throw InvalidArgument("TensorView: " + std::to_string(this->strides.size()) +
+                          " strides given for " + std::to_string(this->shape.size()) +
+                          " dimensions");
+}
+
+TensorView TensorView::fromDLPack(const DLTensor &t) {
+  ScalarType st;
+  auto bad = [&](const std::string &why) {
+    return InvalidArgument("TensorView::fromDLPack: " + why);
+  };
+  if (t.dtype.lanes != 1) throw bad("vector lanes are not supported");
+  if (t.dtype.code == kDLFloat && t.dtype.bits == 32) st = ScalarType::f32;
+  else if (t.dtype.code == kDLFloat && t.dtype.bits == 16) st = ScalarType::f16;
+  else if (t.dtype.code == kDLBfloat && t.dtype.bits == 16) st = ScalarType::bf16;
+  else if (t.dtype.code == kDLInt && t.dtype.bits == 32) st = ScalarType::i32;
+  else if (t.dtype.code == kDLInt && t.dtype.bits == 64) st = ScalarType::i64;
+  else
+    throw bad("unsupported dtype (code " + std::to_string(t.dtype.code) + ", " +
+              std::to_string(t.dtype.bits) + " bits); f32, f16, bf16, i32, i64 are");
+  Device dev;
+  switch (t.device.device_type) {
+  case kDLCPU:
+  case kDLCUDAHost: dev = Device::CPU; break;
+  case kDLCUDA:
+  case kDLCUDAManaged: dev = Device::CUDA; break;
+  default: throw bad("unsupported device type " + std::to_string(int(t.device.device_type)));
+  }
+  if (t.ndim < 0 || (t.ndim > 0 && !t.shape)) throw bad("bad ndim or missing shape");
+  std::vector<int64_t> shape(t.shape, t.shape + t.ndim), strides;
+  if (t.strides) strides.assign(t.strides, t.strides + t.ndim);
+  return TensorView(static_cast<char *>(t.data) + t.byte_offset, st, shape, dev, strides);
+}
+
+int64_t TensorView::numel() const {
+  int64_t n = 1;
+  for (int64_t s : shape) n *= s;
+  return n;
+}
+
+int64_t TensorView::stride(int64_t i) const {
+  if (!strides.empty()) return strides[size_t(i)];
+  int64_t s = 1;
+  for (size_t j = size_t(i) + 1; j < shape.size(); ++j) s *= shape[j];
+  return s;
+}
+
+bool TensorView::contiguous() const {
+  int64_t s = 1;
+  for (int64_t i = dim() - 1; i >= 0; --i) {
+    if (shape[size_t(i)] != 1 && stride(i) != s) return false;
+    s *= shape[size_t(i)];
+  }
+  return true;
+}
+
+std::string TensorView::str() const {
+  std::ostringstream os;
+  os << scalarTypeName(dtype) << "[";
+  for (size_t i = 0; i < shape.size(); ++i) os << (i ? ", " : "") << shape[i];
+  os << "]" << (device == Device::CUDA ? " cuda" : " cpu");
+  return os.str();
+}
+
+Tensor Tensor::empty(std::vector<int64_t> shape, ScalarType dtype, Device device) {
+  Tensor t;
+  t.shape_ = std::move(shape);
+  t.dtype_ = dtype;
+  t.device_ = device;
+  std::size_t bytes = std::max<std::size_t>(t.bytes(), 1);
+  if (device == Device::CPU) {
+    t.data_ = std::shared_ptr<void>(::operator new(bytes), [](void *p) { ::operator delete(p); });
+  } else {
+    rt::DevicePtr p = rt::Cuda::get().alloc(bytes);
+    t.data_ = std::shared_ptr<void>(reinterpret_cast<void *>(p), [](void *q) {
+      rt::Cuda::get().free(reinterpret_cast<rt::DevicePtr>(q));
+    });
+  }
+  return t;
+}
+
+int64_t Tensor::numel() const {
+  int64_t n = 1;
+  for (int64_t s : shape_) n *= s;
+  return n;
+}
+
+TensorView Tensor::view() const { return TensorView(data_.get(), dtype_, shape_, device_); }
+
+namespace {
+// Copies the elements of `v` (row-major order) into contiguous host memory.
+void gatherToHost(const TensorView &v, char *dst) {
+  std::size_t es = elementSize(v.dtype);
+  int64_t n = v.numel();
+  if (n == 0) return;
+  if (v.contiguous()) {
+    if (v.device == Device::CPU) std::memcpy(dst, v.data, std::size_t(n) * es);
+    else
+      rt::Cuda::get().copyToHost(dst, reinterpret_cast<rt::DevicePtr>(v.data),
+                                 std::size_t(n) * es);
+    return;
+  }
+  // Strided: the span the view covers (non-negative strides), then pick.
+  int64_t span = 1;
+  for (int64_t i = 0; i < v.dim(); ++i) {
+    if (v.stride(i) < 0) throw InvalidArgument("negative strides are not supported: " + v.str());
+    span += (v.shape[size_t(i)] - 1) * v.stride(i);
+  }
+  std::vector<char> staged;
+  const char *src = static_cast<const char *>(v.data);
+  if (v.device == Device::CUDA) {
+    staged.resize(std::size_t(span) * es);
+    rt::Cuda::get().copyToHost(staged.data(), reinterpret_cast<rt::DevicePtr>(v.data),
+                               staged.size());
+    src = staged.data();
+  }
+  std::vector<int64_t> idx(size_t(v.dim()), 0);
+  for (int64_t e = 0; e < n; ++e) {
+    int64_t off = 0;
+    for (int64_t i = 0; i < v.dim(); ++i) off += idx[size_t(i)] * v.stride(i);
+    std::memcpy(dst + std::size_t(e) * es, src + std::size_t(off) * es, es);
+    for (int64_t i = v.dim() - 1; i >= 0; --i) {
+      if (++idx[size_t(i)] < v.shape[size_t(i)]) break;
+      idx[size_t(i)] = 0;
+    }
+  }
+}
+} // namespace
+
+Tensor Tensor::copyOf(const TensorView &v, Device device) {
+  Tensor t = empty(v.shape, v.dtype, device);
+  if (device == Device::CPU) {
+    gatherToHost(v, static_cast<char *>(t.data()));
+  } else if (t.bytes()) {
+    std::vector<char> host(t.bytes());
+    gatherToHost(v, host.data());
+    rt::Cuda::get().copyToDevice(reinterpret_cast<rt::DevicePtr>(t.data()), host.data(),
+                                 host.size());
+  }
+  return t;
+}
+
+std::vector<float> toFloatVector(const TensorView &v) {
+  std::size_t es = elementSize(v.dtype);
+  std::vector<char> raw(std::size_t(v.numel()) * es);
+  gatherToHost(v, raw.data());
+  std::vector<float> out(std::size_t(v.numel()));
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const char *p = raw.data() + i * es;
+    uint16_t h;
+    switch (v.dtype) {
+    case ScalarType::f32: std::memcpy(&out[i], p, 4); break;
+    case ScalarType::f16: std::memcpy(&h, p, 2), out[i] = kernels::f16ToFloat(h); break;
+    case ScalarType::bf16: std::memcpy(&h, p, 2), out[i] = kernels::bf16ToFloat(h); break;
+    case ScalarType::i32: {
+      int32_t x;
+      std::memcpy(&x, p, 4);
+      out[i] = float(x);
+      break;
+    }
+    case ScalarType::i64: {
+      int64_t x;
+      std::memcpy(&x, p, 8);
+      out[i] = float(x);
+      break;
+    }
+    }
+  }
+  return out;
+}
+
+std::vector<float> Tensor::toFloat() const { return toFloatVector(view()); }
+
+std::vector<int64_t> Tensor::toInt() const {
+  std::vector<char> raw(bytes());
+  gatherToHost(view(), raw.data());
+  std::vector<int64_t> out(static_cast<std::size_t>(numel()));
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    if (dtype_ == ScalarType::i64) {
+      std::memcpy(&out[i], raw.data() + 8 * i, 8);
+    } else if (dtype_ == ScalarType::i32) {
+      int32_t x;
+      std::memcpy(&x, raw.data() + 4 * i, 4);
+      out[i] = x;
+    } else {
+      throw InvalidArgument("Tensor::toInt: tensor is " + std::string(scalarTypeName(dtype_)));
+    }
+  }
+  return out;
+}
+
+} // namespace hip
