@@ -3,6 +3,7 @@
 //   hipattn kernels                     registered kernels and config spaces
 //   hipattn compile KERNEL [options]    print one compilation stage
 //   hipattn demo [--backend B]          run the example kernels and check them
+//   hipattn run [options]               HiP against dense attention
 //   hipattn cache show|clear            the on-disk compiled-kernel cache
 //
 //===----------------------------------------------------------------------===//
@@ -23,6 +24,11 @@
 #include <string>
 #include <vector>
 
+namespace hip::tools {
+extern const char *kRunHelp;
+int cmdRun(const std::map<std::string, std::string> &flags);
+} // namespace hip::tools
+
 namespace {
 
 const char *kMainHelp = R"(hipattn: HiP attention kernels, compiled at run time through MLIR.
@@ -30,6 +36,8 @@ const char *kMainHelp = R"(hipattn: HiP attention kernels, compiled at run time 
 usage: hipattn <command> [options]
 
 commands:
+  run        run hip_attention and dense attention on a workload: latency,
+             speedup, error against dense, recall of the mask
   kernels    list the registered kernels and their config spaces
   compile    print one compilation stage of a kernel (tile, layouts, mlir,
              llvm, ptx)
@@ -38,8 +46,9 @@ commands:
   cache      show or clear the on-disk compiled-kernel cache
 
 Run 'hipattn <command> --help' for a command's options.
-Environment: HIP_BACKEND, HIP_CACHE_DIR, HIP_DUMP_IR, HIP_DUMP_DIR,
-HIP_NUM_THREADS (see README.md).
+Environment: HIP_BACKEND, HIP_CACHE_DIR, HIP_DUMP_IR, HIP_DUMP_DIR, HIP_LOG,
+HIP_NUM_THREADS, HIP_K, HIP_BQ, HIP_BSQ, HIP_BK, HIP_BSK, HIP_SW, HIP_NSINK
+(see README.md).
 )";
 
 const std::map<std::string, const char *> kHelp = {
@@ -67,6 +76,7 @@ runs them on random inputs whose sizes are not multiples of the tiles,
 compares every output with a float64 reference and prints where each ran,
 compile and run times, and whether it matched.
 )"},
+    {"run", hip::tools::kRunHelp},
     {"cache", R"(usage: hipattn cache show|clear
 
   show    the cache directory ($HIP_CACHE_DIR, default ~/.cache/hip-attention),
@@ -246,6 +256,17 @@ int main(int argc, char **argv) {
     if (cmd == "kernels") return cmdKernels();
     if (cmd == "compile") return cmdCompile(args);
     if (cmd == "demo") return cmdDemo(args);
+    if (cmd == "run") {
+      bool json = std::erase(args, std::string("--json")) > 0;
+      Options o = parse(args, {"--backend", "--B", "--T", "--H", "--Hkv", "--D", "--dtype",
+                               "--input", "--seed", "--mask-k", "--block-size-q",
+                               "--block-stride-q", "--block-size-k", "--block-stride-k",
+                               "--sink", "--window", "--mask-pipeline", "--reps",
+                               "--recall-heads", "--recall-blocks"});
+      if (!o.positional.empty()) return usageError("run takes no positional arguments");
+      if (json) o.flags["--json"] = "1";
+      return hip::tools::cmdRun(o.flags);
+    }
     return cmdCache(args);
   } catch (const hip::InvalidArgument &e) {
     return usageError(e.what());

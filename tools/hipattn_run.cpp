@@ -1,0 +1,296 @@
+//===- tools/hipattn_run.cpp - `hipattn run`: HiP against dense attention -===//
+//
+// Runs hip_attention and dense_attention on one workload (random, or q/k/v
+// from .npy files) and reports the latency of each (the mask and the sparse
+// attention separately), the speedup, HiP's relative output error against
+// dense attention, and the recall of HiP's mask against the exact top-k key
+// blocks (on a sample of heads and query blocks).
+//
+//===----------------------------------------------------------------------===//
+#include "hip/attention.h"
+#include "hip/compiler/compiler.h"
+#include "hip/error.h"
+#include "hip/kernels/examples.h"
+#include "hip/kernels/npy.h"
+#include "hip/runtime/cuda.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace hip::tools {
+
+extern const char *kRunHelp;
+const char *kRunHelp = R"(usage: hipattn run [options]
+
+Runs hip_attention and dense (flash) attention on one workload and prints the
+latency of each (HiP's mask search and sparse attention separately), the
+speedup, HiP's relative output error against dense attention (Frobenius
+norm), and the recall of HiP's mask against the exact top-k key blocks.
+
+workload (default: random normal q/k/v, q pre-scaled by 1/sqrt(D); on the
+CPU B=1 T=2048 H=4 Hkv=2 D=64, on a GPU B=1 T=16384 H=32 Hkv=8 D=128):
+  --backend B          auto (default: HIP_BACKEND, else the GPU if usable),
+                       cpu or cuda
+  --B N --T N --H N --Hkv N --D N
+                       batch, sequence length (T_q = T_k), query heads, key/
+                       value heads, head dim (16, 32, 64, 128, 256)
+  --dtype T            bf16 (default), f16, f32 (CPU only)
+  --input DIR          read DIR/q.npy, DIR/k.npy, DIR/v.npy instead: float32,
+                       float16 or bfloat16 arrays, q [B, T_q, H, D], k and v
+                       [B, T_k, H_kv, D], q already scaled by 1/sqrt(D)
+                       (hipattn eval dump-qkv writes them)
+  --seed N             random inputs' seed (default 0)
+HiP parameters (defaults: HIP_K etc., else the v1.1 defaults):
+  --mask-k N (512) --block-size-q N (64) --block-stride-q N (2)
+  --block-size-k N (2) --block-stride-k N (1) --sink N (16) --window N (256)
+  --mask-pipeline FILE  the mask pipeline as JSON, e.g.
+                       {"stages": [{"type": "tree", "mask_k": 512}]}
+measurement:
+  --reps N             timed repetitions, median reported (default 3 on the
+                       CPU, 10 on a GPU), after one warm-up call
+  --recall-heads N     (batch, head) pairs sampled for recall (default 4)
+  --recall-blocks N    query blocks per pair, the last ones (default 8)
+  --json               print one JSON object instead of the table
+)";
+
+namespace {
+
+struct Workload {
+  int64_t B = 1, T = 0, H = 0, Hkv = 0, D = 0;
+  ScalarType dtype = ScalarType::bf16;
+  std::vector<char> q, k, v; // host, contiguous
+  int64_t Tq = 0, Tk = 0;
+};
+
+ScalarType fromNpy(kernels::NpyType t) {
+  switch (t) {
+  case kernels::NpyType::f32: return ScalarType::f32;
+  case kernels::NpyType::f16: return ScalarType::f16;
+  case kernels::NpyType::bf16: return ScalarType::bf16;
+  default: throw InvalidArgument("--input: q/k/v must be float32, float16 or bfloat16 arrays");
+  }
+}
+
+void randomWorkload(Workload &w, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  auto fill = [&](std::vector<char> &out, int64_t n, float scale) {
+    size_t es = elementSize(w.dtype);
+    out.resize(size_t(n) * es);
+    for (int64_t i = 0; i < n; ++i) {
+      float x = nd(rng) * scale;
+      if (w.dtype == ScalarType::f32) std::memcpy(&out[size_t(i) * 4], &x, 4);
+      else {
+        uint16_t h = w.dtype == ScalarType::bf16 ? kernels::floatToBf16(x) : kernels::floatToF16(x);
+        std::memcpy(&out[size_t(i) * 2], &h, 2);
+      }
+    }
+  };
+  fill(w.q, w.B * w.Tq * w.H * w.D, 1.f / std::sqrt(float(w.D)));
+  fill(w.k, w.B * w.Tk * w.Hkv * w.D, 1.f);
+  fill(w.v, w.B * w.Tk * w.Hkv * w.D, 1.f);
+}
+
+void readWorkload(Workload &w, const std::string &dir) {
+  auto q = kernels::readNpy(dir + "/q.npy"), k = kernels::readNpy(dir + "/k.npy"),
+       v = kernels::readNpy(dir + "/v.npy");
+  if (q.shape.size() != 4 || k.shape.size() != 4 || v.shape.size() != 4)
+    throw InvalidArgument("--input: q, k, v must be 4-D ([B, T, H, D])");
+  if (q.type != k.type || q.type != v.type)
+    throw InvalidArgument("--input: q, k, v must have the same dtype");
+  w.dtype = fromNpy(q.type);
+  w.B = q.shape[0], w.Tq = q.shape[1], w.H = q.shape[2], w.D = q.shape[3];
+  w.Tk = k.shape[1], w.Hkv = k.shape[2], w.T = w.Tk;
+  w.q = std::move(q.data), w.k = std::move(k.data), w.v = std::move(v.data);
+  if (v.shape != k.shape) throw InvalidArgument("--input: k and v must have the same shape");
+}
+
+double medianMs(int reps, const std::function<void()> &f) {
+  f(); // warm-up (compiles)
+  std::vector<double> t;
+  for (int i = 0; i < reps; ++i) {
+    auto s = std::chrono::steady_clock::now();
+    f();
+    t.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s).count());
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+/// Recall of the selected blocks against the exact top-K blocks by
+/// max_{query in block, key in block} q.k over the searchable range of
+/// each query block, on the last `nBlocks` query blocks of `nHeads`
+/// (batch, head) pairs spread over B*H.
+double exactRecall(const Workload &w, const HiPAttentionOutputMetadata &m,
+                   const HiPAttentionArgs &a, int64_t nHeads, int64_t nBlocks) {
+  TensorView qv(const_cast<char *>(w.q.data()), w.dtype, {w.B, w.Tq, w.H, w.D});
+  TensorView kv(const_cast<char *>(w.k.data()), w.dtype, {w.B, w.Tk, w.Hkv, w.D});
+  std::vector<float> q = toFloatVector(qv), k = toFloatVector(kv);
+  auto idx = m.indices.toInt(), ks = m.ks.toInt();
+  int64_t nQB = m.indices.shape()[1], cap = m.indices.shape()[2];
+  int64_t bq = m.block_size_q, bk = m.block_size_k, S = a.sink_token_size, W = a.sliding_window_size;
+  int64_t hits = 0, total = 0;
+  nHeads = std::min(nHeads, w.B * w.H);
+  for (int64_t s = 0; s < nHeads; ++s) {
+    int64_t row = s * (w.B * w.H) / nHeads, b = row / w.H, h = row % w.H, hk = h / (w.H / w.Hkv);
+    for (int64_t qb = std::max<int64_t>(0, nQB - nBlocks); qb < nQB; ++qb) {
+      int64_t q0 = qb * bq, q1 = std::min(w.Tq, q0 + bq);
+      int64_t P = q1 - 1 + (w.Tk - w.Tq) + 1;
+      int64_t nb = (std::max<int64_t>(0, P - W - S) + bk - 1) / bk;
+      int64_t K = ks[size_t(row * nQB + qb)];
+      if (nb <= K || K == 0) continue; // dense block: trivially exact
+      std::vector<std::pair<double, int64_t>> score;
+      for (int64_t blk = 0; blk < nb; ++blk) {
+        double best = -INFINITY;
+        for (int64_t t = S + blk * bk; t < S + (blk + 1) * bk; ++t)
+          for (int64_t j = q0; j < q1; ++j) {
+            if (t > j + (w.Tk - w.Tq) - W) continue;
+            double d = 0;
+            const float *qr = &q[size_t(((b * w.Tq + j) * w.H + h) * w.D)];
+            const float *kr = &k[size_t(((b * w.Tk + t) * w.Hkv + hk) * w.D)];
+            for (int64_t x = 0; x < w.D; ++x) d += double(qr[x]) * kr[x];
+            best = std::max(best, d);
+          }
+        score.push_back({best, S + blk * bk});
+      }
+      std::partial_sort(score.begin(), score.begin() + K, score.end(),
+                        [](auto &x, auto &y) { return x.first > y.first; });
+      std::vector<int64_t> exact;
+      for (int64_t i = 0; i < K; ++i) exact.push_back(score[size_t(i)].second);
+      std::sort(exact.begin(), exact.end());
+      for (int64_t i = 0; i < K; ++i)
+        hits += std::binary_search(exact.begin(), exact.end(), idx[size_t((row * nQB + qb) * cap + i)]);
+      total += K;
+    }
+  }
+  return total ? double(hits) / double(total) : 1.0;
+}
+
+int64_t flag(const std::map<std::string, std::string> &f, const std::string &k, int64_t d) {
+  auto it = f.find(k);
+  if (it == f.end()) return d;
+  char *end = nullptr;
+  long long v = std::strtoll(it->second.c_str(), &end, 10);
+  if (it->second.empty() || *end) throw InvalidArgument(k + " needs an integer, got '" + it->second + "'");
+  return v;
+}
+} // namespace
+
+int cmdRun(const std::map<std::string, std::string> &f) {
+  HiPAttentionArgs a = HiPAttentionArgs::fromEnvironment();
+  std::string be = f.count("--backend") ? f.at("--backend") : "auto";
+  if (be == "cpu") a.backend = ComputeBackend::CPU;
+  else if (be == "cuda") a.backend = ComputeBackend::CUDA;
+  else if (be != "auto") throw InvalidArgument("--backend must be auto, cpu or cuda");
+  bool gpu = a.backend == ComputeBackend::CUDA ||
+             (a.backend == ComputeBackend::Auto && selectBackend() == Backend::CUDA);
+  if (gpu) {
+    std::string why;
+    if (!rt::cudaAvailable(&why)) throw RuntimeError("--backend cuda: no usable GPU: " + why);
+  }
+  a.backend = gpu ? ComputeBackend::CUDA : ComputeBackend::CPU;
+  a.mask_k = flag(f, "--mask-k", a.mask_k);
+  a.block_size_q = flag(f, "--block-size-q", a.block_size_q);
+  a.block_stride_q = flag(f, "--block-stride-q", a.block_stride_q);
+  a.block_size_k = flag(f, "--block-size-k", a.block_size_k);
+  a.block_stride_k = flag(f, "--block-stride-k", a.block_stride_k);
+  a.sink_token_size = flag(f, "--sink", a.sink_token_size);
+  a.sliding_window_size = flag(f, "--window", a.sliding_window_size);
+  if (f.count("--mask-pipeline")) {
+    std::ifstream in(f.at("--mask-pipeline"));
+    if (!in) throw InvalidArgument("--mask-pipeline: cannot read '" + f.at("--mask-pipeline") + "'");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    a.mask_pipeline = ss.str();
+  }
+  Workload w;
+  if (f.count("--input")) {
+    for (const char *k : {"--T", "--B", "--H", "--Hkv", "--D", "--dtype", "--seed"})
+      if (f.count(k)) throw InvalidArgument(std::string(k) + " and --input exclude each other");
+    readWorkload(w, f.at("--input"));
+  } else {
+    w.B = flag(f, "--B", 1);
+    w.T = flag(f, "--T", gpu ? 16384 : 2048);
+    w.H = flag(f, "--H", gpu ? 32 : 4);
+    w.Hkv = flag(f, "--Hkv", gpu ? 8 : 2);
+    w.D = flag(f, "--D", gpu ? 128 : 64);
+    std::string dt = f.count("--dtype") ? f.at("--dtype") : "bf16";
+    if (dt == "bf16") w.dtype = ScalarType::bf16;
+    else if (dt == "f16") w.dtype = ScalarType::f16;
+    else if (dt == "f32") w.dtype = ScalarType::f32;
+    else throw InvalidArgument("--dtype must be bf16, f16 or f32");
+    if (w.B <= 0 || w.T <= 0 || w.H <= 0 || w.Hkv <= 0 || w.D <= 0)
+      throw InvalidArgument("--B, --T, --H, --Hkv, --D must be positive");
+    w.Tq = w.Tk = w.T;
+    randomWorkload(w, uint64_t(flag(f, "--seed", 0)));
+  }
+  int reps = int(flag(f, "--reps", gpu ? 10 : 3));
+  if (reps < 1) throw InvalidArgument("--reps must be >= 1");
+  Device dev = gpu ? Device::CUDA : Device::CPU;
+  TensorView qh(w.q.data(), w.dtype, {w.B, w.Tq, w.H, w.D}),
+      kh(w.k.data(), w.dtype, {w.B, w.Tk, w.Hkv, w.D}), vh(w.v.data(), w.dtype, {w.B, w.Tk, w.Hkv, w.D});
+  Tensor q = Tensor::copyOf(qh, dev), k = Tensor::copyOf(kh, dev), v = Tensor::copyOf(vh, dev);
+
+  HiPAttentionOutput hip;
+  HiPAttentionArgs maskOnly = a;
+  maskOnly.mask_only = true;
+  double totalMs = medianMs(reps, [&] { hip = hip_attention(q.view(), k.view(), v.view(), a); });
+  double maskMs = medianMs(reps, [&] { hip_attention(q.view(), k.view(), v.view(), maskOnly); });
+  double attnMs = medianMs(reps, [&] { hip_attention(q.view(), k.view(), v.view(), a, &hip.metadata); });
+  Tensor dense;
+  DenseAttentionArgs da;
+  da.backend = a.backend;
+  double denseMs = medianMs(reps, [&] { dense = dense_attention(q.view(), k.view(), v.view(), da); });
+
+  auto x = hip.out.toFloat(), y = dense.toFloat();
+  double num = 0, den = 0;
+  for (size_t i = 0; i < x.size(); ++i) num += double(x[i] - y[i]) * (x[i] - y[i]), den += double(y[i]) * y[i];
+  double relErr = den > 0 ? std::sqrt(num / den) : 0;
+  double recall = exactRecall(w, hip.metadata, a, flag(f, "--recall-heads", 4), flag(f, "--recall-blocks", 8));
+  std::string device = gpu ? rt::Cuda::get().info().name : "CPU";
+  if (f.count("--json")) {
+    std::printf("{\"device\": \"%s\", \"backend\": \"%s\", \"B\": %lld, \"T_q\": %lld, \"T_k\": %lld, "
+                "\"H\": %lld, \"H_kv\": %lld, \"D\": %lld, \"dtype\": \"%s\", \"mask_k\": %lld, "
+                "\"block_size_q\": %lld, \"block_stride_q\": %lld, \"block_size_k\": %lld, "
+                "\"block_stride_k\": %lld, \"sink\": %lld, \"window\": %lld, \"reps\": %d, "
+                "\"hip_ms\": %.4f, \"hip_mask_ms\": %.4f, \"hip_attention_ms\": %.4f, "
+                "\"dense_ms\": %.4f, \"speedup\": %.4f, \"rel_error\": %.6g, \"recall\": %.6f}\n",
+                device.c_str(), gpu ? "cuda" : "cpu", (long long)w.B, (long long)w.Tq,
+                (long long)w.Tk, (long long)w.H, (long long)w.Hkv, (long long)w.D,
+                scalarTypeName(w.dtype), (long long)a.mask_k, (long long)a.block_size_q,
+                (long long)a.block_stride_q, (long long)a.block_size_k, (long long)a.block_stride_k,
+                (long long)a.sink_token_size, (long long)a.sliding_window_size, reps, totalMs,
+                maskMs, attnMs, denseMs, denseMs / totalMs, relErr, recall);
+    return 0;
+  }
+  std::printf("hipattn run on %s (%s): B=%lld T_q=%lld T_k=%lld H=%lld H_kv=%lld D=%lld %s\n",
+              device.c_str(), gpu ? "cuda" : "cpu", (long long)w.B, (long long)w.Tq,
+              (long long)w.Tk, (long long)w.H, (long long)w.Hkv, (long long)w.D,
+              scalarTypeName(w.dtype));
+  std::printf("HiP: mask_k=%lld block_size_q=%lld block_stride_q=%lld block_size_k=%lld "
+              "block_stride_k=%lld sink=%lld window=%lld%s\n",
+              (long long)a.mask_k, (long long)a.block_size_q, (long long)a.block_stride_q,
+              (long long)a.block_size_k, (long long)a.block_stride_k,
+              (long long)a.sink_token_size, (long long)a.sliding_window_size,
+              a.mask_pipeline.empty() ? "" : " (custom mask pipeline)");
+  std::printf("  %-28s %10.3f ms\n", "hip_attention (total)", totalMs);
+  std::printf("  %-28s %10.3f ms\n", "  mask search", maskMs);
+  std::printf("  %-28s %10.3f ms\n", "  sparse attention", attnMs);
+  std::printf("  %-28s %10.3f ms\n", "dense attention", denseMs);
+  std::printf("  %-28s %10.2fx\n", "speedup (dense / hip)", denseMs / totalMs);
+  std::printf("  %-28s %10.4f\n", "relative error vs dense", relErr);
+  std::printf("  %-28s %10.4f\n", "recall of exact top-k", recall);
+  std::printf("(median of %d runs after a warm-up; times include allocation of the outputs)\n", reps);
+  return 0;
+}
+
+} // namespace hip::tools
