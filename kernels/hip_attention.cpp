@@ -166,6 +166,17 @@ int64_t envInt(const char *name, int64_t fallback) {
   return v;
 }
 
+/// Tile sizes of the attention kernels per head dim, chosen so that the
+/// GPU code does not spill (ptxas -v on sm_90a); the autotuner refines them.
+struct Schedule {
+  int64_t BM, BN, warps;
+};
+Schedule attentionSchedule(int64_t D) {
+  if (D <= 64) return {64, 64, 4};
+  if (D <= 128) return {64, 32, 8};
+  return {32, 32, 8};
+}
+
 void sync(const Problem &p) {
   if (p.computeOn == Device::CUDA) rt::Cuda::get().synchronize();
 }
@@ -249,13 +260,14 @@ HiPAttentionOutput hip_attention(const TensorView &q, const TensorView &k, const
                      p.B, p.H, p.Tq, p.Tk};
   if (!args.mask_only) {
     int64_t nQB = (p.Tq + mask.blockSizeQ - 1) / mask.blockSizeQ;
-    int64_t BM = std::clamp<int64_t>(mask.blockSizeQ, 16, 64);
+    Schedule sc = attentionSchedule(p.D);
+    int64_t BM = std::clamp<int64_t>(mask.blockSizeQ, 16, sc.BM);
     int64_t progs = nQB * std::max<int64_t>(1, mask.blockSizeQ / BM);
     Tensor out = Tensor::empty({p.B, p.Tq, p.H, p.D}, q.dtype, p.computeOn);
-    dsl::Config cfg{{"BLOCK_M", BM}, {"BLOCK_N", 64}, {"HEAD_DIM", p.D},
+    dsl::Config cfg{{"BLOCK_M", BM}, {"BLOCK_N", sc.BN}, {"HEAD_DIM", p.D},
                     {"DTYPE", p.dtypeCode}, {"BLOCK_SIZE_Q", mask.blockSizeQ},
                     {"BLOCK_SIZE_K", mask.blockSizeK}, {"SINK", ctx.sink},
-                    {"WINDOW", ctx.window}, {"num_warps", 4}};
+                    {"WINDOW", ctx.window}, {"num_warps", sc.warps}};
     ctx.launch("hip_block_sparse_attention", cfg, {unsigned(progs), unsigned(p.B * p.H), 1},
                attentionArgs(ctx.q, ctx.k, vd, out, ctx.pos,
                              {MaskContext::pointer(mask.indices), MaskContext::pointer(mask.ks)},
@@ -284,9 +296,10 @@ Tensor dense_attention(const TensorView &q, const TensorView &k, const TensorVie
   Tensor pos = positions(p, args.position_ids, args.is_causal);
   MaskContext ctx;
   ctx.target = currentTarget(p.backend);
-  int64_t BM = 64;
-  dsl::Config cfg{{"BLOCK_M", BM}, {"BLOCK_N", 64}, {"HEAD_DIM", p.D}, {"DTYPE", p.dtypeCode},
-                  {"CAUSAL", args.is_causal ? 1 : 0}, {"num_warps", 4}};
+  Schedule sc = attentionSchedule(p.D);
+  int64_t BM = sc.BM;
+  dsl::Config cfg{{"BLOCK_M", BM}, {"BLOCK_N", sc.BN}, {"HEAD_DIM", p.D}, {"DTYPE", p.dtypeCode},
+                  {"CAUSAL", args.is_causal ? 1 : 0}, {"num_warps", sc.warps}};
   ctx.launch("flash_attention", cfg,
              {unsigned((p.Tq + BM - 1) / BM), unsigned(p.B * p.H), 1},
              attentionArgs(qd, kd, vd, out, pos, {}, p, args.softmax_scale.value_or(1.f), {}));

@@ -258,6 +258,7 @@ int main(int argc, char **argv) {
     if (cmd == "demo") return cmdDemo(args);
     if (cmd == "run") {
       bool json = std::erase(args, std::string("--json")) > 0;
+      bool latencyOnly = std::erase(args, std::string("--latency-only")) > 0;
       Options o = parse(args, {"--backend", "--B", "--T", "--H", "--Hkv", "--D", "--dtype",
                                "--input", "--seed", "--mask-k", "--block-size-q",
                                "--block-stride-q", "--block-size-k", "--block-stride-k",
@@ -265,6 +266,7 @@ int main(int argc, char **argv) {
                                "--recall-heads", "--recall-blocks"});
       if (!o.positional.empty()) return usageError("run takes no positional arguments");
       if (json) o.flags["--json"] = "1";
+      if (latencyOnly) o.flags["--latency-only"] = "1";
       return hip::tools::cmdRun(o.flags);
     }
     return cmdCache(args);

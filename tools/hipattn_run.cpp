@@ -59,6 +59,7 @@ measurement:
                        CPU, 10 on a GPU), after one warm-up call
   --recall-heads N     (batch, head) pairs sampled for recall (default 4)
   --recall-blocks N    query blocks per pair, the last ones (default 8)
+  --latency-only       skip the error and recall measurements
   --json               print one JSON object instead of the table
 )";
 
@@ -175,6 +176,14 @@ double exactRecall(const Workload &w, const HiPAttentionOutputMetadata &m,
   return total ? double(hits) / double(total) : 1.0;
 }
 
+/// A number for JSON (null when not measured).
+std::string num(double x) {
+  if (std::isnan(x)) return "null";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", x);
+  return buf;
+}
+
 int64_t flag(const std::map<std::string, std::string> &f, const std::string &k, int64_t d) {
   auto it = f.find(k);
   if (it == f.end()) return d;
@@ -251,11 +260,16 @@ int cmdRun(const std::map<std::string, std::string> &f) {
   da.backend = a.backend;
   double denseMs = medianMs(reps, [&] { dense = dense_attention(q.view(), k.view(), v.view(), da); });
 
-  auto x = hip.out.toFloat(), y = dense.toFloat();
-  double num = 0, den = 0;
-  for (size_t i = 0; i < x.size(); ++i) num += double(x[i] - y[i]) * (x[i] - y[i]), den += double(y[i]) * y[i];
-  double relErr = den > 0 ? std::sqrt(num / den) : 0;
-  double recall = exactRecall(w, hip.metadata, a, flag(f, "--recall-heads", 4), flag(f, "--recall-blocks", 8));
+  double relErr = NAN, recall = NAN;
+  if (!f.count("--latency-only")) {
+    auto x = hip.out.toFloat(), y = dense.toFloat();
+    double num = 0, den = 0;
+    for (size_t i = 0; i < x.size(); ++i)
+      num += double(x[i] - y[i]) * (x[i] - y[i]), den += double(y[i]) * y[i];
+    relErr = den > 0 ? std::sqrt(num / den) : 0;
+    recall = exactRecall(w, hip.metadata, a, flag(f, "--recall-heads", 4),
+                         flag(f, "--recall-blocks", 8));
+  }
   std::string device = gpu ? rt::Cuda::get().info().name : "CPU";
   if (f.count("--json")) {
     std::printf("{\"device\": \"%s\", \"backend\": \"%s\", \"B\": %lld, \"T_q\": %lld, \"T_k\": %lld, "
@@ -263,13 +277,13 @@ int cmdRun(const std::map<std::string, std::string> &f) {
                 "\"block_size_q\": %lld, \"block_stride_q\": %lld, \"block_size_k\": %lld, "
                 "\"block_stride_k\": %lld, \"sink\": %lld, \"window\": %lld, \"reps\": %d, "
                 "\"hip_ms\": %.4f, \"hip_mask_ms\": %.4f, \"hip_attention_ms\": %.4f, "
-                "\"dense_ms\": %.4f, \"speedup\": %.4f, \"rel_error\": %.6g, \"recall\": %.6f}\n",
+                "\"dense_ms\": %.4f, \"speedup\": %.4f, \"rel_error\": %s, \"recall\": %s}\n",
                 device.c_str(), gpu ? "cuda" : "cpu", (long long)w.B, (long long)w.Tq,
                 (long long)w.Tk, (long long)w.H, (long long)w.Hkv, (long long)w.D,
                 scalarTypeName(w.dtype), (long long)a.mask_k, (long long)a.block_size_q,
                 (long long)a.block_stride_q, (long long)a.block_size_k, (long long)a.block_stride_k,
                 (long long)a.sink_token_size, (long long)a.sliding_window_size, reps, totalMs,
-                maskMs, attnMs, denseMs, denseMs / totalMs, relErr, recall);
+                maskMs, attnMs, denseMs, denseMs / totalMs, num(relErr).c_str(), num(recall).c_str());
     return 0;
   }
   std::printf("hipattn run on %s (%s): B=%lld T_q=%lld T_k=%lld H=%lld H_kv=%lld D=%lld %s\n",
@@ -287,8 +301,8 @@ int cmdRun(const std::map<std::string, std::string> &f) {
   std::printf("  %-28s %10.3f ms\n", "  sparse attention", attnMs);
   std::printf("  %-28s %10.3f ms\n", "dense attention", denseMs);
   std::printf("  %-28s %10.2fx\n", "speedup (dense / hip)", denseMs / totalMs);
-  std::printf("  %-28s %10.4f\n", "relative error vs dense", relErr);
-  std::printf("  %-28s %10.4f\n", "recall of exact top-k", recall);
+  std::printf("  %-28s %10s\n", "relative error vs dense", num(relErr).c_str());
+  std::printf("  %-28s %10s\n", "recall of exact top-k", num(recall).c_str());
   std::printf("(median of %d runs after a warm-up; times include allocation of the outputs)\n", reps);
   return 0;
 }
