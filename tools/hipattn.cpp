@@ -260,7 +260,7 @@ int main(int argc, char **argv) {
       bool json = std::erase(args, std::string("--json")) > 0;
       bool latencyOnly = std::erase(args, std::string("--latency-only")) > 0;
       Options o = parse(args, {"--backend", "--B", "--T", "--H", "--Hkv", "--D", "--dtype",
-                               "--input", "--seed", "--mask-k", "--block-size-q",
+                               "--input", "--seed", "--data", "--mask-k", "--block-size-q",
                                "--block-stride-q", "--block-size-k", "--block-stride-k",
                                "--sink", "--window", "--mask-pipeline", "--reps",
                                "--recall-heads", "--recall-blocks"});

@@ -48,6 +48,10 @@ CPU B=1 T=2048 H=4 Hkv=2 D=64, on a GPU B=1 T=16384 H=32 Hkv=8 D=128):
                        float16 or bfloat16 arrays, q [B, T_q, H, D], k and v
                        [B, T_k, H_kv, D], q already scaled by 1/sqrt(D)
                        (hipattn eval dump-qkv writes them)
+  --data random|smooth random: i.i.d. normal q/k/v (no locality: the worst
+                       case for HiP); smooth: q and k are AR(1) sequences along
+                       T (correlation 0.99 between neighbours), so scores vary
+                       smoothly with the key position, as in real models
   --seed N             random inputs' seed (default 0)
 HiP parameters (defaults: HIP_K etc., else the v1.1 defaults):
   --mask-k N (512) --block-size-q N (64) --block-stride-q N (2)
@@ -81,14 +85,21 @@ ScalarType fromNpy(kernels::NpyType t) {
   }
 }
 
-void randomWorkload(Workload &w, uint64_t seed) {
+void randomWorkload(Workload &w, uint64_t seed, bool smooth) {
   std::mt19937_64 rng(seed);
   std::normal_distribution<float> nd(0.f, 1.f);
-  auto fill = [&](std::vector<char> &out, int64_t n, float scale) {
+  const float rho = 0.99f, fresh = std::sqrt(1.f - rho * rho);
+  // [B, T, heads, D]: with `ar`, each (b, head, d) is an AR(1) sequence in T.
+  auto fill = [&](std::vector<char> &out, int64_t T, int64_t heads, float scale, bool ar) {
+    int64_t row = heads * w.D, n = w.B * T * row;
     size_t es = elementSize(w.dtype);
     out.resize(size_t(n) * es);
+    std::vector<float> prev(static_cast<size_t>(row));
     for (int64_t i = 0; i < n; ++i) {
-      float x = nd(rng) * scale;
+      int64_t t = (i / row) % T, c = i % row;
+      float z = nd(rng);
+      if (ar) z = t == 0 ? z : rho * prev[size_t(c)] + fresh * z, prev[size_t(c)] = z;
+      float x = z * scale;
       if (w.dtype == ScalarType::f32) std::memcpy(&out[size_t(i) * 4], &x, 4);
       else {
         uint16_t h = w.dtype == ScalarType::bf16 ? kernels::floatToBf16(x) : kernels::floatToF16(x);
@@ -96,9 +107,9 @@ void randomWorkload(Workload &w, uint64_t seed) {
       }
     }
   };
-  fill(w.q, w.B * w.Tq * w.H * w.D, 1.f / std::sqrt(float(w.D)));
-  fill(w.k, w.B * w.Tk * w.Hkv * w.D, 1.f);
-  fill(w.v, w.B * w.Tk * w.Hkv * w.D, 1.f);
+  fill(w.q, w.Tq, w.H, 1.f / std::sqrt(float(w.D)), smooth);
+  fill(w.k, w.Tk, w.Hkv, 1.f, smooth);
+  fill(w.v, w.Tk, w.Hkv, 1.f, false);
 }
 
 void readWorkload(Workload &w, const std::string &dir) {
@@ -223,7 +234,7 @@ int cmdRun(const std::map<std::string, std::string> &f) {
   }
   Workload w;
   if (f.count("--input")) {
-    for (const char *k : {"--T", "--B", "--H", "--Hkv", "--D", "--dtype", "--seed"})
+    for (const char *k : {"--T", "--B", "--H", "--Hkv", "--D", "--dtype", "--seed", "--data"})
       if (f.count(k)) throw InvalidArgument(std::string(k) + " and --input exclude each other");
     readWorkload(w, f.at("--input"));
   } else {
@@ -240,7 +251,9 @@ int cmdRun(const std::map<std::string, std::string> &f) {
     if (w.B <= 0 || w.T <= 0 || w.H <= 0 || w.Hkv <= 0 || w.D <= 0)
       throw InvalidArgument("--B, --T, --H, --Hkv, --D must be positive");
     w.Tq = w.Tk = w.T;
-    randomWorkload(w, uint64_t(flag(f, "--seed", 0)));
+    std::string data = f.count("--data") ? f.at("--data") : "random";
+    if (data != "random" && data != "smooth") throw InvalidArgument("--data must be random or smooth");
+    randomWorkload(w, uint64_t(flag(f, "--seed", 0)), data == "smooth");
   }
   int reps = int(flag(f, "--reps", gpu ? 10 : 3));
   if (reps < 1) throw InvalidArgument("--reps must be >= 1");
@@ -271,25 +284,28 @@ int cmdRun(const std::map<std::string, std::string> &f) {
                          flag(f, "--recall-blocks", 8));
   }
   std::string device = gpu ? rt::Cuda::get().info().name : "CPU";
+  std::string dataName = f.count("--input") ? f.at("--input")
+                         : f.count("--data") ? f.at("--data") : "random";
   if (f.count("--json")) {
     std::printf("{\"device\": \"%s\", \"backend\": \"%s\", \"B\": %lld, \"T_q\": %lld, \"T_k\": %lld, "
-                "\"H\": %lld, \"H_kv\": %lld, \"D\": %lld, \"dtype\": \"%s\", \"mask_k\": %lld, "
+                "\"H\": %lld, \"H_kv\": %lld, \"D\": %lld, \"dtype\": \"%s\", \"data\": \"%s\", \"mask_k\": %lld, "
                 "\"block_size_q\": %lld, \"block_stride_q\": %lld, \"block_size_k\": %lld, "
                 "\"block_stride_k\": %lld, \"sink\": %lld, \"window\": %lld, \"reps\": %d, "
                 "\"hip_ms\": %.4f, \"hip_mask_ms\": %.4f, \"hip_attention_ms\": %.4f, "
                 "\"dense_ms\": %.4f, \"speedup\": %.4f, \"rel_error\": %s, \"recall\": %s}\n",
                 device.c_str(), gpu ? "cuda" : "cpu", (long long)w.B, (long long)w.Tq,
                 (long long)w.Tk, (long long)w.H, (long long)w.Hkv, (long long)w.D,
-                scalarTypeName(w.dtype), (long long)a.mask_k, (long long)a.block_size_q,
+                scalarTypeName(w.dtype), dataName.c_str(), (long long)a.mask_k, (long long)a.block_size_q,
                 (long long)a.block_stride_q, (long long)a.block_size_k, (long long)a.block_stride_k,
                 (long long)a.sink_token_size, (long long)a.sliding_window_size, reps, totalMs,
                 maskMs, attnMs, denseMs, denseMs / totalMs, num(relErr).c_str(), num(recall).c_str());
     return 0;
   }
-  std::printf("hipattn run on %s (%s): B=%lld T_q=%lld T_k=%lld H=%lld H_kv=%lld D=%lld %s\n",
+  std::printf("hipattn run on %s (%s): B=%lld T_q=%lld T_k=%lld H=%lld H_kv=%lld D=%lld %s, "
+              "data %s\n",
               device.c_str(), gpu ? "cuda" : "cpu", (long long)w.B, (long long)w.Tq,
               (long long)w.Tk, (long long)w.H, (long long)w.Hkv, (long long)w.D,
-              scalarTypeName(w.dtype));
+              scalarTypeName(w.dtype), dataName.c_str());
   std::printf("HiP: mask_k=%lld block_size_q=%lld block_stride_q=%lld block_size_k=%lld "
               "block_stride_k=%lld sink=%lld window=%lld%s\n",
               (long long)a.mask_k, (long long)a.block_size_q, (long long)a.block_stride_q,
