@@ -261,19 +261,25 @@ HiPAttentionOutput hip_attention(const TensorView &q, const TensorView &k, const
   if (!args.mask_only) {
     int64_t nQB = (p.Tq + mask.blockSizeQ - 1) / mask.blockSizeQ;
     Schedule sc = attentionSchedule(p.D);
-    int64_t BM = std::clamp<int64_t>(mask.blockSizeQ, 16, sc.BM);
-    int64_t progs = nQB * std::max<int64_t>(1, mask.blockSizeQ / BM);
     Tensor out = Tensor::empty({p.B, p.Tq, p.H, p.D}, q.dtype, p.computeOn);
-    dsl::Config cfg{{"BLOCK_M", BM}, {"BLOCK_N", sc.BN}, {"HEAD_DIM", p.D},
+    dsl::Config cfg{{"BLOCK_M", std::clamp<int64_t>(mask.blockSizeQ, 16, sc.BM)},
+                    {"BLOCK_N", sc.BN}, {"HEAD_DIM", p.D},
                     {"DTYPE", p.dtypeCode}, {"BLOCK_SIZE_Q", mask.blockSizeQ},
                     {"BLOCK_SIZE_K", mask.blockSizeK}, {"SINK", ctx.sink},
                     {"WINDOW", ctx.window}, {"num_warps", sc.warps}};
-    ctx.launch("hip_block_sparse_attention", cfg, {unsigned(progs), unsigned(p.B * p.H), 1},
-               attentionArgs(ctx.q, ctx.k, vd, out, ctx.pos,
-                             {MaskContext::pointer(mask.indices), MaskContext::pointer(mask.ks)},
-                             p, ctx.scale,
-                             {ArgValue::int32(int32_t(nQB)),
-                              ArgValue::int32(int32_t(mask.capacity()))}));
+    int64_t bq = mask.blockSizeQ;
+    auto grid = [&](const dsl::Config &c) {
+      int64_t progs = nQB * std::max<int64_t>(1, bq / c["BLOCK_M"]);
+      return std::array<unsigned, 3>{unsigned(progs), unsigned(p.B * p.H), 1};
+    };
+    ctx.launchTuned("hip_block_sparse_attention", cfg, grid,
+                    attentionArgs(ctx.q, ctx.k, vd, out, ctx.pos,
+                                  {MaskContext::pointer(mask.indices), MaskContext::pointer(mask.ks)},
+                                  p, ctx.scale,
+                                  {ArgValue::int32(int32_t(nQB)),
+                                   ArgValue::int32(int32_t(mask.capacity()))}),
+                    {out.view()}, {{"T_q", p.Tq}, {"T_k", p.Tk}},
+                    {{"gqa", p.H / p.Hkv}, {"k_capacity", mask.capacity()}});
     sync(p);
     result.out = toCallerDevice(out, q.device);
   } else {
@@ -297,12 +303,15 @@ Tensor dense_attention(const TensorView &q, const TensorView &k, const TensorVie
   MaskContext ctx;
   ctx.target = currentTarget(p.backend);
   Schedule sc = attentionSchedule(p.D);
-  int64_t BM = sc.BM;
-  dsl::Config cfg{{"BLOCK_M", BM}, {"BLOCK_N", sc.BN}, {"HEAD_DIM", p.D}, {"DTYPE", p.dtypeCode},
+  dsl::Config cfg{{"BLOCK_M", sc.BM}, {"BLOCK_N", sc.BN}, {"HEAD_DIM", p.D}, {"DTYPE", p.dtypeCode},
                   {"CAUSAL", args.is_causal ? 1 : 0}, {"num_warps", sc.warps}};
-  ctx.launch("flash_attention", cfg,
-             {unsigned((p.Tq + BM - 1) / BM), unsigned(p.B * p.H), 1},
-             attentionArgs(qd, kd, vd, out, pos, {}, p, args.softmax_scale.value_or(1.f), {}));
+  auto grid = [&](const dsl::Config &c) {
+    return std::array<unsigned, 3>{unsigned((p.Tq + c["BLOCK_M"] - 1) / c["BLOCK_M"]),
+                                   unsigned(p.B * p.H), 1};
+  };
+  ctx.launchTuned("flash_attention", cfg, grid,
+                  attentionArgs(qd, kd, vd, out, pos, {}, p, args.softmax_scale.value_or(1.f), {}),
+                  {out.view()}, {{"T_q", p.Tq}, {"T_k", p.Tk}}, {{"gqa", p.H / p.Hkv}});
   sync(p);
   return toCallerDevice(out, q.device);
 }

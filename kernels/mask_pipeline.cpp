@@ -2,8 +2,13 @@
 #include "hip/error.h"
 #include "hip/mask_stage.h"
 
+#include "hip/runtime/cuda.h"
+
+#include <cmath>
+#include <limits>
 #include <map>
 #include <mutex>
+#include <utility>
 
 namespace hip {
 
@@ -16,7 +21,92 @@ std::mutex registryMutex;
 
 std::mutex kernelsMutex;
 std::map<std::string, std::unique_ptr<SpecializedKernel>> kernels;
+
+SpecializedKernel &kernelFor(const std::string &name, const dsl::Config &config,
+                             const Target &target) {
+  std::lock_guard<std::mutex> g(kernelsMutex);
+  std::string key = name + "|" + config.str() + "|" + target.str();
+  auto &slot = kernels[key];
+  if (!slot) slot = std::make_unique<SpecializedKernel>(dsl::findKernel(name), config, target);
+  return *slot;
+}
+
+std::mutex choicesMutex;
+std::vector<KernelChoice> choices;
+
+/// "" when `got` matches `want` elementwise (|d| <= 2e-2 + 2e-2 |want|).
+std::string compareOutputs(const std::vector<std::vector<float>> &want,
+                           const std::vector<TensorView> &outputs) {
+  for (size_t o = 0; o < outputs.size(); ++o) {
+    std::vector<float> got = toFloatVector(outputs[o]);
+    for (size_t i = 0; i < got.size(); ++i) {
+      float w = want[o][i], g = got[i];
+      if (!(std::abs(g - w) <= 2e-2f + 2e-2f * std::abs(w)))
+        return "output " + std::to_string(o) + " element " + std::to_string(i) + ": " +
+               std::to_string(g) + " instead of " + std::to_string(w);
+    }
+  }
+  return "";
+}
 } // namespace
+
+std::vector<KernelChoice> takeKernelChoices() {
+  std::lock_guard<std::mutex> g(choicesMutex);
+  return std::exchange(choices, {});
+}
+
+void MaskContext::launchTuned(
+    const std::string &name, const dsl::Config &config,
+    const std::function<std::array<unsigned, 3>(const dsl::Config &)> &grid,
+    const std::vector<ArgValue> &args, const std::vector<TensorView> &outputs,
+    const std::map<std::string, int64_t> &bucket,
+    const std::map<std::string, int64_t> &exact) const {
+  const dsl::KernelDef &def = dsl::findKernel(name);
+  autotune::Request r;
+  r.def = &def;
+  r.defaults = config;
+  r.candidates = autotune::spaceWith(def, config);
+  r.key = {name, autotune::kernelVersion(def, config), autotune::deviceFingerprint(target),
+           exact, autotune::Key::pow2Bucket(bucket)};
+  for (auto &[k, v] : config.values())
+    if (std::none_of(def.space.begin(), def.space.end(), [&](auto &s) { return s.first == k; }))
+      r.key.exact[k] = v;
+  size_t smemLimit = target.backend == Backend::CUDA
+                         ? rt::Cuda::get().info().sharedPerBlockOptin
+                         : std::numeric_limits<size_t>::max();
+  r.compile = [&](const dsl::Config &c) {
+    auto ck = kernelFor(name, c, target).variant(args);
+    if (ck->sharedBytes > smemLimit)
+      throw RuntimeError("needs " + std::to_string(ck->sharedBytes) +
+                         " bytes of shared memory, the device allows " + std::to_string(smemLimit));
+  };
+  std::vector<std::vector<float>> want;
+  auto sync = [&] {
+    if (target.backend == Backend::CUDA) rt::Cuda::get().synchronize();
+  };
+  r.check = [&](const dsl::Config &c) {
+    if (want.empty()) {
+      kernelFor(name, config, target).launch(grid(config), args);
+      sync();
+      for (const TensorView &o : outputs) want.push_back(toFloatVector(o));
+    }
+    kernelFor(name, c, target).launch(grid(c), args);
+    sync();
+    return compareOutputs(want, outputs);
+  };
+  r.time = [&](const dsl::Config &c) {
+    SpecializedKernel &k = kernelFor(name, c, target);
+    return autotune::timeMs(target, [&] { k.launch(grid(c), args); });
+  };
+  autotune::Cache cache;
+  autotune::Selection s = autotune::select(r, cache);
+  {
+    std::lock_guard<std::mutex> g(choicesMutex);
+    choices.push_back({name, s.config.str(), s.source});
+  }
+  auto gr = grid(s.config);
+  if (gr[0] && gr[1] && gr[2]) kernelFor(name, s.config, target).launch(gr, args);
+}
 
 bool registerMaskStage(const std::string &type, MaskStageFactory factory) {
   std::lock_guard<std::mutex> g(registryMutex);
@@ -57,15 +147,7 @@ void checkStageKeys(const nlohmann::json &p, const std::string &stage,
 
 void MaskContext::launch(const std::string &name, const dsl::Config &config,
                          std::array<unsigned, 3> grid, const std::vector<ArgValue> &args) const {
-  SpecializedKernel *k;
-  {
-    std::lock_guard<std::mutex> g(kernelsMutex);
-    std::string key = name + "|" + config.str() + "|" + target.str();
-    auto &slot = kernels[key];
-    if (!slot) slot = std::make_unique<SpecializedKernel>(dsl::findKernel(name), config, target);
-    k = slot.get();
-  }
-  if (grid[0] && grid[1] && grid[2]) k->launch(grid, args);
+  if (grid[0] && grid[1] && grid[2]) kernelFor(name, config, target).launch(grid, args);
 }
 
 std::vector<ArgValue> MaskContext::qkArgs(const std::vector<ArgValue> &extraPointers,

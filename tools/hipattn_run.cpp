@@ -12,6 +12,7 @@
 #include "hip/error.h"
 #include "hip/kernels/examples.h"
 #include "hip/kernels/npy.h"
+#include "hip/mask_stage.h"
 #include "hip/runtime/cuda.h"
 
 #include <algorithm>
@@ -205,13 +206,26 @@ int64_t flag(const std::map<std::string, std::string> &f, const std::string &k, 
 }
 } // namespace
 
-int cmdRun(const std::map<std::string, std::string> &f) {
-  HiPAttentionArgs a = HiPAttentionArgs::fromEnvironment();
+/// What `run` and `tune` share: the arguments and the workload, on the device.
+struct Setup {
+  HiPAttentionArgs a;
+  bool gpu = false;
+  Workload w;
+  Tensor q, k, v;
+  std::string dataName, device;
+  int reps = 3;
+};
+
+Setup makeSetup(const std::map<std::string, std::string> &f) {
+  Setup st;
+  HiPAttentionArgs &a = st.a;
+  a = HiPAttentionArgs::fromEnvironment();
   std::string be = f.count("--backend") ? f.at("--backend") : "auto";
   if (be == "cpu") a.backend = ComputeBackend::CPU;
   else if (be == "cuda") a.backend = ComputeBackend::CUDA;
   else if (be != "auto") throw InvalidArgument("--backend must be auto, cpu or cuda");
-  bool gpu = a.backend == ComputeBackend::CUDA ||
+  bool &gpu = st.gpu;
+  gpu = a.backend == ComputeBackend::CUDA ||
              (a.backend == ComputeBackend::Auto && selectBackend() == Backend::CUDA);
   if (gpu) {
     std::string why;
@@ -232,7 +246,7 @@ int cmdRun(const std::map<std::string, std::string> &f) {
     ss << in.rdbuf();
     a.mask_pipeline = ss.str();
   }
-  Workload w;
+  Workload &w = st.w;
   if (f.count("--input")) {
     for (const char *k : {"--T", "--B", "--H", "--Hkv", "--D", "--dtype", "--seed", "--data"})
       if (f.count(k)) throw InvalidArgument(std::string(k) + " and --input exclude each other");
@@ -255,12 +269,27 @@ int cmdRun(const std::map<std::string, std::string> &f) {
     if (data != "random" && data != "smooth") throw InvalidArgument("--data must be random or smooth");
     randomWorkload(w, uint64_t(flag(f, "--seed", 0)), data == "smooth");
   }
-  int reps = int(flag(f, "--reps", gpu ? 10 : 3));
-  if (reps < 1) throw InvalidArgument("--reps must be >= 1");
+  st.reps = int(flag(f, "--reps", gpu ? 10 : 3));
+  if (st.reps < 1) throw InvalidArgument("--reps must be >= 1");
   Device dev = gpu ? Device::CUDA : Device::CPU;
   TensorView qh(w.q.data(), w.dtype, {w.B, w.Tq, w.H, w.D}),
       kh(w.k.data(), w.dtype, {w.B, w.Tk, w.Hkv, w.D}), vh(w.v.data(), w.dtype, {w.B, w.Tk, w.Hkv, w.D});
-  Tensor q = Tensor::copyOf(qh, dev), k = Tensor::copyOf(kh, dev), v = Tensor::copyOf(vh, dev);
+  st.q = Tensor::copyOf(qh, dev), st.k = Tensor::copyOf(kh, dev), st.v = Tensor::copyOf(vh, dev);
+  st.device = gpu ? rt::Cuda::get().info().name : "CPU";
+  st.dataName = f.count("--input") ? f.at("--input")
+                : f.count("--data") ? f.at("--data") : "random";
+  return st;
+}
+
+int cmdRun(const std::map<std::string, std::string> &f) {
+  Setup st = makeSetup(f);
+  HiPAttentionArgs &a = st.a;
+  bool gpu = st.gpu;
+  Workload &w = st.w;
+  int reps = st.reps;
+  Tensor &q = st.q, &k = st.k, &v = st.v;
+  const std::string &device = st.device, &dataName = st.dataName;
+  takeKernelChoices();
 
   HiPAttentionOutput hip;
   HiPAttentionArgs maskOnly = a;
@@ -283,22 +312,27 @@ int cmdRun(const std::map<std::string, std::string> &f) {
     recall = exactRecall(w, hip.metadata, a, flag(f, "--recall-heads", 4),
                          flag(f, "--recall-blocks", 8));
   }
-  std::string device = gpu ? rt::Cuda::get().info().name : "CPU";
-  std::string dataName = f.count("--input") ? f.at("--input")
-                         : f.count("--data") ? f.at("--data") : "random";
+  std::vector<KernelChoice> used;
+  for (const KernelChoice &c : takeKernelChoices())
+    if (std::none_of(used.begin(), used.end(), [&](auto &u) { return u.kernel == c.kernel; }))
+      used.push_back(c);
   if (f.count("--json")) {
+    std::string configs;
+    for (const KernelChoice &c : used)
+      configs += std::string(configs.empty() ? "" : ", ") + "{\"kernel\": \"" + c.kernel +
+                 "\", \"config\": \"" + c.config + "\", \"source\": \"" + c.source + "\"}";
     std::printf("{\"device\": \"%s\", \"backend\": \"%s\", \"B\": %lld, \"T_q\": %lld, \"T_k\": %lld, "
                 "\"H\": %lld, \"H_kv\": %lld, \"D\": %lld, \"dtype\": \"%s\", \"data\": \"%s\", \"mask_k\": %lld, "
                 "\"block_size_q\": %lld, \"block_stride_q\": %lld, \"block_size_k\": %lld, "
                 "\"block_stride_k\": %lld, \"sink\": %lld, \"window\": %lld, \"reps\": %d, "
                 "\"hip_ms\": %.4f, \"hip_mask_ms\": %.4f, \"hip_attention_ms\": %.4f, "
-                "\"dense_ms\": %.4f, \"speedup\": %.4f, \"rel_error\": %s, \"recall\": %s}\n",
+                "\"dense_ms\": %.4f, \"speedup\": %.4f, \"rel_error\": %s, \"recall\": %s, \"configs\": [%s]}\n",
                 device.c_str(), gpu ? "cuda" : "cpu", (long long)w.B, (long long)w.Tq,
                 (long long)w.Tk, (long long)w.H, (long long)w.Hkv, (long long)w.D,
                 scalarTypeName(w.dtype), dataName.c_str(), (long long)a.mask_k, (long long)a.block_size_q,
                 (long long)a.block_stride_q, (long long)a.block_size_k, (long long)a.block_stride_k,
                 (long long)a.sink_token_size, (long long)a.sliding_window_size, reps, totalMs,
-                maskMs, attnMs, denseMs, denseMs / totalMs, num(relErr).c_str(), num(recall).c_str());
+                maskMs, attnMs, denseMs, denseMs / totalMs, num(relErr).c_str(), num(recall).c_str(), configs.c_str());
     return 0;
   }
   std::printf("hipattn run on %s (%s): B=%lld T_q=%lld T_k=%lld H=%lld H_kv=%lld D=%lld %s, "
@@ -320,6 +354,8 @@ int cmdRun(const std::map<std::string, std::string> &f) {
   std::printf("  %-28s %10s\n", "relative error vs dense", num(relErr).c_str());
   std::printf("  %-28s %10s\n", "recall of exact top-k", num(recall).c_str());
   std::printf("(median of %d runs after a warm-up; times include allocation of the outputs)\n", reps);
+  for (const KernelChoice &c : used)
+    std::printf("config %-27s %s  [%s]\n", c.kernel.c_str(), c.source.c_str(), c.config.c_str());
   return 0;
 }
 

@@ -65,9 +65,12 @@ public:
                     {"MASK_K", maskK_}, {"KSEL", K}, {"SINK", ctx.sink},
                     {"WINDOW", ctx.window}, {"ALIGNED", aligned_ ? 1 : 0}, {"CHUNK", chunk},
                     {"num_warps", 4}};
-    ctx.launch("hip_mask_tree", cfg, {unsigned(nQB), unsigned(ctx.B * ctx.H), 1},
-               ctx.qkArgs({MaskContext::pointer(c.indices), MaskContext::pointer(c.ks)},
-                          {ArgValue::int32(int32_t(nQB))}));
+    std::array<unsigned, 3> grid{unsigned(nQB), unsigned(ctx.B * ctx.H), 1};
+    ctx.launchTuned("hip_mask_tree", cfg, [&](const dsl::Config &) { return grid; },
+                    ctx.qkArgs({MaskContext::pointer(c.indices), MaskContext::pointer(c.ks)},
+                               {ArgValue::int32(int32_t(nQB))}),
+                    {c.indices.view(), c.ks.view()}, {{"T_q", ctx.Tq}, {"T_k", ctx.Tk}},
+                    {{"gqa", ctx.H / ctx.Hkv}});
     return c;
   }
 

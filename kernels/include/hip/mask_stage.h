@@ -19,6 +19,7 @@
 #pragma once
 
 #include "hip/attention.h"
+#include "hip/autotune/autotune.h"
 #include "hip/compiler/compiler.h"
 
 #include <nlohmann/json.hpp>
@@ -57,6 +58,17 @@ struct MaskContext {
   /// once per config and argument specialisation).
   void launch(const std::string &name, const dsl::Config &config, std::array<unsigned, 3> grid,
               const std::vector<ArgValue> &args) const;
+  /// Launches `name` with its schedule (the keys of its config space) chosen
+  /// by the autotuner and the other keys of `config` fixed. `outputs` are
+  /// the tensors the kernel writes: a candidate must reproduce the default
+  /// config's before it may win. `bucket` holds the sizes that are bucketed
+  /// to powers of two (sequence lengths); the fixed config and `exact` must
+  /// match exactly.
+  void launchTuned(const std::string &name, const dsl::Config &config,
+                   const std::function<std::array<unsigned, 3>(const dsl::Config &)> &grid,
+                   const std::vector<ArgValue> &args, const std::vector<TensorView> &outputs,
+                   const std::map<std::string, int64_t> &bucket,
+                   const std::map<std::string, int64_t> &exact = {}) const;
   /// Arguments every attention kernel starts with (q, k, pos ... scale are
   /// spliced around `extraPointers`), see kernels/attention.cpp.
   std::vector<ArgValue> qkArgs(const std::vector<ArgValue> &extraPointers,
@@ -78,6 +90,13 @@ public:
   /// Selects key blocks; `in` is the previous stage's output or undefined.
   virtual Candidates run(const MaskContext &ctx, const Candidates &in) = 0;
 };
+
+/// Which config each tuned kernel launch used and where it came from.
+struct KernelChoice {
+  std::string kernel, config, source;
+};
+/// The choices recorded since the last call (for reports such as hipattn run).
+std::vector<KernelChoice> takeKernelChoices();
 
 using MaskStageFactory = std::function<std::unique_ptr<MaskStage>(const nlohmann::json &params,
                                                                   const HiPAttentionArgs &args)>;

@@ -1,0 +1,404 @@
+//===- autotune/autotune.cpp - Tuning, its JSON cache and the memo ---------===//
+#include "hip/autotune/autotune.h"
+
+#include "hip/error.h"
+#include "hip/runtime/cache.h"
+#include "hip/runtime/cuda.h"
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <sys/file.h>
+#include <thread>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace hip::autotune {
+
+namespace {
+json toJson(const std::map<std::string, int64_t> &m) {
+  json j = json::object();
+  for (auto &[k, v] : m) j[k] = v;
+  return j;
+}
+std::map<std::string, int64_t> fromJson(const json &j) {
+  std::map<std::string, int64_t> m;
+  for (auto it = j.begin(); it != j.end(); ++it) m[it.key()] = it.value().get<int64_t>();
+  return m;
+}
+
+json entryJson(const Key &k, const Entry &e) {
+  json c = json::array();
+  for (const Candidate &x : e.candidates)
+    c.push_back({{"config", toJson(x.config.values())}, {"ms", x.ms}, {"status", x.status}});
+  return {{"kernel", k.kernel},           {"kernel_version", k.version},
+          {"gpu", k.gpu},                 {"exact", toJson(k.exact)},
+          {"bucket", toJson(k.bucket)},   {"config", toJson(e.config.values())},
+          {"candidates", c},              {"tuned_at", e.tunedAt},
+          {"project_version", e.projectVersion}};
+}
+
+Entry entryFrom(const json &j) {
+  Entry e;
+  e.config = dsl::Config(fromJson(j.at("config")));
+  for (const json &c : j.value("candidates", json::array()))
+    e.candidates.push_back({dsl::Config(fromJson(c.at("config"))), c.value("ms", -1.0),
+                            c.value("status", std::string())});
+  e.tunedAt = j.value("tuned_at", std::string());
+  e.projectVersion = j.value("project_version", std::string());
+  return e;
+}
+
+bool sameKey(const json &j, const Key &k, bool withBucket) {
+  return j.value("kernel", "") == k.kernel && j.value("kernel_version", "") == k.version &&
+         j.value("gpu", "") == k.gpu && fromJson(j.value("exact", json::object())) == k.exact &&
+         (!withBucket || fromJson(j.value("bucket", json::object())) == k.bucket);
+}
+
+/// An exclusive advisory lock on `path`.lock for the scope.
+class FileLock {
+public:
+  explicit FileLock(const std::string &path) {
+    fs::create_directories(fs::path(path).parent_path());
+    fd_ = ::open((path + ".lock").c_str(), O_CREAT | O_RDWR, 0644);
+    if (fd_ < 0) throw RuntimeError("autotune: cannot open lock file " + path + ".lock");
+    while (::flock(fd_, LOCK_EX) != 0 && errno == EINTR) {
+    }
+  }
+  ~FileLock() {
+    ::flock(fd_, LOCK_UN);
+    ::close(fd_);
+  }
+
+private:
+  int fd_;
+};
+
+std::string now() {
+  std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+std::mutex memoMutex;
+std::map<std::string, Selection> memo;
+} // namespace
+
+std::map<std::string, int64_t> Key::pow2Bucket(const std::map<std::string, int64_t> &dims) {
+  std::map<std::string, int64_t> out;
+  for (auto &[k, v] : dims) {
+    int64_t p = 1;
+    while (p < v) p *= 2;
+    out[k] = p;
+  }
+  return out;
+}
+
+std::string Key::str() const {
+  return kernel + "|" + version + "|" + gpu + "|" + toJson(exact).dump() + "|" + toJson(bucket).dump();
+}
+
+std::string deviceFingerprint(const Target &t) {
+  if (t.backend == Backend::CUDA) return rt::Cuda::get().info().fingerprint();
+  std::string model = "unknown";
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("model name", 0) == 0) {
+      model = line.substr(line.find(':') + 2);
+      break;
+    }
+  return "cpu|" + model + "|" + std::to_string(std::thread::hardware_concurrency());
+}
+
+std::string kernelVersion(const dsl::KernelDef &def, const dsl::Config &config) {
+  return rt::sha256Hex(dsl::trace(def, config).print() + compilerVersion()).substr(0, 16);
+}
+
+// ---- Cache -----------------------------------------------------------------------------
+Cache::Cache(std::string path) : path_(std::move(path)) {}
+
+std::string Cache::defaultPath() { return rt::cacheRoot() + "/autotune.json"; }
+
+json Cache::load() {
+  json empty = {{"schema", kSchemaVersion}, {"entries", json::array()}};
+  std::ifstream in(path_);
+  if (!in) return empty;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string why;
+  json doc;
+  try {
+    doc = json::parse(ss.str());
+    if (!doc.is_object() || !doc.contains("schema") || !doc["schema"].is_number_integer())
+      why = "no schema version";
+    else if (doc["schema"].get<int>() != kSchemaVersion)
+      why = "schema version " + std::to_string(doc["schema"].get<int>()) + ", this build reads " +
+            std::to_string(kSchemaVersion);
+    else if (!doc.contains("entries") || !doc["entries"].is_array())
+      why = "no entries list";
+  } catch (const json::exception &e) {
+    why = std::string("not valid JSON (") + e.what() + ")";
+  }
+  if (why.empty()) return doc;
+  std::string aside = path_ + ".bad-" + std::to_string(std::time(nullptr));
+  std::error_code ec;
+  fs::rename(path_, aside, ec);
+  std::fprintf(stderr, "hip-attention: warning: %s: %s; moved aside to %s, starting afresh\n",
+               path_.c_str(), why.c_str(), aside.c_str());
+  return empty;
+}
+
+void Cache::save(const json &doc) {
+  std::string tmp = path_ + ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << doc.dump(1) << "\n";
+    if (!out) {
+      std::error_code ec;
+      fs::remove(tmp, ec);
+      throw RuntimeError("autotune: cannot write " + tmp);
+    }
+  }
+  std::error_code ec;
+  fs::rename(tmp, path_, ec);
+  if (ec) throw RuntimeError("autotune: cannot replace " + path_ + ": " + ec.message());
+}
+
+json Cache::read() {
+  FileLock lock(path_);
+  return load();
+}
+
+std::optional<Entry> Cache::lookup(const Key &key, bool nearest,
+                                   std::map<std::string, int64_t> *matched) {
+  json doc = read();
+  const json *best = nullptr;
+  double bestDist = INFINITY;
+  for (const json &e : doc["entries"]) {
+    if (!sameKey(e, key, false)) continue;
+    auto b = fromJson(e.value("bucket", json::object()));
+    if (b.size() != key.bucket.size()) continue;
+    double d = 0;
+    for (auto &[k, v] : key.bucket) {
+      auto it = b.find(k);
+      if (it == b.end() || it->second <= 0 || v <= 0) {
+        d = INFINITY;
+        break;
+      }
+      d += std::abs(std::log2(double(it->second)) - std::log2(double(v)));
+    }
+    if (d < bestDist) bestDist = d, best = &e;
+  }
+  if (!best || (bestDist > 0 && !nearest)) return std::nullopt;
+  if (matched) *matched = fromJson((*best)["bucket"]);
+  return entryFrom(*best);
+}
+
+void Cache::store(const Key &key, const Entry &e) {
+  FileLock lock(path_);
+  json doc = load();
+  json &entries = doc["entries"];
+  for (size_t i = 0; i < entries.size(); ++i)
+    if (sameKey(entries[i], key, true)) {
+      entries.erase(entries.begin() + long(i));
+      break;
+    }
+  entries.push_back(entryJson(key, e));
+  save(doc);
+}
+
+void Cache::clear() {
+  FileLock lock(path_);
+  std::error_code ec;
+  fs::remove(path_, ec);
+}
+
+size_t Cache::exportTo(const std::string &file) {
+  json doc = read();
+  std::ofstream out(file, std::ios::trunc);
+  out << doc.dump(1) << "\n";
+  if (!out) throw RuntimeError("cannot write " + file);
+  return doc["entries"].size();
+}
+
+size_t Cache::importFrom(const std::string &file) {
+  std::ifstream in(file);
+  if (!in) throw InvalidArgument("cannot read " + file);
+  json theirs;
+  try {
+    theirs = json::parse(in);
+  } catch (const json::exception &e) {
+    throw InvalidArgument(file + ": not valid JSON (" + e.what() + ")");
+  }
+  if (!theirs.is_object() || theirs.value("schema", -1) != kSchemaVersion ||
+      !theirs.contains("entries") || !theirs["entries"].is_array())
+    throw InvalidArgument(file + ": not an autotune export of schema version " +
+                          std::to_string(kSchemaVersion));
+  FileLock lock(path_);
+  json doc = load();
+  for (const json &e : theirs["entries"]) {
+    json &entries = doc["entries"];
+    for (size_t i = 0; i < entries.size(); ++i)
+      if (entries[i].value("kernel", "") == e.value("kernel", "") &&
+          entries[i].value("kernel_version", "") == e.value("kernel_version", "") &&
+          entries[i].value("gpu", "") == e.value("gpu", "") &&
+          entries[i].value("exact", json::object()) == e.value("exact", json::object()) &&
+          entries[i].value("bucket", json::object()) == e.value("bucket", json::object())) {
+        entries.erase(entries.begin() + long(i));
+        break;
+      }
+    entries.push_back(e);
+  }
+  save(doc);
+  return theirs["entries"].size();
+}
+
+// ---- Tuning ------------------------------------------------------------------------------
+bool autotuneDisabled(bool cpu) {
+  const char *s = std::getenv("HIP_DISABLE_AUTOTUNE");
+  if (!s || !*s) return cpu;
+  return std::string(s) != "0";
+}
+
+std::vector<dsl::Config> spaceWith(const dsl::KernelDef &def, const dsl::Config &fixed) {
+  std::vector<dsl::Config> out;
+  for (dsl::Config c : dsl::enumerateConfigs(def)) {
+    for (auto &[k, v] : fixed.values())
+      if (!std::any_of(def.space.begin(), def.space.end(), [&](auto &s) { return s.first == k; }))
+        c.set(k, v);
+    if (def.validate && !def.validate(c).empty()) continue;
+    if (std::find_if(out.begin(), out.end(), [&](auto &o) { return o.values() == c.values(); }) ==
+        out.end())
+      out.push_back(c);
+  }
+  return out;
+}
+
+Entry tune(const Request &r) {
+  std::vector<Candidate> cands;
+  for (const dsl::Config &c : r.candidates) cands.push_back({c, -1, ""});
+  // Prune, then compile the survivors in parallel.
+  for (Candidate &c : cands)
+    if (r.prune) {
+      std::string why = r.prune(c.config);
+      if (!why.empty()) c.status = "pruned: " + why;
+    }
+  std::atomic<size_t> next{0};
+  unsigned workers = std::max(1u, std::min<unsigned>(std::thread::hardware_concurrency(),
+                                                     unsigned(cands.size())));
+  std::vector<std::thread> pool;
+  for (unsigned w = 0; w < workers; ++w)
+    pool.emplace_back([&] {
+      for (size_t i; (i = next++) < cands.size();) {
+        if (!cands[i].status.empty()) continue;
+        try {
+          if (r.compile) r.compile(cands[i].config);
+        } catch (const std::exception &e) {
+          cands[i].status = std::string("compile error: ") + e.what();
+        }
+      }
+    });
+  for (auto &t : pool) t.join();
+  // Check, then time, one at a time.
+  size_t done = 0, best = cands.size();
+  for (size_t i = 0; i < cands.size(); ++i) {
+    Candidate &c = cands[i];
+    if (c.status.empty()) {
+      try {
+        std::string why = r.check ? r.check(c.config) : "";
+        if (!why.empty()) {
+          c.status = "wrong output: " + why;
+        } else {
+          c.ms = r.time(c.config);
+          c.status = "ok";
+          if (best == cands.size() || c.ms < cands[best].ms) best = i;
+        }
+      } catch (const std::exception &e) {
+        c.status = std::string("run error: ") + e.what();
+      }
+    }
+    ++done;
+    std::fprintf(stderr, "\rautotune %s: %zu/%zu candidates, best %s", r.def->name.c_str(), done,
+                 cands.size(),
+                 best < cands.size()
+                     ? (std::to_string(cands[best].ms) + " ms [" + cands[best].config.str() + "]").c_str()
+                     : "none yet");
+  }
+  std::fprintf(stderr, "\n");
+  if (best == cands.size()) {
+    std::string why;
+    for (auto &c : cands) why += "\n  [" + c.config.str() + "] " + c.status;
+    throw RuntimeError("autotune " + r.def->name + ": no valid candidate:" + why);
+  }
+  return {cands[best].config, cands, now(), HIP_VERSION_STRING};
+}
+
+Selection select(const Request &r, Cache &cache) {
+  bool disabled = autotuneDisabled(r.key.gpu.rfind("cpu|", 0) == 0);
+  std::string memoKey = r.key.str() + (disabled ? "|off" : "|on");
+  {
+    std::lock_guard<std::mutex> g(memoMutex);
+    auto it = memo.find(memoKey);
+    if (it != memo.end()) return it->second;
+  }
+  Selection s;
+  std::map<std::string, int64_t> matched;
+  if (auto e = cache.lookup(r.key, disabled, &matched)) {
+    s = {e->config, matched == r.key.bucket ? "cache" : "cache (nearest bucket " + toJson(matched).dump() + ")"};
+  } else if (disabled) {
+    s = {r.defaults, "default"};
+  } else {
+    std::fprintf(stderr, "hip-attention: tuning %s for %s (first use; the result is cached in %s)\n",
+                 r.def->name.c_str(), toJson(r.key.bucket).dump().c_str(), cache.path().c_str());
+    Entry e = tune(r);
+    cache.store(r.key, e);
+    s = {e.config, "tuned"};
+  }
+  std::lock_guard<std::mutex> g(memoMutex);
+  memo[memoKey] = s;
+  return s;
+}
+
+void clearMemo() {
+  std::lock_guard<std::mutex> g(memoMutex);
+  memo.clear();
+}
+
+double timeMs(const Target &t, const std::function<void()> &run, int warmup, int reps) {
+  for (int i = 0; i < warmup; ++i) run();
+  std::vector<double> ms;
+  if (t.backend == Backend::CUDA) {
+    rt::Cuda &cu = rt::Cuda::get();
+    static rt::DeviceBuffer flush(size_t(64) << 20);
+    rt::Event a = cu.createEvent(), b = cu.createEvent();
+    for (int i = 0; i < reps; ++i) {
+      cu.memsetD8(flush.ptr(), uint8_t(i), flush.size());
+      cu.record(a);
+      run();
+      cu.record(b);
+      ms.push_back(cu.elapsedMs(a, b));
+    }
+    cu.destroyEvent(a);
+    cu.destroyEvent(b);
+  } else {
+    for (int i = 0; i < reps; ++i) {
+      auto s = std::chrono::steady_clock::now();
+      run();
+      ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s).count());
+    }
+  }
+  std::sort(ms.begin(), ms.end());
+  return ms[ms.size() / 2];
+}
+
+} // namespace hip::autotune
