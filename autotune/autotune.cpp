@@ -284,6 +284,16 @@ std::vector<dsl::Config> spaceWith(const dsl::KernelDef &def, const dsl::Config 
   return out;
 }
 
+namespace {
+/// The schedule part of `c` (the keys of the kernel's space).
+std::string scheduleOf(const dsl::KernelDef &def, const dsl::Config &c) {
+  std::string out;
+  for (auto &[k, values] : def.space)
+    if (c.has(k)) out += (out.empty() ? "" : ",") + k + "=" + std::to_string(c[k]);
+  return out.empty() ? c.str() : out;
+}
+} // namespace
+
 Entry tune(const Request &r) {
   std::vector<Candidate> cands;
   for (const dsl::Config &c : r.candidates) cands.push_back({c, -1, ""});
@@ -331,7 +341,7 @@ Entry tune(const Request &r) {
     std::fprintf(stderr, "\rautotune %s: %zu/%zu candidates, best %s", r.def->name.c_str(), done,
                  cands.size(),
                  best < cands.size()
-                     ? (std::to_string(cands[best].ms) + " ms [" + cands[best].config.str() + "]").c_str()
+                     ? (std::to_string(cands[best].ms) + " ms [" + scheduleOf(*r.def, cands[best].config) + "]").c_str()
                      : "none yet");
   }
   std::fprintf(stderr, "\n");

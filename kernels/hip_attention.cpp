@@ -194,11 +194,40 @@ HiPAttentionArgs HiPAttentionArgs::fromEnvironment() {
   return a;
 }
 
+autotune::Key algorithmKey(const TensorView &q, const TensorView &k, const HiPAttentionArgs &a) {
+  Device dev = deviceFor(a.backend, q.device);
+  Target t = currentTarget(dev == Device::CUDA ? Backend::CUDA : Backend::CPU);
+  int64_t H = q.dim() == 4 ? q.shape[2] : 0, Hkv = k.dim() == 4 ? k.shape[2] : 1;
+  return {"hip_attention.algorithm", "1", autotune::deviceFingerprint(t),
+          {{"D", q.dim() == 4 ? q.shape[3] : 0}, {"dtype", int64_t(q.dtype)},
+           {"gqa", Hkv ? H / Hkv : 0}, {"mask_k", a.mask_k}, {"sink", a.sink_token_size},
+           {"window", a.sliding_window_size}, {"causal", a.is_causal}},
+          autotune::Key::pow2Bucket({{"T_q", q.dim() == 4 ? q.shape[1] : 0},
+                                     {"T_k", k.dim() == 4 ? k.shape[1] : 0}})};
+}
+
+namespace {
+/// `a` with the tuned HiP parameters, when asked for and found.
+HiPAttentionArgs withTunedParameters(const TensorView &q, const TensorView &k, HiPAttentionArgs a) {
+  const char *env = std::getenv("HIP_TUNED");
+  if (!a.tuned && !(env && *env && std::string(env) != "0")) return a;
+  autotune::Cache cache;
+  if (auto e = cache.lookup(algorithmKey(q, k, a), true)) {
+    a.block_size_q = e->config.get("block_size_q", a.block_size_q);
+    a.block_stride_q = e->config.get("block_stride_q", a.block_stride_q);
+    a.block_size_k = e->config.get("block_size_k", a.block_size_k);
+    a.block_stride_k = e->config.get("block_stride_k", a.block_stride_k);
+  }
+  return a;
+}
+} // namespace
+
 HiPAttentionOutput hip_attention(const TensorView &q, const TensorView &k, const TensorView &v,
-                                 const HiPAttentionArgs &args,
+                                 const HiPAttentionArgs &givenArgs,
                                  const HiPAttentionOutputMetadata *previous) {
   kernels::registerAttentionKernels();
-  Problem p = checkInputs(q, k, v, args.is_causal, args.backend, args.position_ids);
+  Problem p = checkInputs(q, k, v, givenArgs.is_causal, givenArgs.backend, givenArgs.position_ids);
+  HiPAttentionArgs args = withTunedParameters(q, k, givenArgs);
   if (args.sink_token_size < 0 || args.sliding_window_size < 0)
     throw InvalidArgument("sink_token_size and sliding_window_size must be >= 0");
   if (!args.is_causal && (args.sink_token_size || args.sliding_window_size))

@@ -7,6 +7,7 @@
 //   hipattn cache show|clear            the on-disk compiled-kernel cache
 //
 //===----------------------------------------------------------------------===//
+#include "hip/autotune/autotune.h"
 #include "hip/compiler/compiler.h"
 #include "hip/dsl/dsl.h"
 #include "hip/kernels/examples.h"
@@ -26,7 +27,9 @@
 
 namespace hip::tools {
 extern const char *kRunHelp;
+extern const char *kTuneHelp;
 int cmdRun(const std::map<std::string, std::string> &flags);
+int cmdTune(const std::string &what, const std::map<std::string, std::string> &flags);
 } // namespace hip::tools
 
 namespace {
@@ -43,7 +46,10 @@ commands:
              llvm, ptx)
   demo       compile and run the example kernels on the best backend, check
              them against the float64 references, print timings
-  cache      show or clear the on-disk compiled-kernel cache
+  tune       tune hip_attention's kernels (or its block sizes and strides,
+             --algorithm) for this GPU and shape; cached in autotune.json
+  cache      show, clear, export or import the compiled-kernel and tuning
+             caches
 
 Run 'hipattn <command> --help' for a command's options.
 Environment: HIP_BACKEND, HIP_CACHE_DIR, HIP_DUMP_IR, HIP_DUMP_DIR, HIP_LOG,
@@ -77,11 +83,17 @@ compares every output with a float64 reference and prints where each ran,
 compile and run times, and whether it matched.
 )"},
     {"run", hip::tools::kRunHelp},
-    {"cache", R"(usage: hipattn cache show|clear
+    {"tune", hip::tools::kTuneHelp},
+    {"cache", R"(usage: hipattn cache show|clear|export FILE|import FILE
 
-  show    the cache directory ($HIP_CACHE_DIR, default ~/.cache/hip-attention),
-          its number of compiled kernels and their size
-  clear   remove every compiled kernel from it
+  show         the cache directory ($HIP_CACHE_DIR, default
+               ~/.cache/hip-attention): its compiled kernels and their size, and
+               the tuning results in autotune.json (kernel, GPU, shape bucket,
+               chosen config)
+  clear        remove every compiled kernel and every tuning result
+  export FILE  write the tuning results to FILE (to ship them to machines with
+               the same GPU)
+  import FILE  merge the tuning results of FILE into autotune.json
 )"},
 };
 
@@ -220,19 +232,36 @@ int cmdDemo(const std::vector<std::string> &args) {
 }
 
 int cmdCache(const std::vector<std::string> &args) {
-  if (args.size() != 1) return usageError("cache needs one of: show, clear");
+  if (args.empty()) return usageError("cache needs one of: show, clear, export FILE, import FILE");
+  hip::autotune::Cache tuning;
+  if (args[0] == "export" || args[0] == "import") {
+    if (args.size() != 2) return usageError("cache " + args[0] + " needs a FILE");
+    size_t n = args[0] == "export" ? tuning.exportTo(args[1]) : tuning.importFrom(args[1]);
+    std::printf("%s %zu tuning results %s %s\n", args[0] == "export" ? "exported" : "imported", n,
+                args[0] == "export" ? "to" : "from", args[1].c_str());
+    return 0;
+  }
+  if (args.size() != 1) return usageError("cache " + args[0] + " takes no further arguments");
   auto &cache = hip::rt::KernelCache::global();
   if (args[0] == "show") {
     auto [n, bytes] = cache.usage();
     std::printf("kernel cache: %s\n  entries: %zu\n  size: %.1f KiB\n", cache.dir().c_str(), n,
                 double(bytes) / 1024);
+    auto doc = tuning.read();
+    std::printf("tuning results: %s\n  entries: %zu\n", tuning.path().c_str(), doc["entries"].size());
+    for (const auto &e : doc["entries"])
+      std::printf("  %-28s %-40s %-28s -> %s\n", e.value("kernel", "").c_str(),
+                  e.value("gpu", "").substr(0, 40).c_str(), e["bucket"].dump().c_str(),
+                  e["config"].dump().c_str());
     return 0;
   }
   if (args[0] == "clear") {
     std::printf("removed %zu compiled kernels from %s\n", cache.clear(), cache.dir().c_str());
+    tuning.clear();
+    std::printf("removed the tuning results %s\n", tuning.path().c_str());
     return 0;
   }
-  return usageError("unknown cache command '" + args[0] + "' (show, clear)");
+  return usageError("unknown cache command '" + args[0] + "' (show, clear, export, import)");
 }
 
 } // namespace
@@ -256,6 +285,18 @@ int main(int argc, char **argv) {
     if (cmd == "kernels") return cmdKernels();
     if (cmd == "compile") return cmdCompile(args);
     if (cmd == "demo") return cmdDemo(args);
+    if (cmd == "tune") {
+      bool algorithm = std::erase(args, std::string("--algorithm")) > 0;
+      Options o = parse(args, {"--backend", "--B", "--T", "--H", "--Hkv", "--D", "--dtype",
+                               "--input", "--seed", "--data", "--mask-k", "--block-size-q",
+                               "--block-stride-q", "--block-size-k", "--block-stride-k",
+                               "--sink", "--window", "--reps", "--recall-heads",
+                               "--recall-blocks", "--min-recall", "--max-error"});
+      if (o.positional.size() != 1)
+        return usageError("tune needs one KERNEL: hip_attention or flash_attention");
+      if (algorithm) o.flags["--algorithm"] = "1";
+      return hip::tools::cmdTune(o.positional[0], o.flags);
+    }
     if (cmd == "run") {
       bool json = std::erase(args, std::string("--json")) > 0;
       bool latencyOnly = std::erase(args, std::string("--latency-only")) > 0;

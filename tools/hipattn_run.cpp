@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -356,6 +357,112 @@ int cmdRun(const std::map<std::string, std::string> &f) {
   std::printf("(median of %d runs after a warm-up; times include allocation of the outputs)\n", reps);
   for (const KernelChoice &c : used)
     std::printf("config %-27s %s  [%s]\n", c.kernel.c_str(), c.source.c_str(), c.config.c_str());
+  return 0;
+}
+
+extern const char *kTuneHelp;
+const char *kTuneHelp = R"(usage: hipattn tune hip_attention|flash_attention [workload and HiP options of
+                   'hipattn run'] [--algorithm --min-recall R [--max-error E]]
+
+Tunes the schedule (tile sizes, warps) of the kernels hip_attention runs (the
+mask search and the sparse attention) and of the dense kernel, for this GPU
+and the workload's shape bucket, and stores the result in
+$HIP_CACHE_DIR/autotune.json (later calls and processes reuse it; see
+'hipattn cache'). Tuning happens even on the CPU backend here.
+
+--algorithm searches HiP's own parameters instead: block_size_q {32, 64},
+block_stride_q {1, 2, 4}, block_size_k {2, 4, 8}, block_stride_k {1, 2} at the
+given mask_k, sink and window, and keeps the fastest setting whose recall of
+the exact top-k blocks is >= R (and whose relative error against dense
+attention is <= E, when given) on the workload (use --input or --data smooth
+for data with locality). The result is cached per GPU and shape; hip_attention
+uses it when asked (HiPAttentionArgs::tuned, or HIP_TUNED=1).
+)";
+
+int cmdTune(const std::string &what, const std::map<std::string, std::string> &flags) {
+  if (what != "hip_attention" && what != "flash_attention")
+    throw InvalidArgument("tune: '" + what + "' cannot be tuned standalone; tune hip_attention (its "
+                          "mask and sparse-attention kernels) or flash_attention");
+  // Schedules are tuned here; the algorithm search compares HiP settings at
+  // the default (or cached) schedules.
+  ::setenv("HIP_DISABLE_AUTOTUNE", flags.count("--algorithm") ? "1" : "0", 1);
+  autotune::clearMemo();
+  Setup st = makeSetup(flags);
+  HiPAttentionArgs &a = st.a;
+  takeKernelChoices();
+  auto t0 = std::chrono::steady_clock::now();
+  auto elapsed = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
+  if (!flags.count("--algorithm")) {
+    if (flags.count("--min-recall") || flags.count("--max-error"))
+      throw InvalidArgument("--min-recall and --max-error go with --algorithm");
+    if (what == "hip_attention") hip_attention(st.q.view(), st.k.view(), st.v.view(), a);
+    DenseAttentionArgs da;
+    da.backend = a.backend;
+    if (what == "flash_attention") dense_attention(st.q.view(), st.k.view(), st.v.view(), da);
+    for (const KernelChoice &c : takeKernelChoices())
+      std::printf("%-27s %-8s [%s]\n", c.kernel.c_str(), c.source.c_str(), c.config.c_str());
+    std::printf("tuned in %.1f s on %s\n", elapsed(), st.device.c_str());
+    return 0;
+  }
+  if (what != "hip_attention") throw InvalidArgument("--algorithm applies to hip_attention only");
+  if (!flags.count("--min-recall")) throw InvalidArgument("--algorithm needs --min-recall R");
+  double minRecall = std::stod(flags.at("--min-recall"));
+  double maxError = flags.count("--max-error") ? std::stod(flags.at("--max-error")) : INFINITY;
+  DenseAttentionArgs da;
+  da.backend = a.backend;
+  std::vector<float> dense = dense_attention(st.q.view(), st.k.view(), st.v.view(), da).toFloat();
+  autotune::Entry best;
+  double bestMs = INFINITY;
+  std::printf("%4s %4s %4s %4s %10s %8s %10s  %s\n", "bq", "bsq", "bk", "bsk", "ms", "recall",
+              "rel.err", "status");
+  for (int64_t bq : {32, 64})
+    for (int64_t bsq : {1, 2, 4})
+      for (int64_t bk : {2, 4, 8})
+        for (int64_t bsk : {1, 2}) {
+          if (bsk > bk) continue;
+          HiPAttentionArgs c = a;
+          c.block_size_q = bq, c.block_stride_q = bsq, c.block_size_k = bk, c.block_stride_k = bsk;
+          dsl::Config cfg{{"block_size_q", bq}, {"block_stride_q", bsq}, {"block_size_k", bk},
+                          {"block_stride_k", bsk}};
+          autotune::Candidate cand{cfg, -1, ""};
+          double recall = NAN, err = NAN;
+          try {
+            HiPAttentionOutput r;
+            cand.ms = medianMs(st.reps, [&] { r = hip_attention(st.q.view(), st.k.view(), st.v.view(), c); });
+            recall = exactRecall(st.w, r.metadata, c, flag(flags, "--recall-heads", 4),
+                                 flag(flags, "--recall-blocks", 8));
+            std::vector<float> x = r.out.toFloat();
+            double num = 0, den = 0;
+            for (size_t i = 0; i < x.size(); ++i)
+              num += double(x[i] - dense[i]) * (x[i] - dense[i]), den += double(dense[i]) * dense[i];
+            err = den > 0 ? std::sqrt(num / den) : 0;
+            char buf[96];
+            std::snprintf(buf, sizeof buf, "recall %.4f, rel.err %.4g", recall, err);
+            cand.status = recall >= minRecall && err <= maxError ? std::string("ok: ") + buf
+                                                                  : std::string("below bound: ") + buf;
+            if (cand.status.rfind("ok", 0) == 0 && cand.ms < bestMs) bestMs = cand.ms, best.config = cfg;
+          } catch (const InvalidArgument &e) {
+            cand.status = std::string("invalid: ") + e.what();
+          }
+          std::printf("%4lld %4lld %4lld %4lld %10.3f %8.4f %10.4g  %s\n", (long long)bq,
+                      (long long)bsq, (long long)bk, (long long)bsk, cand.ms, recall, err,
+                      cand.status.c_str());
+          best.candidates.push_back(cand);
+        }
+  if (!std::isfinite(bestMs))
+    throw RuntimeError("no setting reaches recall " + flags.at("--min-recall") +
+                       (flags.count("--max-error") ? " and error " + flags.at("--max-error") : ""));
+  autotune::Cache cache;
+  best.projectVersion = compilerVersion();
+  time_t now = std::time(nullptr);
+  char when[32];
+  std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  best.tunedAt = when;
+  cache.store(algorithmKey(st.q.view(), st.k.view(), a), best);
+  std::printf("chosen: %s (%.3f ms), tuned in %.1f s on %s; stored in %s\n", best.config.str().c_str(),
+              bestMs, elapsed(), st.device.c_str(), cache.path().c_str());
   return 0;
 }
 

@@ -57,6 +57,10 @@ struct HiPAttentionArgs {
   /// true reproduces that; false spreads the branches over every block.
   bool aligned_branches = true;
   bool mask_only = false; // return the metadata only
+  /// Use the block sizes and strides `hipattn tune hip_attention --algorithm`
+  /// found for this GPU and shape (nearest bucket), when there are any.
+  /// HIP_TUNED=1 sets it for every call.
+  bool tuned = false;
   ComputeBackend backend = ComputeBackend::Auto;
 
   /// Defaults overridden by HIP_K, HIP_BQ, HIP_BSQ, HIP_BK, HIP_BSK, HIP_SW,

@@ -91,6 +91,11 @@ public:
   virtual Candidates run(const MaskContext &ctx, const Candidates &in) = 0;
 };
 
+/// Where `hipattn tune hip_attention --algorithm` stores the HiP parameters
+/// it found for this problem (GPU, head dim, dtype, GQA ratio, mask_k, sink,
+/// window; sequence lengths bucketed), and where `tuned` calls look.
+autotune::Key algorithmKey(const TensorView &q, const TensorView &k, const HiPAttentionArgs &a);
+
 /// Which config each tuned kernel launch used and where it came from.
 struct KernelChoice {
   std::string kernel, config, source;
