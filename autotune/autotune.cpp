@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <tuple>
 #include <sstream>
 #include <sys/file.h>
 #include <thread>
@@ -175,8 +176,29 @@ void Cache::save(const json &doc) {
 }
 
 json Cache::read() {
-  FileLock lock(path_);
-  return load();
+  // A process reads the file once; later reads reuse the parsed document
+  // while the file's size and modification time stay the same.
+  static std::mutex mu;
+  static std::map<std::string, std::tuple<fs::file_time_type, uintmax_t, json>> parsed;
+  std::error_code ec;
+  auto mtime = fs::last_write_time(path_, ec);
+  auto size = ec ? 0 : fs::file_size(path_, ec);
+  if (!ec) {
+    std::lock_guard<std::mutex> g(mu);
+    auto it = parsed.find(path_);
+    if (it != parsed.end() && std::get<0>(it->second) == mtime && std::get<1>(it->second) == size)
+      return std::get<2>(it->second);
+  }
+  json doc;
+  {
+    FileLock lock(path_);
+    doc = load();
+  }
+  if (!ec) {
+    std::lock_guard<std::mutex> g(mu);
+    parsed[path_] = {mtime, size, doc};
+  }
+  return doc;
 }
 
 std::optional<Entry> Cache::lookup(const Key &key, bool nearest,

@@ -30,6 +30,9 @@ extern const char *kRunHelp;
 extern const char *kTuneHelp;
 int cmdRun(const std::map<std::string, std::string> &flags);
 int cmdTune(const std::string &what, const std::map<std::string, std::string> &flags);
+extern const char *kEvalHelp, *kGenerateHelp;
+int cmdEval(const std::vector<std::string> &args);
+int cmdGenerate(const std::vector<std::string> &args);
 } // namespace hip::tools
 
 namespace {
@@ -41,6 +44,9 @@ usage: hipattn <command> [options]
 commands:
   run        run hip_attention and dense attention on a workload: latency,
              speedup, error against dense, recall of the mask
+  eval       a GGUF Llama model on a text: perplexity (dense, hip or
+             streaming attention), HiP's recall on its Q/K/V, Q/K/V dumps
+  generate   generate text with a GGUF Llama model (HiP decode with mask reuse)
   kernels    list the registered kernels and their config spaces
   compile    print one compilation stage of a kernel (tile, layouts, mlir,
              llvm, ptx)
@@ -83,6 +89,8 @@ compares every output with a float64 reference and prints where each ran,
 compile and run times, and whether it matched.
 )"},
     {"run", hip::tools::kRunHelp},
+    {"eval", hip::tools::kEvalHelp},
+    {"generate", hip::tools::kGenerateHelp},
     {"tune", hip::tools::kTuneHelp},
     {"cache", R"(usage: hipattn cache show|clear|export FILE|import FILE
 
@@ -285,6 +293,8 @@ int main(int argc, char **argv) {
     if (cmd == "kernels") return cmdKernels();
     if (cmd == "compile") return cmdCompile(args);
     if (cmd == "demo") return cmdDemo(args);
+    if (cmd == "eval") return hip::tools::cmdEval(args);
+    if (cmd == "generate") return hip::tools::cmdGenerate(args);
     if (cmd == "tune") {
       bool algorithm = std::erase(args, std::string("--algorithm")) > 0;
       Options o = parse(args, {"--backend", "--B", "--T", "--H", "--Hkv", "--D", "--dtype",

@@ -1,0 +1,441 @@
+//===- model/llama.cpp - A Llama-architecture model on hip_attention ------===//
+//
+// The forward pass in f32 on the host; attention through the public API.
+// One helper (`attend`) turns a layer's rotated q/k/v into the attention
+// inputs (q pre-scaled, heads zero-padded, f32 or bf16) and calls dense,
+// HiP or StreamingLLM attention; prefill (`forward`) and decode
+// (`LlamaSession`) share it and the layer loop (`runLayers`).
+//
+//===----------------------------------------------------------------------===//
+#include "hip/model/llama.h"
+
+#include "hip/compiler/compiler.h"
+#include "hip/error.h"
+#include "hip/kernels/examples.h"
+#include "hip/runtime/thread_pool.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace hip::model {
+
+namespace {
+
+/// y[T][out] = x[T][in] . W[out][in]^T, parallel over blocks of output rows.
+void matmul(const float *x, int64_t T, int64_t in, const float *w, int64_t out, float *y) {
+  constexpr int64_t kRows = 16, kTok = 4;
+  int64_t chunks = (out + kRows - 1) / kRows;
+  rt::parallelFor(size_t(chunks), [&](size_t c, unsigned) {
+    int64_t r0 = int64_t(c) * kRows, r1 = std::min(out, r0 + kRows);
+    for (int64_t t0 = 0; t0 < T; t0 += kTok) {
+      int64_t nt = std::min(kTok, T - t0);
+      for (int64_t r = r0; r < r1; ++r) {
+        const float *wr = w + r * in;
+        float acc[kTok][8] = {};
+        int64_t i = 0;
+        for (; i + 8 <= in; i += 8)
+          for (int64_t t = 0; t < nt; ++t) {
+            const float *xr = x + (t0 + t) * in + i;
+            for (int j = 0; j < 8; ++j) acc[t][j] += xr[j] * wr[i + j];
+          }
+        for (int64_t t = 0; t < nt; ++t) {
+          float s = ((acc[t][0] + acc[t][1]) + (acc[t][2] + acc[t][3])) +
+                    ((acc[t][4] + acc[t][5]) + (acc[t][6] + acc[t][7]));
+          for (int64_t k = i; k < in; ++k) s += x[(t0 + t) * in + k] * wr[k];
+          y[(t0 + t) * out + r] = s;
+        }
+      }
+    }
+  });
+}
+
+std::vector<float> matmul(const std::vector<float> &x, int64_t T, int64_t in,
+                          const std::vector<float> &w, int64_t out) {
+  std::vector<float> y(size_t(T * out));
+  matmul(x.data(), T, in, w.data(), out, y.data());
+  return y;
+}
+
+void rmsNorm(const float *x, const float *w, int64_t n, float eps, float *y) {
+  double ss = 0;
+  for (int64_t i = 0; i < n; ++i) ss += double(x[i]) * x[i];
+  float r = float(1.0 / std::sqrt(ss / double(n) + eps));
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] * r * w[i];
+}
+
+std::vector<float> rmsNormRows(const std::vector<float> &x, int64_t T, int64_t n,
+                               const std::vector<float> &w, float eps) {
+  std::vector<float> y(size_t(T * n));
+  for (int64_t t = 0; t < T; ++t) rmsNorm(&x[size_t(t * n)], w.data(), n, eps, &y[size_t(t * n)]);
+  return y;
+}
+
+/// Rotates adjacent pairs (2i, 2i+1), i < rot/2, of each head of x [T, heads, D].
+void rope(std::vector<float> &x, int64_t T, int64_t heads, int64_t D, int64_t rot, int64_t p0,
+          float theta) {
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t i = 0; i < rot / 2; ++i) {
+      double a = double(p0 + t) * std::pow(double(theta), -2.0 * double(i) / double(rot));
+      float c = float(std::cos(a)), s = float(std::sin(a));
+      for (int64_t h = 0; h < heads; ++h) {
+        float *p = &x[size_t((t * heads + h) * D + 2 * i)];
+        float x0 = p[0], x1 = p[1];
+        p[0] = x0 * c - x1 * s;
+        p[1] = x0 * s + x1 * c;
+      }
+    }
+}
+
+bool onGpu(ComputeBackend b) {
+  if (b == ComputeBackend::CUDA) return true;
+  if (b == ComputeBackend::CPU) return false;
+  return selectBackend() == Backend::CUDA;
+}
+
+/// Heads of src [T, heads*D] as [T, heads, Dp] in `dt` (zero-padded, scaled).
+void packHeads(const float *src, int64_t T, int64_t heads, int64_t D, int64_t Dp, float scale,
+               ScalarType dt, char *dst) {
+  size_t es = elementSize(dt);
+  std::memset(dst, 0, size_t(T * heads * Dp) * es);
+  for (int64_t r = 0; r < T * heads; ++r)
+    for (int64_t d = 0; d < D; ++d) {
+      float v = src[r * D + d] * scale;
+      char *p = dst + size_t(r * Dp + d) * es;
+      if (dt == ScalarType::f32) std::memcpy(p, &v, 4);
+      else {
+        uint16_t h = kernels::floatToBf16(v);
+        std::memcpy(p, &h, 2);
+      }
+    }
+}
+
+/// A mask that selects no key block: StreamingLLM (sink + window only).
+HiPAttentionOutputMetadata emptyMask(int64_t H, int64_t Tq, int64_t Tk, int64_t bq, int64_t bk) {
+  int64_t nQB = (Tq + bq - 1) / bq;
+  HiPAttentionOutputMetadata m;
+  m.indices = Tensor::empty({H, nQB, 1}, ScalarType::i32, Device::CPU);
+  m.ks = Tensor::empty({H, nQB}, ScalarType::i32, Device::CPU);
+  std::fill_n(static_cast<int32_t *>(m.indices.data()), H * nQB, kIndexSentinel);
+  std::fill_n(static_cast<int32_t *>(m.ks.data()), H * nQB, 0);
+  m.block_size_q = bq, m.block_size_k = bk;
+  m.batch = 1, m.heads = H, m.t_q = Tq, m.t_k = Tk;
+  return m;
+}
+
+/// Attention of packed inputs q [Tq, H, Dp], k/v [Tk, Hkv, Dp] (the queries
+/// are the last Tq keys) -> out [Tq, H*D] (padding dropped). `mask`: HiP's
+/// metadata to reuse (when `reuse`) or to fill.
+std::vector<float> attend(const AttentionOptions &opt, const LlamaConfig &c, int64_t Tq,
+                          int64_t Tk, ScalarType dt, void *q, void *k, void *v,
+                          HiPAttentionOutputMetadata *mask, bool reuse) {
+  int64_t H = c.heads, Hkv = c.kvHeads, Dp = c.paddedHeadDim, D = c.headDim;
+  TensorView qv(q, dt, {1, Tq, H, Dp}), kv(k, dt, {1, Tk, Hkv, Dp}), vv(v, dt, {1, Tk, Hkv, Dp});
+  ComputeBackend be = onGpu(opt.backend) ? ComputeBackend::CUDA : ComputeBackend::CPU;
+  Tensor out;
+  if (opt.method == AttentionMethod::Dense) {
+    DenseAttentionArgs a;
+    a.backend = be;
+    out = dense_attention(qv, kv, vv, a);
+  } else {
+    HiPAttentionArgs a = opt.hip;
+    a.backend = be;
+    a.mask_only = false;
+    if (opt.method == AttentionMethod::Streaming) {
+      HiPAttentionOutputMetadata none = emptyMask(H, Tq, Tk, a.block_size_q, a.block_size_k);
+      out = hip_attention(qv, kv, vv, a, &none).out;
+    } else {
+      HiPAttentionOutput r = hip_attention(qv, kv, vv, a, reuse && mask ? mask : nullptr);
+      if (mask && !reuse) *mask = r.metadata;
+      out = std::move(r.out);
+    }
+  }
+  std::vector<float> full = out.toFloat(), o(size_t(Tq * H * D));
+  for (int64_t r = 0; r < Tq * H; ++r)
+    std::copy_n(&full[size_t(r * Dp)], D, &o[size_t(r * D)]);
+  return o;
+}
+
+int64_t padHeadDim(int64_t D) {
+  for (int64_t s : kSupportedHeadDims)
+    if (s >= D) return s;
+  return 0;
+}
+
+} // namespace
+
+// ---- Config and weights -------------------------------------------------------------------
+
+LlamaConfig LlamaConfig::fromGGUF(const GGUFFile &f) {
+  const GGUFValue *arch = f.find("general.architecture");
+  if (!arch) throw InvalidArgument(f.path + ": missing metadata key general.architecture");
+  const std::string &a = arch->asString(f.path + ": general.architecture");
+  if (a != "llama")
+    throw InvalidArgument(f.path + ": unsupported architecture '" + a +
+                          "' (only 'llama' is supported)");
+  auto num = [&](const std::string &key) { return f.get("llama." + key).asInt(f.path + ": llama." + key); };
+  LlamaConfig c;
+  c.dim = num("embedding_length");
+  c.layers = num("block_count");
+  c.heads = num("attention.head_count");
+  c.kvHeads = f.find("llama.attention.head_count_kv") ? num("attention.head_count_kv") : c.heads;
+  c.ffn = num("feed_forward_length");
+  c.contextLength = f.find("llama.context_length") ? num("context_length") : 0;
+  if (const GGUFValue *v = f.find("llama.rope.freq_base"))
+    c.ropeTheta = float(v->asFloat(f.path + ": llama.rope.freq_base"));
+  if (const GGUFValue *v = f.find("llama.attention.layer_norm_rms_epsilon"))
+    c.normEps = float(v->asFloat(f.path + ": llama.attention.layer_norm_rms_epsilon"));
+  auto bad = [&](const std::string &m) { return InvalidArgument(f.path + ": " + m); };
+  if (c.dim <= 0 || c.layers <= 0 || c.heads <= 0 || c.kvHeads <= 0 || c.ffn <= 0)
+    throw bad("llama.embedding_length, block_count, attention.head_count(_kv) and "
+              "feed_forward_length must be positive");
+  if (c.dim % c.heads) throw bad("embedding_length is not a multiple of attention.head_count");
+  if (c.heads % c.kvHeads) throw bad("attention.head_count is not a multiple of head_count_kv");
+  c.headDim = c.dim / c.heads;
+  c.ropeDim = f.find("llama.rope.dimension_count") ? num("rope.dimension_count") : c.headDim;
+  if (c.ropeDim <= 0 || c.ropeDim > c.headDim || c.ropeDim % 2)
+    throw bad("llama.rope.dimension_count = " + std::to_string(c.ropeDim) +
+              " must be even and at most the head dim " + std::to_string(c.headDim));
+  c.paddedHeadDim = padHeadDim(c.headDim);
+  if (!c.paddedHeadDim)
+    throw bad("head dim " + std::to_string(c.headDim) + " is larger than the attention kernels' 256");
+  if (const GGUFTensor *t = f.findTensor("token_embd.weight")) c.vocab = t->shape.size() == 2 ? t->shape[1] : 0;
+  return c;
+}
+
+AttentionMethod parseAttentionMethod(const std::string &s) {
+  if (s == "dense") return AttentionMethod::Dense;
+  if (s == "hip") return AttentionMethod::HiP;
+  if (s == "streaming") return AttentionMethod::Streaming;
+  throw InvalidArgument("attention method must be dense, hip or streaming, got '" + s + "'");
+}
+
+const char *attentionMethodName(AttentionMethod m) {
+  switch (m) {
+  case AttentionMethod::Dense: return "dense";
+  case AttentionMethod::HiP: return "hip";
+  default: return "streaming";
+  }
+}
+
+std::shared_ptr<LlamaModel> LlamaModel::load(const std::string &path) {
+  GGUFFile f = GGUFFile::read(path, false);
+  LlamaConfig::fromGGUF(f); // the architecture check before the weights are read
+  return fromGGUF(GGUFFile::read(path));
+}
+
+std::shared_ptr<LlamaModel> LlamaModel::fromGGUF(const GGUFFile &f) {
+  auto m = std::make_shared<LlamaModel>();
+  m->cfg_ = LlamaConfig::fromGGUF(f);
+  m->tok_ = Tokenizer::fromGGUF(f);
+  m->path_ = f.path;
+  LlamaConfig &c = m->cfg_;
+  auto take = [&](const std::string &name, std::vector<int64_t> shape) {
+    const GGUFTensor &t = f.tensor(name);
+    if (t.shape != shape) {
+      auto str = [](const std::vector<int64_t> &s) {
+        std::string r = "[";
+        for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
+        return r + "]";
+      };
+      throw InvalidArgument(f.path + ": tensor " + name + " has shape " + str(t.shape) +
+                            " (ggml order), expected " + str(shape));
+    }
+    if (t.data.empty()) throw InvalidArgument(f.path + ": tensor " + name + " was not loaded");
+    return t.data;
+  };
+  if (!c.vocab) throw InvalidArgument(f.path + ": token_embd.weight must be a matrix [dim, vocab]");
+  if (c.vocab != m->tok_.vocabSize())
+    throw InvalidArgument(f.path + ": token_embd.weight has " + std::to_string(c.vocab) +
+                          " rows but the vocabulary " + std::to_string(m->tok_.vocabSize()) + " tokens");
+  int64_t D = c.headDim, kvDim = c.kvHeads * D;
+  m->embed_ = take("token_embd.weight", {c.dim, c.vocab});
+  m->outNorm_ = take("output_norm.weight", {c.dim});
+  if (f.findTensor("output.weight")) m->output_ = take("output.weight", {c.dim, c.vocab});
+  for (int64_t l = 0; l < c.layers; ++l) {
+    std::string p = "blk." + std::to_string(l) + ".";
+    Layer L;
+    L.attnNorm = take(p + "attn_norm.weight", {c.dim});
+    L.wq = take(p + "attn_q.weight", {c.dim, c.dim});
+    L.wk = take(p + "attn_k.weight", {c.dim, kvDim});
+    L.wv = take(p + "attn_v.weight", {c.dim, kvDim});
+    L.wo = take(p + "attn_output.weight", {c.dim, c.dim});
+    L.ffnNorm = take(p + "ffn_norm.weight", {c.dim});
+    L.wGate = take(p + "ffn_gate.weight", {c.dim, c.ffn});
+    L.wUp = take(p + "ffn_up.weight", {c.dim, c.ffn});
+    L.wDown = take(p + "ffn_down.weight", {c.ffn, c.dim});
+    m->layers_.push_back(std::move(L));
+  }
+  return m;
+}
+
+// ---- Forward pass -------------------------------------------------------------------------
+
+std::vector<float> LlamaModel::embed(const std::vector<int32_t> &tokens) const {
+  std::vector<float> x(tokens.size() * size_t(cfg_.dim));
+  for (size_t t = 0; t < tokens.size(); ++t) {
+    if (tokens[t] < 0 || tokens[t] >= cfg_.vocab)
+      throw InvalidArgument("token id " + std::to_string(tokens[t]) + " is outside the vocabulary of " +
+                            std::to_string(cfg_.vocab));
+    std::copy_n(&embed_[size_t(tokens[t] * cfg_.dim)], cfg_.dim, &x[t * size_t(cfg_.dim)]);
+  }
+  return x;
+}
+
+void LlamaModel::runLayers(std::vector<float> &x, int64_t T, int64_t p0,
+                           const AttentionFn &attention) const {
+  const LlamaConfig &c = cfg_;
+  int64_t kvDim = c.kvHeads * c.headDim;
+  for (int64_t l = 0; l < c.layers; ++l) {
+    const Layer &L = layers_[size_t(l)];
+    std::vector<float> h = rmsNormRows(x, T, c.dim, L.attnNorm, c.normEps);
+    std::vector<float> q = matmul(h, T, c.dim, L.wq, c.dim), k = matmul(h, T, c.dim, L.wk, kvDim),
+                       v = matmul(h, T, c.dim, L.wv, kvDim);
+    rope(q, T, c.heads, c.headDim, c.ropeDim, p0, c.ropeTheta);
+    rope(k, T, c.kvHeads, c.headDim, c.ropeDim, p0, c.ropeTheta);
+    std::vector<float> o = attention(l, q, k, v);
+    std::vector<float> y = matmul(o, T, c.dim, L.wo, c.dim);
+    for (size_t i = 0; i < x.size(); ++i) x[i] += y[i];
+    h = rmsNormRows(x, T, c.dim, L.ffnNorm, c.normEps);
+    std::vector<float> g = matmul(h, T, c.dim, L.wGate, c.ffn), u = matmul(h, T, c.dim, L.wUp, c.ffn);
+    for (size_t i = 0; i < g.size(); ++i) g[i] = g[i] / (1.f + std::exp(-g[i])) * u[i];
+    y = matmul(g, T, c.ffn, L.wDown, c.dim);
+    for (size_t i = 0; i < x.size(); ++i) x[i] += y[i];
+  }
+}
+
+std::vector<float> LlamaModel::logits(std::vector<float> &x, int64_t T, int64_t first) const {
+  first = std::clamp<int64_t>(first, 0, T);
+  std::vector<float> rows(x.begin() + first * cfg_.dim, x.end());
+  std::vector<float> h = rmsNormRows(rows, T - first, cfg_.dim, outNorm_, cfg_.normEps);
+  return matmul(h, T - first, cfg_.dim, outputWeight(), cfg_.vocab);
+}
+
+std::vector<float> LlamaModel::forward(const std::vector<int32_t> &tokens,
+                                       const AttentionOptions &opt, int64_t firstLogit,
+                                       const AttentionHook &hook) const {
+  const LlamaConfig &c = cfg_;
+  int64_t T = int64_t(tokens.size());
+  if (T == 0) return {};
+  std::vector<float> x = embed(tokens);
+  ScalarType dt = onGpu(opt.backend) ? ScalarType::bf16 : ScalarType::f32;
+  size_t es = elementSize(dt);
+  float scale = 1.f / std::sqrt(float(c.headDim));
+  runLayers(x, T, 0, [&](int64_t l, const std::vector<float> &q, const std::vector<float> &k,
+                         const std::vector<float> &v) {
+    int64_t Dp = c.paddedHeadDim;
+    std::vector<char> qa(size_t(T * c.heads * Dp) * es), ka(size_t(T * c.kvHeads * Dp) * es),
+        va(ka.size());
+    packHeads(q.data(), T, c.heads, c.headDim, Dp, scale, dt, qa.data());
+    packHeads(k.data(), T, c.kvHeads, c.headDim, Dp, 1.f, dt, ka.data());
+    packHeads(v.data(), T, c.kvHeads, c.headDim, Dp, 1.f, dt, va.data());
+    if (hook)
+      hook(l, TensorView(qa.data(), dt, {1, T, c.heads, Dp}),
+           TensorView(ka.data(), dt, {1, T, c.kvHeads, Dp}),
+           TensorView(va.data(), dt, {1, T, c.kvHeads, Dp}));
+    return attend(opt, c, T, T, dt, qa.data(), ka.data(), va.data(), nullptr, false);
+  });
+  return logits(x, T, firstLogit);
+}
+
+// ---- Decoding -----------------------------------------------------------------------------
+
+LlamaSession::LlamaSession(std::shared_ptr<const LlamaModel> model, AttentionOptions opt)
+    : m_(std::move(model)), opt_(std::move(opt)) {
+  if (opt_.refreshInterval < 1)
+    throw InvalidArgument("the mask refresh interval must be >= 1, got " +
+                          std::to_string(opt_.refreshInterval));
+  size_t L = size_t(m_->config().layers);
+  k_.resize(L), v_.resize(L), masks_.resize(L);
+}
+
+std::vector<float> LlamaSession::feed(const std::vector<int32_t> &tokens) {
+  const LlamaConfig &c = m_->config();
+  int64_t T = int64_t(tokens.size());
+  if (T == 0) throw InvalidArgument("LlamaSession::feed needs at least one token");
+  std::vector<float> x = m_->embed(tokens);
+  ScalarType dt = onGpu(opt_.backend) ? ScalarType::bf16 : ScalarType::f32;
+  size_t es = elementSize(dt);
+  float scale = 1.f / std::sqrt(float(c.headDim));
+  int64_t Dp = c.paddedHeadDim, Tk = pos_ + T;
+  // A decode step (one token after the prompt) reuses the mask between refreshes.
+  bool decode = T == 1 && pos_ > 0, hip = opt_.method == AttentionMethod::HiP;
+  bool reuse = hip && decode && steps_ % opt_.refreshInterval != 0;
+  if (hip && decode) (reuse ? reuses_ : searches_) += 1;
+  m_->runLayers(x, T, pos_, [&](int64_t l, const std::vector<float> &q, const std::vector<float> &k,
+                                const std::vector<float> &v) {
+    std::vector<char> &kc = k_[size_t(l)], &vc = v_[size_t(l)];
+    size_t row = size_t(c.kvHeads * Dp) * es;
+    kc.resize(size_t(Tk) * row), vc.resize(size_t(Tk) * row);
+    packHeads(k.data(), T, c.kvHeads, c.headDim, Dp, 1.f, dt, kc.data() + size_t(pos_) * row);
+    packHeads(v.data(), T, c.kvHeads, c.headDim, Dp, 1.f, dt, vc.data() + size_t(pos_) * row);
+    std::vector<char> qa(size_t(T * c.heads * Dp) * es);
+    packHeads(q.data(), T, c.heads, c.headDim, Dp, scale, dt, qa.data());
+    HiPAttentionOutputMetadata &mask = masks_[size_t(l)];
+    bool r = reuse && mask.indices.defined() && mask.t_q == 1;
+    return attend(opt_, c, T, Tk, dt, qa.data(), kc.data(), vc.data(), &mask, r);
+  });
+  pos_ = Tk;
+  if (decode) ++steps_;
+  return m_->logits(x, T, T - 1);
+}
+
+// ---- Perplexity and sampling --------------------------------------------------------------
+
+double PerplexityResult::ppl() const { return tokens ? std::exp(nll / double(tokens)) : NAN; }
+
+PerplexityResult perplexity(const LlamaModel &m, const std::vector<int32_t> &tokens, int64_t ctx,
+                            int64_t stride, int64_t maxWindows, const AttentionOptions &opt,
+                            const std::function<void(int64_t, int64_t)> &progress) {
+  if (ctx < 2) throw InvalidArgument("the perplexity context must be at least 2 tokens, got " +
+                                     std::to_string(ctx));
+  if (stride < 1 || stride > ctx)
+    throw InvalidArgument("the perplexity stride must be in [1, ctx], got " + std::to_string(stride));
+  int64_t N = int64_t(tokens.size());
+  if (N < 2) throw InvalidArgument("the text has fewer than 2 tokens");
+  int64_t total = 0; // windows the loop below makes
+  for (int64_t b = 0;; b += stride) {
+    ++total;
+    if (b + ctx >= N) break;
+  }
+  if (maxWindows > 0) total = std::min(total, maxWindows);
+  int64_t V = m.config().vocab;
+  PerplexityResult r;
+  int64_t prevEnd = 0;
+  for (int64_t b = 0; r.windows < total; b += stride) {
+    int64_t e = std::min(b + ctx, N), len = e - b;
+    // Score the tokens [max(prevEnd, b + 1), e): predicted from the logits one before.
+    int64_t first = std::max(prevEnd, b + 1) - b;
+    std::vector<int32_t> win(tokens.begin() + b, tokens.begin() + e);
+    std::vector<float> lg = m.forward(win, opt, first - 1);
+    for (int64_t j = first; j < len; ++j) {
+      const float *row = &lg[size_t((j - 1 - (first - 1)) * V)];
+      float mx = *std::max_element(row, row + V);
+      double s = 0;
+      for (int64_t i = 0; i < V; ++i) s += std::exp(double(row[i] - mx));
+      r.nll += std::log(s) + mx - row[win[size_t(j)]];
+      ++r.tokens;
+    }
+    prevEnd = e;
+    ++r.windows;
+    if (progress) progress(r.windows, total);
+    if (e >= N) break;
+  }
+  return r;
+}
+
+int32_t pickToken(const std::vector<float> &logits, float temperature, double u) {
+  if (logits.empty()) throw InvalidArgument("pickToken: no logits");
+  if (temperature <= 0)
+    return int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
+  float mx = *std::max_element(logits.begin(), logits.end());
+  std::vector<double> p(logits.size());
+  double s = 0;
+  for (size_t i = 0; i < p.size(); ++i) s += p[i] = std::exp(double(logits[i] - mx) / temperature);
+  double acc = 0, target = u * s;
+  for (size_t i = 0; i < p.size(); ++i)
+    if ((acc += p[i]) > target) return int32_t(i);
+  return int32_t(p.size() - 1);
+}
+
+} // namespace hip::model
