@@ -375,8 +375,8 @@ Entry tune(const Request &r) {
   return {cands[best].config, cands, now(), HIP_VERSION_STRING};
 }
 
-Selection select(const Request &r, Cache &cache) {
-  bool disabled = autotuneDisabled(r.key.gpu.rfind("cpu|", 0) == 0);
+Selection select(const Request &r, Cache &cache, bool neverTune) {
+  bool disabled = neverTune || autotuneDisabled(r.key.gpu.rfind("cpu|", 0) == 0);
   std::string memoKey = r.key.str() + (disabled ? "|off" : "|on");
   {
     std::lock_guard<std::mutex> g(memoMutex);

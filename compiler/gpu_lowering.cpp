@@ -243,11 +243,7 @@ const Layout *GpuLowering::blocked(int64_t S0, int64_t S1) {
 const Layout *GpuLowering::mma(int64_t M, int64_t N, const std::source_location &where) {
   for (auto &l : layouts_)
     if (l.kind == Layout::Mma && l.S0 == M && l.S1 == N) return &l;
-  // Warps along M first while each warp keeps >= 16 rows, then along N.
-  int wm = 1;
-  while (wm < nw_ && M % (16 * wm * 2) == 0 && M / (wm * 2) >= N / (nw_ / (wm * 2)))
-    wm *= 2;
-  int wn = nw_ / wm;
+  auto [wm, wn] = mmaWarpGrid(M, N, nw_);
   if (M % (16 * wm) != 0 || N % (8 * wn) != 0)
     throw CompileError("dot result " + std::to_string(M) + "x" + std::to_string(N) +
                        " cannot be tiled by mma.sync m16n8 over " + std::to_string(nw_) +
@@ -1604,3 +1600,18 @@ Lowered lowerToGpu(const dsl::Kernel &k, const Target &t, MLIRContext &ctx, bool
 }
 
 } // namespace hip::detail
+
+namespace hip {
+// Warps along M first while each warp keeps >= 16 rows, then along N.
+std::pair<int, int> mmaWarpGrid(int64_t M, int64_t N, int numWarps) {
+  int wm = 1;
+  while (wm < numWarps && M % (16 * wm * 2) == 0 && M / (wm * 2) >= N / (numWarps / (wm * 2)))
+    wm *= 2;
+  return {wm, numWarps / wm};
+}
+
+bool dotTileable(int64_t M, int64_t N, int numWarps) {
+  auto [wm, wn] = mmaWarpGrid(M, N, numWarps);
+  return M % (16 * wm) == 0 && N % (8 * wn) == 0;
+}
+} // namespace hip

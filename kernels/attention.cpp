@@ -14,6 +14,7 @@
 #include "hip/attention.h"
 #include "hip/kernels/examples.h"
 
+#include "hip/compiler/compiler.h"
 #include "hip/dsl/dsl.h"
 
 #include <limits>
@@ -292,6 +293,16 @@ void maskTree(Builder &b, const Config &c) {
   store(ks + row, where(dense, B, int(K)));
 }
 
+/// "" when each M x N dot result tiles over the config's warps on the GPU.
+std::string validateDots(const Config &c, std::initializer_list<std::pair<int64_t, int64_t>> dots) {
+  int warps = int(c.get("num_warps", 4));
+  for (auto [M, N] : dots)
+    if (!dotTileable(M, N, warps))
+      return "a " + std::to_string(M) + "x" + std::to_string(N) + " dot does not tile over " +
+             std::to_string(warps) + " warps";
+  return "";
+}
+
 std::string validatePow2(const Config &c, std::initializer_list<const char *> keys, int64_t lo) {
   for (const char *key : keys) {
     int64_t v = c[key];
@@ -311,7 +322,10 @@ void registerAttentionKernels() {
                            {"DTYPE", 0}, {"num_warps", 4}},
                     flashAttention,
                     [](const Config &c) {
-                      return validatePow2(c, {"BLOCK_M", "BLOCK_N", "HEAD_DIM"}, 16);
+                      std::string e = validatePow2(c, {"BLOCK_M", "BLOCK_N", "HEAD_DIM"}, 16);
+                      if (!e.empty()) return e;
+                      return validateDots(c, {{c["BLOCK_M"], c["BLOCK_N"]},
+                                              {c["BLOCK_M"], c["HEAD_DIM"]}});
                     }});
     registerKernel(
         {"hip_block_sparse_attention",
@@ -327,7 +341,7 @@ void registerAttentionKernels() {
            if (!e.empty()) return e;
            if (c["BLOCK_M"] < c["BLOCK_SIZE_Q"] && c["BLOCK_SIZE_Q"] % c["BLOCK_M"])
              return std::string("BLOCK_M must divide BLOCK_SIZE_Q");
-           return std::string();
+           return validateDots(c, {{c["BLOCK_M"], c["BLOCK_N"]}, {c["BLOCK_M"], c["HEAD_DIM"]}});
          }});
     registerKernel(
         {"hip_mask_tree", "HiP v1.1 hierarchical mask search, one query block per program (§2)",
@@ -344,7 +358,8 @@ void registerAttentionKernels() {
            if (c["BLOCK_SIZE_Q"] < c["BLOCK_STRIDE_Q"] || c["BLOCK_SIZE_K"] < c["BLOCK_STRIDE_K"])
              return std::string("block strides must not exceed the block sizes");
            if (2 * c["KSEL"] < c["CHUNK"]) return std::string("CHUNK must be <= 2*KSEL");
-           return std::string();
+           int64_t rows = std::max<int64_t>(16, c["BLOCK_SIZE_Q"] / c["BLOCK_STRIDE_Q"]);
+           return validateDots(c, {{rows, c["CHUNK"] * (c["BLOCK_SIZE_K"] / c["BLOCK_STRIDE_K"])}});
          }});
     return true;
   }();

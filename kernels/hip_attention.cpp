@@ -168,13 +168,16 @@ int64_t envInt(const char *name, int64_t fallback) {
 
 /// Tile sizes of the attention kernels per head dim, chosen so that the
 /// GPU code does not spill (ptxas -v on sm_90a); the autotuner refines them.
+/// The warps are halved until both dots (BM x BN and BM x D) tile.
 struct Schedule {
   int64_t BM, BN, warps;
 };
-Schedule attentionSchedule(int64_t D) {
-  if (D <= 64) return {64, 64, 4};
-  if (D <= 128) return {64, 32, 8};
-  return {32, 32, 8};
+Schedule attentionSchedule(int64_t D, int64_t BM = 0) {
+  Schedule s = D <= 64 ? Schedule{64, 64, 4} : D <= 128 ? Schedule{64, 32, 8} : Schedule{32, 32, 8};
+  if (BM) s.BM = BM;
+  while (s.warps > 1 && !(dotTileable(s.BM, s.BN, int(s.warps)) && dotTileable(s.BM, D, int(s.warps))))
+    s.warps /= 2;
+  return s;
 }
 
 void sync(const Problem &p) {
@@ -289,9 +292,10 @@ HiPAttentionOutput hip_attention(const TensorView &q, const TensorView &k, const
                      p.B, p.H, p.Tq, p.Tk};
   if (!args.mask_only) {
     int64_t nQB = (p.Tq + mask.blockSizeQ - 1) / mask.blockSizeQ;
-    Schedule sc = attentionSchedule(p.D);
+    Schedule sc = attentionSchedule(p.D, std::clamp<int64_t>(mask.blockSizeQ, 16,
+                                                             attentionSchedule(p.D).BM));
     Tensor out = Tensor::empty({p.B, p.Tq, p.H, p.D}, q.dtype, p.computeOn);
-    dsl::Config cfg{{"BLOCK_M", std::clamp<int64_t>(mask.blockSizeQ, 16, sc.BM)},
+    dsl::Config cfg{{"BLOCK_M", sc.BM},
                     {"BLOCK_N", sc.BN}, {"HEAD_DIM", p.D},
                     {"DTYPE", p.dtypeCode}, {"BLOCK_SIZE_Q", mask.blockSizeQ},
                     {"BLOCK_SIZE_K", mask.blockSizeK}, {"SINK", ctx.sink},

@@ -66,6 +66,9 @@ void MaskContext::launchTuned(
   r.def = &def;
   r.defaults = config;
   r.candidates = autotune::spaceWith(def, config);
+  if (std::none_of(r.candidates.begin(), r.candidates.end(),
+                   [&](const dsl::Config &c) { return c.values() == config.values(); }))
+    r.candidates.insert(r.candidates.begin(), config);
   r.key = {name, autotune::kernelVersion(def, config), autotune::deviceFingerprint(target),
            exact, autotune::Key::pow2Bucket(bucket)};
   for (auto &[k, v] : config.values())
@@ -99,7 +102,13 @@ void MaskContext::launchTuned(
     return autotune::timeMs(target, [&] { k.launch(grid(c), args); });
   };
   autotune::Cache cache;
-  autotune::Selection s = autotune::select(r, cache);
+  // Problems this small run in microseconds: tuning them would cost more
+  // than it can save (e.g. every decode step's bucket); they use the cache
+  // when it has them, else the defaults.
+  int64_t size = 1;
+  for (auto &[k, v] : bucket) size *= std::max<int64_t>(v, 1);
+  const int64_t kMinTunedSize = int64_t(1) << 16; // T_q * T_k
+  autotune::Selection s = autotune::select(r, cache, size < kMinTunedSize);
   {
     std::lock_guard<std::mutex> g(choicesMutex);
     choices.push_back({name, s.config.str(), s.source});

@@ -10,6 +10,7 @@ ROOT=$(pwd)
 export HIP_CACHE_DIR=/tmp/hip-cache
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv > "$OUT/gpu.txt" 2>&1
 (cd $B && ./bin/hipattn demo) > "$OUT/demo.log" 2>&1; demo=$?
+$B/bin/bench-autotune 64 > "$OUT/bench_autotune_lookup.log" 2>&1
 (cd $B && HIP_DATA_DIR=${HIP_DATA_DIR:-$ROOT/.carry/data} HIP_DISABLE_AUTOTUNE=1 HIP_CACHE_DIR=/tmp/hip-cache-tests ./bin/hipattn-tests) > "$OUT/tests.log" 2>&1; tests=$?
 if [ -n "${MATMUL:-}" ]; then (cd $B && ./bin/bench-matmul ${BENCH_ARGS:-}) > "$OUT/bench_matmul.log" 2>&1; fi; bench=$?
 if [ -n "${TUNE:-}" ]; then OUT=$OUT bench/bench_autotune.sh $B/bin > "$OUT/bench_autotune.log" 2> "$OUT/bench_autotune.err"; fi; btune=$?
@@ -32,7 +33,7 @@ if [ -n "${ATTN:-}" ]; then
   python3 bench/sdpa_baseline.py > "$OUT/sdpa.log" 2>&1; sdpa=$?
 fi
 echo "==== GPU"; cat "$OUT/gpu.txt"
-echo "==== demo (rc=$demo)"; cat "$OUT/demo.log"
+echo "==== demo (rc=$demo)"; cat "$OUT/demo.log"; echo "==== autotune lookup"; cat "$OUT/bench_autotune_lookup.log"
 echo "==== tests (rc=$tests)"; grep -E "^\[  (PASSED|FAILED) |^\[==========\]|Failure" "$OUT/tests.log" | head -30
 grep -c "^\[  SKIPPED \]" "$OUT/tests.log" | sed 's/^/skipped lines: /'; grep "^\[  SKIPPED \]" "$OUT/tests.log" | sort -u | head -12
 [ -n "${MATMUL:-}" ] && { echo "==== bench-matmul (rc=$bench)"; cat "$OUT/bench_matmul.log"; }

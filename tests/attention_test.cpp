@@ -193,6 +193,17 @@ TEST_P(Attention, OutputMatchesReferenceWithOwnIndices) {
   auto r16 = hip_attention(f16.qv(), f16.kv(), f16.vv(), b);
   EXPECT_EQ(r16.out.dtype(), ScalarType::f16);
   EXPECT_LT(maxErrorVsReference(f16, r16.out, paramsOf(b), &r16.metadata), 5e-3);
+  // Head dim 16 with 16-query blocks: the smallest tiles (fewer warps).
+  Inputs d16(1, 150, 150, 2, 1, 16, 22);
+  HiPAttentionArgs c = args(32, 16, 1, 2, 1, 4, 16);
+  auto r3 = hip_attention(d16.qv(), d16.kv(), d16.vv(), c);
+  EXPECT_LT(maxErrorVsReference(d16, r3.out, paramsOf(c), &r3.metadata), 2e-2);
+  DenseAttentionArgs da;
+  da.backend = backend();
+  kernels::HiPMaskParams all;
+  all.maskK = 160, all.blockSizeQ = 16, all.blockStrideQ = 1, all.blockSizeK = 1, all.sink = 0,
+  all.window = 0;
+  EXPECT_LT(maxErrorVsReference(d16, dense_attention(d16.qv(), d16.kv(), d16.vv(), da), all, nullptr), 2e-2);
 }
 
 // mask_k covering the whole range: HiP is dense attention.

@@ -55,6 +55,8 @@ public:
     int64_t K = maskK_ / bk_, nQB = (ctx.Tq + bq_ - 1) / bq_;
     int64_t kpb = bk_ / bsk_;
     int64_t chunk = std::clamp<int64_t>(64 / kpb, 1, 2 * K);
+    int64_t rows = std::max<int64_t>(16, bq_ / bsq_), warps = 4;
+    while (warps > 1 && !dotTileable(rows, chunk * kpb, int(warps))) warps /= 2;
     Candidates c;
     c.blockSizeQ = bq_;
     c.blockSizeK = bk_;
@@ -64,7 +66,7 @@ public:
                     {"BLOCK_STRIDE_Q", bsq_}, {"BLOCK_SIZE_K", bk_}, {"BLOCK_STRIDE_K", bsk_},
                     {"MASK_K", maskK_}, {"KSEL", K}, {"SINK", ctx.sink},
                     {"WINDOW", ctx.window}, {"ALIGNED", aligned_ ? 1 : 0}, {"CHUNK", chunk},
-                    {"num_warps", 4}};
+                    {"num_warps", warps}};
     std::array<unsigned, 3> grid{unsigned(nQB), unsigned(ctx.B * ctx.H), 1};
     ctx.launchTuned("hip_mask_tree", cfg, [&](const dsl::Config &) { return grid; },
                     ctx.qkArgs({MaskContext::pointer(c.indices), MaskContext::pointer(c.ks)},

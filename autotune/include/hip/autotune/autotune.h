@@ -122,8 +122,8 @@ bool autotuneDisabled(bool cpu);
 /// stderr. Throws RuntimeError if no candidate is valid.
 Entry tune(const Request &r);
 /// A config for `r`: the in-process memo, else the cache, else (tuning
-/// enabled) tune and store, else the defaults.
-Selection select(const Request &r, Cache &cache);
+/// enabled and not `neverTune`) tune and store, else the defaults.
+Selection select(const Request &r, Cache &cache, bool neverTune = false);
 /// Forgets the in-process memo of select().
 void clearMemo();
 
