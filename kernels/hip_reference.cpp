@@ -158,4 +158,29 @@ std::vector<double> referenceBlockSparseAttention(const std::vector<float> &q,
   return out;
 }
 
+std::pair<int64_t, int64_t> blockRecall(const float *q, int64_t qStride, const float *k,
+                                        int64_t kStride, int64_t D, int64_t q0, int64_t q1,
+                                        int64_t offset, int64_t sink, int64_t window, int64_t bk,
+                                        const int64_t *selected, int64_t K) {
+  int64_t P = q1 - 1 + offset + 1;
+  int64_t nb = (std::max<int64_t>(0, P - window - sink) + bk - 1) / bk;
+  if (nb <= K || K == 0) return {0, 0};
+  std::vector<std::pair<double, int64_t>> score;
+  for (int64_t blk = 0; blk < nb; ++blk) {
+    double best = -std::numeric_limits<double>::infinity();
+    for (int64_t t = sink + blk * bk; t < sink + (blk + 1) * bk; ++t)
+      for (int64_t j = q0; j < q1; ++j)
+        if (t <= j + offset - window) best = std::max(best, dot(q + j * qStride, k + t * kStride, D));
+    score.push_back({best, sink + blk * bk});
+  }
+  std::partial_sort(score.begin(), score.begin() + K, score.end(),
+                    [](auto &x, auto &y) { return x.first > y.first; });
+  std::vector<int64_t> exact;
+  for (int64_t i = 0; i < K; ++i) exact.push_back(score[size_t(i)].second);
+  std::sort(exact.begin(), exact.end());
+  int64_t hits = 0;
+  for (int64_t i = 0; i < K; ++i) hits += std::binary_search(exact.begin(), exact.end(), selected[i]);
+  return {hits, K};
+}
+
 } // namespace hip::kernels

@@ -10,6 +10,7 @@
 #include "hip/attention.h"
 #include "hip/compiler/compiler.h"
 #include "hip/error.h"
+#include "hip/kernels/hip_reference.h"
 #include "hip/kernels/npy.h"
 #include "hip/model/llama.h"
 #include "hip/runtime/cuda.h"
@@ -345,31 +346,12 @@ std::vector<HeadStat> recallOfLayer(const TensorView &qv, const TensorView &kv, 
     out[size_t(hd)].relErr = den > 0 ? std::sqrt(num / den) : 0;
     int64_t hk = hd / (H / Hkv), hits = 0, total = 0;
     for (int64_t qb = std::max<int64_t>(0, nQB - nBlocks); qb < nQB; ++qb) {
-      int64_t q0 = qb * bq, q1 = std::min(T, q0 + bq);
-      int64_t nb = (std::max<int64_t>(0, q1 - W - S) + bk - 1) / bk;
-      int64_t K = ks[size_t(hd * nQB + qb)];
-      if (nb <= K || K == 0) continue; // every block fits: trivially exact
-      std::vector<std::pair<double, int64_t>> score;
-      for (int64_t blk = 0; blk < nb; ++blk) {
-        double best = -INFINITY;
-        for (int64_t t = S + blk * bk; t < S + (blk + 1) * bk; ++t)
-          for (int64_t j = q0; j < q1; ++j) {
-            if (t > j - W) continue;
-            double dot = 0;
-            for (int64_t d = 0; d < D; ++d)
-              dot += double(q[size_t((j * H + hd) * D + d)]) * k[size_t((t * Hkv + hk) * D + d)];
-            best = std::max(best, dot);
-          }
-        score.push_back({best, S + blk * bk});
-      }
-      std::partial_sort(score.begin(), score.begin() + K, score.end(),
-                        [](auto &u, auto &w) { return u.first > w.first; });
-      std::vector<int64_t> exact;
-      for (int64_t i = 0; i < K; ++i) exact.push_back(score[size_t(i)].second);
-      std::sort(exact.begin(), exact.end());
-      for (int64_t i = 0; i < K; ++i)
-        hits += std::binary_search(exact.begin(), exact.end(), idx[size_t((hd * nQB + qb) * cap + i)]);
-      total += K;
+      int64_t q0 = qb * bq;
+      auto [h1, k1] = kernels::blockRecall(&q[size_t(hd * D)], H * D, &k[size_t(hk * D)], Hkv * D, D,
+                                           q0, std::min(T, q0 + bq), 0, S, W, bk,
+                                           &idx[size_t((hd * nQB + qb) * cap)],
+                                           ks[size_t(hd * nQB + qb)]);
+      hits += h1, total += k1;
     }
     if (total) out[size_t(hd)].recall = double(hits) / double(total);
   }

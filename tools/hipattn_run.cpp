@@ -11,6 +11,7 @@
 #include "hip/compiler/compiler.h"
 #include "hip/error.h"
 #include "hip/kernels/examples.h"
+#include "hip/kernels/hip_reference.h"
 #include "hip/kernels/npy.h"
 #include "hip/mask_stage.h"
 #include "hip/runtime/cuda.h"
@@ -157,33 +158,12 @@ double exactRecall(const Workload &w, const HiPAttentionOutputMetadata &m,
   for (int64_t s = 0; s < nHeads; ++s) {
     int64_t row = s * (w.B * w.H) / nHeads, b = row / w.H, h = row % w.H, hk = h / (w.H / w.Hkv);
     for (int64_t qb = std::max<int64_t>(0, nQB - nBlocks); qb < nQB; ++qb) {
-      int64_t q0 = qb * bq, q1 = std::min(w.Tq, q0 + bq);
-      int64_t P = q1 - 1 + (w.Tk - w.Tq) + 1;
-      int64_t nb = (std::max<int64_t>(0, P - W - S) + bk - 1) / bk;
-      int64_t K = ks[size_t(row * nQB + qb)];
-      if (nb <= K || K == 0) continue; // dense block: trivially exact
-      std::vector<std::pair<double, int64_t>> score;
-      for (int64_t blk = 0; blk < nb; ++blk) {
-        double best = -INFINITY;
-        for (int64_t t = S + blk * bk; t < S + (blk + 1) * bk; ++t)
-          for (int64_t j = q0; j < q1; ++j) {
-            if (t > j + (w.Tk - w.Tq) - W) continue;
-            double d = 0;
-            const float *qr = &q[size_t(((b * w.Tq + j) * w.H + h) * w.D)];
-            const float *kr = &k[size_t(((b * w.Tk + t) * w.Hkv + hk) * w.D)];
-            for (int64_t x = 0; x < w.D; ++x) d += double(qr[x]) * kr[x];
-            best = std::max(best, d);
-          }
-        score.push_back({best, S + blk * bk});
-      }
-      std::partial_sort(score.begin(), score.begin() + K, score.end(),
-                        [](auto &x, auto &y) { return x.first > y.first; });
-      std::vector<int64_t> exact;
-      for (int64_t i = 0; i < K; ++i) exact.push_back(score[size_t(i)].second);
-      std::sort(exact.begin(), exact.end());
-      for (int64_t i = 0; i < K; ++i)
-        hits += std::binary_search(exact.begin(), exact.end(), idx[size_t((row * nQB + qb) * cap + i)]);
-      total += K;
+      int64_t q0 = qb * bq;
+      auto [h1, k1] = kernels::blockRecall(
+          &q[size_t((b * w.Tq * w.H + h) * w.D)], w.H * w.D, &k[size_t((b * w.Tk * w.Hkv + hk) * w.D)],
+          w.Hkv * w.D, w.D, q0, std::min(w.Tq, q0 + bq), w.Tk - w.Tq, S, W, bk,
+          &idx[size_t((row * nQB + qb) * cap)], ks[size_t(row * nQB + qb)]);
+      hits += h1, total += k1;
     }
   }
   return total ? double(hits) / double(total) : 1.0;

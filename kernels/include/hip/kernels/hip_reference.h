@@ -64,4 +64,16 @@ std::vector<double> referenceBlockSparseAttention(const std::vector<float> &q,
                                                   const HiPMaskParams &p,
                                                   const std::vector<std::vector<int64_t>> &blocks);
 
+/// Recall of one query block's selection against the exact top-K key blocks:
+/// the blocks of `bk` keys in [sink, P - window) ranked by the largest q.k
+/// over the block's queries [q0, q1), where query j sees keys
+/// t <= j + offset - window (offset = T_k - T_q). Query j's row is at
+/// q + j * qStride, key t's at k + t * kStride. `selected` holds the K
+/// selected block starts. Returns {hits, K}; {0, 0} when every block fits
+/// (the block is dense, trivially exact) or K is 0.
+std::pair<int64_t, int64_t> blockRecall(const float *q, int64_t qStride, const float *k,
+                                        int64_t kStride, int64_t D, int64_t q0, int64_t q1,
+                                        int64_t offset, int64_t sink, int64_t window, int64_t bk,
+                                        const int64_t *selected, int64_t K);
+
 } // namespace hip::kernels
