@@ -301,9 +301,11 @@ int main(int argc, char **argv) {
                                "--input", "--seed", "--data", "--mask-k", "--block-size-q",
                                "--block-stride-q", "--block-size-k", "--block-stride-k",
                                "--sink", "--window", "--reps", "--recall-heads",
-                               "--recall-blocks", "--min-recall", "--max-error"});
+                               "--recall-blocks", "--min-recall", "--max-error", "--dims",
+                               "--config"});
       if (o.positional.size() != 1)
-        return usageError("tune needs one KERNEL: hip_attention or flash_attention");
+        return usageError("tune needs one KERNEL: hip_attention, flash_attention, vector_add, "
+                          "row_softmax or matmul");
       if (algorithm) o.flags["--algorithm"] = "1";
       return hip::tools::cmdTune(o.positional[0], o.flags);
     }

@@ -343,6 +343,8 @@ int cmdRun(const std::map<std::string, std::string> &f) {
 extern const char *kTuneHelp;
 const char *kTuneHelp = R"(usage: hipattn tune hip_attention|flash_attention [workload and HiP options of
                    'hipattn run'] [--algorithm --min-recall R [--max-error E]]
+       hipattn tune vector_add|row_softmax|matmul --dims N,... [--config k=v,...]
+                   [--backend cpu|cuda]
 
 Tunes the schedule (tile sizes, warps) of the kernels hip_attention runs (the
 mask search and the sparse attention) and of the dense kernel, for this GPU
@@ -357,12 +359,64 @@ the exact top-k blocks is >= R (and whose relative error against dense
 attention is <= E, when given) on the workload (use --input or --data smooth
 for data with locality). The result is cached per GPU and shape; hip_attention
 uses it when asked (HiPAttentionArgs::tuned, or HIP_TUNED=1).
+
+The example kernels are tuned on random inputs of --dims (vector_add: n;
+row_softmax: rows,cols; matmul: M,N,K), each candidate checked against the
+float64 reference; --config fixes other keys (e.g. DTYPE=1 for f16 matmul).
 )";
 
+namespace {
+/// Tunes an example kernel (vector_add, row_softmax, matmul) on random inputs
+/// of `dims` with the run-and-check harness: every candidate's output is
+/// compared with the float64 reference before it may win.
+int tuneExample(const std::string &name, const std::map<std::string, std::string> &flags) {
+  std::vector<int64_t> dims;
+  std::stringstream ss(flags.count("--dims") ? flags.at("--dims") : "");
+  for (std::string x; std::getline(ss, x, ',');) dims.push_back(std::stoll(x));
+  if (dims.empty()) throw InvalidArgument("tune " + name + " needs --dims (e.g. M,N,K for matmul)");
+  bool gpu = flags.count("--backend") ? flags.at("--backend") == "cuda"
+                                      : selectBackend() == Backend::CUDA;
+  Target t = currentTarget(gpu ? Backend::CUDA : Backend::CPU);
+  const dsl::KernelDef &def = dsl::findKernel(name);
+  dsl::Config fixed = flags.count("--config") ? dsl::Config::parse(flags.at("--config")) : dsl::Config();
+  dsl::Config defaults = def.defaults;
+  for (auto &[k, v] : fixed.values()) defaults.set(k, v);
+  autotune::Request r;
+  r.def = &def;
+  r.defaults = defaults;
+  r.candidates = autotune::spaceWith(def, defaults);
+  std::map<std::string, int64_t> bucket;
+  for (size_t i = 0; i < dims.size(); ++i) bucket["d" + std::to_string(i)] = dims[i];
+  r.key = {name, autotune::kernelVersion(def, defaults), autotune::deviceFingerprint(t), {},
+           autotune::Key::pow2Bucket(bucket)};
+  for (auto &[k, v] : defaults.values())
+    if (std::none_of(def.space.begin(), def.space.end(), [&](auto &s) { return s.first == k; }))
+      r.key.exact[k] = v;
+  std::map<std::string, kernels::ExampleRun> runs;
+  auto run = [&](const dsl::Config &c) -> kernels::ExampleRun & {
+    auto it = runs.find(c.str());
+    if (it == runs.end()) it = runs.emplace(c.str(), kernels::runExample(name, c, t, dims, 7, 10)).first;
+    return it->second;
+  };
+  r.compile = [&](const dsl::Config &c) { compile(dsl::trace(def, c), t); };
+  r.check = [&](const dsl::Config &c) { return run(c).passed ? std::string() : run(c).detail; };
+  r.time = [&](const dsl::Config &c) { return run(c).runMs; };
+  autotune::Cache cache;
+  autotune::Entry e = autotune::tune(r);
+  cache.store(r.key, e);
+  for (const auto &c : e.candidates)
+    std::printf("%-60s %10.4f ms  %s\n", c.config.str().c_str(), c.ms, c.status.c_str());
+  std::printf("chosen: %s; stored in %s\n", e.config.str().c_str(), cache.path().c_str());
+  return 0;
+}
+} // namespace
+
 int cmdTune(const std::string &what, const std::map<std::string, std::string> &flags) {
+  if (what == "vector_add" || what == "row_softmax" || what == "matmul") return tuneExample(what, flags);
   if (what != "hip_attention" && what != "flash_attention")
-    throw InvalidArgument("tune: '" + what + "' cannot be tuned standalone; tune hip_attention (its "
-                          "mask and sparse-attention kernels) or flash_attention");
+    throw InvalidArgument("tune: '" + what + "' is not tunable here; tune hip_attention (its mask "
+                          "and sparse-attention kernels), flash_attention, or an example kernel "
+                          "(vector_add, row_softmax, matmul) with --dims");
   // Schedules are tuned here; the algorithm search compares HiP settings at
   // the default (or cached) schedules.
   ::setenv("HIP_DISABLE_AUTOTUNE", flags.count("--algorithm") ? "1" : "0", 1);
