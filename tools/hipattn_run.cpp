@@ -129,16 +129,10 @@ void readWorkload(Workload &w, const std::string &dir) {
   if (v.shape != k.shape) throw InvalidArgument("--input: k and v must have the same shape");
 }
 
+/// Median wall-clock time of `reps` calls after a warm-up (which compiles);
+/// the API calls are synchronous, so wall clock is what a caller sees.
 double medianMs(int reps, const std::function<void()> &f) {
-  f(); // warm-up (compiles)
-  std::vector<double> t;
-  for (int i = 0; i < reps; ++i) {
-    auto s = std::chrono::steady_clock::now();
-    f();
-    t.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s).count());
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
+  return autotune::timeMs(Target{}, f, 1, reps);
 }
 
 /// Recall of the selected blocks against the exact top-K blocks by
