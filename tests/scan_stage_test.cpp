@@ -50,7 +50,6 @@ std::string pipelineJson(const kernels::ScanPipelineParams &p) {
       j["keep_k"] = p.stages[i + 1].stageK;
     else
       j["final_k"] = p.secondStageK;
-    if (i > 0) j["first_chunk_size"] = p.stages[0].chunkSize;
     stages.push_back(j);
   }
   return nlohmann::json{{"stages", stages}}.dump();

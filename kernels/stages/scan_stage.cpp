@@ -42,10 +42,9 @@
 //   head_reduce  (true) the score of a chunk is its max over all query heads.
 //   first_chunk_size  the first stage's chunk size, which fixes the scan's
 //                key limit pmin - max(0, SW - first_chunk_size) for every
-//                stage. Default: chunk_size for a first stage, the previous
-//                stage's chunk size otherwise (exact for two stages; set it
-//                on stages 3+ of a longer pipeline). Candidates carry no
-//                room for it.
+//                stage. Default: chunk_size for a first stage; later stages
+//                read it from the candidates' state (left there by the first
+//                scan stage), else take the previous stage's chunk size.
 //   block_size_k accepted as an alias that must equal chunk_size (params()
 //                reports it so the pipeline passes the granularity on).
 // Each stage's output: blockSizeQ = block_size_q, blockSizeK = chunk_size,
@@ -391,13 +390,17 @@ public:
       nQBprev = (ctx.Tq + prevBq - 1) / prevBq;
       nc = capIn * (prevC / c_);
     }
-    int64_t firstC = firstC_ ? firstC_ : first ? c_ : prevC;
+    int64_t firstC = firstC_ ? firstC_
+                     : first ? c_
+                             : in.state.value("scan_first_chunk_size", prevC);
     int64_t swScan = std::max<int64_t>(0, ctx.window - firstC);
     int64_t ncp = std::max(kScanTile, nextPow2(std::max<int64_t>(nc, 1)));
     int64_t keep = keepK_ / c_, rows = ctx.B * ctx.H;
 
     Tensor scores = Tensor::empty({rows, nQB, ncp}, ScalarType::f32, ctx.device);
     Candidates out;
+    out.state = in.state;
+    out.state["scan_first_chunk_size"] = firstC;
     out.blockSizeQ = bq_;
     out.blockSizeK = c_;
     out.indices = Tensor::empty({rows, nQB, keep}, ScalarType::i32, ctx.device);

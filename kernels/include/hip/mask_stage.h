@@ -38,6 +38,9 @@ struct Candidates {
   Tensor indices; // i32 [B*H, nQB, capacity]
   Tensor ks;      // i32 [B*H, nQB]
   int64_t blockSizeQ = 0, blockSizeK = 0;
+  /// Notes a stage leaves for the stages after it (e.g. the scan stage's
+  /// first chunk size, which fixes every later scan's key limit).
+  nlohmann::json state = nlohmann::json::object();
   bool defined() const { return indices.defined(); }
   int64_t capacity() const { return indices.defined() ? indices.shape()[2] : 0; }
 };
