@@ -406,7 +406,8 @@ void clearMemo() {
   memo.clear();
 }
 
-double timeMs(const Target &t, const std::function<void()> &run, int warmup, int reps) {
+double timeMs(const Target &t, const std::function<void()> &run, int warmup, int reps,
+              double longMs) {
   for (int i = 0; i < warmup; ++i) run();
   std::vector<double> ms;
   if (t.backend == Backend::CUDA) {
@@ -419,6 +420,7 @@ double timeMs(const Target &t, const std::function<void()> &run, int warmup, int
       run();
       cu.record(b);
       ms.push_back(cu.elapsedMs(a, b));
+      if (i == 0 && ms[0] > longMs) reps = std::min(reps, 3);
     }
     cu.destroyEvent(a);
     cu.destroyEvent(b);
@@ -427,6 +429,7 @@ double timeMs(const Target &t, const std::function<void()> &run, int warmup, int
       auto s = std::chrono::steady_clock::now();
       run();
       ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s).count());
+      if (i == 0 && ms[0] > longMs) reps = std::min(reps, 3);
     }
   }
   std::sort(ms.begin(), ms.end());

@@ -131,7 +131,9 @@ void clearMemo();
 std::vector<dsl::Config> spaceWith(const dsl::KernelDef &def, const dsl::Config &fixed);
 
 /// Median time of `run` in ms over `reps` runs after `warmup` runs; on CUDA
-/// with events and a 64 MiB write between runs (flushes L2).
-double timeMs(const Target &t, const std::function<void()> &run, int warmup = 1, int reps = 5);
+/// with events and a 64 MiB write between runs (flushes L2). Runs longer
+/// than `longMs` are timed 3 times at most (their noise is small).
+double timeMs(const Target &t, const std::function<void()> &run, int warmup = 1, int reps = 5,
+              double longMs = 20);
 
 } // namespace hip::autotune
