@@ -21,8 +21,6 @@ namespace hip {
 namespace {
 bool pow2(int64_t v) { return v > 0 && (v & (v - 1)) == 0; }
 
-std::string shapeStr(const TensorView &v) { return v.str(); }
-
 /// The checked shape of one call.
 struct Problem {
   int64_t B, Tq, Tk, H, Hkv, D;
@@ -51,13 +49,13 @@ Device deviceFor(ComputeBackend want, Device data) {
 }
 
 Problem checkInputs(const TensorView &q, const TensorView &k, const TensorView &v,
-                    bool causal, ComputeBackend backend, const TensorView &positionIds) {
+                    ComputeBackend backend, const TensorView &positionIds) {
   auto bad = [](const std::string &m) { return InvalidArgument(m); };
-  if (q.dim() != 4) throw bad("q must be 4-D [B, T_q, H, D], got " + shapeStr(q));
-  if (k.dim() != 4) throw bad("k must be 4-D [B, T_k, H_kv, D], got " + shapeStr(k));
-  if (v.dim() != 4) throw bad("v must be 4-D [B, T_k, H_kv, D], got " + shapeStr(v));
+  if (q.dim() != 4) throw bad("q must be 4-D [B, T_q, H, D], got " + q.str());
+  if (k.dim() != 4) throw bad("k must be 4-D [B, T_k, H_kv, D], got " + k.str());
+  if (v.dim() != 4) throw bad("v must be 4-D [B, T_k, H_kv, D], got " + v.str());
   if (k.shape != v.shape)
-    throw bad("k and v must have the same shape, got " + shapeStr(k) + " and " + shapeStr(v));
+    throw bad("k and v must have the same shape, got " + k.str() + " and " + v.str());
   if (q.dtype != k.dtype || q.dtype != v.dtype)
     throw bad("q, k and v must have the same dtype, got " + std::string(scalarTypeName(q.dtype)) +
               ", " + scalarTypeName(k.dtype) + ", " + scalarTypeName(v.dtype));
@@ -68,9 +66,9 @@ Problem checkInputs(const TensorView &q, const TensorView &k, const TensorView &
   Problem p{q.shape[0], q.shape[1], k.shape[1], q.shape[2], k.shape[2], q.shape[3],
             Device::CPU, Backend::CPU, 0};
   if (k.shape[0] != p.B)
-    throw bad("batch sizes differ: q " + shapeStr(q) + ", k " + shapeStr(k));
+    throw bad("batch sizes differ: q " + q.str() + ", k " + k.str());
   if (k.shape[3] != p.D)
-    throw bad("head dims differ: q " + shapeStr(q) + ", k " + shapeStr(k));
+    throw bad("head dims differ: q " + q.str() + ", k " + k.str());
   if (p.Hkv <= 0 || p.H % p.Hkv)
     throw bad("H (" + std::to_string(p.H) + ") must be a multiple of H_kv (" +
               std::to_string(p.Hkv) + ")");
@@ -85,7 +83,7 @@ Problem checkInputs(const TensorView &q, const TensorView &k, const TensorView &
   for (const TensorView *t : {&q, &k, &v})
     if (t->numel() / std::max<int64_t>(p.B, 1) >= (int64_t(1) << 31))
       throw bad("each batch element of q, k, v must hold fewer than 2^31 elements, got " +
-                shapeStr(*t));
+                t->str());
   p.computeOn = deviceFor(backend, q.device);
   p.backend = p.computeOn == Device::CUDA ? Backend::CUDA : Backend::CPU;
   if (p.computeOn == Device::CUDA && q.dtype == ScalarType::f32)
@@ -96,9 +94,8 @@ Problem checkInputs(const TensorView &q, const TensorView &k, const TensorView &
     bool shapeOk = (pi.dim() == 1 && pi.shape[0] == p.Tq) ||
                    (pi.dim() == 2 && pi.shape[0] == p.B && pi.shape[1] == p.Tq);
     if (!shapeOk || (pi.dtype != ScalarType::i32 && pi.dtype != ScalarType::i64))
-      throw bad("position_ids must be i32/i64 [B, T_q] or [T_q], got " + shapeStr(pi));
+      throw bad("position_ids must be i32/i64 [B, T_q] or [T_q], got " + pi.str());
   }
-  (void)causal;
   return p;
 }
 
@@ -229,7 +226,7 @@ HiPAttentionOutput hip_attention(const TensorView &q, const TensorView &k, const
                                  const HiPAttentionArgs &givenArgs,
                                  const HiPAttentionOutputMetadata *previous) {
   kernels::registerAttentionKernels();
-  Problem p = checkInputs(q, k, v, givenArgs.is_causal, givenArgs.backend, givenArgs.position_ids);
+  Problem p = checkInputs(q, k, v, givenArgs.backend, givenArgs.position_ids);
   HiPAttentionArgs args = withTunedParameters(q, k, givenArgs);
   if (args.sink_token_size < 0 || args.sliding_window_size < 0)
     throw InvalidArgument("sink_token_size and sliding_window_size must be >= 0");
@@ -326,7 +323,7 @@ HiPAttentionOutput hip_attention(const TensorView &q, const TensorView &k, const
 Tensor dense_attention(const TensorView &q, const TensorView &k, const TensorView &v,
                        const DenseAttentionArgs &args) {
   kernels::registerAttentionKernels();
-  Problem p = checkInputs(q, k, v, args.is_causal, args.backend, args.position_ids);
+  Problem p = checkInputs(q, k, v, args.backend, args.position_ids);
   Tensor out = Tensor::empty({p.B, p.Tq, p.H, p.D}, q.dtype, p.computeOn);
   if (p.B * p.Tq * p.H == 0) return toCallerDevice(out, q.device);
   std::vector<Tensor> keep;
