@@ -302,35 +302,7 @@ int64_t NpyArray::numel() const {
   return n;
 }
 
-size_t NpyArray::elementSize() const {
-  switch (type) {
-  case NpyType::f32:
-  case NpyType::i32:
-    return 4;
-  case NpyType::f16:
-  case NpyType::bf16:
-    return 2;
-  case NpyType::i64:
-    return 8;
-  }
-  throw InvalidArgument("invalid NpyType " + std::to_string(int(type)));
-}
-
-const char *npyTypeName(NpyType t) {
-  switch (t) {
-  case NpyType::f32:
-    return "f32";
-  case NpyType::f16:
-    return "f16";
-  case NpyType::bf16:
-    return "bf16";
-  case NpyType::i32:
-    return "i32";
-  case NpyType::i64:
-    return "i64";
-  }
-  return "invalid";
-}
+size_t NpyArray::elementSize() const { return hip::elementSize(type); }
 
 NpyArray readNpy(const std::string &path) {
   errno = 0;
@@ -398,7 +370,7 @@ void writeNpy(const std::string &path, const NpyArray &a) {
     invalid(path, "cannot write shape " + shapeString(a.shape) +
                       ": negative dimension or too many elements");
   if (a.data.size() != uint64_t(*bytes))
-    invalid(path, "cannot write " + std::string(npyTypeName(a.type)) +
+    invalid(path, "cannot write " + std::string(scalarTypeName(a.type)) +
                       " array of shape " + shapeString(a.shape) + ": data has " +
                       std::to_string(a.data.size()) + " bytes, expected " +
                       std::to_string(*bytes));

@@ -110,7 +110,7 @@ TEST_F(Npy, RoundTripEveryTypeAndShape) {
   for (NpyType type : {NpyType::f32, NpyType::f16, NpyType::bf16, NpyType::i32,
                        NpyType::i64}) {
     for (const auto &shape : shapes) {
-      SCOPED_TRACE(std::string(npyTypeName(type)) + " rank " +
+      SCOPED_TRACE(std::string(scalarTypeName(type)) + " rank " +
                    std::to_string(shape.size()));
       NpyArray a;
       a.type = type;

@@ -79,15 +79,6 @@ struct Workload {
   int64_t Tq = 0, Tk = 0;
 };
 
-ScalarType fromNpy(kernels::NpyType t) {
-  switch (t) {
-  case kernels::NpyType::f32: return ScalarType::f32;
-  case kernels::NpyType::f16: return ScalarType::f16;
-  case kernels::NpyType::bf16: return ScalarType::bf16;
-  default: throw InvalidArgument("--input: q/k/v must be float32, float16 or bfloat16 arrays");
-  }
-}
-
 void randomWorkload(Workload &w, uint64_t seed, bool smooth) {
   std::mt19937_64 rng(seed);
   std::normal_distribution<float> nd(0.f, 1.f);
@@ -122,7 +113,9 @@ void readWorkload(Workload &w, const std::string &dir) {
     throw InvalidArgument("--input: q, k, v must be 4-D ([B, T, H, D])");
   if (q.type != k.type || q.type != v.type)
     throw InvalidArgument("--input: q, k, v must have the same dtype");
-  w.dtype = fromNpy(q.type);
+  if (q.type != ScalarType::f32 && q.type != ScalarType::f16 && q.type != ScalarType::bf16)
+    throw InvalidArgument("--input: q/k/v must be float32, float16 or bfloat16 arrays");
+  w.dtype = q.type;
   w.B = q.shape[0], w.Tq = q.shape[1], w.H = q.shape[2], w.D = q.shape[3];
   w.Tk = k.shape[1], w.Hkv = k.shape[2], w.T = w.Tk;
   w.q = std::move(q.data), w.k = std::move(k.data), w.v = std::move(v.data);

@@ -10,6 +10,8 @@
 //===----------------------------------------------------------------------===//
 #pragma once
 
+#include "hip/tensor.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -17,7 +19,8 @@
 
 namespace hip::kernels {
 
-enum class NpyType { f32, f16, bf16, i32, i64 };
+/// The element types a .npy file may hold: the library's own.
+using NpyType = ScalarType;
 
 struct NpyArray {
   NpyType type = NpyType::f32;
@@ -38,8 +41,5 @@ NpyArray readNpy(const std::string &path);
 /// hip::InvalidArgument, writing nothing, if a.data does not hold exactly
 /// numel() * elementSize() bytes, and hip::RuntimeError if writing fails.
 void writeNpy(const std::string &path, const NpyArray &a);
-
-/// "f32", "f16", "bf16", "i32" or "i64".
-const char *npyTypeName(NpyType t);
 
 } // namespace hip::kernels
