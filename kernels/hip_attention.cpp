@@ -131,27 +131,21 @@ TensorView onDevice(const TensorView &v, Device dev, std::vector<Tensor> &keep) 
   return keep.back().view();
 }
 
-std::vector<ArgValue> attentionArgs(const TensorView &q, const TensorView &k,
-                                    const TensorView &v, const Tensor &out, const Tensor &pos,
-                                    const std::vector<ArgValue> &extraPointers,
-                                    const Problem &p, float scale,
-                                    const std::vector<ArgValue> &extraScalars) {
-  std::vector<ArgValue> a = {ArgValue::pointer(q.data), ArgValue::pointer(k.data),
-                             ArgValue::pointer(v.data), ArgValue::pointer(out.data()),
-                             ArgValue::pointer(pos.data())};
-  a.insert(a.end(), extraPointers.begin(), extraPointers.end());
-  for (int64_t x : {p.Tq, p.Tk, p.H, p.Hkv, q.stride(0), q.stride(1), q.stride(2), k.stride(0),
-                    k.stride(1), k.stride(2), v.stride(0), v.stride(1), v.stride(2)})
-    a.push_back(ArgValue::int32(int32_t(x)));
-  a.push_back(ArgValue::float32(scale));
-  a.insert(a.end(), extraScalars.begin(), extraScalars.end());
-  return a;
+/// `t` on `dev` (itself when it is there already).
+Tensor toDevice(Tensor t, Device dev) {
+  if (t.device() == dev) return t;
+  return Tensor::copyOf(t.view(), dev);
 }
 
-/// The output tensor on the caller's device.
-Tensor toCallerDevice(Tensor t, Device caller) {
-  if (t.device() == caller) return t;
-  return Tensor::copyOf(t.view(), caller);
+/// The context of the kernels of one call (inputs not yet attached).
+MaskContext contextFor(const Problem &p, std::optional<float> softmaxScale) {
+  MaskContext ctx;
+  ctx.target = currentTarget(p.backend);
+  ctx.device = p.computeOn;
+  ctx.B = p.B, ctx.Tq = p.Tq, ctx.Tk = p.Tk, ctx.H = p.H, ctx.Hkv = p.Hkv, ctx.D = p.D;
+  ctx.scale = softmaxScale.value_or(1.f);
+  ctx.dtypeCode = p.dtypeCode;
+  return ctx;
 }
 
 int64_t envInt(const char *name, int64_t fallback) {
@@ -235,15 +229,10 @@ HiPAttentionOutput hip_attention(const TensorView &q, const TensorView &k, const
                           "0 (got " + std::to_string(args.sink_token_size) + " and " +
                           std::to_string(args.sliding_window_size) + ")");
   MaskPipeline pipeline = MaskPipeline::fromJson(args.mask_pipeline, args);
-  MaskContext ctx;
-  ctx.target = currentTarget(p.backend);
-  ctx.device = p.computeOn;
-  ctx.B = p.B, ctx.Tq = p.Tq, ctx.Tk = p.Tk, ctx.H = p.H, ctx.Hkv = p.Hkv, ctx.D = p.D;
-  ctx.scale = args.softmax_scale.value_or(1.f);
+  MaskContext ctx = contextFor(p, args.softmax_scale);
   ctx.sink = args.sink_token_size;
   ctx.window = args.sliding_window_size;
   ctx.causal = args.is_causal;
-  ctx.dtypeCode = p.dtypeCode;
   if (previous) {
     const HiPAttentionOutputMetadata &m = *previous;
     if (m.batch != p.B || m.heads != p.H || m.t_q != p.Tq || !m.indices.defined())
@@ -275,11 +264,8 @@ HiPAttentionOutput hip_attention(const TensorView &q, const TensorView &k, const
 
   Candidates mask;
   if (previous) {
-    mask.indices = previous->indices.device() == p.computeOn
-                       ? previous->indices
-                       : Tensor::copyOf(previous->indices.view(), p.computeOn);
-    mask.ks = previous->ks.device() == p.computeOn ? previous->ks
-                                                   : Tensor::copyOf(previous->ks.view(), p.computeOn);
+    mask.indices = toDevice(previous->indices, p.computeOn);
+    mask.ks = toDevice(previous->ks, p.computeOn);
     mask.blockSizeQ = previous->block_size_q;
     mask.blockSizeK = previous->block_size_k;
   } else {
@@ -303,20 +289,20 @@ HiPAttentionOutput hip_attention(const TensorView &q, const TensorView &k, const
       return std::array<unsigned, 3>{unsigned(progs), unsigned(p.B * p.H), 1};
     };
     ctx.launchTuned("hip_block_sparse_attention", cfg, grid,
-                    attentionArgs(ctx.q, ctx.k, vd, out, ctx.pos,
-                                  {MaskContext::pointer(mask.indices), MaskContext::pointer(mask.ks)},
-                                  p, ctx.scale,
-                                  {ArgValue::int32(int32_t(nQB)),
-                                   ArgValue::int32(int32_t(mask.capacity()))}),
+                    ctx.kernelArgs({MaskContext::pointer(mask.indices),
+                                    MaskContext::pointer(mask.ks)},
+                                   {ArgValue::int32(int32_t(nQB)),
+                                    ArgValue::int32(int32_t(mask.capacity()))},
+                                   &vd, &out),
                     {out.view()}, {{"T_q", p.Tq}, {"T_k", p.Tk}},
                     {{"gqa", p.H / p.Hkv}, {"k_capacity", mask.capacity()}});
     sync(p);
-    result.out = toCallerDevice(out, q.device);
+    result.out = toDevice(out, q.device);
   } else {
     sync(p);
   }
-  result.metadata.indices = toCallerDevice(result.metadata.indices, q.device);
-  result.metadata.ks = toCallerDevice(result.metadata.ks, q.device);
+  result.metadata.indices = toDevice(result.metadata.indices, q.device);
+  result.metadata.ks = toDevice(result.metadata.ks, q.device);
   return result;
 }
 
@@ -325,13 +311,13 @@ Tensor dense_attention(const TensorView &q, const TensorView &k, const TensorVie
   kernels::registerAttentionKernels();
   Problem p = checkInputs(q, k, v, args.backend, args.position_ids);
   Tensor out = Tensor::empty({p.B, p.Tq, p.H, p.D}, q.dtype, p.computeOn);
-  if (p.B * p.Tq * p.H == 0) return toCallerDevice(out, q.device);
+  if (p.B * p.Tq * p.H == 0) return toDevice(out, q.device);
   std::vector<Tensor> keep;
-  TensorView qd = onDevice(q, p.computeOn, keep), kd = onDevice(k, p.computeOn, keep),
-             vd = onDevice(v, p.computeOn, keep);
-  Tensor pos = positions(p, args.position_ids, args.is_causal);
-  MaskContext ctx;
-  ctx.target = currentTarget(p.backend);
+  MaskContext ctx = contextFor(p, args.softmax_scale);
+  ctx.q = onDevice(q, p.computeOn, keep);
+  ctx.k = onDevice(k, p.computeOn, keep);
+  TensorView vd = onDevice(v, p.computeOn, keep);
+  ctx.pos = positions(p, args.position_ids, args.is_causal);
   Schedule sc = attentionSchedule(p.D);
   dsl::Config cfg{{"BLOCK_M", sc.BM}, {"BLOCK_N", sc.BN}, {"HEAD_DIM", p.D}, {"DTYPE", p.dtypeCode},
                   {"CAUSAL", args.is_causal ? 1 : 0}, {"num_warps", sc.warps}};
@@ -340,10 +326,10 @@ Tensor dense_attention(const TensorView &q, const TensorView &k, const TensorVie
                                    unsigned(p.B * p.H), 1};
   };
   ctx.launchTuned("flash_attention", cfg, grid,
-                  attentionArgs(qd, kd, vd, out, pos, {}, p, args.softmax_scale.value_or(1.f), {}),
+                  ctx.kernelArgs({}, {}, &vd, &out),
                   {out.view()}, {{"T_q", p.Tq}, {"T_k", p.Tk}}, {{"gqa", p.H / p.Hkv}});
   sync(p);
-  return toCallerDevice(out, q.device);
+  return toDevice(out, q.device);
 }
 
 } // namespace hip

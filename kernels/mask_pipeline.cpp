@@ -160,14 +160,18 @@ void MaskContext::launch(const std::string &name, const dsl::Config &config,
   if (grid[0] && grid[1] && grid[2]) kernelFor(name, config, target).launch(grid, args);
 }
 
-std::vector<ArgValue> MaskContext::qkArgs(const std::vector<ArgValue> &extraPointers,
-                                          const std::vector<ArgValue> &extraScalars) const {
-  std::vector<ArgValue> a = {ArgValue::pointer(q.data), ArgValue::pointer(k.data),
-                             pointer(pos)};
+std::vector<ArgValue> MaskContext::kernelArgs(const std::vector<ArgValue> &extraPointers,
+                                              const std::vector<ArgValue> &extraScalars,
+                                              const TensorView *v, const Tensor *out) const {
+  std::vector<ArgValue> a = {ArgValue::pointer(q.data), ArgValue::pointer(k.data)};
+  if (v) a.push_back(ArgValue::pointer(v->data));
+  if (out) a.push_back(pointer(*out));
+  a.push_back(pointer(pos));
   a.insert(a.end(), extraPointers.begin(), extraPointers.end());
-  for (int64_t v : {Tq, Tk, H, Hkv, q.stride(0), q.stride(1), q.stride(2), k.stride(0),
-                    k.stride(1), k.stride(2)})
-    a.push_back(ArgValue::int32(int32_t(v)));
+  std::vector<int64_t> dims = {Tq, Tk, H, Hkv, q.stride(0), q.stride(1), q.stride(2),
+                               k.stride(0), k.stride(1), k.stride(2)};
+  if (v) dims.insert(dims.end(), {v->stride(0), v->stride(1), v->stride(2)});
+  for (int64_t x : dims) a.push_back(ArgValue::int32(int32_t(x)));
   a.push_back(ArgValue::float32(scale));
   a.insert(a.end(), extraScalars.begin(), extraScalars.end());
   return a;

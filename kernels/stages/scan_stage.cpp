@@ -415,7 +415,7 @@ public:
                    {"SINK", ctx.sink}, {"WINDOW", ctx.window}, {"SW_SCAN", swScan},
                    {"SCAN_TILE", kScanTile}, {"NCP", ncp}, {"num_warps", 4}};
     ctx.launch("hip_scan_score", sc, {unsigned(nQB * (ncp / kScanTile)), unsigned(rows), 1},
-               ctx.qkArgs({inIdx, inKs, MaskContext::pointer(scores)}, counts));
+               ctx.kernelArgs({inIdx, inKs, MaskContext::pointer(scores)}, counts));
 
     dsl::Config sel{{"BLOCK_SIZE_Q", bq_}, {"CHUNK", c_}, {"PREV_CHUNK", prevC},
                     {"PREV_BQ", prevBq}, {"SINK", ctx.sink}, {"WINDOW", ctx.window},

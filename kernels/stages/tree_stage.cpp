@@ -69,7 +69,7 @@ public:
                     {"num_warps", warps}};
     std::array<unsigned, 3> grid{unsigned(nQB), unsigned(ctx.B * ctx.H), 1};
     ctx.launchTuned("hip_mask_tree", cfg, [&](const dsl::Config &) { return grid; },
-                    ctx.qkArgs({MaskContext::pointer(c.indices), MaskContext::pointer(c.ks)},
+                    ctx.kernelArgs({MaskContext::pointer(c.indices), MaskContext::pointer(c.ks)},
                                {ArgValue::int32(int32_t(nQB))}),
                     {c.indices.view(), c.ks.view()}, {{"T_q", ctx.Tq}, {"T_k", ctx.Tk}},
                     {{"gqa", ctx.H / ctx.Hkv}});

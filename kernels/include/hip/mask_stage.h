@@ -72,10 +72,15 @@ struct MaskContext {
                    const std::vector<ArgValue> &args, const std::vector<TensorView> &outputs,
                    const std::map<std::string, int64_t> &bucket,
                    const std::map<std::string, int64_t> &exact = {}) const;
-  /// Arguments every attention kernel starts with (q, k, pos ... scale are
-  /// spliced around `extraPointers`), see kernels/attention.cpp.
-  std::vector<ArgValue> qkArgs(const std::vector<ArgValue> &extraPointers,
-                               const std::vector<ArgValue> &extraScalars) const;
+  /// The arguments of the attention kernels, in the order declareArgs in
+  /// kernels/attention.cpp declares them: q, k, [v, out,] pos,
+  /// `extraPointers`, T_q, T_k, H, H_kv, the (b, t, h) strides of q, k [and
+  /// v], scale, `extraScalars`. `v` and `out` go together (the attention
+  /// kernels) or are both absent (the mask kernels).
+  std::vector<ArgValue> kernelArgs(const std::vector<ArgValue> &extraPointers,
+                                   const std::vector<ArgValue> &extraScalars,
+                                   const TensorView *v = nullptr,
+                                   const Tensor *out = nullptr) const;
   static ArgValue pointer(const Tensor &t) { return ArgValue::pointer(t.data()); }
 };
 
