@@ -15,6 +15,8 @@
 #include "hip/model/llama.h"
 #include "hip/runtime/cuda.h"
 
+#include "cli_common.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -29,6 +31,7 @@
 #include <string>
 #include <unistd.h>
 #include <vector>
+
 
 namespace hip::tools {
 
@@ -114,14 +117,7 @@ struct Flags {
     if (!has(k)) throw InvalidArgument(k + " is required");
     return f.at(k);
   }
-  int64_t num(const std::string &k, int64_t d) const {
-    if (!has(k)) return d;
-    const std::string &s = f.at(k);
-    char *end = nullptr;
-    long long v = std::strtoll(s.c_str(), &end, 10);
-    if (s.empty() || *end) throw InvalidArgument(k + " needs an integer, got '" + s + "'");
-    return v;
-  }
+  int64_t num(const std::string &k, int64_t d) const { return intFlag(f, k, d); }
   double real(const std::string &k, double d) const {
     if (!has(k)) return d;
     const std::string &s = f.at(k);
@@ -162,25 +158,9 @@ AttentionOptions attentionOptions(const Flags &o) {
   a.method = parseAttentionMethod(o.str("--method", "dense"));
   HiPAttentionArgs &h = a.hip;
   h = HiPAttentionArgs::fromEnvironment();
-  h.mask_k = o.num("--mask-k", h.mask_k);
-  h.block_size_q = o.num("--block-size-q", h.block_size_q);
-  h.block_stride_q = o.num("--block-stride-q", h.block_stride_q);
-  h.block_size_k = o.num("--block-size-k", h.block_size_k);
-  h.block_stride_k = o.num("--block-stride-k", h.block_stride_k);
-  h.sink_token_size = o.num("--sink", h.sink_token_size);
-  h.sliding_window_size = o.num("--window", h.sliding_window_size);
+  applyHiPFlags(o.f, h);
   if (a.method == AttentionMethod::Streaming) h.sliding_window_size += h.mask_k;
-  std::string be = o.str("--backend", "cpu");
-  if (be == "cpu") a.backend = ComputeBackend::CPU;
-  else if (be == "cuda" || be == "auto") {
-    std::string why;
-    bool ok = rt::cudaAvailable(&why);
-    if (be == "cuda" && !ok) throw RuntimeError("--backend cuda: no usable GPU: " + why);
-    a.backend = ok && (be == "cuda" || selectBackend() == Backend::CUDA) ? ComputeBackend::CUDA
-                                                                         : ComputeBackend::CPU;
-  } else {
-    throw InvalidArgument("--backend must be cpu, cuda or auto");
-  }
+  a.backend = backendFlag(o.f, "cpu");
   const char *ri = std::getenv("HIP_REFRESH_INTERVAL");
   int64_t refresh = 8;
   if (ri && *ri) {

@@ -14,6 +14,8 @@
 #include "hip/kernels/hip_reference.h"
 #include "hip/kernels/npy.h"
 #include "hip/mask_stage.h"
+
+#include "cli_common.h"
 #include "hip/runtime/cuda.h"
 
 #include <algorithm>
@@ -164,14 +166,6 @@ std::string num(double x) {
   return buf;
 }
 
-int64_t flag(const std::map<std::string, std::string> &f, const std::string &k, int64_t d) {
-  auto it = f.find(k);
-  if (it == f.end()) return d;
-  char *end = nullptr;
-  long long v = std::strtoll(it->second.c_str(), &end, 10);
-  if (it->second.empty() || *end) throw InvalidArgument(k + " needs an integer, got '" + it->second + "'");
-  return v;
-}
 } // namespace
 
 /// What `run` and `tune` share: the arguments and the workload, on the device.
@@ -188,25 +182,9 @@ Setup makeSetup(const std::map<std::string, std::string> &f) {
   Setup st;
   HiPAttentionArgs &a = st.a;
   a = HiPAttentionArgs::fromEnvironment();
-  std::string be = f.count("--backend") ? f.at("--backend") : "auto";
-  if (be == "cpu") a.backend = ComputeBackend::CPU;
-  else if (be == "cuda") a.backend = ComputeBackend::CUDA;
-  else if (be != "auto") throw InvalidArgument("--backend must be auto, cpu or cuda");
-  bool &gpu = st.gpu;
-  gpu = a.backend == ComputeBackend::CUDA ||
-             (a.backend == ComputeBackend::Auto && selectBackend() == Backend::CUDA);
-  if (gpu) {
-    std::string why;
-    if (!rt::cudaAvailable(&why)) throw RuntimeError("--backend cuda: no usable GPU: " + why);
-  }
-  a.backend = gpu ? ComputeBackend::CUDA : ComputeBackend::CPU;
-  a.mask_k = flag(f, "--mask-k", a.mask_k);
-  a.block_size_q = flag(f, "--block-size-q", a.block_size_q);
-  a.block_stride_q = flag(f, "--block-stride-q", a.block_stride_q);
-  a.block_size_k = flag(f, "--block-size-k", a.block_size_k);
-  a.block_stride_k = flag(f, "--block-stride-k", a.block_stride_k);
-  a.sink_token_size = flag(f, "--sink", a.sink_token_size);
-  a.sliding_window_size = flag(f, "--window", a.sliding_window_size);
+  a.backend = backendFlag(f, "auto");
+  bool gpu = st.gpu = a.backend == ComputeBackend::CUDA;
+  applyHiPFlags(f, a);
   if (f.count("--mask-pipeline")) {
     std::ifstream in(f.at("--mask-pipeline"));
     if (!in) throw InvalidArgument("--mask-pipeline: cannot read '" + f.at("--mask-pipeline") + "'");
@@ -220,11 +198,11 @@ Setup makeSetup(const std::map<std::string, std::string> &f) {
       if (f.count(k)) throw InvalidArgument(std::string(k) + " and --input exclude each other");
     readWorkload(w, f.at("--input"));
   } else {
-    w.B = flag(f, "--B", 1);
-    w.T = flag(f, "--T", gpu ? 16384 : 2048);
-    w.H = flag(f, "--H", gpu ? 32 : 4);
-    w.Hkv = flag(f, "--Hkv", gpu ? 8 : 2);
-    w.D = flag(f, "--D", gpu ? 128 : 64);
+    w.B = intFlag(f, "--B", 1);
+    w.T = intFlag(f, "--T", gpu ? 16384 : 2048);
+    w.H = intFlag(f, "--H", gpu ? 32 : 4);
+    w.Hkv = intFlag(f, "--Hkv", gpu ? 8 : 2);
+    w.D = intFlag(f, "--D", gpu ? 128 : 64);
     std::string dt = f.count("--dtype") ? f.at("--dtype") : "bf16";
     if (dt == "bf16") w.dtype = ScalarType::bf16;
     else if (dt == "f16") w.dtype = ScalarType::f16;
@@ -235,9 +213,9 @@ Setup makeSetup(const std::map<std::string, std::string> &f) {
     w.Tq = w.Tk = w.T;
     std::string data = f.count("--data") ? f.at("--data") : "random";
     if (data != "random" && data != "smooth") throw InvalidArgument("--data must be random or smooth");
-    randomWorkload(w, uint64_t(flag(f, "--seed", 0)), data == "smooth");
+    randomWorkload(w, uint64_t(intFlag(f, "--seed", 0)), data == "smooth");
   }
-  st.reps = int(flag(f, "--reps", gpu ? 10 : 3));
+  st.reps = int(intFlag(f, "--reps", gpu ? 10 : 3));
   if (st.reps < 1) throw InvalidArgument("--reps must be >= 1");
   Device dev = gpu ? Device::CUDA : Device::CPU;
   TensorView qh(w.q.data(), w.dtype, {w.B, w.Tq, w.H, w.D}),
@@ -277,8 +255,8 @@ int cmdRun(const std::map<std::string, std::string> &f) {
     for (size_t i = 0; i < x.size(); ++i)
       num += double(x[i] - y[i]) * (x[i] - y[i]), den += double(y[i]) * y[i];
     relErr = den > 0 ? std::sqrt(num / den) : 0;
-    recall = exactRecall(w, hip.metadata, a, flag(f, "--recall-heads", 4),
-                         flag(f, "--recall-blocks", 8));
+    recall = exactRecall(w, hip.metadata, a, intFlag(f, "--recall-heads", 4),
+                         intFlag(f, "--recall-blocks", 8));
   }
   std::vector<KernelChoice> used;
   for (const KernelChoice &c : takeKernelChoices())
@@ -361,8 +339,7 @@ int tuneExample(const std::string &name, const std::map<std::string, std::string
   std::stringstream ss(flags.count("--dims") ? flags.at("--dims") : "");
   for (std::string x; std::getline(ss, x, ',');) dims.push_back(std::stoll(x));
   if (dims.empty()) throw InvalidArgument("tune " + name + " needs --dims (e.g. M,N,K for matmul)");
-  bool gpu = flags.count("--backend") ? flags.at("--backend") == "cuda"
-                                      : selectBackend() == Backend::CUDA;
+  bool gpu = backendFlag(flags, "auto") == ComputeBackend::CUDA;
   Target t = currentTarget(gpu ? Backend::CUDA : Backend::CPU);
   const dsl::KernelDef &def = dsl::findKernel(name);
   dsl::Config fixed = flags.count("--config") ? dsl::Config::parse(flags.at("--config")) : dsl::Config();
@@ -452,8 +429,8 @@ int cmdTune(const std::string &what, const std::map<std::string, std::string> &f
           try {
             HiPAttentionOutput r;
             cand.ms = medianMs(st.reps, [&] { r = hip_attention(st.q.view(), st.k.view(), st.v.view(), c); });
-            recall = exactRecall(st.w, r.metadata, c, flag(flags, "--recall-heads", 4),
-                                 flag(flags, "--recall-blocks", 8));
+            recall = exactRecall(st.w, r.metadata, c, intFlag(flags, "--recall-heads", 4),
+                                 intFlag(flags, "--recall-blocks", 8));
             std::vector<float> x = r.out.toFloat();
             double num = 0, den = 0;
             for (size_t i = 0; i < x.size(); ++i)
