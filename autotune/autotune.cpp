@@ -111,18 +111,33 @@ std::string Key::str() const {
 
 std::string deviceFingerprint(const Target &t) {
   if (t.backend == Backend::CUDA) return rt::Cuda::get().info().fingerprint();
-  std::string model = "unknown";
-  std::ifstream in("/proc/cpuinfo");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("model name", 0) == 0) {
-      model = line.substr(line.find(':') + 2);
-      break;
-    }
-  return "cpu|" + model + "|" + std::to_string(std::thread::hardware_concurrency());
+  static const std::string cpu = [] {
+    std::string model = "unknown";
+    std::ifstream in("/proc/cpuinfo");
+    for (std::string line; std::getline(in, line);)
+      if (line.rfind("model name", 0) == 0) {
+        model = line.substr(line.find(':') + 2);
+        break;
+      }
+    return "cpu|" + model + "|" + std::to_string(std::thread::hardware_concurrency());
+  }();
+  return cpu;
 }
 
 std::string kernelVersion(const dsl::KernelDef &def, const dsl::Config &config) {
-  return rt::sha256Hex(dsl::trace(def, config).print() + compilerVersion()).substr(0, 16);
+  // Tracing costs milliseconds and every tuned launch asks: once per
+  // kernel and config (a kernel's IR depends on nothing else).
+  static std::mutex mu;
+  static std::map<std::string, std::string> known;
+  std::string key = def.name + "|" + config.str();
+  {
+    std::lock_guard<std::mutex> g(mu);
+    auto it = known.find(key);
+    if (it != known.end()) return it->second;
+  }
+  std::string v = rt::sha256Hex(dsl::trace(def, config).print() + compilerVersion()).substr(0, 16);
+  std::lock_guard<std::mutex> g(mu);
+  return known.emplace(key, v).first->second;
 }
 
 // ---- Cache -----------------------------------------------------------------------------
