@@ -111,8 +111,11 @@ void MaskContext::launchTuned(
   const int64_t kMinTunedSize = int64_t(1) << 16; // T_q * T_k
   autotune::Selection s = autotune::select(r, cache, size < kMinTunedSize);
   {
+    // One entry per kernel (its first launch since the last take): bounded
+    // however many calls a process makes.
     std::lock_guard<std::mutex> g(choicesMutex);
-    choices.push_back({name, s.config.str(), s.source});
+    if (std::none_of(choices.begin(), choices.end(), [&](auto &c) { return c.kernel == name; }))
+      choices.push_back({name, s.config.str(), s.source});
   }
   auto gr = grid(s.config);
   if (gr[0] && gr[1] && gr[2]) kernelFor(name, s.config, target).launch(gr, args);

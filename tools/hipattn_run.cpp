@@ -258,10 +258,7 @@ int cmdRun(const std::map<std::string, std::string> &f) {
     recall = exactRecall(w, hip.metadata, a, intFlag(f, "--recall-heads", 4),
                          intFlag(f, "--recall-blocks", 8));
   }
-  std::vector<KernelChoice> used;
-  for (const KernelChoice &c : takeKernelChoices())
-    if (std::none_of(used.begin(), used.end(), [&](auto &u) { return u.kernel == c.kernel; }))
-      used.push_back(c);
+  std::vector<KernelChoice> used = takeKernelChoices();
   if (f.count("--json")) {
     std::string configs;
     for (const KernelChoice &c : used)

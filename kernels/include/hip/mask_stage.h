@@ -108,7 +108,8 @@ autotune::Key algorithmKey(const TensorView &q, const TensorView &k, const HiPAt
 struct KernelChoice {
   std::string kernel, config, source;
 };
-/// The choices recorded since the last call (for reports such as hipattn run).
+/// The choices recorded since the last call, one per kernel: its first
+/// launch since then (for reports such as hipattn run).
 std::vector<KernelChoice> takeKernelChoices();
 
 using MaskStageFactory = std::function<std::unique_ptr<MaskStage>(const nlohmann::json &params,
