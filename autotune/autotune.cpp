@@ -59,10 +59,35 @@ Entry entryFrom(const json &j) {
   return e;
 }
 
-bool sameKey(const json &j, const Key &k, bool withBucket) {
+/// Entry `j` is for `k`'s kernel, version, GPU and exact values (any bucket).
+bool sameKernelAndGpu(const json &j, const Key &k) {
   return j.value("kernel", "") == k.kernel && j.value("kernel_version", "") == k.version &&
-         j.value("gpu", "") == k.gpu && fromJson(j.value("exact", json::object())) == k.exact &&
-         (!withBucket || fromJson(j.value("bucket", json::object())) == k.bucket);
+         j.value("gpu", "") == k.gpu && fromJson(j.value("exact", json::object())) == k.exact;
+}
+
+/// Why `doc` is not a tuning file of this build's schema ("" when it is).
+std::string schemaProblem(const json &doc) {
+  if (!doc.is_object() || !doc.contains("schema") || !doc["schema"].is_number_integer())
+    return "no schema version";
+  if (doc["schema"].get<int>() != Cache::kSchemaVersion)
+    return "schema version " + std::to_string(doc["schema"].get<int>()) + ", this build reads " +
+           std::to_string(Cache::kSchemaVersion);
+  if (!doc.contains("entries") || !doc["entries"].is_array()) return "no entries list";
+  return "";
+}
+
+/// Adds entry `e` to `entries`, replacing the one with the same key.
+void upsert(json &entries, const json &e) {
+  for (size_t i = 0; i < entries.size(); ++i) {
+    bool same = true;
+    for (const char *f : {"kernel", "kernel_version", "gpu", "exact", "bucket"})
+      same = same && entries[i].value(f, json()) == e.value(f, json());
+    if (same) {
+      entries.erase(entries.begin() + long(i));
+      break;
+    }
+  }
+  entries.push_back(e);
 }
 
 /// An exclusive advisory lock on `path`.lock for the scope.
@@ -155,13 +180,7 @@ json Cache::load() {
   json doc;
   try {
     doc = json::parse(ss.str());
-    if (!doc.is_object() || !doc.contains("schema") || !doc["schema"].is_number_integer())
-      why = "no schema version";
-    else if (doc["schema"].get<int>() != kSchemaVersion)
-      why = "schema version " + std::to_string(doc["schema"].get<int>()) + ", this build reads " +
-            std::to_string(kSchemaVersion);
-    else if (!doc.contains("entries") || !doc["entries"].is_array())
-      why = "no entries list";
+    why = schemaProblem(doc);
   } catch (const json::exception &e) {
     why = std::string("not valid JSON (") + e.what() + ")";
   }
@@ -222,7 +241,7 @@ std::optional<Entry> Cache::lookup(const Key &key, bool nearest,
   const json *best = nullptr;
   double bestDist = INFINITY;
   for (const json &e : doc["entries"]) {
-    if (!sameKey(e, key, false)) continue;
+    if (!sameKernelAndGpu(e, key)) continue;
     auto b = fromJson(e.value("bucket", json::object()));
     if (b.size() != key.bucket.size()) continue;
     double d = 0;
@@ -244,13 +263,7 @@ std::optional<Entry> Cache::lookup(const Key &key, bool nearest,
 void Cache::store(const Key &key, const Entry &e) {
   FileLock lock(path_);
   json doc = load();
-  json &entries = doc["entries"];
-  for (size_t i = 0; i < entries.size(); ++i)
-    if (sameKey(entries[i], key, true)) {
-      entries.erase(entries.begin() + long(i));
-      break;
-    }
-  entries.push_back(entryJson(key, e));
+  upsert(doc["entries"], entryJson(key, e));
   save(doc);
 }
 
@@ -277,25 +290,13 @@ size_t Cache::importFrom(const std::string &file) {
   } catch (const json::exception &e) {
     throw InvalidArgument(file + ": not valid JSON (" + e.what() + ")");
   }
-  if (!theirs.is_object() || theirs.value("schema", -1) != kSchemaVersion ||
-      !theirs.contains("entries") || !theirs["entries"].is_array())
+  std::string why = schemaProblem(theirs);
+  if (!why.empty())
     throw InvalidArgument(file + ": not an autotune export of schema version " +
-                          std::to_string(kSchemaVersion));
+                          std::to_string(kSchemaVersion) + " (" + why + ")");
   FileLock lock(path_);
   json doc = load();
-  for (const json &e : theirs["entries"]) {
-    json &entries = doc["entries"];
-    for (size_t i = 0; i < entries.size(); ++i)
-      if (entries[i].value("kernel", "") == e.value("kernel", "") &&
-          entries[i].value("kernel_version", "") == e.value("kernel_version", "") &&
-          entries[i].value("gpu", "") == e.value("gpu", "") &&
-          entries[i].value("exact", json::object()) == e.value("exact", json::object()) &&
-          entries[i].value("bucket", json::object()) == e.value("bucket", json::object())) {
-        entries.erase(entries.begin() + long(i));
-        break;
-      }
-    entries.push_back(e);
-  }
+  for (const json &e : theirs["entries"]) upsert(doc["entries"], e);
   save(doc);
   return theirs["entries"].size();
 }
