@@ -122,11 +122,15 @@ struct Options {
   std::vector<std::string> positional;
 };
 
-Options parse(const std::vector<std::string> &args, const std::vector<std::string> &known) {
+/// `switches` are options without a value (stored as "1").
+Options parse(const std::vector<std::string> &args, const std::vector<std::string> &known,
+              const std::vector<std::string> &switches = {}) {
   Options o;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string &a = args[i];
-    if (a.rfind("-", 0) == 0) {
+    if (std::find(switches.begin(), switches.end(), a) != switches.end()) {
+      o.flags[a] = "1";
+    } else if (a.rfind("-", 0) == 0) {
       if (std::find(known.begin(), known.end(), a) == known.end())
         throw hip::InvalidArgument("unknown option '" + a + "'");
       if (i + 1 >= args.size()) throw hip::InvalidArgument("option '" + a + "' needs a value");
@@ -295,31 +299,23 @@ int main(int argc, char **argv) {
     if (cmd == "demo") return cmdDemo(args);
     if (cmd == "eval") return hip::tools::cmdEval(args);
     if (cmd == "generate") return hip::tools::cmdGenerate(args);
+    // The workload and HiP options `run` and `tune` share.
+    std::vector<std::string> workload = {
+        "--backend", "--B", "--T", "--H", "--Hkv", "--D", "--dtype", "--input", "--seed",
+        "--data", "--mask-k", "--block-size-q", "--block-stride-q", "--block-size-k",
+        "--block-stride-k", "--sink", "--window", "--reps", "--recall-heads", "--recall-blocks"};
     if (cmd == "tune") {
-      bool algorithm = std::erase(args, std::string("--algorithm")) > 0;
-      Options o = parse(args, {"--backend", "--B", "--T", "--H", "--Hkv", "--D", "--dtype",
-                               "--input", "--seed", "--data", "--mask-k", "--block-size-q",
-                               "--block-stride-q", "--block-size-k", "--block-stride-k",
-                               "--sink", "--window", "--reps", "--recall-heads",
-                               "--recall-blocks", "--min-recall", "--max-error", "--dims",
-                               "--config"});
+      workload.insert(workload.end(), {"--min-recall", "--max-error", "--dims", "--config"});
+      Options o = parse(args, workload, {"--algorithm"});
       if (o.positional.size() != 1)
         return usageError("tune needs one KERNEL: hip_attention, flash_attention, vector_add, "
                           "row_softmax or matmul");
-      if (algorithm) o.flags["--algorithm"] = "1";
       return hip::tools::cmdTune(o.positional[0], o.flags);
     }
     if (cmd == "run") {
-      bool json = std::erase(args, std::string("--json")) > 0;
-      bool latencyOnly = std::erase(args, std::string("--latency-only")) > 0;
-      Options o = parse(args, {"--backend", "--B", "--T", "--H", "--Hkv", "--D", "--dtype",
-                               "--input", "--seed", "--data", "--mask-k", "--block-size-q",
-                               "--block-stride-q", "--block-size-k", "--block-stride-k",
-                               "--sink", "--window", "--mask-pipeline", "--reps",
-                               "--recall-heads", "--recall-blocks"});
+      workload.push_back("--mask-pipeline");
+      Options o = parse(args, workload, {"--json", "--latency-only"});
       if (!o.positional.empty()) return usageError("run takes no positional arguments");
-      if (json) o.flags["--json"] = "1";
-      if (latencyOnly) o.flags["--latency-only"] = "1";
       return hip::tools::cmdRun(o.flags);
     }
     return cmdCache(args);
