@@ -5,9 +5,29 @@
 #include "hip/error.h"
 #include "hip/runtime/cuda.h"
 
+#include <algorithm>
 #include <cstdlib>
 
 namespace hip::tools {
+
+Options parse(const std::vector<std::string> &args, const std::vector<std::string> &known,
+              const std::vector<std::string> &switches) {
+  Options o;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string &a = args[i];
+    if (std::find(switches.begin(), switches.end(), a) != switches.end()) {
+      o.flags[a] = "1";
+    } else if (a.rfind("-", 0) == 0) {
+      if (std::find(known.begin(), known.end(), a) == known.end())
+        throw InvalidArgument("unknown option '" + a + "'");
+      if (i + 1 >= args.size()) throw InvalidArgument("option '" + a + "' needs a value");
+      o.flags[a] = args[++i];
+    } else {
+      o.positional.push_back(a);
+    }
+  }
+  return o;
+}
 
 int64_t intFlag(const FlagMap &f, const std::string &key, int64_t fallback) {
   auto it = f.find(key);

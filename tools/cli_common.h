@@ -5,10 +5,23 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 namespace hip::tools {
 
 using FlagMap = std::map<std::string, std::string>;
+
+/// Options and positional arguments of one command.
+struct Options {
+  FlagMap flags;
+  std::vector<std::string> positional;
+};
+
+/// Parses "--option value" pairs, the valueless `switches` (stored as "1")
+/// and positional arguments (in order). An option not in `known` or
+/// `switches`, or one without its value, is an InvalidArgument.
+Options parse(const std::vector<std::string> &args, const std::vector<std::string> &known,
+              const std::vector<std::string> &switches = {});
 
 /// The integer value of option `key`, or `fallback` when absent
 /// (InvalidArgument "KEY needs an integer, got '...'" otherwise).

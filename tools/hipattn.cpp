@@ -16,6 +16,8 @@
 
 #include "hip/runtime/thread_pool.h"
 
+#include "cli_common.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -34,6 +36,9 @@ extern const char *kEvalHelp, *kGenerateHelp;
 int cmdEval(const std::vector<std::string> &args);
 int cmdGenerate(const std::vector<std::string> &args);
 } // namespace hip::tools
+
+using hip::tools::Options;
+using hip::tools::parse;
 
 namespace {
 
@@ -116,31 +121,6 @@ bool wantsHelp(const std::vector<std::string> &args) {
   return false;
 }
 
-/// Parses "--flag value" pairs; positional arguments are returned in order.
-struct Options {
-  std::map<std::string, std::string> flags;
-  std::vector<std::string> positional;
-};
-
-/// `switches` are options without a value (stored as "1").
-Options parse(const std::vector<std::string> &args, const std::vector<std::string> &known,
-              const std::vector<std::string> &switches = {}) {
-  Options o;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string &a = args[i];
-    if (std::find(switches.begin(), switches.end(), a) != switches.end()) {
-      o.flags[a] = "1";
-    } else if (a.rfind("-", 0) == 0) {
-      if (std::find(known.begin(), known.end(), a) == known.end())
-        throw hip::InvalidArgument("unknown option '" + a + "'");
-      if (i + 1 >= args.size()) throw hip::InvalidArgument("option '" + a + "' needs a value");
-      o.flags[a] = args[++i];
-    } else {
-      o.positional.push_back(a);
-    }
-  }
-  return o;
-}
 
 hip::Target defaultTarget() {
   std::string why;

@@ -134,20 +134,11 @@ const std::vector<std::string> kHiPFlags = {"--mask-k", "--block-size-q", "--blo
 
 Flags parseFlags(const std::vector<std::string> &args, std::vector<std::string> known) {
   known.insert(known.end(), kHiPFlags.begin(), kHiPFlags.end());
+  Options parsed = parse(args, known, {"--json"});
   Flags o;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string &a = args[i];
-    if (a == "--json") {
-      o.json = true;
-    } else if (a.rfind("--", 0) == 0) {
-      if (std::find(known.begin(), known.end(), a) == known.end())
-        throw InvalidArgument("unknown option '" + a + "'");
-      if (i + 1 >= args.size()) throw InvalidArgument("option '" + a + "' needs a value");
-      o.f[a] = args[++i];
-    } else {
-      o.positional.push_back(a);
-    }
-  }
+  o.json = parsed.flags.erase("--json") > 0;
+  o.f = std::move(parsed.flags);
+  o.positional = std::move(parsed.positional);
   return o;
 }
 
