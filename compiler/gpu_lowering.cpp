@@ -1614,4 +1614,12 @@ bool dotTileable(int64_t M, int64_t N, int numWarps) {
   auto [wm, wn] = mmaWarpGrid(M, N, numWarps);
   return M % (16 * wm) == 0 && N % (8 * wn) == 0;
 }
+
+int fittingWarps(int numWarps, const std::vector<std::pair<int64_t, int64_t>> &dots) {
+  auto fits = [&](int w) {
+    return std::all_of(dots.begin(), dots.end(), [&](auto &d) { return dotTileable(d.first, d.second, w); });
+  };
+  while (numWarps > 1 && !fits(numWarps)) numWarps /= 2;
+  return numWarps;
+}
 } // namespace hip

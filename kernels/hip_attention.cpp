@@ -166,8 +166,7 @@ struct Schedule {
 Schedule attentionSchedule(int64_t D, int64_t BM = 0) {
   Schedule s = D <= 64 ? Schedule{64, 64, 4} : D <= 128 ? Schedule{64, 32, 8} : Schedule{32, 32, 8};
   if (BM) s.BM = BM;
-  while (s.warps > 1 && !(dotTileable(s.BM, s.BN, int(s.warps)) && dotTileable(s.BM, D, int(s.warps))))
-    s.warps /= 2;
+  s.warps = fittingWarps(int(s.warps), {{s.BM, s.BN}, {s.BM, D}});
   return s;
 }
 

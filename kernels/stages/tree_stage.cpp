@@ -55,8 +55,8 @@ public:
     int64_t K = maskK_ / bk_, nQB = (ctx.Tq + bq_ - 1) / bq_;
     int64_t kpb = bk_ / bsk_;
     int64_t chunk = std::clamp<int64_t>(64 / kpb, 1, 2 * K);
-    int64_t rows = std::max<int64_t>(16, bq_ / bsq_), warps = 4;
-    while (warps > 1 && !dotTileable(rows, chunk * kpb, int(warps))) warps /= 2;
+    int64_t rows = std::max<int64_t>(16, bq_ / bsq_);
+    int64_t warps = fittingWarps(4, {{rows, chunk * kpb}});
     Candidates c;
     c.blockSizeQ = bq_;
     c.blockSizeK = bk_;
