@@ -40,13 +40,13 @@ double msSince(std::chrono::steady_clock::time_point t0) {
 
 const char *backendName(Backend b) { return b == Backend::CPU ? "cpu" : "cuda"; }
 
-const char *compilerVersion() { return "hipattn-compiler " HIP_VERSION_STRING " (mlir 22, rev 1)"; }
+const char *compilerVersion() { return "hipattn-compiler " HIP_VERSION_STRING " (mlir 22, rev 2)"; }
 
 /// Every environment variable that changes generated code, with its value.
 /// (HIP_DUMP_IR / HIP_DUMP_DIR only print code and are not listed.)
 std::string codegenEnvironment() {
   std::string s;
-  for (const char *name : {"HIP_PTX_VERSION"}) {
+  for (const char *name : {"HIP_PTX_VERSION", "HIP_LLVM_OPT"}) {
     const char *v = std::getenv(name);
     s += std::string(name) + "=" + (v ? v : "") + ";";
   }
@@ -69,7 +69,14 @@ Target parseTarget(const std::string &name) {
                               name + " (allowed: " + std::to_string(ptx) + " to 90)");
       ptx = v;
     }
-    return Target{Backend::CUDA, name, ptx};
+    int opt = 0;
+    if (const char *env = std::getenv("HIP_LLVM_OPT"); env && *env) {
+      std::string v = env;
+      if (v.size() != 1 || v[0] < '0' || v[0] > '3')
+        throw InvalidArgument("HIP_LLVM_OPT must be 0, 1, 2 or 3, got '" + v + "'");
+      opt = v[0] - '0';
+    }
+    return Target{Backend::CUDA, name, ptx, opt};
   }
   std::string known = "cpu";
   for (const ChipInfo &c : kChips) known += std::string(", ") + c.name;

@@ -114,8 +114,8 @@ private:
     b_.setInsertionPointToStart(entry_);
     return consts_[v] = constI32(b_, b_.getUnknownLoc(), v);
   }
-  Value add(Value a, Value c, Location l) { return mk<arith::AddIOp>(b_, l, a, c); }
-  Value mul(Value a, Value c, Location l) { return mk<arith::MulIOp>(b_, l, a, c); }
+  Value add(Value a, Value c, Location l) { return fold<arith::AddIOp>(b_, l, a, c); }
+  Value mul(Value a, Value c, Location l) { return fold<arith::MulIOp>(b_, l, a, c); }
   void barrier(Location l) { mk<NVVM::Barrier0Op>(b_, l); }
   Value smemPtr(Value byteOffset, Location l);
   void smemStore(Value v, DType t, Value byteOffset, Location l);
@@ -273,19 +273,19 @@ std::pair<Value, Value> GpuLowering::base(const Layout *l) {
   Value b0, b1;
   if (l->kind == Layout::Blocked) {
     // b0 = ((warp / w1) * t0 + lane / t1) * s0 ; b1 = ((warp % w1) * t1 + lane % t1) * s1
-    Value wd0 = mk<arith::DivUIOp>(b_, loc, warp_, c32(l->w1));
-    Value wd1 = mk<arith::RemUIOp>(b_, loc, warp_, c32(l->w1));
-    Value ld0 = mk<arith::DivUIOp>(b_, loc, lane_, c32(l->t1));
-    Value ld1 = mk<arith::RemUIOp>(b_, loc, lane_, c32(l->t1));
+    Value wd0 = fold<arith::DivUIOp>(b_, loc, warp_, c32(l->w1));
+    Value wd1 = fold<arith::RemUIOp>(b_, loc, warp_, c32(l->w1));
+    Value ld0 = fold<arith::DivUIOp>(b_, loc, lane_, c32(l->t1));
+    Value ld1 = fold<arith::RemUIOp>(b_, loc, lane_, c32(l->t1));
     b0 = mul(add(mul(wd0, c32(l->t0), loc), ld0, loc), c32(l->s0), loc);
     b1 = mul(add(mul(wd1, c32(l->t1), loc), ld1, loc), c32(l->s1), loc);
   } else {
     int64_t WM = l->S0 / l->wm, WN = l->S1 / l->wn;
-    Value wd0 = mk<arith::DivUIOp>(b_, loc, warp_, c32(l->wn));
-    Value wd1 = mk<arith::RemUIOp>(b_, loc, warp_, c32(l->wn));
-    b0 = add(mul(wd0, c32(WM), loc), mk<arith::DivUIOp>(b_, loc, lane_, c32(4)), loc);
+    Value wd0 = fold<arith::DivUIOp>(b_, loc, warp_, c32(l->wn));
+    Value wd1 = fold<arith::RemUIOp>(b_, loc, warp_, c32(l->wn));
+    b0 = add(mul(wd0, c32(WM), loc), fold<arith::DivUIOp>(b_, loc, lane_, c32(4)), loc);
     b1 = add(mul(wd1, c32(WN), loc),
-             mul(mk<arith::RemUIOp>(b_, loc, lane_, c32(4)), c32(2), loc), loc);
+             mul(fold<arith::RemUIOp>(b_, loc, lane_, c32(4)), c32(2), loc), loc);
   }
   prologueEnd_ = b1.getDefiningOp();
   return bases_[l] = {b0, b1};
@@ -295,8 +295,8 @@ std::pair<Value, Value> GpuLowering::coords(const Layout *l, size_t r, Location 
   auto [b0, b1] = base(l);
   Value i = add(b0, c32(l->off[r].first), loc);
   Value j = add(b1, c32(l->off[r].second), loc);
-  if (l->wrap0) i = mk<arith::RemUIOp>(b_, loc, i, c32(l->S0));
-  if (l->wrap1) j = mk<arith::RemUIOp>(b_, loc, j, c32(l->S1));
+  if (l->wrap0) i = fold<arith::RemUIOp>(b_, loc, i, c32(l->S0));
+  if (l->wrap1) j = fold<arith::RemUIOp>(b_, loc, j, c32(l->S1));
   return {i, j};
 }
 
@@ -399,8 +399,8 @@ std::optional<TileVal> GpuLowering::remat(int id, const Layout *l, Location loc)
     case OpKind::Reshape: {
       int64_t R1 = view2d(ty(v).shape).second;
       Value lin = add(mul(i, c32(R1), loc), j, loc);
-      out = elem(op.operands[0], mk<arith::DivUIOp>(b_, loc, lin, c32(Q1)),
-                 mk<arith::RemUIOp>(b_, loc, lin, c32(Q1)), depth + 1);
+      out = elem(op.operands[0], fold<arith::DivUIOp>(b_, loc, lin, c32(Q1)),
+                 fold<arith::RemUIOp>(b_, loc, lin, c32(Q1)), depth + 1);
       break;
     }
     default: {
@@ -482,8 +482,8 @@ Lowered GpuLowering::run() {
   entry_ = fn.addEntryBlock(b_);
   b_.setInsertionPointToStart(entry_);
   Value tid = mk<NVVM::ThreadIdXOp>(b_, loc, b_.getI32Type());
-  lane_ = mk<arith::RemUIOp>(b_, loc, tid, c32(32));
-  warp_ = mk<arith::DivUIOp>(b_, loc, tid, c32(32));
+  lane_ = fold<arith::RemUIOp>(b_, loc, tid, c32(32));
+  warp_ = fold<arith::DivUIOp>(b_, loc, tid, c32(32));
   smemBase_ = mk<LLVM::AddressOfOp>(b_, loc, smem);
   prologueEnd_ = smemBase_.getDefiningOp();
   for (size_t i = 0; i < k_.params.size(); ++i) {
@@ -832,7 +832,7 @@ std::vector<Value> GpuLowering::groupPointers(Value first, int vec, DType elem, 
 
 Value GpuLowering::allTrue(ArrayRef<Value> masks, Location loc) {
   Value r = masks[0];
-  for (size_t i = 1; i < masks.size(); ++i) r = mk<arith::AndIOp>(b_, loc, r, masks[i]);
+  for (size_t i = 1; i < masks.size(); ++i) r = fold<arith::AndIOp>(b_, loc, r, masks[i]);
   return r;
 }
 
@@ -965,7 +965,7 @@ bool GpuLowering::lowerRowReduceShuffle(const dsl::Op &op, const TileVal &in, Lo
     Value gt = se_.emit(loc, OpKind::CmpGT, {c.v, a.v}, wt, DType::i1, wt);
     Value eq = se_.emit(loc, OpKind::CmpEQ, {c.v, a.v}, wt, DType::i1, wt);
     Value lower = mk<arith::CmpIOp>(b_, loc, arith::CmpIPredicate::slt, c.idx, a.idx);
-    Value take = mk<arith::OrIOp>(b_, loc, gt, mk<arith::AndIOp>(b_, loc, eq, lower));
+    Value take = fold<arith::OrIOp>(b_, loc, gt, fold<arith::AndIOp>(b_, loc, eq, lower));
     return {mk<arith::SelectOp>(b_, loc, take, c.v, a.v),
             mk<arith::SelectOp>(b_, loc, take, c.idx, a.idx)};
   };
@@ -993,14 +993,14 @@ bool GpuLowering::lowerRowReduceShuffle(const dsl::Op &op, const TileVal &in, Lo
       p = combine(p, {shfl(p.v, off), isArg ? shfl(p.idx, off) : Value()});
   // 3. Warps of a row, through shared memory: slot (row, warp column).
   Value b0 = base(l).first;
-  Value warpCol = mk<arith::RemUIOp>(b_, loc, warp_, c32(l->w1));
+  Value warpCol = fold<arith::RemUIOp>(b_, loc, warp_, c32(l->w1));
   Value leader = mk<arith::CmpIOp>(b_, loc, arith::CmpIPredicate::eq,
-                                   mk<arith::RemUIOp>(b_, loc, lane_, c32(l->t1)), c32(0));
+                                   fold<arith::RemUIOp>(b_, loc, lane_, c32(l->t1)), c32(0));
   int64_t S0 = view2d(st.shape).first;
   int slot = isArg ? 8 : 4;
   auto rowOf = [&](int64_t off) {
     Value r = add(b0, c32(off), loc);
-    return l->wrap0 ? Value(mk<arith::RemUIOp>(b_, loc, r, c32(S0))) : r;
+    return l->wrap0 ? Value(fold<arith::RemUIOp>(b_, loc, r, c32(S0))) : r;
   };
   auto writeSlot = [&](Value index, const Part &p, Value cond) {
     auto ifOp = mk<scf::IfOp>(b_, loc, cond, false);
@@ -1035,7 +1035,7 @@ bool GpuLowering::lowerRowReduceShuffle(const dsl::Op &op, const TileVal &in, Lo
   // 4. The result [S0] in its own layout: row values through shared memory.
   needShared(size_t(S0 * slot));
   barrier(loc);
-  Value writer = mk<arith::AndIOp>(
+  Value writer = fold<arith::AndIOp>(
       b_, loc, leader, mk<arith::CmpIOp>(b_, loc, arith::CmpIPredicate::eq, warpCol, c32(0)));
   for (auto &[off, p] : parts) writeSlot(rowOf(off), p, writer);
   barrier(loc);
@@ -1150,10 +1150,10 @@ void GpuLowering::lowerDot(const dsl::Op &op, Location loc) {
     bBase = c32(int64_t(tempBase_ + offB));
   }
   int64_t WM = M / cl->wm, WN = N / cl->wn, MI = WM / 16, NI = WN / 8;
-  Value wRow = mul(mk<arith::DivUIOp>(b_, loc, warp_, c32(cl->wn)), c32(WM), loc);
-  Value wCol = mul(mk<arith::RemUIOp>(b_, loc, warp_, c32(cl->wn)), c32(WN), loc);
-  Value l16 = mk<arith::RemUIOp>(b_, loc, lane_, c32(16));
-  Value lHi = mul(mk<arith::DivUIOp>(b_, loc, lane_, c32(16)), c32(8), loc);
+  Value wRow = mul(fold<arith::DivUIOp>(b_, loc, warp_, c32(cl->wn)), c32(WM), loc);
+  Value wCol = mul(fold<arith::RemUIOp>(b_, loc, warp_, c32(cl->wn)), c32(WN), loc);
+  Value l16 = fold<arith::RemUIOp>(b_, loc, lane_, c32(16));
+  Value lHi = mul(fold<arith::DivUIOp>(b_, loc, lane_, c32(16)), c32(8), loc);
   Value sBase = mk<LLVM::PtrToIntOp>(b_, loc, b_.getI32Type(), smemBase_);
   Type i32 = b_.getI32Type(), f32 = b_.getF32Type();
   // ldmatrix reads shared memory: it must count as having side effects, or
@@ -1250,7 +1250,7 @@ void GpuLowering::lowerSort(const dsl::Op &op, Location loc) {
                                 DType::i1, st.dtype);
       Value eq = se_.emit(loc, OpKind::CmpEQ, {y, x}, st.dtype, DType::i1, st.dtype);
       Value before = mk<arith::CmpIOp>(b_, loc, arith::CmpIPredicate::slt, m, j);
-      Value first = mk<arith::OrIOp>(b_, loc, strictly, mk<arith::AndIOp>(b_, loc, eq, before));
+      Value first = fold<arith::OrIOp>(b_, loc, strictly, fold<arith::AndIOp>(b_, loc, eq, before));
       Value cnt = add(loop.getRegionIterArgs()[0],
                       mk<arith::ExtUIOp>(b_, loc, b_.getI32Type(), first), loc);
       mk<scf::YieldOp>(b_, loc, ValueRange{cnt});
@@ -1447,7 +1447,7 @@ bool GpuLowering::issueCopies(const Pipeline &plan, Value iv, Value hi, Value st
         continue;
       }
       if (prefixMask && mask.cst >= 8) { // the whole group is in or out
-        cpAsync(mk<arith::SelectOp>(b_, loc, mk<arith::AndIOp>(b_, loc, mask.regs[g], inRange),
+        cpAsync(mk<arith::SelectOp>(b_, loc, fold<arith::AndIOp>(b_, loc, mask.regs[g], inRange),
                                     c32(16), c32(0)));
         continue;
       }
@@ -1464,7 +1464,7 @@ bool GpuLowering::issueCopies(const Pipeline &plan, Value iv, Value hi, Value st
       // Whole group in bounds: one asynchronous 16-byte copy; otherwise a
       // synchronous masked load (rare: tile edges).
       std::vector<Value> m;
-      for (int e = 0; e < 8; ++e) m.push_back(mk<arith::AndIOp>(b_, loc, mask.regs[g + e], inRange));
+      for (int e = 0; e < 8; ++e) m.push_back(fold<arith::AndIOp>(b_, loc, mask.regs[g + e], inRange));
       auto ifOp = mk<scf::IfOp>(b_, loc, allTrue(m, loc), true);
       OpBuilder::InsertionGuard guard(b_);
       b_.setInsertionPoint(ifOp.thenBlock()->getTerminator());
@@ -1533,7 +1533,7 @@ void GpuLowering::lowerFor(const dsl::Op &op, Location loc) {
       asmVoid("cp.async.wait_group " + std::to_string(S - 2) + ";", ValueRange{}, "", loc);
       barrier(loc);
       Value ivNext = add(iv, mul(step, c32(S - 1), loc), loc);
-      Value wstage = mk<arith::RemUIOp>(b_, loc, add(stage, c32(S - 1), loc), c32(S));
+      Value wstage = fold<arith::RemUIOp>(b_, loc, add(stage, c32(S - 1), loc), c32(S));
       if (!issueCopies(*plan, ivNext, hi, wstage, blk, loc))
         throw InternalError("pipelined loop: copies failed after the prologue succeeded");
       for (size_t n = 0; n < plan->loads.size(); ++n)
@@ -1546,7 +1546,7 @@ void GpuLowering::lowerFor(const dsl::Op &op, Location loc) {
     for (size_t i = 0; i + 1 < blk.ops.size(); ++i) lowerOp(blk.ops[i]);
     std::vector<Value> next = flatten(blk.ops.back().operands, ls, loc);
     if (plan)
-      next.push_back(mk<arith::RemUIOp>(b_, loc, add(stage, c32(1), loc), c32(plan->stages)));
+      next.push_back(fold<arith::RemUIOp>(b_, loc, add(stage, c32(1), loc), c32(plan->stages)));
     mk<scf::YieldOp>(b_, loc, next);
   }
   unflatten(loop.getResults(), op.results);

@@ -38,6 +38,15 @@ OpTy mk(mlir::OpBuilder &b, mlir::Location loc, Args &&...args) {
   return OpTy::create(b, loc, std::forward<Args>(args)...);
 }
 
+/// Builds `OpTy` and folds it where its operands allow (x + 0, x * 1, x / 1,
+/// constant operands): the per-thread code repeats such index arithmetic for
+/// every element, and each op left out is one the LLVM conversion and LLVM's
+/// own passes need not process.
+template <class OpTy, class... Args>
+mlir::Value fold(mlir::OpBuilder &b, mlir::Location loc, Args &&...args) {
+  return b.createOrFold<OpTy>(loc, std::forward<Args>(args)...);
+}
+
 /// Every dialect, interface and translation the project uses.
 void buildRegistry(mlir::DialectRegistry &registry);
 /// A context with every dialect, interface and translation the project uses.
