@@ -12,6 +12,7 @@
 #include "hip/compiler/compiler.h"
 #include "hip/error.h"
 #include "hip/kernels/examples.h"
+#include "hip/runtime/cuda.h"
 #include "hip/runtime/thread_pool.h"
 
 #include <algorithm>
@@ -162,7 +163,117 @@ int64_t padHeadDim(int64_t D) {
   return 0;
 }
 
+int64_t roundUp8(int64_t v) { return (v + 7) / 8 * 8; }
+
+/// Weight matrices W_i [out_i][in] fused along the output dimension and laid
+/// out as the matmul kernel's B operand: B [in][ldb] = [W_0 | W_1 | ...]^T in
+/// bf16, ldb the total output width rounded up to 8 (the kernel's promise;
+/// the padding is zero and never read into an output).
+struct DslMatrix {
+  int64_t in = 0, out = 0, ldb = 0;
+  std::vector<uint16_t> host; // the data on the CPU backend
+  rt::DeviceBuffer dev;       // ... or on the GPU
+
+  DslMatrix(const std::vector<const std::vector<float> *> &ws, int64_t in_, bool gpu) : in(in_) {
+    for (auto *w : ws) out += int64_t(w->size()) / in;
+    ldb = roundUp8(out);
+    host.assign(size_t(in * ldb), 0);
+    int64_t n0 = 0;
+    for (auto *w : ws) {
+      int64_t rows = int64_t(w->size()) / in;
+      rt::parallelFor(size_t(rows), [&](size_t r, unsigned) {
+        const float *src = w->data() + r * size_t(in);
+        for (int64_t k = 0; k < in; ++k)
+          host[size_t(k * ldb + n0 + int64_t(r))] = kernels::floatToBf16(src[k]);
+      });
+      n0 += rows;
+    }
+    if (gpu) {
+      dev = rt::DeviceBuffer(host.size() * 2);
+      rt::Cuda::get().copyToDevice(dev.ptr(), host.data(), host.size() * 2);
+      host = {};
+    }
+  }
+  ArgValue arg() const { return dev.ptr() ? ArgValue::pointer(dev.ptr()) : ArgValue::pointer(host.data()); }
+};
+
 } // namespace
+
+/// Every linear layer's weights as DslMatrix (q|k|v and gate|up fused), and
+/// the matmul kernel specialised for this backend.
+struct LlamaModel::DslWeights {
+  struct L {
+    DslMatrix qkv, o, gateUp, down;
+  };
+  Target target;
+  std::vector<L> layers;
+  std::unique_ptr<DslMatrix> output;
+  std::unique_ptr<SpecializedKernel> small, large; // BLOCK_M 64 (few rows) and 128
+
+  /// y [T][w.out] = x [T][w.in] . B, x rounded to bf16, f32 accumulation.
+  std::vector<float> apply(const DslMatrix &w, const float *x, int64_t T) const {
+    bool gpu = target.backend == Backend::CUDA;
+    int64_t lda = roundUp8(w.in);
+    std::vector<float> y(size_t(T * w.out));
+    // Rows per launch: the kernel's offsets are 32-bit.
+    int64_t chunk = std::max<int64_t>(1, (int64_t(1) << 31) / 2 / std::max(lda, w.ldb));
+    for (int64_t r0 = 0; r0 < T; r0 += chunk) {
+      int64_t M = std::min(chunk, T - r0);
+      std::vector<uint16_t> a(size_t(M * lda), 0);
+      rt::parallelFor(size_t(M), [&](size_t r, unsigned) {
+        const float *src = x + (size_t(r0) + r) * size_t(w.in);
+        for (int64_t k = 0; k < w.in; ++k) a[r * size_t(lda) + size_t(k)] = kernels::floatToBf16(src[k]);
+      });
+      float *out = y.data() + size_t(r0 * w.out);
+      rt::DeviceBuffer da, dc;
+      ArgValue aArg = ArgValue::pointer(a.data()), cArg = ArgValue::pointer(out);
+      if (gpu) {
+        da = rt::DeviceBuffer(a.size() * 2);
+        dc = rt::DeviceBuffer(size_t(M * w.out) * 4);
+        rt::Cuda::get().copyToDevice(da.ptr(), a.data(), a.size() * 2);
+        aArg = ArgValue::pointer(da.ptr()), cArg = ArgValue::pointer(dc.ptr());
+      }
+      SpecializedKernel &k = M <= 64 ? *small : *large;
+      int64_t bm = k.config()["BLOCK_M"], bn = k.config()["BLOCK_N"];
+      std::array<unsigned, 3> grid{unsigned(((M + bm - 1) / bm) * ((w.out + bn - 1) / bn)), 1, 1};
+      k.launch(grid, {aArg, w.arg(), cArg, ArgValue::int32(int32_t(M)), ArgValue::int32(int32_t(w.out)),
+                      ArgValue::int32(int32_t(w.in)), ArgValue::int32(int32_t(lda)),
+                      ArgValue::int32(int32_t(w.ldb)), ArgValue::int32(int32_t(w.out))});
+      if (gpu) {
+        rt::Cuda::get().synchronize();
+        rt::Cuda::get().copyToHost(out, dc.ptr(), size_t(M * w.out) * 4);
+      }
+    }
+    return y;
+  }
+};
+
+std::shared_ptr<LlamaModel::DslWeights> LlamaModel::dslWeights(const AttentionOptions &opt) const {
+  bool gpu = onGpu(opt.backend);
+  using Lin = AttentionOptions::Linears;
+  if (opt.linears == Lin::Host || (opt.linears == Lin::Auto && !gpu)) return nullptr;
+  std::lock_guard<std::mutex> g(dslMu_);
+  std::shared_ptr<DslWeights> &w = dsl_[gpu ? 1 : 0];
+  if (w) return w;
+  auto d = std::make_shared<DslWeights>();
+  d->target = currentTarget(gpu ? Backend::CUDA : Backend::CPU);
+  kernels::registerExampleKernels();
+  const dsl::KernelDef &def = dsl::findKernel("matmul");
+  auto withRows = [&](int64_t bm) {
+    dsl::Config c = def.defaults;
+    c.set("BLOCK_M", bm);
+    return std::make_unique<SpecializedKernel>(def, c, d->target);
+  };
+  d->small = withRows(64), d->large = withRows(128);
+  const LlamaConfig &c = cfg_;
+  for (const Layer &L : layers_)
+    d->layers.push_back({DslMatrix({&L.wq, &L.wk, &L.wv}, c.dim, gpu), DslMatrix({&L.wo}, c.dim, gpu),
+                         DslMatrix({&L.wGate, &L.wUp}, c.dim, gpu), DslMatrix({&L.wDown}, c.ffn, gpu)});
+  d->output = std::make_unique<DslMatrix>(std::vector<const std::vector<float> *>{&outputWeight()},
+                                          c.dim, gpu);
+  w = d;
+  return w;
+}
 
 // ---- Config and weights -------------------------------------------------------------------
 
@@ -283,31 +394,58 @@ std::vector<float> LlamaModel::embed(const std::vector<int32_t> &tokens) const {
 }
 
 void LlamaModel::runLayers(std::vector<float> &x, int64_t T, int64_t p0,
-                           const AttentionFn &attention) const {
+                           const AttentionFn &attention, const DslWeights *dsl) const {
   const LlamaConfig &c = cfg_;
   int64_t kvDim = c.kvHeads * c.headDim;
+  /// Columns [c0, c0 + n) of y [T][w] as a matrix [T][n].
+  auto columns = [&](const std::vector<float> &y, int64_t w, int64_t c0, int64_t n) {
+    std::vector<float> r(size_t(T * n));
+    for (int64_t t = 0; t < T; ++t) std::copy_n(&y[size_t(t * w + c0)], n, &r[size_t(t * n)]);
+    return r;
+  };
   for (int64_t l = 0; l < c.layers; ++l) {
     const Layer &L = layers_[size_t(l)];
+    const DslWeights::L *D = dsl ? &dsl->layers[size_t(l)] : nullptr;
     std::vector<float> h = rmsNormRows(x, T, c.dim, L.attnNorm, c.normEps);
-    std::vector<float> q = matmul(h, T, c.dim, L.wq, c.dim), k = matmul(h, T, c.dim, L.wk, kvDim),
-                       v = matmul(h, T, c.dim, L.wv, kvDim);
+    std::vector<float> q, k, v;
+    if (D) {
+      std::vector<float> qkv = dsl->apply(D->qkv, h.data(), T);
+      int64_t w = c.dim + 2 * kvDim;
+      q = columns(qkv, w, 0, c.dim), k = columns(qkv, w, c.dim, kvDim),
+      v = columns(qkv, w, c.dim + kvDim, kvDim);
+    } else {
+      q = matmul(h, T, c.dim, L.wq, c.dim), k = matmul(h, T, c.dim, L.wk, kvDim),
+      v = matmul(h, T, c.dim, L.wv, kvDim);
+    }
     rope(q, T, c.heads, c.headDim, c.ropeDim, p0, c.ropeTheta);
     rope(k, T, c.kvHeads, c.headDim, c.ropeDim, p0, c.ropeTheta);
     std::vector<float> o = attention(l, q, k, v);
-    std::vector<float> y = matmul(o, T, c.dim, L.wo, c.dim);
+    std::vector<float> y = D ? dsl->apply(D->o, o.data(), T) : matmul(o, T, c.dim, L.wo, c.dim);
     for (size_t i = 0; i < x.size(); ++i) x[i] += y[i];
     h = rmsNormRows(x, T, c.dim, L.ffnNorm, c.normEps);
-    std::vector<float> g = matmul(h, T, c.dim, L.wGate, c.ffn), u = matmul(h, T, c.dim, L.wUp, c.ffn);
-    for (size_t i = 0; i < g.size(); ++i) g[i] = g[i] / (1.f + std::exp(-g[i])) * u[i];
-    y = matmul(g, T, c.ffn, L.wDown, c.dim);
+    std::vector<float> g(size_t(T * c.ffn));
+    if (D) {
+      std::vector<float> gu = dsl->apply(D->gateUp, h.data(), T);
+      rt::parallelFor(size_t(T), [&](size_t t, unsigned) {
+        const float *gr = &gu[t * size_t(2 * c.ffn)], *ur = gr + c.ffn;
+        for (int64_t i = 0; i < c.ffn; ++i) g[t * size_t(c.ffn) + size_t(i)] = gr[i] / (1.f + std::exp(-gr[i])) * ur[i];
+      });
+    } else {
+      g = matmul(h, T, c.dim, L.wGate, c.ffn);
+      std::vector<float> u = matmul(h, T, c.dim, L.wUp, c.ffn);
+      for (size_t i = 0; i < g.size(); ++i) g[i] = g[i] / (1.f + std::exp(-g[i])) * u[i];
+    }
+    y = D ? dsl->apply(D->down, g.data(), T) : matmul(g, T, c.ffn, L.wDown, c.dim);
     for (size_t i = 0; i < x.size(); ++i) x[i] += y[i];
   }
 }
 
-std::vector<float> LlamaModel::logits(std::vector<float> &x, int64_t T, int64_t first) const {
+std::vector<float> LlamaModel::logits(std::vector<float> &x, int64_t T, int64_t first,
+                                      const DslWeights *dsl) const {
   first = std::clamp<int64_t>(first, 0, T);
   std::vector<float> rows(x.begin() + first * cfg_.dim, x.end());
   std::vector<float> h = rmsNormRows(rows, T - first, cfg_.dim, outNorm_, cfg_.normEps);
+  if (dsl) return dsl->apply(*dsl->output, h.data(), T - first);
   return matmul(h, T - first, cfg_.dim, outputWeight(), cfg_.vocab);
 }
 
@@ -321,6 +459,7 @@ std::vector<float> LlamaModel::forward(const std::vector<int32_t> &tokens,
   ScalarType dt = onGpu(opt.backend) ? ScalarType::bf16 : ScalarType::f32;
   size_t es = elementSize(dt);
   float scale = 1.f / std::sqrt(float(c.headDim));
+  std::shared_ptr<DslWeights> dsl = dslWeights(opt);
   runLayers(x, T, 0, [&](int64_t l, const std::vector<float> &q, const std::vector<float> &k,
                          const std::vector<float> &v) {
     int64_t Dp = c.paddedHeadDim;
@@ -334,8 +473,8 @@ std::vector<float> LlamaModel::forward(const std::vector<int32_t> &tokens,
            TensorView(ka.data(), dt, {1, T, c.kvHeads, Dp}),
            TensorView(va.data(), dt, {1, T, c.kvHeads, Dp}));
     return attend(opt, c, T, T, dt, qa.data(), ka.data(), va.data(), nullptr, false);
-  });
-  return logits(x, T, firstLogit);
+  }, dsl.get());
+  return logits(x, T, firstLogit, dsl.get());
 }
 
 // ---- Decoding -----------------------------------------------------------------------------
@@ -362,6 +501,7 @@ std::vector<float> LlamaSession::feed(const std::vector<int32_t> &tokens) {
   bool decode = T == 1 && pos_ > 0, hip = opt_.method == AttentionMethod::HiP;
   bool reuse = hip && decode && steps_ % opt_.refreshInterval != 0;
   if (hip && decode) (reuse ? reuses_ : searches_) += 1;
+  auto dsl = m_->dslWeights(opt_);
   m_->runLayers(x, T, pos_, [&](int64_t l, const std::vector<float> &q, const std::vector<float> &k,
                                 const std::vector<float> &v) {
     std::vector<char> &kc = k_[size_t(l)], &vc = v_[size_t(l)];
@@ -374,10 +514,10 @@ std::vector<float> LlamaSession::feed(const std::vector<int32_t> &tokens) {
     HiPAttentionOutputMetadata &mask = masks_[size_t(l)];
     bool r = reuse && mask.indices.defined() && mask.t_q == 1;
     return attend(opt_, c, T, Tk, dt, qa.data(), kc.data(), vc.data(), &mask, r);
-  });
+  }, dsl.get());
   pos_ = Tk;
   if (decode) ++steps_;
-  return m_->logits(x, T, T - 1);
+  return m_->logits(x, T, T - 1, dsl.get());
 }
 
 // ---- Perplexity and sampling --------------------------------------------------------------
@@ -408,14 +548,17 @@ PerplexityResult perplexity(const LlamaModel &m, const std::vector<int32_t> &tok
     int64_t first = std::max(prevEnd, b + 1) - b;
     std::vector<int32_t> win(tokens.begin() + b, tokens.begin() + e);
     std::vector<float> lg = m.forward(win, opt, first - 1);
-    for (int64_t j = first; j < len; ++j) {
+    std::vector<double> nll(size_t(len - first));
+    rt::parallelFor(nll.size(), [&](size_t i, unsigned) {
+      int64_t j = first + int64_t(i);
       const float *row = &lg[size_t((j - 1 - (first - 1)) * V)];
       float mx = *std::max_element(row, row + V);
       double s = 0;
-      for (int64_t i = 0; i < V; ++i) s += std::exp(double(row[i] - mx));
-      r.nll += std::log(s) + mx - row[win[size_t(j)]];
-      ++r.tokens;
-    }
+      for (int64_t v = 0; v < V; ++v) s += std::exp(double(row[v] - mx));
+      nll[i] = std::log(s) + mx - row[win[size_t(j)]];
+    });
+    for (double d : nll) r.nll += d; // in token order: the sum does not depend on threads
+    r.tokens += len - first;
     prevEnd = e;
     ++r.windows;
     if (progress) progress(r.windows, total);

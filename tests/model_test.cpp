@@ -13,9 +13,11 @@
 #include "hip/model/gguf.h"
 #include "hip/model/llama.h"
 #include "hip/model/tokenizer.h"
+#include "hip/runtime/cuda.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -427,6 +429,54 @@ TEST(Llama, DecodeMatchesPrefill) {
   for (size_t i = ids.size() - 3; i < ids.size(); ++i) last = s.feed({ids[i]});
   ASSERT_EQ(last.size(), full.size());
   for (size_t i = 0; i < full.size(); ++i) EXPECT_NEAR(last[i], full[i], 1e-3) << i;
+}
+
+/// Logits of the DSL-matmul linear layers against the host's f32 loops on
+/// the same prompt: bf16 weights and activations, so close but not equal.
+void expectDslLinearsMatchHost(hip::ComputeBackend backend) {
+  auto m = stories();
+  std::vector<int32_t> ids =
+      m->tokenizer().encode("Once upon a time, there was a little dog named Max. He liked to run.", true);
+  int64_t T = int64_t(ids.size()), V = m->config().vocab;
+  AttentionOptions host; // dense attention in f32 on the CPU, host linears
+  host.linears = AttentionOptions::Linears::Host;
+  AttentionOptions dsl;
+  dsl.backend = backend;
+  dsl.linears = AttentionOptions::Linears::DSL;
+  std::vector<float> a = m->forward(ids, host), b = m->forward(ids, dsl);
+  ASSERT_EQ(a.size(), size_t(T * V));
+  ASSERT_EQ(b.size(), a.size());
+  double maxAbs = 0, maxDiff = 0, sumDiff = 0;
+  int64_t argmaxAgree = 0;
+  for (int64_t t = 0; t < T; ++t) {
+    const float *ra = &a[size_t(t * V)], *rb = &b[size_t(t * V)];
+    for (int64_t v = 0; v < V; ++v) {
+      ASSERT_TRUE(std::isfinite(rb[v])) << t << "," << v;
+      double d = std::fabs(double(ra[v]) - rb[v]);
+      maxAbs = std::max(maxAbs, std::fabs(double(ra[v]))), maxDiff = std::max(maxDiff, d);
+      sumDiff += d;
+    }
+    argmaxAgree += std::max_element(ra, ra + V) - ra == std::max_element(rb, rb + V) - rb;
+  }
+  EXPECT_GT(maxDiff, 0.0); // bf16 rounding happened: the DSL path really ran
+  EXPECT_LT(maxDiff, 0.02 * maxAbs) << "max |diff| " << maxDiff << " of logits up to " << maxAbs;
+  EXPECT_LT(sumDiff / double(T * V), 0.01 * maxAbs);
+  EXPECT_GE(argmaxAgree, T - 2) << "of " << T;
+  // Perplexity over the prompt agrees within 1 %.
+  double pa = perplexity(*m, ids, T, T, 1, host).ppl(), pb = perplexity(*m, ids, T, T, 1, dsl).ppl();
+  EXPECT_NEAR(pb, pa, 0.01 * pa);
+}
+
+TEST(Llama, DslLinearsMatchHostLinearsOnTheCpu) {
+  REQUIRE_STORIES();
+  expectDslLinearsMatchHost(hip::ComputeBackend::CPU);
+}
+
+TEST(Llama, DslLinearsMatchHostLinearsOnTheGpu) {
+  REQUIRE_STORIES();
+  std::string why;
+  if (!hip::rt::cudaAvailable(&why)) GTEST_SKIP() << "no CUDA GPU, GPU case not run: " << why;
+  expectDslLinearsMatchHost(hip::ComputeBackend::CUDA);
 }
 
 TEST(Llama, PerplexityDenseEqualsHiPWhenTheMaskCoversTheWindow) {

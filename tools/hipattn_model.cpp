@@ -70,8 +70,12 @@ options:
                        key budget as hip with the same options: the window
                        is --window + --mask-k)
   --backend B          cpu (default), cuda or auto; attention runs there (f32
-                       on the CPU, bf16 on the GPU), everything else on the
-                       CPU
+                       on the CPU, bf16 on the GPU), and on cuda the linear
+                       layers too (see --linears); norms, RoPE and SwiGLU on
+                       the CPU
+  --linears L          auto (default: the DSL matmul on cuda, host f32 loops
+                       on cpu), host, or dsl (the DSL matmul kernel on the
+                       backend, bf16 weights and activations, f32 accumulation)
   --layer L            dump-qkv: the layer (default 0)
   --out DIR            dump-qkv: output folder (created)
   --recall-blocks N    recall: query blocks per head, the last ones (default 8)
@@ -96,6 +100,7 @@ mask and search it again every HIP_REFRESH_INTERVAL steps (default 8).
   --seed N             sampling seed (default 0)
   --refresh-interval N mask refresh period (default HIP_REFRESH_INTERVAL, 8)
   --backend B          cpu (default), cuda or auto
+  --linears L          auto (default), host or dsl, as for 'hipattn eval'
   HiP options as for 'hipattn eval' (--mask-k, --block-size-q, ...)
 )";
 
@@ -130,7 +135,7 @@ struct Flags {
 
 const std::vector<std::string> kHiPFlags = {"--mask-k", "--block-size-q", "--block-stride-q",
                                             "--block-size-k", "--block-stride-k", "--sink",
-                                            "--window", "--backend", "--method"};
+                                            "--window", "--backend", "--method", "--linears"};
 
 Flags parseFlags(const std::vector<std::string> &args, std::vector<std::string> known) {
   known.insert(known.end(), kHiPFlags.begin(), kHiPFlags.end());
@@ -152,6 +157,11 @@ AttentionOptions attentionOptions(const Flags &o) {
   applyHiPFlags(o.f, h);
   if (a.method == AttentionMethod::Streaming) h.sliding_window_size += h.mask_k;
   a.backend = backendFlag(o.f, "cpu");
+  std::string lin = o.str("--linears", "auto");
+  if (lin == "auto") a.linears = AttentionOptions::Linears::Auto;
+  else if (lin == "host") a.linears = AttentionOptions::Linears::Host;
+  else if (lin == "dsl") a.linears = AttentionOptions::Linears::DSL;
+  else throw InvalidArgument("--linears must be auto, host or dsl, got '" + lin + "'");
   const char *ri = std::getenv("HIP_REFRESH_INTERVAL");
   int64_t refresh = 8;
   if (ri && *ri) {
@@ -239,6 +249,13 @@ const char *backendName(const AttentionOptions &a) {
   return a.backend == ComputeBackend::CUDA ? "cuda" : "cpu";
 }
 
+/// Where the linear layers ran: "dsl" (the DSL matmul) or "host".
+const char *linearsName(const AttentionOptions &a) {
+  using L = AttentionOptions::Linears;
+  return a.linears == L::DSL || (a.linears == L::Auto && a.backend == ComputeBackend::CUDA) ? "dsl"
+                                                                                             : "host";
+}
+
 int evalPpl(const Flags &o) {
   AttentionOptions a = attentionOptions(o);
   Loaded l = loadModelAndText(o);
@@ -263,11 +280,11 @@ int evalPpl(const Flags &o) {
   if (o.json) {
     const HiPAttentionArgs &h = a.hip;
     std::printf("{\"model\": %s, \"text\": %s, \"method\": \"%s\", \"backend\": \"%s\", "
-                "\"ctx\": %lld, \"stride\": %lld, \"windows\": %lld, \"tokens\": %lld, "
+                "\"linears\": \"%s\", \"ctx\": %lld, \"stride\": %lld, \"windows\": %lld, \"tokens\": %lld, "
                 "\"nll\": %.6f, \"ppl\": %.6f, \"seconds\": %.3f",
                 jsonString(o.str("--model")).c_str(), jsonString(o.str("--text")).c_str(),
-                attentionMethodName(a.method), backendName(a), (long long)ctx, (long long)stride,
-                (long long)r.windows, (long long)r.tokens, r.nll, r.ppl(), s);
+                attentionMethodName(a.method), backendName(a), linearsName(a), (long long)ctx,
+                (long long)stride, (long long)r.windows, (long long)r.tokens, r.nll, r.ppl(), s);
     if (a.method != AttentionMethod::Dense)
       std::printf(", \"mask_k\": %lld, \"block_size_q\": %lld, \"block_stride_q\": %lld, "
                   "\"block_size_k\": %lld, \"block_stride_k\": %lld, \"sink\": %lld, \"window\": %lld",
@@ -279,9 +296,10 @@ int evalPpl(const Flags &o) {
     return 0;
   }
   std::printf("perplexity %.4f  (%s; ctx %lld, stride %lld; %lld windows, %lld tokens scored, "
-              "nll %.4f; %.2f s on %s)\n",
+              "nll %.4f; %.2f s on %s, linear layers: %s)\n",
               r.ppl(), describe(a).c_str(), (long long)ctx, (long long)stride, (long long)r.windows,
-              (long long)r.tokens, r.nll / double(std::max<int64_t>(1, r.tokens)), s, backendName(a));
+              (long long)r.tokens, r.nll / double(std::max<int64_t>(1, r.tokens)), s, backendName(a),
+              linearsName(a));
   return 0;
 }
 

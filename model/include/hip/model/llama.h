@@ -3,10 +3,13 @@
 // The forward pass of a Llama-architecture GGUF model (RMSNorm, RoPE, GQA,
 // SwiGLU, tied or untied output) whose attention calls the project's public
 // API: hip::dense_attention, hip::hip_attention, or StreamingLLM (sink +
-// sliding window, no selected blocks). Linear layers, norms and RoPE run in
-// plain multithreaded C++ on the host in f32 (hip::rt::parallelFor over
-// output rows); only attention runs on the chosen backend, in f32 on the CPU
-// and bf16 on the GPU.
+// sliding window, no selected blocks). Norms, RoPE and SwiGLU run in plain
+// multithreaded C++ on the host in f32. Attention runs on the chosen backend,
+// in f32 on the CPU and bf16 on the GPU. The linear layers run on the host in
+// f32 (hip::rt::parallelFor over output rows) or, by default on the GPU,
+// through the DSL's matmul kernel: weights uploaded once in bf16 (q|k|v and
+// gate|up fused into one matrix each), activations rounded to bf16, f32
+// accumulation and output.
 //
 // RoPE rotates adjacent pairs (2i, 2i+1) of the first rope.dimension_count
 // elements of each head by pos * theta^(-2i/n_rot) (ggml's "normal" RoPE,
@@ -36,6 +39,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -68,6 +72,10 @@ struct AttentionOptions {
   ComputeBackend backend = ComputeBackend::CPU;
   /// Decode steps between mask searches (HIP_REFRESH_INTERVAL, default 8).
   int64_t refreshInterval = 8;
+  /// Where the linear layers (and the output projection) run: Auto = the DSL
+  /// matmul on the CUDA backend, the host's f32 loops on the CPU; Host; or
+  /// DSL (the DSL matmul on the attention's backend, bf16 inputs).
+  enum class Linears { Auto, Host, DSL } linears = Linears::Auto;
 };
 
 /// What a layer's attention saw: q (pre-scaled by 1/sqrt(headDim)) [1, T,
@@ -101,6 +109,12 @@ private:
   std::string path_;
   std::vector<float> embed_, outNorm_, output_; // output_ empty: tied to embed_
   std::vector<Layer> layers_;
+  /// The weights as the DSL matmul reads them, per backend, made on first use.
+  struct DslWeights;
+  mutable std::mutex dslMu_;
+  mutable std::shared_ptr<DslWeights> dsl_[2]; // [CPU, CUDA]
+  /// The DSL weights for `opt` (nullptr: host linears).
+  std::shared_ptr<DslWeights> dslWeights(const AttentionOptions &opt) const;
 
   const std::vector<float> &outputWeight() const { return output_.empty() ? embed_ : output_; }
   /// Attention of one layer: (layer, q [T, H*D], k, v [T, H_kv*D], all
@@ -109,9 +123,11 @@ private:
                                                        const std::vector<float> &,
                                                        const std::vector<float> &)>;
   /// Runs x [T, dim] (positions p0..p0+T-1) through every layer.
-  void runLayers(std::vector<float> &x, int64_t T, int64_t p0, const AttentionFn &attention) const;
+  void runLayers(std::vector<float> &x, int64_t T, int64_t p0, const AttentionFn &attention,
+                 const DslWeights *dsl) const;
   /// Logits of rows [first, T) of x.
-  std::vector<float> logits(std::vector<float> &x, int64_t T, int64_t first) const;
+  std::vector<float> logits(std::vector<float> &x, int64_t T, int64_t first,
+                            const DslWeights *dsl) const;
   std::vector<float> embed(const std::vector<int32_t> &tokens) const;
 };
 
