@@ -7,6 +7,8 @@ mkdir -p "$OUT" /tmp/hipbuild
 tar -xJf .carry/build.tar.xz -C /tmp/hipbuild
 B=/tmp/hipbuild/build
 ROOT=$(pwd)
+# Part A of a model too large for one call, kept for scripts/gpu_ppl.sh.
+if [ -n "${SMOL_PART:-}" ]; then cp "$SMOL_PART" /tmp/smol.a; fi
 export HIP_CACHE_DIR=/tmp/hip-cache
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv > "$OUT/gpu.txt" 2>&1
 (cd $B && ./bin/hipattn demo) > "$OUT/demo.log" 2>&1; demo=$?
@@ -28,6 +30,16 @@ if [ -n "${MODEL:-}" ] && [ -f "$DATA/models/stories260k-f32.gguf" ]; then # the
       HIP_DISABLE_AUTOTUNE=1 $B/bin/hipattn eval ppl --model $M --text $TXT --ctx 512 --max-windows 40 --method $m --backend cuda --mask-k 128 --block-size-q 16 --sink 16 --window 32 --json
     done; } > "$OUT/model.log" 2>&1
 fi
+if [ -n "${OPTCMP:-}" ]; then # the kernels' speed with and without LLVM's middle end (HIP_LLVM_OPT)
+  for o in 0 1; do
+    echo "## HIP_LLVM_OPT=$o"
+    (cd $B && HIP_LLVM_OPT=$o HIP_CACHE_DIR=/tmp/hip-cache-opt$o ./bin/bench-matmul 4096 4096 4096)
+    for T in 16384 32768; do
+      HIP_LLVM_OPT=$o HIP_CACHE_DIR=/tmp/hip-cache-opt$o HIP_DISABLE_AUTOTUNE=1 $B/bin/hipattn run --backend cuda \
+        --T $T --H 32 --Hkv 8 --D 128 --json --latency-only --reps 5
+    done
+  done > "$OUT/optcmp.log" 2>&1
+fi
 if [ -n "${ATTN:-}" ]; then
   HIP_DISABLE_AUTOTUNE=1 bench/bench_attention.sh $B/bin > "$OUT/bench_attention.log" 2> "$OUT/bench_attention.err"; battn=$?
   python3 bench/sdpa_baseline.py > "$OUT/sdpa.log" 2>&1; sdpa=$?
@@ -40,6 +52,7 @@ grep -c "^\[  SKIPPED \]" "$OUT/tests.log" | sed 's/^/skipped lines: /'; grep "^
 [ -n "${TUNE:-}" ] && { echo "==== bench-autotune (rc=$btune)"; cat "$OUT/bench_autotune.log"; tail -3 "$OUT/bench_autotune.err"; }
 [ -f "$OUT/accuracy.log" ] && { echo "==== accuracy (smooth data)"; cat "$OUT/accuracy.log"; }
 [ -f "$OUT/model.log" ] && { echo "==== model on the GPU"; cat "$OUT/model.log"; }
+[ -f "$OUT/optcmp.log" ] && { echo "==== HIP_LLVM_OPT 0 vs 1"; grep -vE "^\s*$" "$OUT/optcmp.log" | grep -E "##|head to head|best|cold|warm|cuBLAS|total_ms|\"T\"" | cut -c1-220; }
 if [ -n "${ATTN:-}" ]; then
   echo "==== bench-attention (rc=$battn)"; cat "$OUT/bench_attention.log"; tail -5 "$OUT/bench_attention.err"
   echo "==== sdpa baseline (rc=$sdpa)"; cat "$OUT/sdpa.log"
