@@ -16,6 +16,7 @@
 #include "hip/runtime/thread_pool.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 
@@ -68,24 +69,51 @@ void rmsNorm(const float *x, const float *w, int64_t n, float eps, float *y) {
 std::vector<float> rmsNormRows(const std::vector<float> &x, int64_t T, int64_t n,
                                const std::vector<float> &w, float eps) {
   std::vector<float> y(size_t(T * n));
-  for (int64_t t = 0; t < T; ++t) rmsNorm(&x[size_t(t * n)], w.data(), n, eps, &y[size_t(t * n)]);
+  rt::parallelFor(size_t(T), [&](size_t t, unsigned) {
+    rmsNorm(&x[t * size_t(n)], w.data(), n, eps, &y[t * size_t(n)]);
+  });
   return y;
 }
 
-/// Rotates adjacent pairs (2i, 2i+1), i < rot/2, of each head of x [T, heads, D].
-void rope(std::vector<float> &x, int64_t T, int64_t heads, int64_t D, int64_t rot, int64_t p0,
-          float theta) {
-  for (int64_t t = 0; t < T; ++t)
-    for (int64_t i = 0; i < rot / 2; ++i) {
-      double a = double(p0 + t) * std::pow(double(theta), -2.0 * double(i) / double(rot));
-      float c = float(std::cos(a)), s = float(std::sin(a));
-      for (int64_t h = 0; h < heads; ++h) {
-        float *p = &x[size_t((t * heads + h) * D + 2 * i)];
-        float x0 = p[0], x1 = p[1];
-        p[0] = x0 * c - x1 * s;
-        p[1] = x0 * s + x1 * c;
+/// cos and sin of the RoPE angles (p0 + t) * theta^(-2i/rot) for t < T,
+/// i < rot/2: [T][rot/2] each, computed once per forward for every layer.
+struct RopeTable {
+  int64_t half = 0;
+  std::vector<float> cos, sin;
+  RopeTable(int64_t T, int64_t rot, int64_t p0, float theta) : half(rot / 2) {
+    cos.resize(size_t(T * half)), sin.resize(cos.size());
+    std::vector<double> freq(static_cast<size_t>(half));
+    for (int64_t i = 0; i < half; ++i)
+      freq[size_t(i)] = std::pow(double(theta), -2.0 * double(i) / double(rot));
+    rt::parallelFor(size_t(T), [&](size_t t, unsigned) {
+      for (int64_t i = 0; i < half; ++i) {
+        double a = double(p0 + int64_t(t)) * freq[size_t(i)];
+        cos[t * size_t(half) + size_t(i)] = float(std::cos(a));
+        sin[t * size_t(half) + size_t(i)] = float(std::sin(a));
       }
-    }
+    });
+  }
+  /// Rotates adjacent pairs (2i, 2i+1), i < rot/2, of each head of x [T, heads, D].
+  void apply(std::vector<float> &x, int64_t T, int64_t heads, int64_t D) const {
+    rt::parallelFor(size_t(T), [&](size_t t, unsigned) {
+      const float *c = &cos[t * size_t(half)], *s = &sin[t * size_t(half)];
+      for (int64_t h = 0; h < heads; ++h) {
+        float *p = &x[(t * size_t(heads) + size_t(h)) * size_t(D)];
+        for (int64_t i = 0; i < half; ++i) {
+          float x0 = p[2 * i], x1 = p[2 * i + 1];
+          p[2 * i] = x0 * c[i] - x1 * s[i];
+          p[2 * i + 1] = x0 * s[i] + x1 * c[i];
+        }
+      }
+    });
+  }
+};
+
+/// x += y, in parallel over rows of n.
+void addRows(std::vector<float> &x, const std::vector<float> &y, int64_t n) {
+  rt::parallelFor(x.size() / size_t(n), [&](size_t r, unsigned) {
+    for (size_t i = r * size_t(n); i < (r + 1) * size_t(n); ++i) x[i] += y[i];
+  });
 }
 
 bool onGpu(ComputeBackend b) {
@@ -98,17 +126,19 @@ bool onGpu(ComputeBackend b) {
 void packHeads(const float *src, int64_t T, int64_t heads, int64_t D, int64_t Dp, float scale,
                ScalarType dt, char *dst) {
   size_t es = elementSize(dt);
-  std::memset(dst, 0, size_t(T * heads * Dp) * es);
-  for (int64_t r = 0; r < T * heads; ++r)
-    for (int64_t d = 0; d < D; ++d) {
-      float v = src[r * D + d] * scale;
-      char *p = dst + size_t(r * Dp + d) * es;
-      if (dt == ScalarType::f32) std::memcpy(p, &v, 4);
-      else {
-        uint16_t h = kernels::floatToBf16(v);
-        std::memcpy(p, &h, 2);
+  rt::parallelFor(size_t(T), [&](size_t t, unsigned) {
+    std::memset(dst + t * size_t(heads * Dp) * es, 0, size_t(heads * Dp) * es);
+    for (int64_t r = int64_t(t) * heads; r < (int64_t(t) + 1) * heads; ++r)
+      for (int64_t d = 0; d < D; ++d) {
+        float v = src[r * D + d] * scale;
+        char *p = dst + size_t(r * Dp + d) * es;
+        if (dt == ScalarType::f32) std::memcpy(p, &v, 4);
+        else {
+          uint16_t h = kernels::floatToBf16(v);
+          std::memcpy(p, &h, 2);
+        }
       }
-    }
+  });
 }
 
 /// A mask that selects no key block: StreamingLLM (sink + window only).
@@ -163,6 +193,19 @@ int64_t padHeadDim(int64_t D) {
   return 0;
 }
 
+/// Adds the wall time from construction to destruction to `sum`.
+class PhaseTimer {
+public:
+  explicit PhaseTimer(double &sum) : sum_(sum), t0_(std::chrono::steady_clock::now()) {}
+  ~PhaseTimer() {
+    sum_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+  }
+
+private:
+  double &sum_;
+  std::chrono::steady_clock::time_point t0_;
+};
+
 int64_t roundUp8(int64_t v) { return (v + 7) / 8 * 8; }
 
 /// Weight matrices W_i [out_i][in] fused along the output dimension and laid
@@ -209,12 +252,22 @@ struct LlamaModel::DslWeights {
   std::vector<L> layers;
   std::unique_ptr<DslMatrix> output;
   std::unique_ptr<SpecializedKernel> small, large; // BLOCK_M 64 (few rows) and 128
+  // GPU scratch for activations and outputs, grown as needed (an allocation
+  // and a free per call cost more than the matmul at small T).
+  mutable std::mutex scratchMu;
+  mutable rt::DeviceBuffer scratchA, scratchC;
+
+  static rt::DevicePtr atLeast(rt::DeviceBuffer &b, size_t bytes) {
+    if (b.size() < bytes) b = rt::DeviceBuffer(bytes);
+    return b.ptr();
+  }
 
   /// y [T][w.out] = x [T][w.in] . B, x rounded to bf16, f32 accumulation.
   std::vector<float> apply(const DslMatrix &w, const float *x, int64_t T) const {
     bool gpu = target.backend == Backend::CUDA;
     int64_t lda = roundUp8(w.in);
     std::vector<float> y(size_t(T * w.out));
+    std::lock_guard<std::mutex> g(scratchMu);
     // Rows per launch: the kernel's offsets are 32-bit.
     int64_t chunk = std::max<int64_t>(1, (int64_t(1) << 31) / 2 / std::max(lda, w.ldb));
     for (int64_t r0 = 0; r0 < T; r0 += chunk) {
@@ -225,13 +278,12 @@ struct LlamaModel::DslWeights {
         for (int64_t k = 0; k < w.in; ++k) a[r * size_t(lda) + size_t(k)] = kernels::floatToBf16(src[k]);
       });
       float *out = y.data() + size_t(r0 * w.out);
-      rt::DeviceBuffer da, dc;
       ArgValue aArg = ArgValue::pointer(a.data()), cArg = ArgValue::pointer(out);
       if (gpu) {
-        da = rt::DeviceBuffer(a.size() * 2);
-        dc = rt::DeviceBuffer(size_t(M * w.out) * 4);
-        rt::Cuda::get().copyToDevice(da.ptr(), a.data(), a.size() * 2);
-        aArg = ArgValue::pointer(da.ptr()), cArg = ArgValue::pointer(dc.ptr());
+        rt::DevicePtr da = atLeast(scratchA, a.size() * 2);
+        rt::DevicePtr dc = atLeast(scratchC, size_t(M * w.out) * 4);
+        rt::Cuda::get().copyToDevice(da, a.data(), a.size() * 2);
+        aArg = ArgValue::pointer(da), cArg = ArgValue::pointer(dc);
       }
       SpecializedKernel &k = M <= 64 ? *small : *large;
       int64_t bm = k.config()["BLOCK_M"], bn = k.config()["BLOCK_N"];
@@ -241,7 +293,7 @@ struct LlamaModel::DslWeights {
                       ArgValue::int32(int32_t(w.ldb)), ArgValue::int32(int32_t(w.out))});
       if (gpu) {
         rt::Cuda::get().synchronize();
-        rt::Cuda::get().copyToHost(out, dc.ptr(), size_t(M * w.out) * 4);
+        rt::Cuda::get().copyToHost(out, scratchC.ptr(), size_t(M * w.out) * 4);
       }
     }
     return y;
@@ -393,60 +445,106 @@ std::vector<float> LlamaModel::embed(const std::vector<int32_t> &tokens) const {
   return x;
 }
 
+ForwardPhases LlamaModel::phases() const {
+  std::lock_guard<std::mutex> g(phasesMu_);
+  return phases_;
+}
+
 void LlamaModel::runLayers(std::vector<float> &x, int64_t T, int64_t p0,
                            const AttentionFn &attention, const DslWeights *dsl) const {
   const LlamaConfig &c = cfg_;
   int64_t kvDim = c.kvHeads * c.headDim;
+  ForwardPhases ph;
   /// Columns [c0, c0 + n) of y [T][w] as a matrix [T][n].
   auto columns = [&](const std::vector<float> &y, int64_t w, int64_t c0, int64_t n) {
     std::vector<float> r(size_t(T * n));
-    for (int64_t t = 0; t < T; ++t) std::copy_n(&y[size_t(t * w + c0)], n, &r[size_t(t * n)]);
+    rt::parallelFor(size_t(T), [&](size_t t, unsigned) {
+      std::copy_n(&y[t * size_t(w) + size_t(c0)], n, &r[t * size_t(n)]);
+    });
     return r;
   };
+  auto linear = [&](const DslMatrix *d, const std::vector<float> &in, int64_t n,
+                    const std::vector<float> &w, int64_t out) {
+    PhaseTimer pt(ph.linears);
+    return d ? dsl->apply(*d, in.data(), T) : matmul(in, T, n, w, out);
+  };
+  std::unique_ptr<RopeTable> rope;
+  {
+    PhaseTimer pt(ph.rope);
+    rope = std::make_unique<RopeTable>(T, c.ropeDim, p0, c.ropeTheta);
+  }
   for (int64_t l = 0; l < c.layers; ++l) {
     const Layer &L = layers_[size_t(l)];
     const DslWeights::L *D = dsl ? &dsl->layers[size_t(l)] : nullptr;
-    std::vector<float> h = rmsNormRows(x, T, c.dim, L.attnNorm, c.normEps);
-    std::vector<float> q, k, v;
+    std::vector<float> h, q, k, v;
+    {
+      PhaseTimer pt(ph.norms);
+      h = rmsNormRows(x, T, c.dim, L.attnNorm, c.normEps);
+    }
     if (D) {
-      std::vector<float> qkv = dsl->apply(D->qkv, h.data(), T);
+      std::vector<float> qkv = linear(&D->qkv, h, 0, {}, 0);
+      PhaseTimer pt(ph.linears);
       int64_t w = c.dim + 2 * kvDim;
       q = columns(qkv, w, 0, c.dim), k = columns(qkv, w, c.dim, kvDim),
       v = columns(qkv, w, c.dim + kvDim, kvDim);
     } else {
-      q = matmul(h, T, c.dim, L.wq, c.dim), k = matmul(h, T, c.dim, L.wk, kvDim),
-      v = matmul(h, T, c.dim, L.wv, kvDim);
+      q = linear(nullptr, h, c.dim, L.wq, c.dim), k = linear(nullptr, h, c.dim, L.wk, kvDim),
+      v = linear(nullptr, h, c.dim, L.wv, kvDim);
     }
-    rope(q, T, c.heads, c.headDim, c.ropeDim, p0, c.ropeTheta);
-    rope(k, T, c.kvHeads, c.headDim, c.ropeDim, p0, c.ropeTheta);
-    std::vector<float> o = attention(l, q, k, v);
-    std::vector<float> y = D ? dsl->apply(D->o, o.data(), T) : matmul(o, T, c.dim, L.wo, c.dim);
-    for (size_t i = 0; i < x.size(); ++i) x[i] += y[i];
-    h = rmsNormRows(x, T, c.dim, L.ffnNorm, c.normEps);
+    {
+      PhaseTimer pt(ph.rope);
+      rope->apply(q, T, c.heads, c.headDim);
+      rope->apply(k, T, c.kvHeads, c.headDim);
+    }
+    std::vector<float> o;
+    {
+      PhaseTimer pt(ph.attention);
+      o = attention(l, q, k, v);
+    }
+    std::vector<float> y = linear(D ? &D->o : nullptr, o, c.dim, L.wo, c.dim);
+    {
+      PhaseTimer pt(ph.norms);
+      addRows(x, y, c.dim);
+      h = rmsNormRows(x, T, c.dim, L.ffnNorm, c.normEps);
+    }
     std::vector<float> g(size_t(T * c.ffn));
     if (D) {
-      std::vector<float> gu = dsl->apply(D->gateUp, h.data(), T);
+      std::vector<float> gu = linear(&D->gateUp, h, 0, {}, 0);
+      PhaseTimer pt(ph.activation);
       rt::parallelFor(size_t(T), [&](size_t t, unsigned) {
         const float *gr = &gu[t * size_t(2 * c.ffn)], *ur = gr + c.ffn;
         for (int64_t i = 0; i < c.ffn; ++i) g[t * size_t(c.ffn) + size_t(i)] = gr[i] / (1.f + std::exp(-gr[i])) * ur[i];
       });
     } else {
-      g = matmul(h, T, c.dim, L.wGate, c.ffn);
-      std::vector<float> u = matmul(h, T, c.dim, L.wUp, c.ffn);
+      g = linear(nullptr, h, c.dim, L.wGate, c.ffn);
+      std::vector<float> u = linear(nullptr, h, c.dim, L.wUp, c.ffn);
+      PhaseTimer pt(ph.activation);
       for (size_t i = 0; i < g.size(); ++i) g[i] = g[i] / (1.f + std::exp(-g[i])) * u[i];
     }
-    y = D ? dsl->apply(D->down, g.data(), T) : matmul(g, T, c.ffn, L.wDown, c.dim);
-    for (size_t i = 0; i < x.size(); ++i) x[i] += y[i];
+    y = linear(D ? &D->down : nullptr, g, c.ffn, L.wDown, c.dim);
+    PhaseTimer pt(ph.norms);
+    addRows(x, y, c.dim);
   }
+  std::lock_guard<std::mutex> g(phasesMu_);
+  phases_.norms += ph.norms, phases_.linears += ph.linears, phases_.rope += ph.rope;
+  phases_.attention += ph.attention, phases_.activation += ph.activation;
 }
 
 std::vector<float> LlamaModel::logits(std::vector<float> &x, int64_t T, int64_t first,
                                       const DslWeights *dsl) const {
-  first = std::clamp<int64_t>(first, 0, T);
-  std::vector<float> rows(x.begin() + first * cfg_.dim, x.end());
-  std::vector<float> h = rmsNormRows(rows, T - first, cfg_.dim, outNorm_, cfg_.normEps);
-  if (dsl) return dsl->apply(*dsl->output, h.data(), T - first);
-  return matmul(h, T - first, cfg_.dim, outputWeight(), cfg_.vocab);
+  double s = 0;
+  std::vector<float> r;
+  {
+    PhaseTimer pt(s);
+    first = std::clamp<int64_t>(first, 0, T);
+    std::vector<float> rows(x.begin() + first * cfg_.dim, x.end());
+    std::vector<float> h = rmsNormRows(rows, T - first, cfg_.dim, outNorm_, cfg_.normEps);
+    r = dsl ? dsl->apply(*dsl->output, h.data(), T - first)
+            : matmul(h, T - first, cfg_.dim, outputWeight(), cfg_.vocab);
+  }
+  std::lock_guard<std::mutex> g(phasesMu_);
+  phases_.logits += s;
+  return r;
 }
 
 std::vector<float> LlamaModel::forward(const std::vector<int32_t> &tokens,

@@ -292,7 +292,10 @@ int evalPpl(const Flags &o) {
                   (long long)h.block_size_q, (long long)h.block_stride_q, (long long)h.block_size_k,
                   (long long)h.block_stride_k, (long long)h.sink_token_size,
                   (long long)h.sliding_window_size);
-    std::printf("}\n");
+    ForwardPhases p = l.model->phases();
+    std::printf(", \"phases_s\": {\"linears\": %.3f, \"attention\": %.3f, \"norms\": %.3f, "
+                "\"rope\": %.3f, \"activation\": %.3f, \"logits\": %.3f}}\n",
+                p.linears, p.attention, p.norms, p.rope, p.activation, p.logits);
     return 0;
   }
   std::printf("perplexity %.4f  (%s; ctx %lld, stride %lld; %lld windows, %lld tokens scored, "

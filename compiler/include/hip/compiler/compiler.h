@@ -32,14 +32,14 @@ struct Target {
   Backend backend = Backend::CPU;
   std::string arch = "cpu"; // "cpu", "sm_80", "sm_90", "sm_90a", ...
   int ptxVersion = 80;      // PTX ISA (80 = 8.0)
-  int llvmOpt = 0;          // GPU: LLVM middle-end level before NVPTX (0-3; HIP_LLVM_OPT)
+  int llvmOpt = 1;          // GPU: LLVM middle-end level before NVPTX (0-3; HIP_LLVM_OPT)
   std::string str() const;
 };
 
 /// "cpu", "sm_80", "sm_86", "sm_89", "sm_90", "sm_90a", "sm_100a", "sm_120a":
 /// throws InvalidArgument naming the supported ones otherwise. The PTX ISA is
 /// the lowest the chip allows (at least 8.0), or HIP_PTX_VERSION (e.g. 85);
-/// the LLVM optimisation level is HIP_LLVM_OPT (0 to 3, default 0).
+/// the LLVM optimisation level is HIP_LLVM_OPT (0 to 3, default 1).
 Target parseTarget(const std::string &name);
 /// The backend HIP_BACKEND asks for (auto|cuda|cpu; auto = CUDA when a GPU is
 /// usable). Throws InvalidArgument for other values, RuntimeError when cuda

@@ -84,6 +84,13 @@ struct AttentionOptions {
 using AttentionHook = std::function<void(int64_t layer, const TensorView &q, const TensorView &k,
                                          const TensorView &v)>;
 
+/// Seconds spent in each part of the forward passes so far (all threads'
+/// wall time of the calling thread, summed over calls): where a run's time
+/// goes, printed by `hipattn eval ppl --json` as "phases".
+struct ForwardPhases {
+  double norms = 0, linears = 0, rope = 0, attention = 0, activation = 0, logits = 0;
+};
+
 class LlamaModel {
 public:
   /// Loads the weights (dequantised to f32) and the tokenizer.
@@ -93,6 +100,8 @@ public:
   const LlamaConfig &config() const { return cfg_; }
   const Tokenizer &tokenizer() const { return tok_; }
   const std::string &path() const { return path_; }
+  /// Time per part of every forward pass of this model so far.
+  ForwardPhases phases() const;
 
   /// Logits [T - firstLogit, vocab] of the tokens at positions 0..T-1 (one
   /// prefill; rows before firstLogit are not projected to the vocabulary).
@@ -113,6 +122,8 @@ private:
   struct DslWeights;
   mutable std::mutex dslMu_;
   mutable std::shared_ptr<DslWeights> dsl_[2]; // [CPU, CUDA]
+  mutable std::mutex phasesMu_;
+  mutable ForwardPhases phases_;
   /// The DSL weights for `opt` (nullptr: host linears).
   std::shared_ptr<DslWeights> dslWeights(const AttentionOptions &opt) const;
 
