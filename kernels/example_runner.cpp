@@ -115,6 +115,25 @@ ExampleRun runExample(const std::string &name, const dsl::Config &config, const 
     grid[0] = cdiv(rows, cfg["ROWS"]);
     outCount = rows * cols;
     res.tolerance = 1e-5;
+  } else if (name == "token_nll") {
+    if (dims.size() != 2) throw InvalidArgument("token_nll needs dims {rows, cols}");
+    int64_t rows = dims[0], cols = dims[1], stride = cols + 3; // padded rows
+    Buffer *x = buffer(rows * stride * 4), *tg = buffer(rows * 4);
+    out = buffer(rows * 4);
+    // Logits spread like a language model's (a few large, most small); the
+    // row padding holds NaN, which must never be read.
+    for (int64_t i = 0; i < rows * stride; ++i)
+      x->host<float>()[i] = i % stride < cols ? 8 * uni(rng) * uni(rng) * uni(rng) : nan;
+    std::uniform_int_distribution<int32_t> pick(0, int32_t(cols - 1));
+    for (int64_t r = 0; r < rows; ++r) tg->host<int32_t>()[r] = pick(rng);
+    std::fill(out->host<float>(), out->host<float>() + rows, nan);
+    expect.resize(rows);
+    referenceTokenNll(x->host<float>(), tg->host<int32_t>(), expect.data(), rows, cols, stride);
+    args = {x->arg(), tg->arg(), out->arg(), ArgValue::int32(int32_t(rows)),
+            ArgValue::int32(int32_t(cols)), ArgValue::int32(int32_t(stride))};
+    grid[0] = cdiv(rows, cfg["ROWS"]);
+    outCount = rows;
+    res.tolerance = 1e-4;
   } else if (name == "matmul") {
     if (dims.size() != 3) throw InvalidArgument("matmul needs dims {M, N, K}");
     int64_t M = dims[0], N = dims[1], K = dims[2];

@@ -3,6 +3,7 @@
 
 #include "hip/dsl/dsl.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -35,6 +36,34 @@ void rowSoftmax(Builder &b, const Config &c) {
   Val shifted = x - expand_dims(max(x, 1), 1);
   Val e = exp(shifted);
   store(out + offs, e / expand_dims(sum(e, 1), 1), mask);
+}
+
+/// nll[r] = logsumexp(x[r, :cols]) - x[r, target[r]] for each row r < rows
+/// (row stride `stride`): the negative log-likelihood of each token given its
+/// logits, for perplexity without moving the logits off the device. ROWS rows
+/// per program; the columns are scanned BLOCK at a time with a running max
+/// and a running sum of exponentials (rescaled when the max grows).
+void tokenNll(Builder &b, const Config &c) {
+  Val x = b.arg("logits", ptr(DType::f32)), target = b.arg("targets", ptr(DType::i32));
+  Val out = b.arg("nll", ptr(DType::f32));
+  Val rows = b.arg("rows", DType::i32), cols = b.arg("cols", DType::i32);
+  Val stride = b.arg("stride", DType::i32);
+  int64_t R = c["ROWS"], B = c["BLOCK"];
+  const double inf = std::numeric_limits<double>::infinity();
+  Val r = program_id(0) * R + arange(0, R), rowOk = r < rows;
+  Val rowPtr = x + expand_dims(r * stride, 1), col = arange(0, B);
+  auto res = for_range(0, cols, B, {full({R}, -inf, DType::f32), full({R}, 0.0, DType::f32)},
+                       [&](Val k, std::vector<Val> run) {
+    Val cc = k + col;
+    Val v = load(rowPtr + expand_dims(cc, 0), expand_dims(rowOk, 1) & expand_dims(cc < cols, 0), -inf);
+    Val m = maximum(run[0], max(v, 1));
+    // Rows past `rows` keep max -inf: their exp(-inf - -inf) is NaN, never stored.
+    Val s = run[1] * exp(run[0] - m) + sum(exp(v - expand_dims(m, 1)), 1);
+    return std::vector<Val>{m, s};
+  });
+  Val t = load(target + r, rowOk, 0);
+  Val xt = load(x + (r * stride + t), rowOk, 0.0);
+  store(out + r, log(res[1]) + res[0] - xt, rowOk);
 }
 
 /// C[M, N] (f32) = A[M, K] * B[K, N] (bf16 or f16, row-major, leading
@@ -107,6 +136,10 @@ void registerExampleKernels() {
                     {{"ROWS", {1, 4}}, {"BLOCK", {128, 1024}}, {"num_warps", {4}}},
                     Config{{"ROWS", 4}, {"BLOCK", 128}, {"num_warps", 4}}, rowSoftmax,
                     [](const Config &c) { return validatePow2(c, {"ROWS", "BLOCK"}); }});
+    registerKernel({"token_nll", "-log softmax(logits)[target] of each row (f32)",
+                    {{"ROWS", {1, 4}}, {"BLOCK", {512, 2048}}, {"num_warps", {4}}},
+                    Config{{"ROWS", 4}, {"BLOCK", 512}, {"num_warps", 4}}, tokenNll,
+                    [](const Config &c) { return validatePow2(c, {"ROWS", "BLOCK"}); }});
     registerKernel({"matmul", "C (f32) = A x B (bf16/f16), tensor cores",
                     {{"BLOCK_M", {64, 128}}, {"BLOCK_N", {128, 256}}, {"BLOCK_K", {32, 64}},
                      {"num_warps", {4, 8}}, {"num_stages", {3, 4}}},
@@ -119,6 +152,16 @@ void registerExampleKernels() {
 }
 
 // ---- References ------------------------------------------------------------------
+void referenceTokenNll(const float *x, const int32_t *target, float *nll, int64_t rows,
+                       int64_t cols, int64_t stride) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float *row = x + r * stride;
+    double mx = *std::max_element(row, row + cols), s = 0;
+    for (int64_t i = 0; i < cols; ++i) s += std::exp(double(row[i]) - mx);
+    nll[r] = float(std::log(s) + mx - double(row[target[r]]));
+  }
+}
+
 void referenceVectorAdd(const float *x, const float *y, float *out, int64_t n) {
   for (int64_t i = 0; i < n; ++i) out[i] = float(double(x[i]) + double(y[i]));
 }

@@ -252,10 +252,11 @@ struct LlamaModel::DslWeights {
   std::vector<L> layers;
   std::unique_ptr<DslMatrix> output;
   std::unique_ptr<SpecializedKernel> small, large; // BLOCK_M 64 (few rows) and 128
+  std::unique_ptr<SpecializedKernel> nllKernel;     // token_nll
   // GPU scratch for activations and outputs, grown as needed (an allocation
   // and a free per call cost more than the matmul at small T).
   mutable std::mutex scratchMu;
-  mutable rt::DeviceBuffer scratchA, scratchC;
+  mutable rt::DeviceBuffer scratchA, scratchC, scratchT, scratchN;
 
   static rt::DevicePtr atLeast(rt::DeviceBuffer &b, size_t bytes) {
     if (b.size() < bytes) b = rt::DeviceBuffer(bytes);
@@ -264,12 +265,31 @@ struct LlamaModel::DslWeights {
 
   /// y [T][w.out] = x [T][w.in] . B, x rounded to bf16, f32 accumulation.
   std::vector<float> apply(const DslMatrix &w, const float *x, int64_t T) const {
-    bool gpu = target.backend == Backend::CUDA;
-    int64_t lda = roundUp8(w.in);
     std::vector<float> y(size_t(T * w.out));
+    run(w, x, T, y.data(), nullptr, nullptr);
+    return y;
+  }
+
+  /// nll[t] = -log softmax(x[t] . B)[targets[t]]: the logits stay where the
+  /// matmul wrote them (on the GPU) and only T numbers come back.
+  std::vector<float> nll(const DslMatrix &w, const float *x, int64_t T,
+                         const int32_t *targets) const {
+    std::vector<float> out(static_cast<size_t>(T));
+    run(w, x, T, nullptr, targets, out.data());
+    return out;
+  }
+
+private:
+  /// The matmul in chunks of rows (its offsets are 32-bit), each followed by
+  /// the copy of its rows into y, or by token_nll into nll.
+  void run(const DslMatrix &w, const float *x, int64_t T, float *y, const int32_t *targets,
+           float *nllOut) const {
+    bool gpu = target.backend == Backend::CUDA;
+    rt::Cuda *cu = gpu ? &rt::Cuda::get() : nullptr;
+    int64_t lda = roundUp8(w.in);
     std::lock_guard<std::mutex> g(scratchMu);
-    // Rows per launch: the kernel's offsets are 32-bit.
     int64_t chunk = std::max<int64_t>(1, (int64_t(1) << 31) / 2 / std::max(lda, w.ldb));
+    std::vector<float> hostC; // CPU backend with targets: the chunk's logits
     for (int64_t r0 = 0; r0 < T; r0 += chunk) {
       int64_t M = std::min(chunk, T - r0);
       std::vector<uint16_t> a(size_t(M * lda), 0);
@@ -277,13 +297,13 @@ struct LlamaModel::DslWeights {
         const float *src = x + (size_t(r0) + r) * size_t(w.in);
         for (int64_t k = 0; k < w.in; ++k) a[r * size_t(lda) + size_t(k)] = kernels::floatToBf16(src[k]);
       });
-      float *out = y.data() + size_t(r0 * w.out);
-      ArgValue aArg = ArgValue::pointer(a.data()), cArg = ArgValue::pointer(out);
+      float *c = y ? y + size_t(r0 * w.out) : nullptr;
+      if (!c) hostC.resize(size_t(M * w.out)), c = hostC.data();
+      ArgValue aArg = ArgValue::pointer(a.data()), cArg = ArgValue::pointer(c);
       if (gpu) {
-        rt::DevicePtr da = atLeast(scratchA, a.size() * 2);
-        rt::DevicePtr dc = atLeast(scratchC, size_t(M * w.out) * 4);
-        rt::Cuda::get().copyToDevice(da, a.data(), a.size() * 2);
-        aArg = ArgValue::pointer(da), cArg = ArgValue::pointer(dc);
+        aArg = ArgValue::pointer(atLeast(scratchA, a.size() * 2));
+        cArg = ArgValue::pointer(atLeast(scratchC, size_t(M * w.out) * 4));
+        cu->copyToDevice(scratchA.ptr(), a.data(), a.size() * 2);
       }
       SpecializedKernel &k = M <= 64 ? *small : *large;
       int64_t bm = k.config()["BLOCK_M"], bn = k.config()["BLOCK_N"];
@@ -291,12 +311,27 @@ struct LlamaModel::DslWeights {
       k.launch(grid, {aArg, w.arg(), cArg, ArgValue::int32(int32_t(M)), ArgValue::int32(int32_t(w.out)),
                       ArgValue::int32(int32_t(w.in)), ArgValue::int32(int32_t(lda)),
                       ArgValue::int32(int32_t(w.ldb)), ArgValue::int32(int32_t(w.out))});
-      if (gpu) {
-        rt::Cuda::get().synchronize();
-        rt::Cuda::get().copyToHost(out, scratchC.ptr(), size_t(M * w.out) * 4);
+      if (!targets) {
+        if (gpu) cu->synchronize(), cu->copyToHost(c, scratchC.ptr(), size_t(M * w.out) * 4);
+        continue;
       }
+      // The chunk's targets and results in buffers of their own: kernel
+      // pointers must be 16-byte aligned.
+      std::vector<int32_t> tg(targets + r0, targets + r0 + M);
+      std::vector<float> res(static_cast<size_t>(M));
+      ArgValue tArg = ArgValue::pointer(tg.data()), oArg = ArgValue::pointer(res.data());
+      if (gpu) {
+        tArg = ArgValue::pointer(atLeast(scratchT, size_t(M) * 4));
+        oArg = ArgValue::pointer(atLeast(scratchN, size_t(M) * 4));
+        cu->copyToDevice(scratchT.ptr(), tg.data(), size_t(M) * 4);
+      }
+      int64_t rows = nllKernel->config()["ROWS"];
+      nllKernel->launch({unsigned((M + rows - 1) / rows), 1, 1},
+                        {cArg, tArg, oArg, ArgValue::int32(int32_t(M)), ArgValue::int32(int32_t(w.out)),
+                         ArgValue::int32(int32_t(w.out))});
+      if (gpu) cu->synchronize(), cu->copyToHost(res.data(), scratchN.ptr(), size_t(M) * 4);
+      std::copy(res.begin(), res.end(), nllOut + r0);
     }
-    return y;
   }
 };
 
@@ -317,6 +352,8 @@ std::shared_ptr<LlamaModel::DslWeights> LlamaModel::dslWeights(const AttentionOp
     return std::make_unique<SpecializedKernel>(def, c, d->target);
   };
   d->small = withRows(64), d->large = withRows(128);
+  const dsl::KernelDef &nll = dsl::findKernel("token_nll");
+  d->nllKernel = std::make_unique<SpecializedKernel>(nll, nll.defaults, d->target);
   const LlamaConfig &c = cfg_;
   for (const Layer &L : layers_)
     d->layers.push_back({DslMatrix({&L.wq, &L.wk, &L.wv}, c.dim, gpu), DslMatrix({&L.wo}, c.dim, gpu),
@@ -547,17 +584,14 @@ std::vector<float> LlamaModel::logits(std::vector<float> &x, int64_t T, int64_t 
   return r;
 }
 
-std::vector<float> LlamaModel::forward(const std::vector<int32_t> &tokens,
-                                       const AttentionOptions &opt, int64_t firstLogit,
-                                       const AttentionHook &hook) const {
+std::vector<float> LlamaModel::prefill(const std::vector<int32_t> &tokens, const AttentionOptions &opt,
+                                       const AttentionHook &hook, const DslWeights *dsl) const {
   const LlamaConfig &c = cfg_;
   int64_t T = int64_t(tokens.size());
-  if (T == 0) return {};
   std::vector<float> x = embed(tokens);
   ScalarType dt = onGpu(opt.backend) ? ScalarType::bf16 : ScalarType::f32;
   size_t es = elementSize(dt);
   float scale = 1.f / std::sqrt(float(c.headDim));
-  std::shared_ptr<DslWeights> dsl = dslWeights(opt);
   runLayers(x, T, 0, [&](int64_t l, const std::vector<float> &q, const std::vector<float> &k,
                          const std::vector<float> &v) {
     int64_t Dp = c.paddedHeadDim;
@@ -571,8 +605,53 @@ std::vector<float> LlamaModel::forward(const std::vector<int32_t> &tokens,
            TensorView(ka.data(), dt, {1, T, c.kvHeads, Dp}),
            TensorView(va.data(), dt, {1, T, c.kvHeads, Dp}));
     return attend(opt, c, T, T, dt, qa.data(), ka.data(), va.data(), nullptr, false);
-  }, dsl.get());
+  }, dsl);
+  return x;
+}
+
+std::vector<float> LlamaModel::forward(const std::vector<int32_t> &tokens,
+                                       const AttentionOptions &opt, int64_t firstLogit,
+                                       const AttentionHook &hook) const {
+  int64_t T = int64_t(tokens.size());
+  if (T == 0) return {};
+  std::shared_ptr<DslWeights> dsl = dslWeights(opt);
+  std::vector<float> x = prefill(tokens, opt, hook, dsl.get());
   return logits(x, T, firstLogit, dsl.get());
+}
+
+std::vector<double> LlamaModel::tokenNll(const std::vector<int32_t> &tokens,
+                                         const AttentionOptions &opt, int64_t first) const {
+  int64_t T = int64_t(tokens.size());
+  if (first < 1 || first > T)
+    throw InvalidArgument("tokenNll: the first scored position must be in [1, " +
+                          std::to_string(T) + "], got " + std::to_string(first));
+  std::shared_ptr<DslWeights> dsl = dslWeights(opt);
+  std::vector<float> x = prefill(tokens, opt, {}, dsl.get());
+  int64_t n = T - first, V = cfg_.vocab;
+  std::vector<double> nll(static_cast<size_t>(n));
+  double s = 0;
+  {
+    PhaseTimer pt(s);
+    // Token j is predicted by the hidden state of position j - 1.
+    std::vector<float> rows(x.begin() + (first - 1) * cfg_.dim, x.end() - cfg_.dim);
+    std::vector<float> h = rmsNormRows(rows, n, cfg_.dim, outNorm_, cfg_.normEps);
+    if (dsl) {
+      std::vector<float> d = dsl->nll(*dsl->output, h.data(), n, tokens.data() + first);
+      std::copy(d.begin(), d.end(), nll.begin());
+    } else {
+      std::vector<float> lg = matmul(h, n, cfg_.dim, outputWeight(), V);
+      rt::parallelFor(size_t(n), [&](size_t i, unsigned) {
+        const float *row = &lg[i * size_t(V)];
+        float mx = *std::max_element(row, row + V);
+        double e = 0;
+        for (int64_t v = 0; v < V; ++v) e += std::exp(double(row[v] - mx));
+        nll[i] = std::log(e) + mx - row[tokens[size_t(first) + i]];
+      });
+    }
+  }
+  std::lock_guard<std::mutex> g(phasesMu_);
+  phases_.logits += s;
+  return nll;
 }
 
 // ---- Decoding -----------------------------------------------------------------------------
@@ -624,7 +703,7 @@ double PerplexityResult::ppl() const { return tokens ? std::exp(nll / double(tok
 
 PerplexityResult perplexity(const LlamaModel &m, const std::vector<int32_t> &tokens, int64_t ctx,
                             int64_t stride, int64_t maxWindows, const AttentionOptions &opt,
-                            const std::function<void(int64_t, int64_t)> &progress) {
+                            const std::function<void(const PerplexityResult &, int64_t)> &progress) {
   if (ctx < 2) throw InvalidArgument("the perplexity context must be at least 2 tokens, got " +
                                      std::to_string(ctx));
   if (stride < 1 || stride > ctx)
@@ -645,21 +724,11 @@ PerplexityResult perplexity(const LlamaModel &m, const std::vector<int32_t> &tok
     // Score the tokens [max(prevEnd, b + 1), e): predicted from the logits one before.
     int64_t first = std::max(prevEnd, b + 1) - b;
     std::vector<int32_t> win(tokens.begin() + b, tokens.begin() + e);
-    std::vector<float> lg = m.forward(win, opt, first - 1);
-    std::vector<double> nll(size_t(len - first));
-    rt::parallelFor(nll.size(), [&](size_t i, unsigned) {
-      int64_t j = first + int64_t(i);
-      const float *row = &lg[size_t((j - 1 - (first - 1)) * V)];
-      float mx = *std::max_element(row, row + V);
-      double s = 0;
-      for (int64_t v = 0; v < V; ++v) s += std::exp(double(row[v] - mx));
-      nll[i] = std::log(s) + mx - row[win[size_t(j)]];
-    });
-    for (double d : nll) r.nll += d; // in token order: the sum does not depend on threads
+    for (double d : m.tokenNll(win, opt, first)) r.nll += d; // in token order
     r.tokens += len - first;
     prevEnd = e;
     ++r.windows;
-    if (progress) progress(r.windows, total);
+    if (progress) progress(r, total);
     if (e >= N) break;
   }
   return r;

@@ -29,6 +29,9 @@ std::vector<Case> cases(bool gpu) {
       {"row_softmax", {{"ROWS", 1}, {"BLOCK", 128}}, {7, 100}},
       {"row_softmax", {{"ROWS", 4}, {"BLOCK", 128}}, {13, 128}},
       {"row_softmax", {{"ROWS", 4}, {"BLOCK", 1024}}, {5, 1000}},
+      {"token_nll", {{"ROWS", 1}, {"BLOCK", 512}}, {3, 100}},
+      {"token_nll", {{"ROWS", 4}, {"BLOCK", 512}}, {13, 5000}},
+      {"token_nll", {{"ROWS", 4}, {"BLOCK", 2048}}, {6, 2049}},
       {"matmul", {{"BLOCK_M", 64}, {"BLOCK_N", 64}, {"BLOCK_K", 32}}, {70, 45, 33}},
       {"matmul", {{"BLOCK_M", 128}, {"BLOCK_N", 64}, {"BLOCK_K", 64}, {"DTYPE", 1}}, {130, 66, 100}},
       {"matmul", {{"BLOCK_M", 64}, {"BLOCK_N", 128}, {"BLOCK_K", 32}, {"num_warps", 8}}, {64, 129, 64}},
@@ -41,6 +44,7 @@ std::vector<Case> cases(bool gpu) {
     c.push_back({"matmul", {{"BLOCK_N", 256}, {"num_warps", 8}, {"BLOCK_K", 64}, {"num_stages", 3}},
                  {777, 1000, 300}});
     c.push_back({"vector_add", {}, {1 << 22}});
+    c.push_back({"token_nll", {}, {1000, 49152}});
   }
   return c;
 }

@@ -271,10 +271,12 @@ int evalPpl(const Flags &o) {
                  (long long)ctx, (long long)c.contextLength);
   bool tty = isatty(2);
   auto t0 = std::chrono::steady_clock::now();
-  PerplexityResult r = perplexity(*l.model, l.tokens, ctx, stride, maxW, a, [&](int64_t i, int64_t n) {
+  PerplexityResult r = perplexity(*l.model, l.tokens, ctx, stride, maxW, a, [&](const PerplexityResult &sofar, int64_t n) {
+    int64_t i = sofar.windows;
     if (tty || i == n || i % std::max<int64_t>(1, n / 10) == 0)
-      std::fprintf(stderr, "%swindow %lld/%lld (%.1f s)%s", tty ? "\r" : "", (long long)i,
-                   (long long)n, seconds(t0), tty && i < n ? "" : "\n");
+      std::fprintf(stderr, "%swindow %lld/%lld (%.1f s): ppl %.4f over %lld tokens so far%s",
+                   tty ? "\r" : "", (long long)i, (long long)n, seconds(t0), sofar.ppl(),
+                   (long long)sofar.tokens, tty && i < n ? "" : "\n");
   });
   double s = seconds(t0);
   if (o.json) {

@@ -1,6 +1,6 @@
 //===- hip/kernels/examples.h - Example kernels and their references -*- C++ -*-===//
 //
-// vector_add, row_softmax and matmul: the DSL's example kernels (registered in
+// vector_add, row_softmax, token_nll and matmul: the DSL's example kernels (registered in
 // the kernel registry), with plain C++ float64 references used by tests, the
 // demo and benchmarks.
 //
@@ -22,6 +22,10 @@ void referenceVectorAdd(const float *x, const float *y, float *out, int64_t n);
 /// Softmax of each row of x[rows][cols] (row stride `stride`).
 void referenceRowSoftmax(const float *x, float *out, int64_t rows, int64_t cols,
                          int64_t stride);
+/// nll[r] = log(sum_i exp(x[r][i])) - x[r][target[r]] over cols columns
+/// (row stride `stride`), in float64.
+void referenceTokenNll(const float *x, const int32_t *target, float *nll, int64_t rows,
+                       int64_t cols, int64_t stride);
 /// C[M][N] = A[M][K] * B[K][N], inputs as float (already rounded to the
 /// kernel's input type), accumulated in double.
 void referenceMatmul(const float *a, const float *b, float *c, int64_t M, int64_t N,
@@ -73,7 +77,7 @@ struct ExampleRun {
 };
 
 /// Runs example `kernel` (vector_add: dims {n}; row_softmax: {rows, cols};
-/// matmul: {M, N, K}) with `config` on target `t` over fresh random inputs
+/// token_nll: {rows, cols}; matmul: {M, N, K}) with `config` on target `t` over fresh random inputs
 /// (seeded), outputs poisoned with NaN first, and compares with the float64
 /// reference. `reps` > 0 also times that many launches after one warm-up.
 ExampleRun runExample(const std::string &kernel, const dsl::Config &config, const Target &t,

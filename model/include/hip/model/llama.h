@@ -108,6 +108,12 @@ public:
   std::vector<float> forward(const std::vector<int32_t> &tokens, const AttentionOptions &opt,
                              int64_t firstLogit = 0, const AttentionHook &hook = {}) const;
 
+  /// Negative log-likelihood (nats) of tokens[j], j in [first, T), given
+  /// tokens[0..j) (one prefill). With the DSL linears the logits never leave
+  /// the device: the token_nll kernel reduces each row there.
+  std::vector<double> tokenNll(const std::vector<int32_t> &tokens, const AttentionOptions &opt,
+                               int64_t first) const;
+
 private:
   friend class LlamaSession;
   struct Layer {
@@ -136,6 +142,9 @@ private:
   /// Runs x [T, dim] (positions p0..p0+T-1) through every layer.
   void runLayers(std::vector<float> &x, int64_t T, int64_t p0, const AttentionFn &attention,
                  const DslWeights *dsl) const;
+  /// x [T, dim] after every layer for `tokens` at positions 0..T-1.
+  std::vector<float> prefill(const std::vector<int32_t> &tokens, const AttentionOptions &opt,
+                             const AttentionHook &hook, const DslWeights *dsl) const;
   /// Logits of rows [first, T) of x.
   std::vector<float> logits(std::vector<float> &x, int64_t T, int64_t first,
                             const DslWeights *dsl) const;
@@ -169,7 +178,7 @@ private:
 /// tokens, each scoring the tokens the previous window did not (the
 /// strided-perplexity rule of Hugging Face's guide; the first token is never
 /// scored). `maxWindows` > 0 stops early. `progress` is called after each
-/// window with (windows done, windows in all).
+/// window with the result so far and the number of windows in all.
 struct PerplexityResult {
   double nll = 0; // summed negative log-likelihood (nats)
   int64_t tokens = 0, windows = 0;
@@ -177,7 +186,7 @@ struct PerplexityResult {
 };
 PerplexityResult perplexity(const LlamaModel &m, const std::vector<int32_t> &tokens, int64_t ctx,
                             int64_t stride, int64_t maxWindows, const AttentionOptions &opt,
-                            const std::function<void(int64_t, int64_t)> &progress = {});
+                            const std::function<void(const PerplexityResult &, int64_t)> &progress = {});
 
 /// The index of the largest logit (ties: the first), or a sample from
 /// softmax(logits / temperature) drawn with `u` uniform in [0, 1).
