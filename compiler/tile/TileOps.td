@@ -45,7 +45,9 @@ class Tile_Type<string name, string typeMnemonic> : TypeDef<Tile_Dialect, name> 
 }
 
 def Tile_PtrType : Tile_Type<"Ptr", "ptr"> {
-  let summary = "pointer to global memory holding elements of `pointee`";
+  let summary = "!tile.ptr";
+  let description = [{ Printed `!tile.ptr<f32>`; a tile of pointers is
+    `tensor<128x!tile.ptr<f32>>`. }];
   let parameters = (ins "::mlir::Type":$pointee);
   let assemblyFormat = "`<` $pointee `>`";
   let genVerifyDecl = 1;
@@ -69,7 +71,8 @@ class Tile_TileOf<list<Type> elems>
 
 // A scalar of one of `elems` or a tile of them.
 class Tile_ValueOf<list<Type> elems>
-    : AnyTypeOf<!listconcat(elems, [Tile_TileOf<elems>])>;
+    : AnyTypeOf<!listconcat(elems, [Tile_TileOf<elems>]),
+                "scalar or rank-1/2 tile of " # !interleave(!foreach(t, elems, t.summary), ", ")>;
 
 // C++ helpers (TileDialect.h) the type relations below use.
 defvar Tile_BoolLike = "::hip::tile::boolLike($_self)";
@@ -104,7 +107,7 @@ class Tile_ShapeOp<string mnemonic, Type src, dag extraArgs = (ins),
 
 // Elementwise ops on operands of one type (the DSL broadcasts first).
 class Tile_BinaryOp<string mnemonic, list<Type> elems, list<Trait> traits = []>
-    : Tile_Op<mnemonic, !listconcat(traits, [Pure, Elementwise,
+    : Tile_Op<mnemonic, !listconcat(traits, [Pure,
                                              SameOperandsAndResultType])> {
   let arguments = (ins Tile_ValueOf<elems>:$lhs, Tile_ValueOf<elems>:$rhs);
   let results = (outs Tile_ValueOf<elems>:$result);
@@ -113,7 +116,7 @@ class Tile_BinaryOp<string mnemonic, list<Type> elems, list<Trait> traits = []>
 
 // Comparisons: i1 results of the operands' shape.
 class Tile_CmpOp<string mnemonic, list<Trait> traits = []>
-    : Tile_Op<mnemonic, !listconcat(traits, [Pure, Elementwise, SameTypeOperands,
+    : Tile_Op<mnemonic, !listconcat(traits, [Pure, SameTypeOperands,
           TypesMatchWith<"result is i1 of the operands' shape", "lhs", "result",
                          Tile_BoolLike>])> {
   let arguments = (ins Tile_ValueOf<ValueElems>:$lhs, Tile_ValueOf<ValueElems>:$rhs);
@@ -122,7 +125,7 @@ class Tile_CmpOp<string mnemonic, list<Trait> traits = []>
 }
 
 class Tile_UnaryOp<string mnemonic, list<Type> elems>
-    : Tile_Op<mnemonic, [Pure, Elementwise, SameOperandsAndResultType]> {
+    : Tile_Op<mnemonic, [Pure, SameOperandsAndResultType]> {
   let arguments = (ins Tile_ValueOf<elems>:$src);
   let results = (outs Tile_ValueOf<elems>:$result);
   let assemblyFormat = "$src attr-dict `:` type($result)";
@@ -223,7 +226,7 @@ def Tile_Log2Op : Tile_UnaryOp<"log2", FloatElems>;
 def Tile_SqrtOp : Tile_UnaryOp<"sqrt", FloatElems>;
 def Tile_AbsOp : Tile_UnaryOp<"abs", NumberElems>;
 
-def Tile_SelectOp : Tile_Op<"select", [Pure, Elementwise,
+def Tile_SelectOp : Tile_Op<"select", [Pure,
     AllTypesMatch<["true_value", "false_value", "result"]>,
     TypesMatchWith<"condition is i1 of the values' shape", "result", "cond",
                    Tile_BoolLike>]> {
@@ -236,7 +239,7 @@ def Tile_SelectOp : Tile_Op<"select", [Pure, Elementwise,
   let hasFolder = 1;
 }
 
-def Tile_CastOp : Tile_Op<"cast", [Pure, Elementwise]> {
+def Tile_CastOp : Tile_Op<"cast", [Pure]> {
   let summary = "elementwise conversion between number types (and i1)";
   let arguments = (ins Tile_ValueOf<ValueElems>:$src);
   let results = (outs Tile_ValueOf<ValueElems>:$result);
@@ -245,7 +248,7 @@ def Tile_CastOp : Tile_Op<"cast", [Pure, Elementwise]> {
   let hasFolder = 1;
 }
 
-def Tile_AddPtrOp : Tile_Op<"addptr", [Pure, Elementwise,
+def Tile_AddPtrOp : Tile_Op<"addptr", [Pure,
     AllTypesMatch<["ptr", "result"]>]> {
   let summary = "`ptr + offset` elements (offsets in units of the pointee)";
   let arguments = (ins Tile_ValueOf<[Tile_PtrType]>:$ptr,
