@@ -1,8 +1,9 @@
 //===- compiler/compiler.cpp - Compile, cache and launch tile kernels -----===//
 //
 // compile(): traced tile IR -> tile dialect (verified, canonicalized) ->
-// backend lowering -> LLVM -> PTX (GPU) or host code (CPU). Results are cached in memory per process and, for PTX, on disk under
-// $HIP_CACHE_DIR keyed by sha256(tile IR, target, compiler version, codegen
+// backend lowering -> LLVM -> PTX (GPU) or host code (CPU). Results are
+// cached in memory per process and, for PTX, on disk under $HIP_CACHE_DIR
+// keyed by sha256(traced tile IR, target, compiler version, codegen
 // environment). launch(): checks arguments, then runs the grid on the thread
 // pool (CPU) or through the driver (CUDA).
 //
@@ -10,7 +11,6 @@
 #include "hip/compiler/compiler.h"
 
 #include "hip/compiler/tile_dialect.h"
-
 #include "hip/runtime/cache.h"
 #include "hip/runtime/thread_pool.h"
 #include "lowering.h"
@@ -42,6 +42,7 @@ double msSince(std::chrono::steady_clock::time_point t0) {
 
 const char *backendName(Backend b) { return b == Backend::CPU ? "cpu" : "cuda"; }
 
+// rev 3: kernels are lowered after the tile dialect's canonicalization.
 const char *compilerVersion() { return "hipattn-compiler " HIP_VERSION_STRING " (mlir 22, rev 3)"; }
 
 /// Every environment variable that changes generated code, with its value.
