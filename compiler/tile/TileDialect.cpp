@@ -67,13 +67,6 @@ bool isNumber(Type t) {
   return t.isInteger(32) || t.isInteger(64) || t.isF16() || t.isBF16() || t.isF32();
 }
 
-std::string str(Type t) {
-  std::string s;
-  llvm::raw_string_ostream os(s);
-  os << t;
-  return s;
-}
-
 /// Tiles the DSL builds (arange, splat, broadcast, reshape, expand_dims) have
 /// power-of-two dimensions: the GPU layouts rely on it.
 LogicalResult verifyPow2Shape(Operation *op, Type t) {

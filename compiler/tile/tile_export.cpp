@@ -18,7 +18,6 @@
 
 #include <bit>
 #include <cmath>
-#include <deque>
 #include <map>
 #include <mutex>
 #include <set>
