@@ -1,14 +1,16 @@
 //===- compiler/compiler.cpp - Compile, cache and launch tile kernels -----===//
 //
-// compile(): tile IR -> backend lowering -> LLVM -> PTX (GPU) or host code
-// (CPU). Results are cached in memory per process and, for PTX, on disk under
-// $HIP_CACHE_DIR keyed by sha256(tile IR, target, compiler version, codegen
+// compile(): traced tile IR -> tile dialect (verified, canonicalized) ->
+// backend lowering -> LLVM -> PTX (GPU) or host code (CPU). Results are
+// cached in memory per process and, for PTX, on disk under $HIP_CACHE_DIR
+// keyed by sha256(traced tile IR, target, compiler version, codegen
 // environment). launch(): checks arguments, then runs the grid on the thread
 // pool (CPU) or through the driver (CUDA).
 //
 //===----------------------------------------------------------------------===//
 #include "hip/compiler/compiler.h"
 
+#include "hip/compiler/tile_dialect.h"
 #include "hip/runtime/cache.h"
 #include "hip/runtime/thread_pool.h"
 #include "lowering.h"
@@ -40,7 +42,8 @@ double msSince(std::chrono::steady_clock::time_point t0) {
 
 const char *backendName(Backend b) { return b == Backend::CPU ? "cpu" : "cuda"; }
 
-const char *compilerVersion() { return "hipattn-compiler " HIP_VERSION_STRING " (mlir 22, rev 2)"; }
+// rev 3: kernels are lowered after the tile dialect's canonicalization.
+const char *compilerVersion() { return "hipattn-compiler " HIP_VERSION_STRING " (mlir 22, rev 3)"; }
 
 /// Every environment variable that changes generated code, with its value.
 /// (HIP_DUMP_IR / HIP_DUMP_DIR only print code and are not listed.)
@@ -178,7 +181,7 @@ std::shared_ptr<CompiledKernel> compile(const dsl::Kernel &k, const Target &t) {
   out->target = t;
   out->params = k.params;
   out->cacheKey = key;
-  detail::maybeDump(k.name, "tile", [&] { return ir; });
+  detail::maybeDump(k.name, "tile", [&] { return tile::toMLIR(k, true, true); });
   if (t.backend == Backend::CUDA) {
     if (auto hit = rt::KernelCache::global().get(key); hit && decodePTX(*hit, *out)) {
       out->fromCache = true;
@@ -189,9 +192,12 @@ std::shared_ptr<CompiledKernel> compile(const dsl::Kernel &k, const Target &t) {
       return memo.emplace(key, out).first->second;
     }
   }
-  // tile IR -> backend MLIR -> LLVM dialect -> PTX or host code.
+  // tile IR -> tile dialect (verified, canonicalized) -> backend MLIR ->
+  // LLVM dialect -> PTX or host code.
+  dsl::Kernel canonical = tile::roundTrip(k, /*canonicalize=*/true);
+  double tTile = msSince(t0);
   auto ctx = detail::createContext();
-  detail::Lowered low = lowerFor(k, t, *ctx, detail::dumpEnabled("layouts"));
+  detail::Lowered low = lowerFor(canonical, t, *ctx, detail::dumpEnabled("layouts"));
   double tLower = msSince(t0);
   if (t.backend == Backend::CUDA) detail::maybeDump(k.name, "layouts", [&] { return low.layouts; });
   detail::maybeDump(k.name, "mlir", [&] { return detail::printModule(*low.module); });
@@ -210,9 +216,10 @@ std::shared_ptr<CompiledKernel> compile(const dsl::Kernel &k, const Target &t) {
     out->cpuEntry = reinterpret_cast<decltype(out->cpuEntry)>(entry);
   }
   out->compileMs = msSince(t0);
-  char detail[160];
-  std::snprintf(detail, sizeof detail, "tile->mlir %.1f ms, ->llvm dialect %.1f ms, ->%s %.1f ms",
-                tLower, tLLVM - tLower, t.backend == Backend::CUDA ? "ptx" : "host code",
+  char detail[200];
+  std::snprintf(detail, sizeof detail,
+                "tile dialect %.1f ms, ->mlir %.1f ms, ->llvm dialect %.1f ms, ->%s %.1f ms", tTile,
+                tLower - tTile, tLLVM - tLower, t.backend == Backend::CUDA ? "ptx" : "host code",
                 out->compileMs - tLLVM);
   logCompile(*out, detail);
   if (t.backend == Backend::CUDA) rt::KernelCache::global().put(key, encodePTX(*out));
@@ -221,13 +228,14 @@ std::shared_ptr<CompiledKernel> compile(const dsl::Kernel &k, const Target &t) {
 }
 
 std::string emitStage(const dsl::Kernel &k, const Target &t, const std::string &stage) {
-  if (stage == "tile") return k.print();
+  if (stage == "tile") return tile::toMLIR(k, /*canonicalize=*/true, /*locations=*/true);
   if (stage != "layouts" && stage != "mlir" && stage != "llvm" && stage != "ptx")
     throw InvalidArgument("unknown stage '" + stage + "' (stages: tile, layouts, mlir, llvm, ptx)");
   if ((stage == "ptx" || stage == "layouts") && t.backend != Backend::CUDA)
     throw InvalidArgument("--emit " + stage + " needs a GPU target (e.g. --target sm_90a)");
+  dsl::Kernel canonical = tile::roundTrip(k, /*canonicalize=*/true);
   auto ctx = detail::createContext();
-  detail::Lowered low = lowerFor(k, t, *ctx, stage == "layouts");
+  detail::Lowered low = lowerFor(canonical, t, *ctx, stage == "layouts");
   if (stage == "layouts") return low.layouts;
   if (stage == "mlir") return detail::printModule(*low.module);
   detail::lowerToLLVMDialect(*low.module, k.name);

@@ -2,12 +2,16 @@
 //
 // hipattn-opt runs passes on textual MLIR, for lit tests of each lowering
 // step. It lives in the library (which holds MLIR, hidden) and is called by
-// the thin tools/hipattn-opt.cpp. Besides the upstream passes the project
-// uses, it offers the whole post-backend pipeline as one pass:
+// the thin tools/hipattn-opt.cpp. It reads the tile dialect (as printed by
+// `hipattn compile KERNEL --emit tile`); --canonicalize runs its folders,
+// --verify-diagnostics checks its verifiers. Besides the upstream passes the
+// project uses, it offers:
 //   --hip-lower-to-llvm   scf -> cf, arith/math/cf -> llvm, reconcile casts
+//   --hip-tile-to-llvm=target=T   tile.kernel -> the backend for T -> llvm
 //
 //===----------------------------------------------------------------------===//
 #include "lowering.h"
+#include "tile/tile.h"
 
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
@@ -33,8 +37,10 @@ int optMain(int argc, char **argv) {
         pm.addPass(mlir::createCanonicalizerPass());
         pm.addPass(mlir::createCSEPass());
       });
+  tile::registerPasses();
   mlir::DialectRegistry registry;
   buildRegistry(registry);
+  tile::registerDialect(registry);
   return mlir::asMainReturnCode(mlir::MlirOptMain(argc, argv, "hipattn-opt", registry));
 }
 

@@ -1,0 +1,33 @@
+//===- hip/compiler/tile_dialect.h - The tile dialect, MLIR-free -*- C++ -*-===//
+//
+// The compiler verifies and canonicalizes every kernel in the `tile` MLIR
+// dialect (compiler/tile/TileOps.td) before lowering it: a traced
+// dsl::Kernel is imported into the dialect and exported back. These entry
+// points expose that round trip and the dialect's text form without MLIR
+// headers (for tools and tests).
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "hip/dsl/ir.h"
+
+#include <string>
+#include <vector>
+
+namespace hip::tile {
+
+/// What the compiler lowers for `k`: import into the tile dialect, verify,
+/// canonicalize if asked, export. Throws InternalError naming the op and the
+/// user's source line if the imported IR does not verify.
+dsl::Kernel roundTrip(const dsl::Kernel &k, bool canonicalize);
+
+/// `k` in the tile dialect's MLIR syntax (a module with one tile.kernel),
+/// verified and canonicalized if asked; with `locations`, every op's
+/// loc("file":line:col) as well. hipattn-opt parses it.
+std::string toMLIR(const dsl::Kernel &k, bool canonicalize, bool locations);
+
+/// The kernels of textual tile IR (a module of tile.kernel ops), verified and
+/// exported. Throws CompileError with the parser's or verifier's messages.
+std::vector<dsl::Kernel> parseKernels(const std::string &text);
+
+} // namespace hip::tile

@@ -1,0 +1,62 @@
+//===- compiler/tile/tile.h - Tile dialect <-> dsl::Kernel (private) -*- C++ -*-===//
+//
+// How the compiler moves a traced kernel through the tile dialect:
+//   importKernel: hip::dsl::Kernel -> module with one tile.kernel (each op
+//                 located at the user's file:line:column)
+//   verify, canonicalize: MLIR's verifier and the dialect's folders
+//   exportKernel: tile.kernel -> hip::dsl::Kernel for the GPU/CPU lowerings
+// Private to compiler/ (includes MLIR); hip/compiler/tile_dialect.h is the
+// MLIR-free interface for the rest of the project.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "TileDialect.h"
+
+#include "hip/compiler/tile_dialect.h"
+#include "hip/dsl/ir.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/OwningOpRef.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace hip::tile {
+
+/// Adds the tile dialect to `registry`.
+void registerDialect(mlir::DialectRegistry &registry);
+/// A context that holds the tile dialect only (cheap to create: the
+/// round trip of compile() uses one of its own).
+std::unique_ptr<mlir::MLIRContext> createTileContext();
+
+/// The module holding `k` as one tile.kernel. Not verified.
+mlir::OwningOpRef<mlir::ModuleOp> importKernel(const dsl::Kernel &k, mlir::MLIRContext &ctx);
+/// The dsl::Kernel of a verified tile.kernel. Throws CompileError (naming the
+/// op and its location) for what the lowerings cannot take, e.g. an op of
+/// another dialect in the body.
+dsl::Kernel exportKernel(KernelOp op);
+
+/// Verifies `op`; on failure throws `InternalError` (when the IR came from
+/// the DSL, whose own checks should have caught it) or `CompileError`
+/// (textual IR), with every diagnostic as "file:line: message".
+void verifyOrThrow(mlir::Operation *op, bool fromDSL);
+/// Runs the tile dialect's folders and canonicalization patterns on `op`.
+void canonicalize(mlir::Operation *op);
+/// Text of `op` in MLIR syntax; with `locations`, each op's loc(...) too.
+std::string print(mlir::Operation *op, bool locations);
+
+/// "file:line" of an MLIR location (the first file location inside it), or
+/// "" if it has none.
+std::string formatLoc(mlir::Location loc);
+
+} // namespace hip::tile
+
+namespace hip::tile {
+/// Registers the tile dialect's passes with MLIR's pass registry (for
+/// hipattn-opt): --hip-tile-to-llvm=target=T lowers every tile.kernel of the
+/// module through the compiler's own backend to the LLVM dialect.
+void registerPasses();
+} // namespace hip::tile

@@ -1,0 +1,137 @@
+//===- compiler/tile/tile_driver.cpp - Verify, canonicalize, print, parse --===//
+//
+// The steps compile() runs on a kernel in the tile dialect, and the
+// MLIR-free entry points of hip/compiler/tile_dialect.h built from them.
+// Every failure is thrown as a hip::Error whose message names the op and the
+// user's file:line; nothing here aborts.
+//
+//===----------------------------------------------------------------------===//
+#include "tile.h"
+
+#include "hip/error.h"
+
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Rewrite/FrozenRewritePatternSet.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+using namespace mlir;
+
+namespace hip::tile {
+
+namespace {
+/// Collects the diagnostics emitted while it lives, one "file:line: message"
+/// line each (notes indented below).
+class DiagnosticCollector {
+public:
+  explicit DiagnosticCollector(MLIRContext *ctx)
+      : handler_(ctx, [this](Diagnostic &d) {
+          add(d, "");
+          for (Diagnostic &note : d.getNotes()) add(note, "  note: ");
+          return success();
+        }) {}
+  const std::string &text() const { return text_; }
+
+private:
+  void add(Diagnostic &d, const char *prefix) {
+    std::string where = formatLoc(d.getLocation());
+    if (!text_.empty()) text_ += "\n";
+    text_ += prefix + (where.empty() ? std::string() : where + ": ") + d.str();
+  }
+  std::string text_;
+  ScopedDiagnosticHandler handler_;
+};
+
+KernelOp onlyKernel(ModuleOp m) {
+  auto kernels = m.getOps<KernelOp>();
+  if (kernels.empty()) throw InternalError("tile module without a tile.kernel");
+  return *kernels.begin();
+}
+
+/// Imports `k` and verifies it: the module compile() works on.
+OwningOpRef<ModuleOp> importVerified(const dsl::Kernel &k, MLIRContext &ctx) {
+  OwningOpRef<ModuleOp> m = importKernel(k, ctx);
+  verifyOrThrow(*m, /*fromDSL=*/true);
+  return m;
+}
+} // namespace
+
+std::string formatLoc(Location loc) {
+  if (auto fl = loc->findInstanceOf<FileLineColLoc>())
+    return fl.getFilename().str() + ":" + std::to_string(fl.getLine());
+  return "";
+}
+
+void registerDialect(DialectRegistry &registry) { registry.insert<TileDialect>(); }
+
+std::unique_ptr<MLIRContext> createTileContext() {
+  DialectRegistry registry;
+  registerDialect(registry);
+  auto ctx = std::make_unique<MLIRContext>(registry, MLIRContext::Threading::DISABLED);
+  ctx->loadDialect<TileDialect>();
+  return ctx;
+}
+
+void verifyOrThrow(Operation *op, bool fromDSL) {
+  DiagnosticCollector diags(op->getContext());
+  if (succeeded(verify(op))) return;
+  if (fromDSL)
+    throw InternalError("the tile IR traced from the DSL does not verify (a DSL check is "
+                        "missing):\n" + diags.text());
+  throw CompileError("invalid tile IR:\n" + diags.text());
+}
+
+void canonicalize(Operation *op) {
+  MLIRContext *ctx = op->getContext();
+  // Only the tile dialect's patterns (and every op's folder): collecting
+  // those of all loaded dialects, as --canonicalize does, costs more than
+  // the rewrite itself on a kernel.
+  RewritePatternSet patterns(ctx);
+  ctx->getLoadedDialect<TileDialect>()->getCanonicalizationPatterns(patterns);
+  for (RegisteredOperationName name : ctx->getRegisteredOperationsByDialect("tile"))
+    name.getCanonicalizationPatterns(patterns, ctx);
+  (void)applyPatternsGreedily(op, FrozenRewritePatternSet(std::move(patterns)));
+}
+
+std::string print(Operation *op, bool locations) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  OpPrintingFlags flags;
+  flags.assumeVerified();
+  if (locations) flags.enableDebugInfo(/*enable=*/true, /*prettyForm=*/false);
+  op->print(os, flags);
+  return s;
+}
+
+// ---- MLIR-free entry points (hip/compiler/tile_dialect.h) ----------------------
+
+dsl::Kernel roundTrip(const dsl::Kernel &k, bool canon) {
+  auto ctx = createTileContext();
+  OwningOpRef<ModuleOp> m = importVerified(k, *ctx);
+  if (canon) canonicalize(*m);
+  return exportKernel(onlyKernel(*m));
+}
+
+std::string toMLIR(const dsl::Kernel &k, bool canon, bool locations) {
+  auto ctx = createTileContext();
+  OwningOpRef<ModuleOp> m = importVerified(k, *ctx);
+  if (canon) canonicalize(*m);
+  return print(*m, locations);
+}
+
+std::vector<dsl::Kernel> parseKernels(const std::string &text) {
+  auto ctx = createTileContext();
+  OwningOpRef<ModuleOp> m;
+  {
+    DiagnosticCollector diags(ctx.get());
+    m = parseSourceString<ModuleOp>(text, ParserConfig(ctx.get()));
+    if (!m) throw CompileError("cannot read tile IR:\n" + diags.text());
+  }
+  std::vector<dsl::Kernel> out;
+  for (KernelOp k : m->getOps<KernelOp>()) out.push_back(exportKernel(k));
+  return out;
+}
+
+} // namespace hip::tile

@@ -1,0 +1,62 @@
+//===- compiler/tile/tile_passes.cpp - Passes on tile IR (hipattn-opt) ----===//
+//
+// --hip-tile-to-llvm=target=T: each tile.kernel is exported to a dsl::Kernel,
+// lowered by the backend for T (the same code compile() runs) down to the
+// LLVM dialect, and replaced by the result. Lets lit tests lower textual
+// tile IR.
+//
+//===----------------------------------------------------------------------===//
+#include "tile.h"
+
+#include "../lowering.h"
+
+#include "mlir/Pass/Pass.h"
+#include "mlir/Pass/PassRegistry.h"
+
+using namespace mlir;
+
+namespace hip::tile {
+
+namespace {
+struct TileToLLVMPass : PassWrapper<TileToLLVMPass, OperationPass<ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(TileToLLVMPass)
+
+  TileToLLVMPass() = default;
+  TileToLLVMPass(const TileToLLVMPass &other) : PassWrapper(other) {}
+
+  StringRef getArgument() const override { return "hip-tile-to-llvm"; }
+  StringRef getDescription() const override {
+    return "lower tile.kernel ops with the compiler's backend for `target` to the LLVM dialect";
+  }
+  void getDependentDialects(DialectRegistry &registry) const override {
+    hip::detail::buildRegistry(registry);
+  }
+
+  Option<std::string> target{*this, "target",
+                             llvm::cl::desc("cpu, or a GPU chip (sm_80, ..., sm_90a, ...)"),
+                             llvm::cl::init("cpu")};
+
+  void runOnOperation() override {
+    for (KernelOp kernel : llvm::make_early_inc_range(getOperation().getOps<KernelOp>())) {
+      try {
+        Target t = parseTarget(target);
+        dsl::Kernel k = exportKernel(kernel);
+        hip::detail::Lowered low = t.backend == Backend::CUDA
+                                  ? hip::detail::lowerToGpu(k, t, getContext())
+                                  : hip::detail::lowerToCpu(k, getContext());
+        hip::detail::lowerToLLVMDialect(*low.module, k.name);
+        for (Operation &op : llvm::make_early_inc_range(*low.module->getBody()))
+          op.moveBefore(kernel);
+        kernel.erase();
+      } catch (const hip::Error &e) {
+        kernel.emitError() << e.what();
+        return signalPassFailure();
+      }
+    }
+  }
+};
+} // namespace
+
+void registerPasses() { PassRegistration<TileToLLVMPass>(); }
+
+} // namespace hip::tile
