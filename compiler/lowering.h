@@ -54,6 +54,8 @@ std::unique_ptr<mlir::MLIRContext> createContext();
 
 /// MLIR type of one element: ptr -> !llvm.ptr<addrSpace>.
 mlir::Type elementType(mlir::MLIRContext *ctx, dsl::DType t, unsigned addrSpace);
+/// MLIR type of a non-pointer element (null for ptr).
+mlir::Type scalarType(mlir::MLIRContext *ctx, dsl::DType t);
 /// Location of a tile-IR op: the user's file:line.
 mlir::Location locOf(mlir::MLIRContext *ctx, const dsl::Op &op);
 

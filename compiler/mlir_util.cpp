@@ -49,7 +49,7 @@ std::unique_ptr<MLIRContext> createContext() {
   return ctx;
 }
 
-Type elementType(MLIRContext *ctx, DType t, unsigned addrSpace) {
+Type scalarType(MLIRContext *ctx, DType t) {
   switch (t) {
   case DType::i1: return IntegerType::get(ctx, 1);
   case DType::i32: return IntegerType::get(ctx, 32);
@@ -57,9 +57,14 @@ Type elementType(MLIRContext *ctx, DType t, unsigned addrSpace) {
   case DType::f16: return Float16Type::get(ctx);
   case DType::bf16: return BFloat16Type::get(ctx);
   case DType::f32: return Float32Type::get(ctx);
-  case DType::ptr: return LLVM::LLVMPointerType::get(ctx, addrSpace);
+  case DType::ptr: return {};
   }
   return {};
+}
+
+Type elementType(MLIRContext *ctx, DType t, unsigned addrSpace) {
+  if (t == DType::ptr) return LLVM::LLVMPointerType::get(ctx, addrSpace);
+  return scalarType(ctx, t);
 }
 
 Location locOf(MLIRContext *ctx, const dsl::Op &op) {

@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "tile.h"
+#include "../lowering.h"
 
 #include "hip/error.h"
 
@@ -23,16 +24,9 @@ namespace hip::tile {
 namespace {
 
 Type elementType(MLIRContext *ctx, DType t, DType pointee) {
-  switch (t) {
-  case DType::i1: return IntegerType::get(ctx, 1);
-  case DType::i32: return IntegerType::get(ctx, 32);
-  case DType::i64: return IntegerType::get(ctx, 64);
-  case DType::f16: return Float16Type::get(ctx);
-  case DType::bf16: return BFloat16Type::get(ctx);
-  case DType::f32: return Float32Type::get(ctx);
-  case DType::ptr: return PtrType::get(ctx, elementType(ctx, pointee, DType::f32));
-  }
-  throw InternalError("unknown dtype in tile import");
+  Type e = hip::detail::scalarType(ctx, t == DType::ptr ? pointee : t);
+  if (!e) throw InternalError("unknown dtype in tile import");
+  return t == DType::ptr ? Type(PtrType::get(ctx, e)) : e;
 }
 
 class Importer {
