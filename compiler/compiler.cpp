@@ -73,7 +73,7 @@ Target parseTarget(const std::string &name) {
       ptx = v;
     }
     // O1 by default: without LLVM's middle end the attention kernels ran
-    // 20-45 % slower on an H200 (the matmul the same), O1 costs about 45 ms.
+    // 18-48 % slower on an H200 (the matmul the same), O1 costs about 45 ms.
     int opt = 1;
     if (const char *env = std::getenv("HIP_LLVM_OPT"); env && *env) {
       std::string v = env;
