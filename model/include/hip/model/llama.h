@@ -84,9 +84,9 @@ struct AttentionOptions {
 using AttentionHook = std::function<void(int64_t layer, const TensorView &q, const TensorView &k,
                                          const TensorView &v)>;
 
-/// Seconds spent in each part of the forward passes so far (all threads'
-/// wall time of the calling thread, summed over calls): where a run's time
-/// goes, printed by `hipattn eval ppl --json` as "phases".
+/// Wall-clock seconds spent in each part of the forward passes so far,
+/// summed over calls: where a run's time goes (`hipattn eval ppl --json`
+/// prints them as "phases_s").
 struct ForwardPhases {
   double norms = 0, linears = 0, rope = 0, attention = 0, activation = 0, logits = 0;
 };
