@@ -87,7 +87,7 @@ may take) and its default config.
 )"},
     {"demo", R"(usage: hipattn demo [--backend auto|cpu|cuda]
 
-Compiles vector_add, row_softmax and matmul (bf16 and f16) for the chosen
+Compiles vector_add, row_softmax, token_nll and matmul (bf16 and f16) for the chosen
 backend (default: HIP_BACKEND, else auto = the GPU when one is usable),
 runs them on random inputs whose sizes are not multiples of the tiles,
 compares every output with a float64 reference and prints where each ran,
@@ -197,6 +197,7 @@ int cmdDemo(const std::vector<std::string> &args) {
   std::vector<Case> cases = {
       {"vector_add", {}, {gpu ? 10000003 : 1000003}, "n"},
       {"row_softmax", {}, {gpu ? 4099 : 515, 100}, "rows x cols"},
+      {"token_nll", {}, {gpu ? 2049 : 130, gpu ? 49152 : 5000}, "rows x cols"},
       {"matmul", {{"DTYPE", 0}}, gpu ? std::vector<int64_t>{2049, 1023, 1000}
                                      : std::vector<int64_t>{130, 200, 70}, "M x N x K, bf16"},
       {"matmul", {{"DTYPE", 1}}, gpu ? std::vector<int64_t>{2049, 1023, 1000}
@@ -289,7 +290,7 @@ int main(int argc, char **argv) {
       Options o = parse(args, workload, {"--algorithm"});
       if (o.positional.size() != 1)
         return usageError("tune needs one KERNEL: hip_attention, flash_attention, vector_add, "
-                          "row_softmax or matmul");
+                          "row_softmax, token_nll or matmul");
       return hip::tools::cmdTune(o.positional[0], o.flags);
     }
     if (cmd == "run") {

@@ -305,7 +305,7 @@ int cmdRun(const std::map<std::string, std::string> &f) {
 extern const char *kTuneHelp;
 const char *kTuneHelp = R"(usage: hipattn tune hip_attention|flash_attention [workload and HiP options of
                    'hipattn run'] [--algorithm --min-recall R [--max-error E]]
-       hipattn tune vector_add|row_softmax|matmul --dims N,... [--config k=v,...]
+       hipattn tune vector_add|row_softmax|token_nll|matmul --dims N,... [--config k=v,...]
                    [--backend cpu|cuda]
 
 Tunes the schedule (tile sizes, warps) of the kernels hip_attention runs (the
@@ -323,12 +323,12 @@ for data with locality). The result is cached per GPU and shape; hip_attention
 uses it when asked (HiPAttentionArgs::tuned, or HIP_TUNED=1).
 
 The example kernels are tuned on random inputs of --dims (vector_add: n;
-row_softmax: rows,cols; matmul: M,N,K), each candidate checked against the
+row_softmax and token_nll: rows,cols; matmul: M,N,K), each candidate checked against the
 float64 reference; --config fixes other keys (e.g. DTYPE=1 for f16 matmul).
 )";
 
 namespace {
-/// Tunes an example kernel (vector_add, row_softmax, matmul) on random inputs
+/// Tunes an example kernel (vector_add, row_softmax, token_nll, matmul) on random inputs
 /// of `dims` with the run-and-check harness: every candidate's output is
 /// compared with the float64 reference before it may win.
 int tuneExample(const std::string &name, const std::map<std::string, std::string> &flags) {
@@ -373,11 +373,12 @@ int tuneExample(const std::string &name, const std::map<std::string, std::string
 } // namespace
 
 int cmdTune(const std::string &what, const std::map<std::string, std::string> &flags) {
-  if (what == "vector_add" || what == "row_softmax" || what == "matmul") return tuneExample(what, flags);
+  if (what == "vector_add" || what == "row_softmax" || what == "token_nll" || what == "matmul")
+    return tuneExample(what, flags);
   if (what != "hip_attention" && what != "flash_attention")
     throw InvalidArgument("tune: '" + what + "' is not tunable here; tune hip_attention (its mask "
                           "and sparse-attention kernels), flash_attention, or an example kernel "
-                          "(vector_add, row_softmax, matmul) with --dims");
+                          "(vector_add, row_softmax, token_nll, matmul) with --dims");
   // Schedules are tuned here; the algorithm search compares HiP settings at
   // the default (or cached) schedules.
   ::setenv("HIP_DISABLE_AUTOTUNE", flags.count("--algorithm") ? "1" : "0", 1);
