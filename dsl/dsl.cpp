@@ -7,6 +7,8 @@
 //===----------------------------------------------------------------------===//
 #include "hip/dsl/dsl.h"
 
+#include <deque>
+
 #include <algorithm>
 #include <cmath>
 #include <mutex>
@@ -682,8 +684,10 @@ std::vector<Val> if_else(const Operand &cond,
 
 // ---- Registry --------------------------------------------------------------------------
 namespace {
-std::vector<KernelDef> &registry() {
-  static std::vector<KernelDef> r;
+/// A deque: registering a kernel must not move the others, since
+/// findKernel's references are kept (SpecializedKernel, tuned launches).
+std::deque<KernelDef> &registry() {
+  static std::deque<KernelDef> r;
   return r;
 }
 } // namespace
@@ -692,7 +696,7 @@ bool registerKernel(KernelDef def) {
   registry().push_back(std::move(def));
   return true;
 }
-const std::vector<KernelDef> &registeredKernels() { return registry(); }
+const std::deque<KernelDef> &registeredKernels() { return registry(); }
 
 const KernelDef &findKernel(const std::string &name) {
   for (auto &d : registry())

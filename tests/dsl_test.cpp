@@ -65,6 +65,23 @@ TEST(Dsl, ConfigParsingAndErrors) {
   EXPECT_THROW(c["missing"], hip::CompileError);
 }
 
+TEST(Dsl, RegisteringKernelsKeepsEarlierReferencesValid) {
+  // Callers keep findKernel's reference (SpecializedKernel, tuned launches);
+  // registering more kernels later (a library loaded after them, a stage
+  // used for the first time) must not move it.
+  hip::kernels::registerExampleKernels();
+  const KernelDef &mm = findKernel("matmul");
+  // More kernels than are registered: a growing array would have to move.
+  size_t n = registeredKernels().size() + 1;
+  for (size_t i = 0; i < n; ++i) {
+    KernelDef copy = findKernel("vector_add");
+    copy.name = "vector_add_copy_" + std::to_string(i);
+    registerKernel(std::move(copy));
+  }
+  EXPECT_EQ(&findKernel("matmul"), &mm);
+  EXPECT_EQ(mm.name, "matmul");
+}
+
 TEST(Dsl, RegistryEnumeratesValidConfigsOnly) {
   hip::kernels::registerExampleKernels();
   const KernelDef &mm = findKernel("matmul");

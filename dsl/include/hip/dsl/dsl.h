@@ -18,6 +18,7 @@
 #include "hip/dsl/ir.h"
 #include "hip/error.h"
 
+#include <deque>
 #include <functional>
 #include <initializer_list>
 #include <map>
@@ -245,8 +246,9 @@ struct KernelDef {
 };
 
 /// Registers a kernel; returns true so it can initialise a static.
+/// Registered kernels never move: references to them stay valid.
 bool registerKernel(KernelDef def);
-const std::vector<KernelDef> &registeredKernels();
+const std::deque<KernelDef> &registeredKernels();
 /// Throws InvalidArgument listing the registered names if unknown.
 const KernelDef &findKernel(const std::string &name);
 /// Every config of the space (cartesian product), valid ones only.
