@@ -66,11 +66,12 @@ void rmsNorm(const float *x, const float *w, int64_t n, float eps, float *y) {
   for (int64_t i = 0; i < n; ++i) y[i] = x[i] * r * w[i];
 }
 
-std::vector<float> rmsNormRows(const std::vector<float> &x, int64_t T, int64_t n,
-                               const std::vector<float> &w, float eps) {
+/// RMSNorm of each of the T rows of n at x, in parallel.
+std::vector<float> rmsNormRows(const float *x, int64_t T, int64_t n, const std::vector<float> &w,
+                               float eps) {
   std::vector<float> y(size_t(T * n));
   rt::parallelFor(size_t(T), [&](size_t t, unsigned) {
-    rmsNorm(&x[t * size_t(n)], w.data(), n, eps, &y[t * size_t(n)]);
+    rmsNorm(x + t * size_t(n), w.data(), n, eps, &y[t * size_t(n)]);
   });
   return y;
 }
@@ -335,10 +336,14 @@ private:
   }
 };
 
-std::shared_ptr<LlamaModel::DslWeights> LlamaModel::dslWeights(const AttentionOptions &opt) const {
-  bool gpu = onGpu(opt.backend);
+bool dslLinears(const AttentionOptions &opt) {
   using Lin = AttentionOptions::Linears;
-  if (opt.linears == Lin::Host || (opt.linears == Lin::Auto && !gpu)) return nullptr;
+  return opt.linears == Lin::DSL || (opt.linears == Lin::Auto && onGpu(opt.backend));
+}
+
+std::shared_ptr<LlamaModel::DslWeights> LlamaModel::dslWeights(const AttentionOptions &opt) const {
+  if (!dslLinears(opt)) return nullptr;
+  bool gpu = onGpu(opt.backend);
   std::lock_guard<std::mutex> g(dslMu_);
   std::shared_ptr<DslWeights> &w = dsl_[gpu ? 1 : 0];
   if (w) return w;
@@ -487,6 +492,16 @@ ForwardPhases LlamaModel::phases() const {
   return phases_;
 }
 
+void LlamaModel::addPhases(const ForwardPhases &p) const {
+  std::lock_guard<std::mutex> g(phasesMu_);
+  phases_.norms += p.norms, phases_.linears += p.linears, phases_.rope += p.rope;
+  phases_.attention += p.attention, phases_.activation += p.activation, phases_.logits += p.logits;
+}
+
+std::vector<float> LlamaModel::outputNorm(const std::vector<float> &x, int64_t from, int64_t to) const {
+  return rmsNormRows(x.data() + from * cfg_.dim, to - from, cfg_.dim, outNorm_, cfg_.normEps);
+}
+
 void LlamaModel::runLayers(std::vector<float> &x, int64_t T, int64_t p0,
                            const AttentionFn &attention, const DslWeights *dsl) const {
   const LlamaConfig &c = cfg_;
@@ -500,10 +515,14 @@ void LlamaModel::runLayers(std::vector<float> &x, int64_t T, int64_t p0,
     });
     return r;
   };
-  auto linear = [&](const DslMatrix *d, const std::vector<float> &in, int64_t n,
-                    const std::vector<float> &w, int64_t out) {
+  auto hostLinear = [&](const std::vector<float> &in, int64_t n, const std::vector<float> &w,
+                        int64_t out) {
     PhaseTimer pt(ph.linears);
-    return d ? dsl->apply(*d, in.data(), T) : matmul(in, T, n, w, out);
+    return matmul(in, T, n, w, out);
+  };
+  auto dslLinear = [&](const DslMatrix &d, const std::vector<float> &in) {
+    PhaseTimer pt(ph.linears);
+    return dsl->apply(d, in.data(), T);
   };
   std::unique_ptr<RopeTable> rope;
   {
@@ -516,17 +535,17 @@ void LlamaModel::runLayers(std::vector<float> &x, int64_t T, int64_t p0,
     std::vector<float> h, q, k, v;
     {
       PhaseTimer pt(ph.norms);
-      h = rmsNormRows(x, T, c.dim, L.attnNorm, c.normEps);
+      h = rmsNormRows(x.data(), T, c.dim, L.attnNorm, c.normEps);
     }
     if (D) {
-      std::vector<float> qkv = linear(&D->qkv, h, 0, {}, 0);
+      std::vector<float> qkv = dslLinear(D->qkv, h);
       PhaseTimer pt(ph.linears);
       int64_t w = c.dim + 2 * kvDim;
       q = columns(qkv, w, 0, c.dim), k = columns(qkv, w, c.dim, kvDim),
       v = columns(qkv, w, c.dim + kvDim, kvDim);
     } else {
-      q = linear(nullptr, h, c.dim, L.wq, c.dim), k = linear(nullptr, h, c.dim, L.wk, kvDim),
-      v = linear(nullptr, h, c.dim, L.wv, kvDim);
+      q = hostLinear(h, c.dim, L.wq, c.dim), k = hostLinear(h, c.dim, L.wk, kvDim),
+      v = hostLinear(h, c.dim, L.wv, kvDim);
     }
     {
       PhaseTimer pt(ph.rope);
@@ -538,49 +557,46 @@ void LlamaModel::runLayers(std::vector<float> &x, int64_t T, int64_t p0,
       PhaseTimer pt(ph.attention);
       o = attention(l, q, k, v);
     }
-    std::vector<float> y = linear(D ? &D->o : nullptr, o, c.dim, L.wo, c.dim);
+    std::vector<float> y = D ? dslLinear(D->o, o) : hostLinear(o, c.dim, L.wo, c.dim);
     {
       PhaseTimer pt(ph.norms);
       addRows(x, y, c.dim);
-      h = rmsNormRows(x, T, c.dim, L.ffnNorm, c.normEps);
+      h = rmsNormRows(x.data(), T, c.dim, L.ffnNorm, c.normEps);
     }
+    // SwiGLU: g = silu(gate) * up, from the fused [gate | up] rows of the DSL
+    // path or the host's two matrices.
+    std::vector<float> gu, gate, up;
+    if (D) gu = dslLinear(D->gateUp, h);
+    else gate = hostLinear(h, c.dim, L.wGate, c.ffn), up = hostLinear(h, c.dim, L.wUp, c.ffn);
     std::vector<float> g(size_t(T * c.ffn));
-    if (D) {
-      std::vector<float> gu = linear(&D->gateUp, h, 0, {}, 0);
+    {
       PhaseTimer pt(ph.activation);
       rt::parallelFor(size_t(T), [&](size_t t, unsigned) {
-        const float *gr = &gu[t * size_t(2 * c.ffn)], *ur = gr + c.ffn;
-        for (int64_t i = 0; i < c.ffn; ++i) g[t * size_t(c.ffn) + size_t(i)] = gr[i] / (1.f + std::exp(-gr[i])) * ur[i];
+        const float *gr = D ? &gu[t * size_t(2 * c.ffn)] : &gate[t * size_t(c.ffn)];
+        const float *ur = D ? gr + c.ffn : &up[t * size_t(c.ffn)];
+        float *out = &g[t * size_t(c.ffn)];
+        for (int64_t i = 0; i < c.ffn; ++i) out[i] = gr[i] / (1.f + std::exp(-gr[i])) * ur[i];
       });
-    } else {
-      g = linear(nullptr, h, c.dim, L.wGate, c.ffn);
-      std::vector<float> u = linear(nullptr, h, c.dim, L.wUp, c.ffn);
-      PhaseTimer pt(ph.activation);
-      for (size_t i = 0; i < g.size(); ++i) g[i] = g[i] / (1.f + std::exp(-g[i])) * u[i];
     }
-    y = linear(D ? &D->down : nullptr, g, c.ffn, L.wDown, c.dim);
+    y = D ? dslLinear(D->down, g) : hostLinear(g, c.ffn, L.wDown, c.dim);
     PhaseTimer pt(ph.norms);
     addRows(x, y, c.dim);
   }
-  std::lock_guard<std::mutex> g(phasesMu_);
-  phases_.norms += ph.norms, phases_.linears += ph.linears, phases_.rope += ph.rope;
-  phases_.attention += ph.attention, phases_.activation += ph.activation;
+  addPhases(ph);
 }
 
 std::vector<float> LlamaModel::logits(std::vector<float> &x, int64_t T, int64_t first,
                                       const DslWeights *dsl) const {
-  double s = 0;
+  ForwardPhases ph;
   std::vector<float> r;
   {
-    PhaseTimer pt(s);
+    PhaseTimer pt(ph.logits);
     first = std::clamp<int64_t>(first, 0, T);
-    std::vector<float> rows(x.begin() + first * cfg_.dim, x.end());
-    std::vector<float> h = rmsNormRows(rows, T - first, cfg_.dim, outNorm_, cfg_.normEps);
+    std::vector<float> h = outputNorm(x, first, T);
     r = dsl ? dsl->apply(*dsl->output, h.data(), T - first)
             : matmul(h, T - first, cfg_.dim, outputWeight(), cfg_.vocab);
   }
-  std::lock_guard<std::mutex> g(phasesMu_);
-  phases_.logits += s;
+  addPhases(ph);
   return r;
 }
 
@@ -629,12 +645,11 @@ std::vector<double> LlamaModel::tokenNll(const std::vector<int32_t> &tokens,
   std::vector<float> x = prefill(tokens, opt, {}, dsl.get());
   int64_t n = T - first, V = cfg_.vocab;
   std::vector<double> nll(static_cast<size_t>(n));
-  double s = 0;
+  ForwardPhases ph;
   {
-    PhaseTimer pt(s);
+    PhaseTimer pt(ph.logits);
     // Token j is predicted by the hidden state of position j - 1.
-    std::vector<float> rows(x.begin() + (first - 1) * cfg_.dim, x.end() - cfg_.dim);
-    std::vector<float> h = rmsNormRows(rows, n, cfg_.dim, outNorm_, cfg_.normEps);
+    std::vector<float> h = outputNorm(x, first - 1, T - 1);
     if (dsl) {
       std::vector<float> d = dsl->nll(*dsl->output, h.data(), n, tokens.data() + first);
       std::copy(d.begin(), d.end(), nll.begin());
@@ -649,8 +664,7 @@ std::vector<double> LlamaModel::tokenNll(const std::vector<int32_t> &tokens,
       });
     }
   }
-  std::lock_guard<std::mutex> g(phasesMu_);
-  phases_.logits += s;
+  addPhases(ph);
   return nll;
 }
 
@@ -716,7 +730,6 @@ PerplexityResult perplexity(const LlamaModel &m, const std::vector<int32_t> &tok
     if (b + ctx >= N) break;
   }
   if (maxWindows > 0) total = std::min(total, maxWindows);
-  int64_t V = m.config().vocab;
   PerplexityResult r;
   int64_t prevEnd = 0;
   for (int64_t b = 0; r.windows < total; b += stride) {

@@ -250,11 +250,7 @@ const char *backendName(const AttentionOptions &a) {
 }
 
 /// Where the linear layers ran: "dsl" (the DSL matmul) or "host".
-const char *linearsName(const AttentionOptions &a) {
-  using L = AttentionOptions::Linears;
-  return a.linears == L::DSL || (a.linears == L::Auto && a.backend == ComputeBackend::CUDA) ? "dsl"
-                                                                                             : "host";
-}
+const char *linearsName(const AttentionOptions &a) { return dslLinears(a) ? "dsl" : "host"; }
 
 int evalPpl(const Flags &o) {
   AttentionOptions a = attentionOptions(o);

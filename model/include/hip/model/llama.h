@@ -78,6 +78,10 @@ struct AttentionOptions {
   enum class Linears { Auto, Host, DSL } linears = Linears::Auto;
 };
 
+/// Whether `opt` runs the linear layers through the DSL matmul (Auto: on the
+/// CUDA backend).
+bool dslLinears(const AttentionOptions &opt);
+
 /// What a layer's attention saw: q (pre-scaled by 1/sqrt(headDim)) [1, T,
 /// H, paddedHeadDim], k and v [1, T_k, H_kv, paddedHeadDim], in the
 /// attention dtype on the host.
@@ -132,6 +136,9 @@ private:
   mutable ForwardPhases phases_;
   /// The DSL weights for `opt` (nullptr: host linears).
   std::shared_ptr<DslWeights> dslWeights(const AttentionOptions &opt) const;
+  void addPhases(const ForwardPhases &p) const;
+  /// RMSNorm with the output norm's weights of rows [from, to) of x [T, dim].
+  std::vector<float> outputNorm(const std::vector<float> &x, int64_t from, int64_t to) const;
 
   const std::vector<float> &outputWeight() const { return output_.empty() ? embed_ : output_; }
   /// Attention of one layer: (layer, q [T, H*D], k, v [T, H_kv*D], all
