@@ -15,6 +15,7 @@
 #include "hip/runtime/cuda.h"
 
 #include "attention_inputs.h"
+#include "skip_without_gpu.h"
 
 #include <gtest/gtest.h>
 
@@ -78,10 +79,7 @@ double maxErrorVsReference(Inputs &in, const Tensor &out, const kernels::HiPMask
 class Attention : public ::testing::TestWithParam<Backend> {
 protected:
   void SetUp() override {
-    if (GetParam() == Backend::CUDA) {
-      std::string why;
-      if (!rt::cudaAvailable(&why)) GTEST_SKIP() << "no CUDA GPU, GPU case not run: " << why;
-    }
+    if (GetParam() == Backend::CUDA) HIP_SKIP_WITHOUT_GPU();
   }
   ComputeBackend backend() const {
     return GetParam() == Backend::CUDA ? ComputeBackend::CUDA : ComputeBackend::CPU;

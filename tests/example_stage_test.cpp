@@ -12,6 +12,7 @@
 #include "hip/kernels/hip_reference.h"
 #include "hip/mask_stage.h"
 #include "hip/runtime/cuda.h"
+#include "skip_without_gpu.h"
 
 #include <gtest/gtest.h>
 
@@ -91,8 +92,7 @@ class ExampleStage : public ::testing::TestWithParam<Backend> {};
 TEST_P(ExampleStage, RunsInAPipeline) {
   HiPAttentionArgs a;
   if (GetParam() == Backend::CUDA) {
-    std::string why;
-    if (!rt::cudaAvailable(&why)) GTEST_SKIP() << "no CUDA GPU, GPU case not run: " << why;
+    HIP_SKIP_WITHOUT_GPU();
     a.backend = ComputeBackend::CUDA;
   } else {
     a.backend = ComputeBackend::CPU;

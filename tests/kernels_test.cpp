@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 #include "hip/kernels/examples.h"
 #include "hip/runtime/cuda.h"
+#include "skip_without_gpu.h"
 
 #include <gtest/gtest.h>
 
@@ -65,8 +66,7 @@ void runAll(const hip::Target &t, bool gpu) {
 TEST(ExampleKernels, CpuBackend) { runAll(hip::Target{}, false); }
 
 TEST(ExampleKernels, GpuBackend) {
-  std::string why;
-  if (!hip::rt::cudaAvailable(&why)) GTEST_SKIP() << "no CUDA GPU: " << why;
+  HIP_SKIP_WITHOUT_GPU();
   runAll(hip::currentTarget(hip::Backend::CUDA), true);
 }
 

@@ -14,6 +14,7 @@
 #include "hip/model/llama.h"
 #include "hip/model/tokenizer.h"
 #include "hip/runtime/cuda.h"
+#include "skip_without_gpu.h"
 
 #include <gtest/gtest.h>
 
@@ -474,8 +475,7 @@ TEST(Llama, DslLinearsMatchHostLinearsOnTheCpu) {
 
 TEST(Llama, DslLinearsMatchHostLinearsOnTheGpu) {
   REQUIRE_STORIES();
-  std::string why;
-  if (!hip::rt::cudaAvailable(&why)) GTEST_SKIP() << "no CUDA GPU, GPU case not run: " << why;
+  HIP_SKIP_WITHOUT_GPU();
   expectDslLinearsMatchHost(hip::ComputeBackend::CUDA);
 }
 

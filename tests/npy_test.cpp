@@ -86,15 +86,21 @@ std::string floatBytes(std::initializer_list<float> values) {
 }
 
 /// Calls readNpy(path) expecting E, and returns its message.
-template <class E> std::string readError(const std::string &path) {
+/// The message of the E that `fn` throws ("<no error>" or "<wrong exception
+/// type>: ..." otherwise, which no expected message contains).
+template <class E, class F> std::string errorOf(F fn) {
   try {
-    readNpy(path);
+    fn();
   } catch (const E &e) {
     return e.what();
   } catch (const std::exception &e) {
     return std::string("<wrong exception type>: ") + e.what();
   }
   return "<no error>";
+}
+
+template <class E> std::string readError(const std::string &path) {
+  return errorOf<E>([&] { readNpy(path); });
 }
 
 #define EXPECT_CONTAINS(msg, part)                                             \
@@ -356,13 +362,9 @@ TEST_F(Npy, DirectoryIsNotAFile) {
 TEST_F(Npy, WriteRejectsWrongDataSize) {
   std::string path = file("w.npy");
   NpyArray a{NpyType::f32, {2, 3}, std::vector<char>(20)};
-  try {
-    writeNpy(path, a);
-    FAIL() << "no error";
-  } catch (const hip::InvalidArgument &e) {
-    EXPECT_CONTAINS(e.what(), path);
-    EXPECT_CONTAINS(e.what(), "data has 20 bytes, expected 24");
-  }
+  std::string msg = errorOf<hip::InvalidArgument>([&] { writeNpy(path, a); });
+  EXPECT_CONTAINS(msg, path);
+  EXPECT_CONTAINS(msg, "data has 20 bytes, expected 24");
   a.shape = {-1, 3};
   EXPECT_THROW(writeNpy(path, a), hip::InvalidArgument);
   EXPECT_TRUE(fs::is_empty(dir)) << "something was written";
@@ -371,13 +373,9 @@ TEST_F(Npy, WriteRejectsWrongDataSize) {
 TEST_F(Npy, WriteFailureLeavesNoTemporary) {
   NpyArray a{NpyType::i32, {1}, std::vector<char>(4)};
   std::string path = file("no_such_dir/w.npy");
-  try {
-    writeNpy(path, a);
-    FAIL() << "no error";
-  } catch (const hip::RuntimeError &e) {
-    EXPECT_CONTAINS(e.what(), path);
-    EXPECT_CONTAINS(e.what(), "No such file or directory");
-  }
+  std::string msg = errorOf<hip::RuntimeError>([&] { writeNpy(path, a); });
+  EXPECT_CONTAINS(msg, path);
+  EXPECT_CONTAINS(msg, "No such file or directory");
 
   // rename onto a non-empty directory fails after the data was written.
   fs::create_directories(dir / "target.npy" / "x");

@@ -11,6 +11,7 @@
 #include "hip/dsl/dsl.h"
 #include "hip/kernels/examples.h"
 #include "hip/runtime/cuda.h"
+#include "skip_without_gpu.h"
 
 #include <gtest/gtest.h>
 
@@ -80,8 +81,7 @@ class Ops : public ::testing::TestWithParam<int> {
 protected:
   void SetUp() override {
     if (GetParam() == 0) return;
-    std::string why;
-    if (!rt::cudaAvailable(&why)) GTEST_SKIP() << "no CUDA GPU: " << why;
+    HIP_SKIP_WITHOUT_GPU();
     t = currentTarget(Backend::CUDA);
   }
   Target t; // the CPU unless SetUp picked the GPU

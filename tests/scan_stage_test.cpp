@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "attention_inputs.h"
+#include "skip_without_gpu.h"
 
 #include <gtest/gtest.h>
 
@@ -68,10 +69,7 @@ std::vector<int64_t> kernelList(const HiPAttentionOutputMetadata &m, const std::
 class ScanStage : public ::testing::TestWithParam<Backend> {
 protected:
   void SetUp() override {
-    if (GetParam() == Backend::CUDA) {
-      std::string why;
-      if (!rt::cudaAvailable(&why)) GTEST_SKIP() << "no CUDA GPU, GPU case not run: " << why;
-    }
+    if (GetParam() == Backend::CUDA) HIP_SKIP_WITHOUT_GPU();
   }
   bool cuda() const { return GetParam() == Backend::CUDA; }
   HiPAttentionArgs args(const kernels::ScanPipelineParams &p, bool maskOnly) const {
