@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "hip/attention.h"
+#include "hip/env.h"
 
 #include "hip/error.h"
 #include "hip/kernels/examples.h"
@@ -146,15 +147,6 @@ MaskContext contextFor(const Problem &p, std::optional<float> softmaxScale) {
   ctx.scale = softmaxScale.value_or(1.f);
   ctx.dtypeCode = p.dtypeCode;
   return ctx;
-}
-
-int64_t envInt(const char *name, int64_t fallback) {
-  const char *s = std::getenv(name);
-  if (!s || !*s) return fallback;
-  char *end = nullptr;
-  long long v = std::strtoll(s, &end, 10);
-  if (*end) throw InvalidArgument(std::string(name) + "='" + s + "' is not an integer");
-  return v;
 }
 
 /// Tile sizes of the attention kernels per head dim, chosen so that the

@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 #include "hip/attention.h"
 #include "hip/compiler/compiler.h"
+#include "hip/env.h"
 #include "hip/error.h"
 #include "hip/kernels/hip_reference.h"
 #include "hip/kernels/npy.h"
@@ -162,14 +163,7 @@ AttentionOptions attentionOptions(const Flags &o) {
   else if (lin == "host") a.linears = AttentionOptions::Linears::Host;
   else if (lin == "dsl") a.linears = AttentionOptions::Linears::DSL;
   else throw InvalidArgument("--linears must be auto, host or dsl, got '" + lin + "'");
-  const char *ri = std::getenv("HIP_REFRESH_INTERVAL");
-  int64_t refresh = 8;
-  if (ri && *ri) {
-    char *end = nullptr;
-    refresh = std::strtoll(ri, &end, 10);
-    if (*end) throw InvalidArgument(std::string("HIP_REFRESH_INTERVAL='") + ri + "' is not an integer");
-  }
-  a.refreshInterval = o.num("--refresh-interval", refresh);
+  a.refreshInterval = o.num("--refresh-interval", envInt("HIP_REFRESH_INTERVAL", 8));
   if (a.refreshInterval < 1) throw InvalidArgument("--refresh-interval must be >= 1");
   return a;
 }
