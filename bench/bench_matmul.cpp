@@ -1,7 +1,8 @@
 //===- bench/bench_matmul.cpp - DSL matmul vs cuBLAS, compile times -------===//
 //
-//   bench-matmul [M N K] [--config k=v,...]   (default 4096^3, bf16 in, f32 out;
-//                                             --config times that config only)
+//   bench-matmul [M N K] [--config k=v,...]...  (default 4096^3, bf16 in, f32 out;
+//                                               --config, repeatable: time just
+//                                               those configs)
 //
 // In one process on one GPU: every valid config of the DSL matmul and cuBLAS
 // (cublasGemmEx, bf16 -> f32, CUBLAS_COMPUTE_32F), each timed with events
@@ -50,11 +51,11 @@ template <class F> double timeMs(F launchOnce, int reps = 20) {
   return median(t);
 }
 /// Compile time of the matmul's default config for `t`: cold (no in-memory
-/// or on-disk cache) and warm (on-disk cache hit), medians of 5.
+/// or on-disk cache) and warm (on-disk cache hit), medians of 11.
 void compileTimes(const Target &t) {
   const auto &def = dsl::findKernel("matmul");
   std::vector<double> cold, warm;
-  for (int i = 0; i < 5; ++i) {
+  for (int i = 0; i < 11; ++i) {
     rt::KernelCache::global().clear();
     clearInMemoryCache();
     auto t0 = std::chrono::steady_clock::now();
@@ -68,7 +69,7 @@ void compileTimes(const Target &t) {
     warm.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     if (!cw->fromCache) std::printf("warning: warm compile missed the cache\n");
   }
-  std::printf("compile time for %s (trace + DSL -> PTX, default config, median of 5): cold %.1f ms, "
+  std::printf("compile time for %s (trace + DSL -> PTX, default config, median of 11): cold %.1f ms, "
               "warm (disk cache hit) %.2f ms\n",
               t.str().c_str(), median(cold), median(warm));
 }
@@ -76,10 +77,10 @@ void compileTimes(const Target &t) {
 
 int main(int argc, char **argv) {
   int M = 4096, N = 4096, K = 4096;
-  std::string only; // --config k=v,...: time just that config (e.g. under ncu)
+  std::vector<std::string> only; // --config k=v,... (repeatable): time just those configs
   std::vector<std::string> pos;
   for (int i = 1; i < argc; ++i) {
-    if (std::string(argv[i]) == "--config" && i + 1 < argc) only = argv[++i];
+    if (std::string(argv[i]) == "--config" && i + 1 < argc) only.push_back(argv[++i]);
     else pos.push_back(argv[i]);
   }
   if (pos.size() == 3) M = std::atoi(pos[0].c_str()), N = std::atoi(pos[1].c_str()), K = std::atoi(pos[2].c_str());
@@ -137,7 +138,10 @@ int main(int argc, char **argv) {
     std::vector<ArgValue> bestArgs;
     std::array<unsigned, 3> bestGrid{};
     std::vector<dsl::Config> configs = dsl::enumerateConfigs(def);
-    if (!only.empty()) configs = {dsl::Config::parse(only)};
+    if (!only.empty()) {
+      configs.clear();
+      for (const auto &o : only) configs.push_back(dsl::Config::parse(o));
+    }
     for (const auto &cfg : configs) {
       dsl::Config full(dsl::trace(def, cfg).config);
       std::vector<ArgValue> args = {ArgValue::pointer(a.ptr()), ArgValue::pointer(b.ptr()),

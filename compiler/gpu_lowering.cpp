@@ -21,8 +21,10 @@
 // through shared memory (barrier, write, barrier, read). Row reductions use
 // warp shuffles. dot stages its operands in padded shared memory (or reads
 // them where a pipelined loop's cp.async put them), loads fragments with
-// ldmatrix and runs mma.sync. Loops whose loads only feed dots are
-// software-pipelined over num_stages shared buffers.
+// ldmatrix one k-step ahead of the mma.sync that uses them. Loops whose loads
+// only feed dots are software-pipelined over num_stages shared buffers; with
+// one such dot the loop waits for the next stage before the dot's last k-step
+// and carries that stage's first fragments into the next iteration.
 //
 //===----------------------------------------------------------------------===//
 #include "lowering.h"
@@ -158,6 +160,31 @@ private:
   void lowerReduce(const dsl::Op &op, Location loc);
   bool lowerRowReduceShuffle(const dsl::Op &op, const TileVal &in, Location loc);
   void lowerDot(const dsl::Op &op, Location loc);
+  /// Per-warp geometry of a dot's mma.sync tiling (values at the current
+  /// insertion point).
+  struct DotGeom {
+    const Layout *cl;
+    DType dtype;
+    int64_t M, N, K, MI, NI;
+    Value wRow, wCol, l16, lHi, sBase;
+  };
+  DotGeom dotGeom(const dsl::Op &op, Location loc);
+  /// The A and B fragments of k-step `kk` read from shared memory with
+  /// ldmatrix: MI x 4 registers of A, then NI x 2 of B.
+  std::vector<Value> loadFrags(const DotGeom &g, Value aBase, int64_t lda, Value bBase,
+                               int64_t ldb, int64_t kk, Location loc);
+  /// A pipelined loop's dot whose first k-step fragments are loaded one
+  /// iteration ahead (see lowerFor).
+  struct FragPrefetch {
+    const dsl::Op *dot = nullptr;
+    int stages = 0;
+    std::vector<Value> carried; // k-step 0 of this iteration's stage
+    Value nextA, nextB;         // the next stage's buffers
+    std::vector<Value> next;    // k-step 0 of the next stage (lowerDot fills it)
+  };
+  std::optional<FragPrefetch> prefetch_;
+  LLVM::InlineAsmOp asmCall(TypeRange results, ValueRange args, const std::string &text,
+                      const std::string &cons, bool sideEffects, Location loc);
   void stageRows(const TileVal &v, const dsl::Type &t, int64_t ld, size_t byteBase, Location loc);
   /// A loop's software-pipelining plan (see lowerFor).
   struct Pipeline {
@@ -1149,77 +1176,113 @@ void GpuLowering::lowerDot(const dsl::Op &op, Location loc) {
     aBase = c32(int64_t(tempBase_));
     bBase = c32(int64_t(tempBase_ + offB));
   }
-  int64_t WM = M / cl->wm, WN = N / cl->wn, MI = WM / 16, NI = WN / 8;
-  Value wRow = mul(fold<arith::DivUIOp>(b_, loc, warp_, c32(cl->wn)), c32(WM), loc);
-  Value wCol = mul(fold<arith::RemUIOp>(b_, loc, warp_, c32(cl->wn)), c32(WN), loc);
-  Value l16 = fold<arith::RemUIOp>(b_, loc, lane_, c32(16));
-  Value lHi = mul(fold<arith::DivUIOp>(b_, loc, lane_, c32(16)), c32(8), loc);
-  Value sBase = mk<LLVM::PtrToIntOp>(b_, loc, b_.getI32Type(), smemBase_);
-  Type i32 = b_.getI32Type(), f32 = b_.getF32Type();
-  // ldmatrix reads shared memory: it must count as having side effects, or
-  // LLVM merges two dots' loads from the same addresses and moves them
-  // across barriers. mma.sync is a pure function of its registers.
-  auto asmCall = [&](TypeRange results, ValueRange args, const std::string &text,
-                     const std::string &cons, bool readsMemory) {
-    return mk<LLVM::InlineAsmOp>(b_, loc, results, args, text, cons, readsMemory, false,
-                                 LLVM::tailcallkind::TailCallKind::None,
-                                 LLVM::AsmDialectAttr(), ArrayAttr());
-  };
-  Type s4i = LLVM::LLVMStructType::getLiteral(&ctx_, {i32, i32, i32, i32});
-  Type s2i = LLVM::LLVMStructType::getLiteral(&ctx_, {i32, i32});
+  DotGeom g = dotGeom(op, loc);
+  Type f32 = b_.getF32Type();
   Type s4f = LLVM::LLVMStructType::getLiteral(&ctx_, {f32, f32, f32, f32});
   std::string mmaText = std::string("mma.sync.aligned.m16n8k16.row.col.f32.") +
                         (at.dtype == DType::bf16 ? "bf16.bf16" : "f16.f16") +
                         ".f32 {$0,$1,$2,$3}, {$4,$5,$6,$7}, {$8,$9}, {$10,$11,$12,$13};";
+  bool ahead = prefetch_ && prefetch_->dot == &op;
+  // The fragments of k-step kk + 1 are loaded before the mma.sync of step
+  // kk, so shared-memory latency overlaps the tensor cores. In a loop with
+  // fragment prefetch, step 0 came from the previous iteration and the last
+  // step loads the next stage's step 0 once its copies have landed.
+  std::vector<Value> cur = ahead ? prefetch_->carried
+                                 : loadFrags(g, aBase, lda, bBase, ldb, 0, loc);
   for (int64_t kk = 0; kk < K / 16; ++kk) {
-    // 3. Fragments: A via ldmatrix.x4, B via ldmatrix.x2.trans.
-    std::vector<std::array<Value, 4>> fa(MI);
-    std::vector<std::array<Value, 2>> fb(NI);
-    for (int64_t im = 0; im < MI; ++im) {
-      Value row = add(add(wRow, c32(im * 16), loc), l16, loc);
-      Value col = add(c32(kk * 16), lHi, loc);
-      Value addr = add(add(sBase, aBase, loc),
-                       mul(add(mul(row, c32(lda), loc), col, loc), c32(2), loc), loc);
-      auto ld = asmCall(s4i, ValueRange{addr},
-                        "ldmatrix.sync.aligned.m8n8.x4.shared.b16 {$0,$1,$2,$3}, [$4];",
-                        "=r,=r,=r,=r,r", true);
-      for (int q = 0; q < 4; ++q)
-        fa[im][q] = mk<LLVM::ExtractValueOp>(b_, loc, ld.getResult(0), ArrayRef<int64_t>{q});
+    std::vector<Value> nxt;
+    if (kk + 1 < K / 16) {
+      nxt = loadFrags(g, aBase, lda, bBase, ldb, kk + 1, loc);
+    } else if (ahead) {
+      asmVoid("cp.async.wait_group " + std::to_string(prefetch_->stages - 2) + ";", ValueRange{},
+              "", loc);
+      barrier(loc);
+      prefetch_->next = loadFrags(g, prefetch_->nextA, lda, prefetch_->nextB, ldb, 0, loc);
     }
-    // Two n8 blocks per ldmatrix.x4.trans when there are (lanes 16-31
-    // address the second block), else x2.
-    for (int64_t in = 0; in < NI; in += NI % 2 == 0 ? 2 : 1) {
-      bool pair = NI % 2 == 0;
-      Value row = add(c32(kk * 16), l16, loc);
-      Value col = add(wCol, c32(in * 8), loc);
-      if (pair) col = add(col, lHi, loc);
-      Value addr = add(add(sBase, bBase, loc),
-                       mul(add(mul(row, c32(ldb), loc), col, loc), c32(2), loc), loc);
-      auto ld = pair ? asmCall(s4i, ValueRange{addr},
-                               "ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {$0,$1,$2,$3}, [$4];",
-                               "=r,=r,=r,=r,r", true)
-                     : asmCall(s2i, ValueRange{addr},
-                               "ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {$0,$1}, [$2];",
-                               "=r,=r,r", true);
-      for (int q = 0; q < (pair ? 4 : 2); ++q)
-        fb[in + q / 2][q % 2] =
-            mk<LLVM::ExtractValueOp>(b_, loc, ld.getResult(0), ArrayRef<int64_t>{q});
-    }
-    // 4. mma.sync per (im, in).
-    for (int64_t im = 0; im < MI; ++im)
-      for (int64_t in = 0; in < NI; ++in) {
-        size_t r0 = size_t((im * NI + in) * 4);
-        std::vector<Value> args{fa[im][0], fa[im][1], fa[im][2], fa[im][3], fb[in][0],
-                                fb[in][1], acc.regs[r0], acc.regs[r0 + 1], acc.regs[r0 + 2],
+    for (int64_t im = 0; im < g.MI; ++im)
+      for (int64_t in = 0; in < g.NI; ++in) {
+        size_t r0 = size_t((im * g.NI + in) * 4), a0 = size_t(im * 4),
+               b0 = size_t(g.MI * 4 + in * 2);
+        std::vector<Value> args{cur[a0],         cur[a0 + 1],      cur[a0 + 2],
+                                cur[a0 + 3],     cur[b0],          cur[b0 + 1],
+                                acc.regs[r0],    acc.regs[r0 + 1], acc.regs[r0 + 2],
                                 acc.regs[r0 + 3]};
-        auto m = asmCall(s4f, args, mmaText, "=f,=f,=f,=f,r,r,r,r,r,r,f,f,f,f", false);
+        auto m = asmCall(s4f, args, mmaText, "=f,=f,=f,=f,r,r,r,r,r,r,f,f,f,f", false, loc);
         for (int c = 0; c < 4; ++c)
           acc.regs[r0 + c] = mk<LLVM::ExtractValueOp>(b_, loc, m.getResult(0), ArrayRef<int64_t>{c});
       }
+    cur = std::move(nxt);
   }
   acc.layout = cl;
   acc.splat = false;
   vals_[op.results[0]] = acc;
+}
+
+LLVM::InlineAsmOp GpuLowering::asmCall(TypeRange results, ValueRange args,
+                                       const std::string &text, const std::string &cons,
+                                       bool sideEffects, Location loc) {
+  return mk<LLVM::InlineAsmOp>(b_, loc, results, args, text, cons, sideEffects, false,
+                               LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr(),
+                               ArrayAttr());
+}
+
+GpuLowering::DotGeom GpuLowering::dotGeom(const dsl::Op &op, Location loc) {
+  const dsl::Type &at = ty(op.operands[0]), &bt = ty(op.operands[1]);
+  DotGeom g;
+  g.M = at.shape[0], g.K = at.shape[1], g.N = bt.shape[1], g.dtype = at.dtype;
+  g.cl = mma(g.M, g.N, op.loc);
+  int64_t WM = g.M / g.cl->wm, WN = g.N / g.cl->wn;
+  g.MI = WM / 16, g.NI = WN / 8;
+  g.wRow = mul(fold<arith::DivUIOp>(b_, loc, warp_, c32(g.cl->wn)), c32(WM), loc);
+  g.wCol = mul(fold<arith::RemUIOp>(b_, loc, warp_, c32(g.cl->wn)), c32(WN), loc);
+  g.l16 = fold<arith::RemUIOp>(b_, loc, lane_, c32(16));
+  g.lHi = mul(fold<arith::DivUIOp>(b_, loc, lane_, c32(16)), c32(8), loc);
+  g.sBase = mk<LLVM::PtrToIntOp>(b_, loc, b_.getI32Type(), smemBase_);
+  return g;
+}
+
+std::vector<Value> GpuLowering::loadFrags(const DotGeom &g, Value aBase, int64_t lda,
+                                          Value bBase, int64_t ldb, int64_t kk, Location loc) {
+  Type i32 = b_.getI32Type();
+  Type s4i = LLVM::LLVMStructType::getLiteral(&ctx_, {i32, i32, i32, i32});
+  Type s2i = LLVM::LLVMStructType::getLiteral(&ctx_, {i32, i32});
+  // ldmatrix reads shared memory: it must count as having side effects, or
+  // LLVM merges two dots' loads from the same addresses and moves them
+  // across barriers. mma.sync is a pure function of its registers.
+  std::vector<Value> out(size_t(g.MI * 4 + g.NI * 2));
+  // A via ldmatrix.x4.
+  for (int64_t im = 0; im < g.MI; ++im) {
+    Value row = add(add(g.wRow, c32(im * 16), loc), g.l16, loc);
+    Value col = add(c32(kk * 16), g.lHi, loc);
+    Value addr = add(add(g.sBase, aBase, loc),
+                     mul(add(mul(row, c32(lda), loc), col, loc), c32(2), loc), loc);
+    auto ld = asmCall(s4i, ValueRange{addr},
+                      "ldmatrix.sync.aligned.m8n8.x4.shared.b16 {$0,$1,$2,$3}, [$4];",
+                      "=r,=r,=r,=r,r", true, loc);
+    for (int q = 0; q < 4; ++q)
+      out[size_t(im * 4 + q)] =
+          mk<LLVM::ExtractValueOp>(b_, loc, ld.getResult(0), ArrayRef<int64_t>{q});
+  }
+  // B via ldmatrix.x4.trans, two n8 blocks at a time when there are (lanes
+  // 16-31 address the second block), else x2.trans.
+  bool pair = g.NI % 2 == 0;
+  for (int64_t in = 0; in < g.NI; in += pair ? 2 : 1) {
+    Value row = add(c32(kk * 16), g.l16, loc);
+    Value col = add(g.wCol, c32(in * 8), loc);
+    if (pair) col = add(col, g.lHi, loc);
+    Value addr = add(add(g.sBase, bBase, loc),
+                     mul(add(mul(row, c32(ldb), loc), col, loc), c32(2), loc), loc);
+    auto ld = pair ? asmCall(s4i, ValueRange{addr},
+                             "ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {$0,$1,$2,$3}, [$4];",
+                             "=r,=r,=r,=r,r", true, loc)
+                   : asmCall(s2i, ValueRange{addr},
+                             "ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {$0,$1}, [$2];",
+                             "=r,=r,r", true, loc);
+    for (int q = 0; q < (pair ? 4 : 2); ++q)
+      out[size_t(g.MI * 4 + (in + q / 2) * 2 + q % 2)] =
+          mk<LLVM::ExtractValueOp>(b_, loc, ld.getResult(0), ArrayRef<int64_t>{q});
+  }
+  return out;
 }
 
 void GpuLowering::lowerSort(const dsl::Op &op, Location loc) {
@@ -1506,9 +1569,33 @@ void GpuLowering::lowerFor(const dsl::Op &op, Location loc) {
       }
     }
   }
+  // With one pipelined dot, its first k-step fragments are loaded an
+  // iteration ahead: the loop waits for the next stage (wait_group, barrier)
+  // before the dot's last k-step instead of at its top, and carries the
+  // fragments. Iteration i's copies, issued at its top, overwrite the stage
+  // of iteration i - 1: every warp read that stage before the barrier of
+  // iteration i - 1, so they need no barrier of their own. Its wait then
+  // covers tile i + 1 (S - 1 groups from the prologue, i + 1 from the loop).
+  const dsl::Op *aheadDot = nullptr;
+  std::vector<Value> frags0;
+  if (plan && plan->loads.size() == 2) {
+    for (const dsl::Op &o : blk.ops)
+      if (o.kind == OpKind::Dot && o.operands[0] == plan->loads[0]->results[0] &&
+          o.operands[1] == plan->loads[1]->results[0])
+        aheadDot = &o;
+  }
+  if (aheadDot) {
+    asmVoid("cp.async.wait_group " + std::to_string(plan->stages - 2) + ";", ValueRange{}, "",
+            loc);
+    barrier(loc);
+    frags0 = loadFrags(dotGeom(*aheadDot, loc), c32(int64_t(plan->base[0])), plan->ld[0],
+                       c32(int64_t(plan->base[1])), plan->ld[1], 0, loc);
+  }
   std::vector<int> inits(op.operands.begin() + 3, op.operands.end());
   std::vector<Value> flat = flatten(inits, ls, loc);
+  size_t nflat = flat.size();
   if (plan) flat.push_back(c32(0)); // the stage this iteration reads
+  flat.insert(flat.end(), frags0.begin(), frags0.end());
   auto loop = mk<scf::ForOp>(b_, loc, lo, hi, step, flat);
   auto unflatten = [&](ValueRange regs, const std::vector<int> &ids) {
     size_t pos = 0;
@@ -1529,9 +1616,11 @@ void GpuLowering::lowerFor(const dsl::Op &op, Location loc) {
     Value stage;
     if (plan) {
       int S = plan->stages;
-      stage = loop.getRegionIterArgs().back();
-      asmVoid("cp.async.wait_group " + std::to_string(S - 2) + ";", ValueRange{}, "", loc);
-      barrier(loc);
+      stage = loop.getRegionIterArgs()[nflat];
+      if (!aheadDot) {
+        asmVoid("cp.async.wait_group " + std::to_string(S - 2) + ";", ValueRange{}, "", loc);
+        barrier(loc);
+      }
       Value ivNext = add(iv, mul(step, c32(S - 1), loc), loc);
       Value wstage = fold<arith::RemUIOp>(b_, loc, add(stage, c32(S - 1), loc), c32(S));
       if (!issueCopies(*plan, ivNext, hi, wstage, blk, loc))
@@ -1540,6 +1629,17 @@ void GpuLowering::lowerFor(const dsl::Op &op, Location loc) {
         pipe_[plan->loads[n]->results[0]] = {
             add(c32(int64_t(plan->base[n])), mul(stage, c32(int64_t(plan->stageBytes[n])), loc), loc),
             plan->ld[n]};
+      if (aheadDot) {
+        Value next = fold<arith::RemUIOp>(b_, loc, add(stage, c32(1), loc), c32(S));
+        prefetch_ = FragPrefetch{aheadDot, S,
+                                 std::vector<Value>(loop.getRegionIterArgs().begin() + nflat + 1,
+                                                    loop.getRegionIterArgs().end()),
+                                 add(c32(int64_t(plan->base[0])),
+                                     mul(next, c32(int64_t(plan->stageBytes[0])), loc), loc),
+                                 add(c32(int64_t(plan->base[1])),
+                                     mul(next, c32(int64_t(plan->stageBytes[1])), loc), loc),
+                                 {}};
+      }
     }
     vals_[blk.args[0]] = {nullptr, false, {iv}, 1, ivDiv_, kBig};
     unflatten(loop.getRegionIterArgs(), std::vector<int>(blk.args.begin() + 1, blk.args.end()));
@@ -1547,6 +1647,12 @@ void GpuLowering::lowerFor(const dsl::Op &op, Location loc) {
     std::vector<Value> next = flatten(blk.ops.back().operands, ls, loc);
     if (plan)
       next.push_back(fold<arith::RemUIOp>(b_, loc, add(stage, c32(1), loc), c32(plan->stages)));
+    if (aheadDot) {
+      if (prefetch_->next.size() != frags0.size())
+        throw InternalError("pipelined loop: the dot did not load the next fragments");
+      next.insert(next.end(), prefetch_->next.begin(), prefetch_->next.end());
+      prefetch_.reset();
+    }
     mk<scf::YieldOp>(b_, loc, next);
   }
   unflatten(loop.getResults(), op.results);

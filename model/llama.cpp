@@ -351,9 +351,13 @@ std::shared_ptr<LlamaModel::DslWeights> LlamaModel::dslWeights(const AttentionOp
   d->target = currentTarget(gpu ? Backend::CUDA : Backend::CPU);
   kernels::registerExampleKernels();
   const dsl::KernelDef &def = dsl::findKernel("matmul");
+  // 128-column tiles of 4 warps: the activations have few rows (one window),
+  // and wider tiles than that would leave SMs idle.
   auto withRows = [&](int64_t bm) {
     dsl::Config c = def.defaults;
     c.set("BLOCK_M", bm);
+    c.set("BLOCK_N", 128);
+    c.set("num_warps", 4);
     return std::make_unique<SpecializedKernel>(def, c, d->target);
   };
   d->small = withRows(64), d->large = withRows(128);

@@ -71,7 +71,7 @@ TEST_F(KernelCacheTest, CorruptEntryIsRecompiled) {
 TEST_F(KernelCacheTest, KeyChangesWithConfigTargetAndCodegenEnvironment) {
   Target t = parseTarget("sm_90a");
   std::string base = compile(matmulKernel(), t)->cacheKey;
-  EXPECT_NE(base, compile(matmulKernel({{"BLOCK_K", 64}}), t)->cacheKey);
+  EXPECT_NE(base, compile(matmulKernel({{"num_stages", 3}}), t)->cacheKey);
   EXPECT_NE(base, compile(matmulKernel(), parseTarget("sm_80"))->cacheKey);
   ::setenv("HIP_PTX_VERSION", "85", 1);
   Target t85 = parseTarget("sm_90a");

@@ -44,6 +44,14 @@ std::vector<Case> cases(bool gpu) {
     c.push_back({"matmul", {{"num_warps", 8}, {"DTYPE", 1}}, {513, 1024, 1024}});
     c.push_back({"matmul", {{"BLOCK_N", 256}, {"num_warps", 8}, {"BLOCK_K", 64}, {"num_stages", 3}},
                  {777, 1000, 300}});
+    // The fragment prefetch across pipelined iterations: loops of one
+    // iteration (fewer than the stages), two stages, and the variant for
+    // sizes that are multiples of 16 (whole-group copies).
+    c.push_back({"matmul", {}, {300, 520, 16}});
+    c.push_back({"matmul", {}, {256, 512, 32}});
+    c.push_back({"matmul", {{"num_stages", 2}}, {250, 300, 200}});
+    c.push_back({"matmul", {{"BLOCK_N", 128}, {"num_warps", 4}, {"num_stages", 3}}, {384, 640, 1024}});
+    c.push_back({"matmul", {{"BLOCK_K", 64}, {"num_stages", 3}, {"DTYPE", 1}}, {512, 768, 2048}});
     c.push_back({"vector_add", {}, {1 << 22}});
     c.push_back({"token_nll", {}, {1000, 49152}});
   }
