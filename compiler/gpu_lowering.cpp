@@ -774,7 +774,12 @@ PtxWords ptxWords(int vec, int eb) {
 /// The elements of a group as the words of `pw` (bit casts only).
 std::vector<Value> GpuLowering::toWords(ArrayRef<Value> elems, const PtxWords &pw, Location loc) {
   Type wt = b_.getIntegerType(pw.bits);
-  if (elems.size() == 1) return {mk<arith::BitcastOp>(b_, loc, wt, elems[0])};
+  if (elems.size() == size_t(pw.count)) { // a word per element: no vector shuffle
+    std::vector<Value> out;
+    for (Value e : elems)
+      out.push_back(e.getType() == wt ? e : Value(mk<arith::BitcastOp>(b_, loc, wt, e)));
+    return out;
+  }
   return unpack(mk<LLVM::BitcastOp>(b_, loc, VectorType::get({pw.count}, wt), pack(elems, loc)),
                 pw.count, loc);
 }
@@ -820,6 +825,11 @@ std::vector<Value> GpuLowering::loadGroup(ArrayRef<Value> ptrs, ArrayRef<Value> 
     ws.push_back(words == 1 ? asmOp.getResult(0)
                             : Value(mk<LLVM::ExtractValueOp>(b_, loc, asmOp.getResult(0),
                                                              ArrayRef<int64_t>{w})));
+  if (words == vec) { // a word per element: no vector shuffle
+    for (Value &w : ws)
+      if (w.getType() != et) w = mk<arith::BitcastOp>(b_, loc, et, w);
+    return ws;
+  }
   return unpack(mk<LLVM::BitcastOp>(b_, loc, vt, pack(ws, loc)), vec, loc);
 }
 
