@@ -43,7 +43,8 @@ double msSince(std::chrono::steady_clock::time_point t0) {
 const char *backendName(Backend b) { return b == Backend::CPU ? "cpu" : "cuda"; }
 
 // rev 3: kernels are lowered after the tile dialect's canonicalization.
-// rev 4: dots load fragments a k-step ahead; pipelined loops carry them.
+// rev 4: dots load fragments a k-step ahead; pipelined loops carry them;
+// masked accesses take their mask as a predicate operand.
 const char *compilerVersion() { return "hipattn-compiler " HIP_VERSION_STRING " (mlir 22, rev 4)"; }
 
 /// Every environment variable that changes generated code, with its value.

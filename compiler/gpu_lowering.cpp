@@ -801,17 +801,17 @@ std::vector<Value> GpuLowering::loadGroup(ArrayRef<Value> ptrs, ArrayRef<Value> 
   const char *cons = pw.cons;
   std::vector<Value> otherWords = toWords(others, pw, loc);
   std::string bits = "b" + std::to_string(wbits);
-  std::string text = "{ .reg .pred p; setp.ne.b32 p, $" + std::to_string(words + 1) + ", 0; ";
+  // The mask goes in as a predicate register ("b").
+  std::string text = "{ ";
   for (int w = 0; w < words; ++w)
     text += "mov." + bits + " $" + std::to_string(w) + ", $" + std::to_string(words + 2 + w) + "; ";
-  text += "@p ld.global" + vecSuffix(words) + "." + bits + " " + asmOperands(0, words) + ", [$" +
-          std::to_string(words) + "]; }";
+  text += "@$" + std::to_string(words + 1) + " ld.global" + vecSuffix(words) + "." + bits + " " +
+          asmOperands(0, words) + ", [$" + std::to_string(words) + "]; }";
   std::string c;
   for (int w = 0; w < words; ++w) c += std::string("=") + cons + ",";
-  c += "l,r";
+  c += "l,b";
   for (int w = 0; w < words; ++w) c += std::string(",") + cons;
-  std::vector<Value> args{mk<LLVM::PtrToIntOp>(b_, loc, b_.getI64Type(), ptrs[0]),
-                          mk<arith::ExtUIOp>(b_, loc, b_.getI32Type(), masks[0])};
+  std::vector<Value> args{mk<LLVM::PtrToIntOp>(b_, loc, b_.getI64Type(), ptrs[0]), masks[0]};
   args.insert(args.end(), otherWords.begin(), otherWords.end());
   Type resTy = words == 1 ? wt
                           : Type(LLVM::LLVMStructType::getLiteral(
@@ -845,12 +845,12 @@ void GpuLowering::storeGroup(ArrayRef<Value> ptrs, ArrayRef<Value> elems, ArrayR
   int words = pw.count, wbits = pw.bits;
   const char *cons = pw.cons;
   std::vector<Value> ws = toWords(elems, pw, loc);
-  std::string text = "{ .reg .pred p; setp.ne.b32 p, $1, 0; @p st.global" + vecSuffix(words) +
-                     ".b" + std::to_string(wbits) + " [$0], " + asmOperands(2, words) + "; }";
-  std::string c = "l,r";
+  // The mask goes in as a predicate register ("b").
+  std::string text = "@$1 st.global" + vecSuffix(words) + ".b" + std::to_string(wbits) +
+                     " [$0], " + asmOperands(2, words) + ";";
+  std::string c = "l,b";
   for (int w = 0; w < words; ++w) c += std::string(",") + cons;
-  std::vector<Value> args{mk<LLVM::PtrToIntOp>(b_, loc, b_.getI64Type(), ptrs[0]),
-                          mk<arith::ExtUIOp>(b_, loc, b_.getI32Type(), masks[0])};
+  std::vector<Value> args{mk<LLVM::PtrToIntOp>(b_, loc, b_.getI64Type(), ptrs[0]), masks[0]};
   args.insert(args.end(), ws.begin(), ws.end());
   mk<LLVM::InlineAsmOp>(b_, loc, TypeRange{}, args, text, c, true, false,
                         LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr(),
@@ -1526,12 +1526,12 @@ bool GpuLowering::issueCopies(const Pipeline &plan, Value iv, Value hi, Value st
       }
       if (prefixMask) {
         // The valid elements of each run come first: copy just those, the
-        // rest of the 16 bytes is zero-filled (other == 0).
-        Value count = c32(0);
-        for (int e = 0; e < 8; ++e)
-          count = add(count, mk<arith::ExtUIOp>(b_, loc, b_.getI32Type(), mask.regs[g + e]), loc);
-        Value bytes = mk<arith::SelectOp>(b_, loc, inRange, mul(count, c32(2), loc), c32(0));
-        cpAsync(bytes);
+        // rest of the 16 bytes is zero-filled (other == 0). Their bytes: 2x
+        // the index of the first invalid element (a chain of selects).
+        Value bytes = c32(16);
+        for (int e = 7; e >= 0; --e)
+          bytes = mk<arith::SelectOp>(b_, loc, mask.regs[g + e], bytes, c32(2 * e));
+        cpAsync(mk<arith::SelectOp>(b_, loc, inRange, bytes, c32(0)));
         continue;
       }
       // Whole group in bounds: one asynchronous 16-byte copy; otherwise a
