@@ -164,7 +164,6 @@ private:
   /// insertion point).
   struct DotGeom {
     const Layout *cl;
-    DType dtype;
     int64_t M, N, K, MI, NI;
     Value wRow, wCol, l16, lHi, sBase;
   };
@@ -183,8 +182,9 @@ private:
     std::vector<Value> next;    // k-step 0 of the next stage (lowerDot fills it)
   };
   std::optional<FragPrefetch> prefetch_;
+  /// Inline PTX; `sideEffects` keeps LLVM from merging or moving it.
   LLVM::InlineAsmOp asmCall(TypeRange results, ValueRange args, const std::string &text,
-                      const std::string &cons, bool sideEffects, Location loc);
+                            const std::string &cons, bool sideEffects, Location loc);
   void stageRows(const TileVal &v, const dsl::Type &t, int64_t ld, size_t byteBase, Location loc);
   /// A loop's software-pipelining plan (see lowerFor).
   struct Pipeline {
@@ -816,9 +816,7 @@ std::vector<Value> GpuLowering::loadGroup(ArrayRef<Value> ptrs, ArrayRef<Value> 
   Type resTy = words == 1 ? wt
                           : Type(LLVM::LLVMStructType::getLiteral(
                                 &ctx_, std::vector<Type>(size_t(words), wt)));
-  auto asmOp = mk<LLVM::InlineAsmOp>(b_, loc, resTy, args, text, c, true, false,
-                                     LLVM::tailcallkind::TailCallKind::None,
-                                     LLVM::AsmDialectAttr(), ArrayAttr());
+  auto asmOp = asmCall(resTy, args, text, c, true, loc);
   if (vec == 1) return {mk<arith::BitcastOp>(b_, loc, et, asmOp.getResult(0))};
   std::vector<Value> ws;
   for (int w = 0; w < words; ++w)
@@ -852,9 +850,7 @@ void GpuLowering::storeGroup(ArrayRef<Value> ptrs, ArrayRef<Value> elems, ArrayR
   for (int w = 0; w < words; ++w) c += std::string(",") + cons;
   std::vector<Value> args{mk<LLVM::PtrToIntOp>(b_, loc, b_.getI64Type(), ptrs[0]), masks[0]};
   args.insert(args.end(), ws.begin(), ws.end());
-  mk<LLVM::InlineAsmOp>(b_, loc, TypeRange{}, args, text, c, true, false,
-                        LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr(),
-                        ArrayAttr());
+  asmCall(TypeRange{}, args, text, c, true, loc);
 }
 
 /// Pointers to the `vec` consecutive elements of a group, from its first:
@@ -1017,12 +1013,9 @@ bool GpuLowering::lowerRowReduceShuffle(const dsl::Op &op, const TileVal &in, Lo
   // 2. Lanes of a row: lane % t1 indexes the columns.
   auto shfl = [&](Value v, int offset) {
     Value bits = v.getType().isF32() ? Value(mk<arith::BitcastOp>(b_, loc, b_.getI32Type(), v)) : v;
-    auto asmOp = mk<LLVM::InlineAsmOp>(b_, loc, b_.getI32Type(), ValueRange{bits, c32(offset)},
-                                       "shfl.sync.bfly.b32 $0, $1, $2, 0x1f, 0xffffffff;",
-                                       "=r,r,r", true, false,
-                                       LLVM::tailcallkind::TailCallKind::None,
-                                       LLVM::AsmDialectAttr(), ArrayAttr());
-    Value res = asmOp.getResult(0);
+    Value res = asmCall(b_.getI32Type(), ValueRange{bits, c32(offset)},
+                        "shfl.sync.bfly.b32 $0, $1, $2, 0x1f, 0xffffffff;", "=r,r,r", true, loc)
+                    .getResult(0);
     return v.getType().isF32() ? Value(mk<arith::BitcastOp>(b_, loc, b_.getF32Type(), res)) : res;
   };
   for (auto &[row, p] : parts)
@@ -1239,7 +1232,7 @@ LLVM::InlineAsmOp GpuLowering::asmCall(TypeRange results, ValueRange args,
 GpuLowering::DotGeom GpuLowering::dotGeom(const dsl::Op &op, Location loc) {
   const dsl::Type &at = ty(op.operands[0]), &bt = ty(op.operands[1]);
   DotGeom g;
-  g.M = at.shape[0], g.K = at.shape[1], g.N = bt.shape[1], g.dtype = at.dtype;
+  g.M = at.shape[0], g.K = at.shape[1], g.N = bt.shape[1];
   g.cl = mma(g.M, g.N, op.loc);
   int64_t WM = g.M / g.cl->wm, WN = g.N / g.cl->wn;
   g.MI = WM / 16, g.NI = WN / 8;
@@ -1475,9 +1468,7 @@ bool GpuLowering::isZero(int id) {
 
 void GpuLowering::asmVoid(const std::string &text, ValueRange args, const std::string &cons,
                           Location loc) {
-  mk<LLVM::InlineAsmOp>(b_, loc, TypeRange{}, args, text, cons, true, false,
-                        LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr(),
-                        ArrayAttr());
+  asmCall(TypeRange{}, args, text, cons, true, loc);
 }
 
 bool GpuLowering::issueCopies(const Pipeline &plan, Value iv, Value hi, Value stage,
