@@ -16,6 +16,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/OwningOpRef.h"
 
@@ -46,6 +47,24 @@ template <class OpTy, class... Args>
 mlir::Value fold(mlir::OpBuilder &b, mlir::Location loc, Args &&...args) {
   return b.createOrFold<OpTy>(loc, std::forward<Args>(args)...);
 }
+
+/// "file:line" of an MLIR location (the first file location inside it), or
+/// "" if it has none.
+std::string formatLoc(mlir::Location loc);
+
+/// Collects the diagnostics emitted on `ctx` while it lives, one
+/// "file:line: message" line each (notes indented below), so that failures
+/// become exceptions carrying their text.
+class DiagnosticCollector {
+public:
+  explicit DiagnosticCollector(mlir::MLIRContext *ctx);
+  const std::string &text() const { return text_; }
+
+private:
+  void add(mlir::Diagnostic &d, const char *prefix);
+  std::string text_;
+  mlir::ScopedDiagnosticHandler handler_;
+};
 
 /// Every dialect, interface and translation the project uses.
 void buildRegistry(mlir::DialectRegistry &registry);

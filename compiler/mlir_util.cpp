@@ -29,6 +29,25 @@ using hip::dsl::OpKind;
 
 namespace hip::detail {
 
+std::string formatLoc(Location loc) {
+  if (auto fl = loc->findInstanceOf<FileLineColLoc>())
+    return fl.getFilename().str() + ":" + std::to_string(fl.getLine());
+  return "";
+}
+
+DiagnosticCollector::DiagnosticCollector(MLIRContext *ctx)
+    : handler_(ctx, [this](Diagnostic &d) {
+        add(d, "");
+        for (Diagnostic &note : d.getNotes()) add(note, "  note: ");
+        return success();
+      }) {}
+
+void DiagnosticCollector::add(Diagnostic &d, const char *prefix) {
+  std::string where = formatLoc(d.getLocation());
+  if (!text_.empty()) text_ += "\n";
+  text_ += prefix + (where.empty() ? std::string() : where + ": ") + d.str();
+}
+
 void buildRegistry(DialectRegistry &registry) {
   registry.insert<arith::ArithDialect, scf::SCFDialect, LLVM::LLVMDialect,
                   NVVM::NVVMDialect, math::MathDialect, cf::ControlFlowDialect,

@@ -49,18 +49,6 @@ void LLVMInitializeNVPTXAsmPrinter();
 namespace hip::detail {
 
 namespace {
-/// Collects MLIR diagnostics so failures become exceptions with their text.
-struct DiagnosticCollector {
-  explicit DiagnosticCollector(MLIRContext *ctx)
-      : handler(ctx, [this](Diagnostic &d) {
-          llvm::raw_string_ostream os(text);
-          os << d.getLocation() << ": " << d << "\n";
-          return success();
-        }) {}
-  std::string text;
-  ScopedDiagnosticHandler handler;
-};
-
 void initNVPTX() {
   static std::once_flag once;
   std::call_once(once, [] {
@@ -155,7 +143,7 @@ void lowerToLLVMDialect(ModuleOp m, const std::string &what) {
   // One verification of the backend's output; the passes below are
   // trusted not to break it (verifying after each cost 8 % of a compile).
   if (failed(verify(m)))
-    throw InternalError("invalid MLIR produced for " + what + ":\n" + diags.text);
+    throw InternalError("invalid MLIR produced for " + what + ":\n" + diags.text());
   PassManager pm(m->getContext());
   pm.enableVerifier(false);
   // CSE first: the per-thread code computes the same index expressions for
@@ -165,7 +153,7 @@ void lowerToLLVMDialect(ModuleOp m, const std::string &what) {
   pm.addPass(createConvertToLLVMPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
   if (failed(pm.run(m)))
-    throw InternalError("lowering " + what + " to the LLVM dialect failed:\n" + diags.text);
+    throw InternalError("lowering " + what + " to the LLVM dialect failed:\n" + diags.text());
 }
 
 namespace {
@@ -173,7 +161,7 @@ std::unique_ptr<llvm::Module> translate(ModuleOp m, llvm::LLVMContext &lctx,
                                         const std::string &what) {
   DiagnosticCollector diags(m->getContext());
   auto mod = translateModuleToLLVMIR(m, lctx, what);
-  if (!mod) throw InternalError("translating " + what + " to LLVM IR failed:\n" + diags.text);
+  if (!mod) throw InternalError("translating " + what + " to LLVM IR failed:\n" + diags.text());
   return mod;
 }
 

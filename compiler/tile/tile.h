@@ -48,10 +48,6 @@ void canonicalize(mlir::Operation *op);
 /// Text of `op` in MLIR syntax; with `locations`, each op's loc(...) too.
 std::string print(mlir::Operation *op, bool locations);
 
-/// "file:line" of an MLIR location (the first file location inside it), or
-/// "" if it has none.
-std::string formatLoc(mlir::Location loc);
-
 } // namespace hip::tile
 
 namespace hip::tile {

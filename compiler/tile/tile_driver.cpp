@@ -8,6 +8,8 @@
 //===----------------------------------------------------------------------===//
 #include "tile.h"
 
+#include "../lowering.h"
+
 #include "hip/error.h"
 
 #include "mlir/IR/Diagnostics.h"
@@ -18,32 +20,11 @@
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 using namespace mlir;
+using hip::detail::DiagnosticCollector;
 
 namespace hip::tile {
 
 namespace {
-/// Collects the diagnostics emitted while it lives, one "file:line: message"
-/// line each (notes indented below).
-class DiagnosticCollector {
-public:
-  explicit DiagnosticCollector(MLIRContext *ctx)
-      : handler_(ctx, [this](Diagnostic &d) {
-          add(d, "");
-          for (Diagnostic &note : d.getNotes()) add(note, "  note: ");
-          return success();
-        }) {}
-  const std::string &text() const { return text_; }
-
-private:
-  void add(Diagnostic &d, const char *prefix) {
-    std::string where = formatLoc(d.getLocation());
-    if (!text_.empty()) text_ += "\n";
-    text_ += prefix + (where.empty() ? std::string() : where + ": ") + d.str();
-  }
-  std::string text_;
-  ScopedDiagnosticHandler handler_;
-};
-
 KernelOp onlyKernel(ModuleOp m) {
   auto kernels = m.getOps<KernelOp>();
   if (kernels.empty()) throw InternalError("tile module without a tile.kernel");
@@ -57,12 +38,6 @@ OwningOpRef<ModuleOp> importVerified(const dsl::Kernel &k, MLIRContext &ctx) {
   return m;
 }
 } // namespace
-
-std::string formatLoc(Location loc) {
-  if (auto fl = loc->findInstanceOf<FileLineColLoc>())
-    return fl.getFilename().str() + ":" + std::to_string(fl.getLine());
-  return "";
-}
 
 void registerDialect(DialectRegistry &registry) { registry.insert<TileDialect>(); }
 

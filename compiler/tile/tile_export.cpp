@@ -11,6 +11,8 @@
 //===----------------------------------------------------------------------===//
 #include "tile.h"
 
+#include "../lowering.h"
+
 #include "hip/error.h"
 
 #include "llvm/ADT/DenseMap.h"
@@ -120,7 +122,7 @@ public:
 
 private:
   [[noreturn]] void fail(Operation *op, const std::string &msg) {
-    std::string where = formatLoc(op->getLoc());
+    std::string where = hip::detail::formatLoc(op->getLoc());
     throw CompileError((where.empty() ? "" : where + ": ") + "'" +
                        op->getName().getStringRef().str() + "' " + msg);
   }
