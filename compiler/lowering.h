@@ -75,7 +75,8 @@ std::unique_ptr<mlir::MLIRContext> createContext();
 mlir::Type elementType(mlir::MLIRContext *ctx, dsl::DType t, unsigned addrSpace);
 /// MLIR type of a non-pointer element (null for ptr).
 mlir::Type scalarType(mlir::MLIRContext *ctx, dsl::DType t);
-/// Location of a tile-IR op: the user's file:line.
+/// Location of a tile-IR op: the user's file:line:column (unknown if the op
+/// has no source file).
 mlir::Location locOf(mlir::MLIRContext *ctx, const dsl::Op &op);
 
 mlir::Value constInt(mlir::OpBuilder &b, mlir::Location loc, mlir::Type t, int64_t v);

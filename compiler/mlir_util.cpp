@@ -87,7 +87,8 @@ Type elementType(MLIRContext *ctx, DType t, unsigned addrSpace) {
 }
 
 Location locOf(MLIRContext *ctx, const dsl::Op &op) {
-  std::string file = op.loc.file_name() ? op.loc.file_name() : "?";
+  const char *file = op.loc.file_name();
+  if (!file || !*file) return UnknownLoc::get(ctx);
   return FileLineColLoc::get(ctx, std::filesystem::path(file).filename().string(),
                              op.loc.line(), op.loc.column());
 }

@@ -13,8 +13,6 @@
 
 #include "mlir/IR/Builders.h"
 
-#include <string_view>
-
 using namespace mlir;
 using hip::dsl::DType;
 using hip::dsl::OpKind;
@@ -63,14 +61,7 @@ private:
     return RankedTensorType::get(t.shape, elem);
   }
 
-  Location locOf(const dsl::Op &op) {
-    std::string_view file = op.loc.file_name();
-    if (file.empty()) return UnknownLoc::get(ctx_);
-    if (auto slash = file.find_last_of('/'); slash != std::string_view::npos)
-      file.remove_prefix(slash + 1);
-    return FileLineColLoc::get(ctx_, llvm::StringRef(file.data(), file.size()), op.loc.line(),
-                               op.loc.column());
-  }
+  Location locOf(const dsl::Op &op) { return hip::detail::locOf(ctx_, op); }
 
   Value val(int id) {
     if (id < 0 || size_t(id) >= vals_.size() || !vals_[id])
