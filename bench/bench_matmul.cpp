@@ -60,12 +60,12 @@ double threadCpuMs() {
   return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-/// The matmul's arguments for an M x N x K product (pointers are only
-/// looked at for their kind when a variant is chosen).
-std::vector<ArgValue> matmulArgs(std::uint64_t a, std::uint64_t b, std::uint64_t c, int M, int N, int K) {
-  return {ArgValue::pointer(a), ArgValue::pointer(b), ArgValue::pointer(c), ArgValue::int32(M),
-          ArgValue::int32(N),   ArgValue::int32(K),   ArgValue::int32(K),   ArgValue::int32(N),
-          ArgValue::int32(N)};
+/// The matmul's arguments for a row-major M x N x K product (pointers are
+/// only looked at for their kind when a variant is chosen).
+std::vector<ArgValue> denseArgs(std::uint64_t a, std::uint64_t b, std::uint64_t c, int M, int N,
+                                int K) {
+  return kernels::matmulArgs(ArgValue::pointer(a), ArgValue::pointer(b), ArgValue::pointer(c), M,
+                             N, K, K, N, N);
 }
 
 /// Compile time of the matmul's default config for `t`, medians of 11: cold
@@ -75,7 +75,7 @@ std::vector<ArgValue> matmulArgs(std::uint64_t a, std::uint64_t b, std::uint64_t
 /// the generic one (any sizes: scalar edge stores, per-element masks).
 void compileTimes(const Target &t, int M, int N, int K) {
   const auto &def = dsl::findKernel("matmul");
-  std::vector<ArgValue> args = matmulArgs(0, 0, 0, M, N, K);
+  std::vector<ArgValue> args = denseArgs(0, 0, 0, M, N, K);
   for (bool generic : {false, true}) {
     auto once = [&] {
       if (generic) return compile(dsl::trace(def, {}), t);
@@ -179,13 +179,11 @@ int main(int argc, char **argv) {
     }
     for (const auto &cfg : configs) {
       dsl::Config full(dsl::trace(def, cfg).config);
-      std::vector<ArgValue> args = matmulArgs(a.ptr(), b.ptr(), c.ptr(), M, N, K);
+      std::vector<ArgValue> args = denseArgs(a.ptr(), b.ptr(), c.ptr(), M, N, K);
       // The variant specialised for these arguments (M, N, K, lda, ldb, ldc
       // that are multiples of 16 are known to be).
       auto ck = SpecializedKernel(def, cfg, t).variant(args);
-      std::array<unsigned, 3> grid{unsigned((M + full["BLOCK_M"] - 1) / full["BLOCK_M"] *
-                                            ((N + full["BLOCK_N"] - 1) / full["BLOCK_N"])),
-                                   1, 1};
+      std::array<unsigned, 3> grid = kernels::matmulGrid(full, M, N);
       cu.memsetD8(c.ptr(), 0xff, size_t(M) * N * 4); // NaN poison
       double ms = timeMs([&] { launch(*ck, grid, args); });
       cu.copyToHost(hc.data(), c.ptr(), hc.size() * 4);

@@ -158,16 +158,8 @@ ExampleRun runExample(const std::string &name, const dsl::Config &config, const 
     std::fill(out->host<float>(), out->host<float>() + M * N, nan);
     expect.resize(M * N);
     referenceMatmul(af.data(), bfv.data(), expect.data(), M, N, K);
-    args = {a->arg(),
-            b->arg(),
-            out->arg(),
-            ArgValue::int32(int32_t(M)),
-            ArgValue::int32(int32_t(N)),
-            ArgValue::int32(int32_t(K)),
-            ArgValue::int32(int32_t(lda)),
-            ArgValue::int32(int32_t(ldb)),
-            ArgValue::int32(int32_t(N))};
-    grid = {cdiv(M, cfg["BLOCK_M"]) * cdiv(N, cfg["BLOCK_N"]), 1, 1};
+    args = matmulArgs(a->arg(), b->arg(), out->arg(), M, N, K, lda, ldb, N);
+    grid = matmulGrid(cfg, M, N);
     outCount = M * N;
     // f32 accumulation of K products of values in [-1, 1].
     res.tolerance = 1e-5 * double(K) + 1e-4;

@@ -215,4 +215,17 @@ float f16ToFloat(uint16_t u) {
   return static_cast<float>(h);
 }
 
+std::vector<ArgValue> matmulArgs(ArgValue a, ArgValue b, ArgValue c, int64_t M, int64_t N,
+                                 int64_t K, int64_t lda, int64_t ldb, int64_t ldc) {
+  auto i32 = [](int64_t v) { return ArgValue::int32(int32_t(v)); };
+  return {a, b, c, i32(M), i32(N), i32(K), i32(lda), i32(ldb), i32(ldc)};
+}
+
+std::array<unsigned, 3> matmulGrid(const Config &config, int64_t M, int64_t N) {
+  const KernelDef &def = findKernel("matmul");
+  int64_t bm = config.get("BLOCK_M", def.defaults["BLOCK_M"]);
+  int64_t bn = config.get("BLOCK_N", def.defaults["BLOCK_N"]);
+  return {unsigned((M + bm - 1) / bm * ((N + bn - 1) / bn)), 1, 1};
+}
+
 } // namespace hip::kernels

@@ -307,11 +307,8 @@ private:
         cu->copyToDevice(scratchA.ptr(), a.data(), a.size() * 2);
       }
       SpecializedKernel &k = M <= 64 ? *small : *large;
-      int64_t bm = k.config()["BLOCK_M"], bn = k.config()["BLOCK_N"];
-      std::array<unsigned, 3> grid{unsigned(((M + bm - 1) / bm) * ((w.out + bn - 1) / bn)), 1, 1};
-      k.launch(grid, {aArg, w.arg(), cArg, ArgValue::int32(int32_t(M)), ArgValue::int32(int32_t(w.out)),
-                      ArgValue::int32(int32_t(w.in)), ArgValue::int32(int32_t(lda)),
-                      ArgValue::int32(int32_t(w.ldb)), ArgValue::int32(int32_t(w.out))});
+      k.launch(kernels::matmulGrid(k.config(), M, w.out),
+               kernels::matmulArgs(aArg, w.arg(), cArg, M, w.out, w.in, lda, w.ldb, w.out));
       if (!targets) {
         if (gpu) cu->synchronize(), cu->copyToHost(c, scratchC.ptr(), size_t(M * w.out) * 4);
         continue;

@@ -42,6 +42,7 @@ float f16ToFloat(uint16_t h);
 #include "hip/compiler/compiler.h"
 #include "hip/dsl/dsl.h"
 
+#include <array>
 #include <string>
 
 namespace hip::kernels {
@@ -64,6 +65,14 @@ private:
   std::size_t bytes_;
   rt::DeviceBuffer dev_;
 };
+
+/// The matmul kernel's launch arguments, in the order it declares them:
+/// C[M][N] (f32, row pitch ldc) = A[M][K] (row pitch lda) * B[K][N] (ldb).
+std::vector<ArgValue> matmulArgs(ArgValue a, ArgValue b, ArgValue c, int64_t M, int64_t N,
+                                 int64_t K, int64_t lda, int64_t ldb, int64_t ldc);
+/// Its 1-D grid for an M x N output under `config` (traced defaults fill
+/// BLOCK_M and BLOCK_N where `config` lacks them).
+std::array<unsigned, 3> matmulGrid(const dsl::Config &config, int64_t M, int64_t N);
 
 /// What one checked run of an example kernel gave.
 struct ExampleRun {
