@@ -222,9 +222,7 @@ std::vector<ArgValue> matmulArgs(ArgValue a, ArgValue b, ArgValue c, int64_t M, 
 }
 
 std::array<unsigned, 3> matmulGrid(const Config &config, int64_t M, int64_t N) {
-  const KernelDef &def = findKernel("matmul");
-  int64_t bm = config.get("BLOCK_M", def.defaults["BLOCK_M"]);
-  int64_t bn = config.get("BLOCK_N", def.defaults["BLOCK_N"]);
+  int64_t bm = config["BLOCK_M"], bn = config["BLOCK_N"];
   return {unsigned((M + bm - 1) / bm * ((N + bn - 1) / bn)), 1, 1};
 }
 

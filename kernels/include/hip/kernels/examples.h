@@ -70,8 +70,8 @@ private:
 /// C[M][N] (f32, row pitch ldc) = A[M][K] (row pitch lda) * B[K][N] (ldb).
 std::vector<ArgValue> matmulArgs(ArgValue a, ArgValue b, ArgValue c, int64_t M, int64_t N,
                                  int64_t K, int64_t lda, int64_t ldb, int64_t ldc);
-/// Its 1-D grid for an M x N output under `config` (traced defaults fill
-/// BLOCK_M and BLOCK_N where `config` lacks them).
+/// Its 1-D grid for an M x N output under a full `config` (one that names
+/// BLOCK_M and BLOCK_N, e.g. a traced kernel's).
 std::array<unsigned, 3> matmulGrid(const dsl::Config &config, int64_t M, int64_t N);
 
 /// What one checked run of an example kernel gave.
