@@ -45,7 +45,11 @@ const char *backendName(Backend b) { return b == Backend::CPU ? "cpu" : "cuda"; 
 // rev 3: kernels are lowered after the tile dialect's canonicalization.
 // rev 4: dots load fragments a k-step ahead; pipelined loops carry them;
 // masked accesses take their mask as a predicate operand.
-const char *compilerVersion() { return "hipattn-compiler " HIP_VERSION_STRING " (mlir 22, rev 4)"; }
+// rev 5: chained dots (attention): warps along M, softmax rows in the mma
+// layout (Slice), A from registers, loop-invariant A fragments hoisted, B
+// from x's rows for dot(a, trans(x)), pipelined (gathered) K/V; the tile
+// dialect no longer folds a square transpose away.
+const char *compilerVersion() { return "hipattn-compiler " HIP_VERSION_STRING " (mlir 22, rev 5)"; }
 
 /// Every environment variable that changes generated code, with its value.
 /// (HIP_DUMP_IR / HIP_DUMP_DIR only print code and are not listed.)

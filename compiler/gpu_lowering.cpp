@@ -45,7 +45,11 @@ namespace hip::detail {
 namespace {
 
 struct Layout {
-  enum Kind { Blocked, Mma } kind = Blocked;
+  /// Slice: a 1-D [M] tile (2-D view (1, M)) holding the rows of an Mma
+  /// parent (a row reduction's result; warps and lanes of a row replicate it).
+  /// RowBcast: the same rows as an [M, 1] tile (its expand_dims): a
+  /// broadcast of it into an Mma layout with that warp grid is free.
+  enum Kind { Blocked, Mma, Slice, RowBcast } kind = Blocked;
   int64_t S0 = 1, S1 = 1;                  // 2-D view of the shape
   int s0 = 1, s1 = 1, t0 = 1, t1 = 32, w0 = 1, w1 = 1; // blocked
   int wm = 1, wn = 1;                      // mma warp grid
@@ -100,6 +104,9 @@ private:
   // ---- layouts ----
   const Layout *blocked(int64_t S0, int64_t S1);
   const Layout *mma(int64_t M, int64_t N, const std::source_location &where);
+  const Layout *mmaWith(int64_t M, int64_t N, int wm, int wn, const std::source_location &where);
+  /// The Slice (1-D) or RowBcast ([M, 1]) layout of the rows of Mma `parent`.
+  const Layout *rowsOf(const Layout *parent, Layout::Kind kind);
   const Layout *defaultLayout(const dsl::Type &t) {
     auto [a, c] = view2d(t.shape);
     return blocked(a, c);
@@ -172,6 +179,13 @@ private:
   /// ldmatrix: MI x 4 registers of A, then NI x 2 of B.
   std::vector<Value> loadFrags(const DotGeom &g, Value aBase, int64_t lda, Value bBase,
                                int64_t ldb, int64_t kk, Location loc);
+  std::vector<Value> loadFragsA(const DotGeom &g, Value aBase, int64_t lda, int64_t kk,
+                                Location loc);
+  /// `rows`: B is stored as the rows of x [N][K] (dot(a, trans(x))).
+  std::vector<Value> loadFragsB(const DotGeom &g, Value bBase, int64_t ldb, bool rows,
+                                int64_t kk, Location loc);
+  std::vector<Value> regFragsA(const TileVal &a, const DotGeom &g, int64_t kk, Location loc);
+  std::vector<Value> hoistedFragsA(int a, const DotGeom &g, int64_t K, Location loc);
   /// A pipelined loop's dot whose first k-step fragments are loaded one
   /// iteration ahead (see lowerFor).
   struct FragPrefetch {
@@ -208,7 +222,23 @@ private:
                              Location loc);
   const Layout *carriedLayout(const dsl::Op &forOp, size_t i, Location loc);
 
-  const TileVal &val(int id) const { return vals_.at(id); }
+  void scanKernel(const dsl::Block &blk);
+  bool fromDot(int v, int depth) const;
+  TileVal hoisted(int v, const Layout *l, Location loc);
+  const Layout *rowSlice(const Layout *l);
+  /// The Mma layout whose rows a loop-carried [M] value should live in: that
+  /// of the row reduction of a dot result it is computed from (else null).
+  const Layout *sliceParent(int v, int depth);
+
+  const TileVal &val(int id);
+  TileVal shapeGather(const dsl::Op &op, Location loc);
+  /// Shape ops not yet materialised (see lowerOpImpl): where they were.
+  struct Deferred {
+    const dsl::Op *op;
+    Operation *marker;
+    size_t tempBase;
+  };
+  std::map<int, Deferred> deferred_;
   const dsl::Type &ty(int id) const { return k_.typeOf(id); }
 
   const dsl::Kernel &k_;
@@ -237,6 +267,16 @@ private:
   std::map<const Layout *, std::pair<Value, Value>> bases_;
   std::map<int64_t, Value> consts_;
   std::map<int, const dsl::Op *> defs_; // defining op of each lowered value
+  std::map<int, const dsl::Op *> allDefs_; // defining op of every value (scanKernel)
+  std::map<int, int> uses_;                // uses of every value (scanKernel)
+  bool chained_ = false;                   // some dot's A operand comes from a dot
+  std::set<int> transB_;                   // transposes read directly by their dot
+  std::vector<scf::ForOp> loops_;          // the loops being lowered, outermost first
+  std::map<int, int> depth_;               // loops_.size() where each value was defined
+  std::map<std::pair<int, const Layout *>, TileVal> hoist_; // see hoisted()
+  std::map<std::pair<int, const Layout *>, size_t> hoistDepth_;
+  /// A loop-invariant dot A operand's fragments, loaded once before the loop.
+  std::map<std::pair<int, const Layout *>, std::vector<Value>> hoistedFrags_;
 };
 
 // ---- Layouts ------------------------------------------------------------------
@@ -268,9 +308,23 @@ const Layout *GpuLowering::blocked(int64_t S0, int64_t S1) {
 }
 
 const Layout *GpuLowering::mma(int64_t M, int64_t N, const std::source_location &where) {
-  for (auto &l : layouts_)
-    if (l.kind == Layout::Mma && l.S0 == M && l.S1 == N) return &l;
   auto [wm, wn] = mmaWarpGrid(M, N, nw_);
+  // Kernels with chained dots (a dot's result feeds another dot's A operand,
+  // as attention's P does) split the warps along M only where M allows: each
+  // warp then owns whole rows, so the accumulator is the next A operand and
+  // row reductions stay inside a quad of lanes.
+  if (chained_) {
+    wm = 1;
+    while (wm < nw_ && M % (16 * wm * 2) == 0) wm *= 2;
+    wn = nw_ / wm;
+  }
+  return mmaWith(M, N, wm, wn, where);
+}
+
+const Layout *GpuLowering::mmaWith(int64_t M, int64_t N, int wm, int wn,
+                                   const std::source_location &where) {
+  for (auto &l : layouts_)
+    if (l.kind == Layout::Mma && l.S0 == M && l.S1 == N && l.wm == wm && l.wn == wn) return &l;
   if (M % (16 * wm) != 0 || N % (8 * wn) != 0)
     throw CompileError("dot result " + std::to_string(M) + "x" + std::to_string(N) +
                        " cannot be tiled by mma.sync m16n8 over " + std::to_string(nw_) +
@@ -291,6 +345,31 @@ const Layout *GpuLowering::mma(int64_t M, int64_t N, const std::source_location 
   return &layouts_.back();
 }
 
+const Layout *GpuLowering::rowsOf(const Layout *parent, Layout::Kind kind) {
+  int64_t M = parent->S0;
+  for (auto &l : layouts_)
+    if (l.kind == kind && (kind == Layout::Slice ? l.S1 : l.S0) == M && l.wm == parent->wm &&
+        l.wn == parent->wn)
+      return &l;
+  Layout l;
+  l.kind = kind;
+  l.wm = parent->wm;
+  l.wn = parent->wn;
+  (kind == Layout::Slice ? l.S1 : l.S0) = M;
+  for (int64_t r = 0; r < M / parent->wm; r += 8)
+    l.off.push_back(kind == Layout::Slice ? std::pair<int64_t, int64_t>{0, r}
+                                          : std::pair<int64_t, int64_t>{r, 0});
+  layouts_.push_back(std::move(l));
+  return &layouts_.back();
+}
+
+/// Index of the register of rows layout `rows` (Slice or RowBcast) that holds
+/// the row of register `r` of `l` (an Mma or rows layout of the same grid).
+size_t rowRegister(const Layout *l, size_t r) {
+  int64_t row = l->kind == Layout::Slice ? l->off[r].second : l->off[r].first;
+  return size_t(row / 8);
+}
+
 std::pair<Value, Value> GpuLowering::base(const Layout *l) {
   auto it = bases_.find(l);
   if (it != bases_.end()) return it->second;
@@ -306,15 +385,24 @@ std::pair<Value, Value> GpuLowering::base(const Layout *l) {
     Value ld1 = fold<arith::RemUIOp>(b_, loc, lane_, c32(l->t1));
     b0 = mul(add(mul(wd0, c32(l->t0), loc), ld0, loc), c32(l->s0), loc);
     b1 = mul(add(mul(wd1, c32(l->t1), loc), ld1, loc), c32(l->s1), loc);
-  } else {
+  } else if (l->kind == Layout::Mma) {
     int64_t WM = l->S0 / l->wm, WN = l->S1 / l->wn;
     Value wd0 = fold<arith::DivUIOp>(b_, loc, warp_, c32(l->wn));
     Value wd1 = fold<arith::RemUIOp>(b_, loc, warp_, c32(l->wn));
     b0 = add(mul(wd0, c32(WM), loc), fold<arith::DivUIOp>(b_, loc, lane_, c32(4)), loc);
     b1 = add(mul(wd1, c32(WN), loc),
              mul(fold<arith::RemUIOp>(b_, loc, lane_, c32(4)), c32(2), loc), loc);
+  } else { // the rows of an Mma layout: (warp / wn) * WM + lane / 4
+    int64_t M = l->kind == Layout::Slice ? l->S1 : l->S0;
+    Value wd0 = fold<arith::DivUIOp>(b_, loc, warp_, c32(l->wn));
+    Value row = add(mul(wd0, c32(M / l->wm), loc), fold<arith::DivUIOp>(b_, loc, lane_, c32(4)), loc);
+    b0 = l->kind == Layout::Slice ? c32(0) : row;
+    b1 = l->kind == Layout::Slice ? row : c32(0);
   }
-  prologueEnd_ = b1.getDefiningOp();
+  if (l->kind == Layout::Blocked || l->kind == Layout::Mma)
+    prologueEnd_ = b1.getDefiningOp();
+  else // the rows: the non-constant coordinate is the one just built
+    prologueEnd_ = (l->kind == Layout::Slice ? b1 : b0).getDefiningOp();
   return bases_[l] = {b0, b1};
 }
 
@@ -385,6 +473,8 @@ TileVal GpuLowering::gather(const TileVal &src, const dsl::Type &srcT, const Lay
 }
 
 TileVal GpuLowering::convert(int id, const Layout *l, Location loc) {
+  if (deferred_.count(id))
+    if (auto r = remat(id, l, loc)) return *r;
   const TileVal &v = val(id);
   if ((v.layout == l && !v.splat) || v.splat || !v.layout) return toLayout(v, ty(id), l, loc);
   if (auto r = remat(id, l, loc)) return *r;
@@ -397,17 +487,45 @@ TileVal GpuLowering::convert(int id, const Layout *l, Location loc) {
 std::optional<TileVal> GpuLowering::remat(int id, const Layout *l, Location loc) {
   auto [S0, S1] = view2d(ty(id).shape);
   if (S0 != l->S0 || S1 != l->S1) return std::nullopt;
+  // What a coordinate is, relative to the target layout: its row, its
+  // column, or something else. A value that cannot be recomputed (a load, a
+  // reduction) is still reachable when its coordinates are the target's:
+  // it is converted once, hoisted out of the loops that do not define it,
+  // and register k of the target reads the matching register.
+  enum Tag { None, Row, Col };
+  size_t k = 0; // the target register being computed
+  std::map<std::pair<int, const Layout *>, TileVal> moved; // leaves converted so far
+  auto moveLeaf = [&](int v, const Layout *to) -> const TileVal & {
+    auto key = std::make_pair(v, to);
+    auto it = moved.find(key);
+    if (it == moved.end()) it = moved.emplace(key, hoisted(v, to, loc)).first;
+    return it->second;
+  };
   // elem(v, i, j): element (i, j) of value v's 2-D view.
   std::map<std::tuple<int, void *, void *>, Value> memo;
-  std::function<Value(int, Value, Value, int)> elem = [&](int v, Value i, Value j,
-                                                          int depth) -> Value {
-    const TileVal &tv = val(v);
-    if (!ty(v).isTile() || tv.splat || !tv.layout) return tv.regs[0];
+  std::function<Value(int, Value, Value, int, Tag, Tag)> elem =
+      [&](int v, Value i, Value j, int depth, Tag ti, Tag tj) -> Value {
+    if (!deferred_.count(v)) { // (a deferred shape op is looked through below)
+      const TileVal &tv = val(v);
+      if (!ty(v).isTile() || tv.splat || !tv.layout) return tv.regs[0];
+    }
     if (depth > 24) return Value();
     auto key = std::make_tuple(v, i.getAsOpaquePointer(), j.getAsOpaquePointer());
     if (auto it = memo.find(key); it != memo.end()) return it->second;
     auto d = defs_.find(v);
-    if (d == defs_.end()) return Value();
+    auto leaf = [&]() -> Value {
+      if (!chained_ || l->kind == Layout::Blocked) return Value();
+      const dsl::Type &vt = ty(v);
+      if (vt.shape.size() == 1 && ti == None && tj == Row) {
+        const Layout *sl = rowSlice(l);
+        if (!sl || sl->S1 != vt.shape[0]) return Value();
+        return moveLeaf(v, sl).regs[rowRegister(l, k)];
+      }
+      if (vt.shape.size() == 2 && ti == Row && tj == Col && l->kind == Layout::Mma)
+        return moveLeaf(v, l).regs[k];
+      return Value();
+    };
+    if (d == defs_.end()) return leaf();
     const dsl::Op &op = *d->second;
     auto [Q0, Q1] = op.operands.empty() ? std::pair<int64_t, int64_t>{1, 1}
                                         : view2d(ty(op.operands[0]).shape);
@@ -416,26 +534,27 @@ std::optional<TileVal> GpuLowering::remat(int id, const Layout *l, Location loc)
     case OpKind::Arange: out = add(j, c32(op.ints[0]), loc); break;
     case OpKind::ExpandDims: // [N] viewed as (1, N): axis 1 turns it into a column
       out = ty(op.operands[0]).shape.size() == 1 && op.ints[0] == 1
-                ? elem(op.operands[0], c32(0), i, depth + 1)
-                : elem(op.operands[0], i, j, depth + 1);
+                ? elem(op.operands[0], c32(0), i, depth + 1, None, ti)
+                : elem(op.operands[0], i, j, depth + 1, ti, tj);
       break;
     case OpKind::Broadcast:
-      out = elem(op.operands[0], Q0 == 1 ? c32(0) : i, Q1 == 1 ? c32(0) : j, depth + 1);
+      out = elem(op.operands[0], Q0 == 1 ? c32(0) : i, Q1 == 1 ? c32(0) : j, depth + 1,
+                 Q0 == 1 ? None : ti, Q1 == 1 ? None : tj);
       break;
-    case OpKind::Trans: out = elem(op.operands[0], j, i, depth + 1); break;
+    case OpKind::Trans: out = elem(op.operands[0], j, i, depth + 1, tj, ti); break;
     case OpKind::Reshape: {
       int64_t R1 = view2d(ty(v).shape).second;
       Value lin = add(mul(i, c32(R1), loc), j, loc);
       out = elem(op.operands[0], fold<arith::DivUIOp>(b_, loc, lin, c32(Q1)),
-                 fold<arith::RemUIOp>(b_, loc, lin, c32(Q1)), depth + 1);
+                 fold<arith::RemUIOp>(b_, loc, lin, c32(Q1)), depth + 1, None, None);
       break;
     }
     default: {
       bool elementwise = (op.kind >= OpKind::Add && op.kind <= OpKind::AddPtr);
-      if (!elementwise) return Value();
+      if (!elementwise) return leaf();
       std::vector<Value> args;
       for (int o : op.operands) {
-        Value a = elem(o, i, j, depth + 1);
+        Value a = elem(o, i, j, depth + 1, ti, tj);
         if (!a) return Value();
         args.push_back(a);
       }
@@ -447,13 +566,15 @@ std::optional<TileVal> GpuLowering::remat(int id, const Layout *l, Location loc)
     if (out) memo[key] = out;
     return out;
   };
+  Tag ti = l->kind == Layout::Slice ? None : Row;
+  Tag tj = l->kind == Layout::Slice ? Row : l->kind == Layout::RowBcast ? None : Col;
   TileVal r = val(id);
   r.layout = l;
   r.splat = false;
   r.regs.clear();
-  for (size_t k = 0; k < l->numRegs(); ++k) {
+  for (k = 0; k < l->numRegs(); ++k) {
     auto [i, j] = coords(l, k, loc);
-    Value x = elem(id, i, j, 0);
+    Value x = elem(id, i, j, 0, ti, tj);
     if (!x) return std::nullopt;
     r.regs.push_back(x);
   }
@@ -481,6 +602,9 @@ std::string GpuLowering::describe(int id) const {
   };
   if (l.kind == Layout::Mma)
     return "#mma<m16n8k16, warpsPerCTA = " + pair(l.wm, l.wn) + ">";
+  if (l.kind != Layout::Blocked)
+    return std::string(l.kind == Layout::Slice ? "#slice<dim = 1, " : "#rows<") +
+           "#mma<m16n8k16, warpsPerCTA = " + pair(l.wm, l.wn) + ">>";
   return "#blocked<sizePerThread = " + pair(l.s0, l.s1) + ", threadsPerWarp = " +
          pair(l.t0, l.t1) + ", warpsPerCTA = " + pair(l.w0, l.w1) + ">";
 }
@@ -518,6 +642,7 @@ Lowered GpuLowering::run() {
     int64_t div = p.type.isPtr() ? 16 / dsl::dtypeBytes(p.type.pointee) : p.multipleOf;
     vals_[k_.body.args[i]] = TileVal{nullptr, false, {entry_->getArgument(i)}, 1, div, kBig};
   }
+  scanKernel(k_.body);
   lowerBlock(k_.body);
   mk<LLVM::ReturnOp>(b_, loc, ValueRange{});
   out.entry = k_.name;
@@ -532,16 +657,80 @@ void GpuLowering::lowerBlock(const dsl::Block &blk) {
 }
 
 void GpuLowering::lowerOp(const dsl::Op &op) {
-  for (int r : op.results) defs_[r] = &op;
+  for (int r : op.results) {
+    defs_[r] = &op;
+    depth_[r] = int(loops_.size());
+    deferred_.erase(r); // (an op lowered again: a pipelined loop's address slice)
+  }
   lowerOpImpl(op);
   analyse(op);
+}
+
+/// Whether value `v` is computed (through elementwise ops and broadcasts)
+/// from the result of a dot.
+bool GpuLowering::fromDot(int v, int depth) const {
+  auto d = allDefs_.find(v);
+  if (d == allDefs_.end() || depth > 12) return false;
+  const dsl::Op &op = *d->second;
+  if (op.kind == OpKind::Dot) return true;
+  bool through = (op.kind >= OpKind::Add && op.kind <= OpKind::AddPtr) ||
+                 op.kind == OpKind::Broadcast || op.kind == OpKind::ExpandDims;
+  if (!through) return false;
+  for (int o : op.operands)
+    if (fromDot(o, depth + 1)) return true;
+  return false;
+}
+
+/// Whole-kernel facts the lowering needs before it starts: uses and
+/// definitions of every value, whether dots are chained (see mma()), and the
+/// transposes that only feed a dot's B operand.
+void GpuLowering::scanKernel(const dsl::Block &blk) {
+  std::function<void(const dsl::Block &)> walk = [&](const dsl::Block &b) {
+    for (const dsl::Op &o : b.ops) {
+      for (int r : o.results) allDefs_[r] = &o;
+      for (int v : o.operands) ++uses_[v];
+      for (auto &r : o.regions) walk(*r);
+    }
+  };
+  walk(blk);
+  for (auto &[v, o] : allDefs_) {
+    if (o->kind != OpKind::Dot || o->results[0] != v) continue;
+    if (fromDot(o->operands[0], 0)) chained_ = true;
+    auto t = allDefs_.find(o->operands[1]);
+    if (t != allDefs_.end() && t->second->kind == OpKind::Trans && uses_[o->operands[1]] == 1 &&
+        dsl::dtypeBytes(ty(o->operands[1]).dtype) == 2)
+      transB_.insert(o->operands[1]);
+  }
+}
+
+/// Value `v` converted to layout `l` once, before the outermost loop being
+/// lowered that does not define it (so a loop converts its invariants once);
+/// in place when `v` is defined in the innermost loop.
+TileVal GpuLowering::hoisted(int v, const Layout *l, Location loc) {
+  size_t d = size_t(depth_.count(v) ? depth_.at(v) : 0);
+  if (d >= loops_.size()) return toLayout(val(v), ty(v), l, loc);
+  auto key = std::make_pair(v, l);
+  if (auto it = hoist_.find(key); it != hoist_.end()) return it->second;
+  OpBuilder::InsertionGuard g(b_);
+  b_.setInsertionPoint(loops_[d]);
+  TileVal r = toLayout(val(v), ty(v), l, loc);
+  hoist_[key] = r;
+  hoistDepth_[key] = d;
+  return r;
+}
+
+/// The Slice layout holding the rows of layout `l` (null if it has none).
+const Layout *GpuLowering::rowSlice(const Layout *l) {
+  if (l->kind == Layout::Slice) return l;
+  if (l->kind == Layout::Mma || l->kind == Layout::RowBcast) return rowsOf(l, Layout::Slice);
+  return nullptr;
 }
 
 /// Forward axis analysis for the op just lowered (see TileVal).
 void GpuLowering::analyse(const dsl::Op &op) {
   if (op.results.empty()) return;
   TileVal &r = vals_[op.results[0]];
-  auto in = [&](size_t i) -> const TileVal & { return val(op.operands[i]); };
+  auto in = [&](size_t i) -> const TileVal & { return vals_.at(op.operands[i]); };
   auto setInfo = [&](int64_t c, int64_t d, int64_t k) {
     r.contig = c;
     r.div = d;
@@ -602,6 +791,11 @@ void GpuLowering::analyse(const dsl::Op &op) {
   }
   case OpKind::And: case OpKind::Or: case OpKind::Xor:
     return setInfo(1, 1, std::min(in(0).cst, in(1).cst));
+  case OpKind::Cast: { // i32 -> i64 keeps runs, multiples and constants
+    DType from = ty(op.operands[0]).dtype, to = ty(op.results[0]).dtype;
+    if (from == DType::i32 && to == DType::i64) return setInfo(in(0).contig, in(0).div, in(0).cst);
+    return setInfo(1, 1, scalar ? kBig : 1);
+  }
   case OpKind::Select:
     return setInfo(1, 1, std::min({in(0).cst, in(1).cst, in(2).cst}));
   default:
@@ -614,7 +808,7 @@ int GpuLowering::vectorWidth(const TileVal &p, const TileVal *mask, int elemByte
   if (!l || l->wrap1) return 1;
   // Consecutive registers hold consecutive columns: s1 of them in a blocked
   // layout, pairs (c0, c1) in the mma accumulator layout.
-  int64_t run = l->kind == Layout::Blocked ? l->s1 : 2;
+  int64_t run = l->kind == Layout::Blocked ? l->s1 : l->kind == Layout::Mma ? 2 : 1;
   int64_t v = std::min<int64_t>({run, p.contig, p.div, 16 / elemBytes});
   if (mask) v = std::min(v, mask->cst);
   v = int64_t(1) << log2floor(std::max<int64_t>(1, v));
@@ -660,37 +854,54 @@ void GpuLowering::lowerOpImpl(const dsl::Op &op) {
   case OpKind::ExpandDims:
   case OpKind::Reshape:
   case OpKind::Trans: {
+    // A transpose whose one use is a dot's B operand is not materialised:
+    // the dot reads the source's rows as B's columns (ldmatrix without .trans).
+    if (op.kind == OpKind::Trans && transB_.count(op.results[0])) return;
     const dsl::Type &st = ty(op.operands[0]);
-    const TileVal &src = val(op.operands[0]);
+    (void)st;
+    // (A deferred source stays deferred: remat looks through both.)
+    const TileVal &src =
+        deferred_.count(op.operands[0]) ? vals_.at(op.operands[0]) : val(op.operands[0]);
     if (src.splat) {
       vals_[op.results[0]] = src;
       return;
     }
-    auto [S0, S1] = view2d(st.shape);
-    int64_t D1 = view2d(rt->shape).second;
+    // The rows of an mma layout stay where they are: expand_dims makes them a
+    // column, and broadcasting that column over an mma tile copies registers.
+    if (op.kind == OpKind::ExpandDims && src.layout && src.layout->kind == Layout::Slice &&
+        op.ints[0] == 1) {
+      TileVal r = src;
+      r.layout = rowsOf(src.layout, Layout::RowBcast);
+      vals_[op.results[0]] = r;
+      return;
+    }
+    if (op.kind == OpKind::Broadcast && src.layout && src.layout->kind == Layout::RowBcast &&
+        rt->shape.size() == 2 && rt->shape[1] % (8 * src.layout->wn) == 0) {
+      const Layout *dst = mmaWith(rt->shape[0], rt->shape[1], src.layout->wm, src.layout->wn, op.loc);
+      TileVal r = src;
+      r.layout = dst;
+      r.regs.clear();
+      for (size_t k = 0; k < dst->numRegs(); ++k) r.regs.push_back(src.regs[rowRegister(dst, k)]);
+      vals_[op.results[0]] = r;
+      return;
+    }
     const Layout *dst = defaultLayout(*rt);
     vals_[op.results[0]] = src; // placeholder so that remat can look through this op
     if (auto r = remat(op.results[0], dst, loc)) {
       vals_[op.results[0]] = *r;
       return;
     }
-    std::function<Value(Value, Value)> lin;
-    if (op.kind == OpKind::Trans) {
-      lin = [&, S1 = S1](Value i, Value j) { return add(mul(j, c32(S1), loc), i, loc); };
-    } else if (op.kind == OpKind::Broadcast) {
-      lin = [&, S0 = S0, S1 = S1](Value i, Value j) {
-        Value si = S0 == 1 ? c32(0) : i, sj = S1 == 1 ? c32(0) : j;
-        return add(mul(si, c32(S1), loc), sj, loc);
-      };
-    } else {
-      // Same linear order: dst linear index == src linear index.
-      if (src.layout == dst) {
-        vals_[op.results[0]] = src;
-        return;
-      }
-      lin = [&, D1 = D1](Value i, Value j) { return add(mul(i, c32(D1), loc), j, loc); };
+    // With chained dots, a broadcast that would go through shared memory
+    // waits for a use that needs it in registers: most are only read through
+    // remat (masks recomputed in the mma layout), and then never move.
+    if (chained_ && (op.kind == OpKind::ExpandDims || op.kind == OpKind::Broadcast)) {
+      // A marker keeps the place (it dies in canonicalization); the temporary
+      // shared memory of that place is the one to use.
+      Operation *marker = mk<arith::ConstantIntOp>(b_, loc, b_.getI32Type(), 0).getOperation();
+      deferred_[op.results[0]] = Deferred{&op, marker, tempBase_};
+      return;
     }
-    vals_[op.results[0]] = gather(src, st, dst, lin, loc);
+    vals_[op.results[0]] = shapeGather(op, loc);
     return;
   }
   case OpKind::Load:
@@ -712,14 +923,63 @@ void GpuLowering::lowerOpImpl(const dsl::Op &op) {
   }
 }
 
+/// A shape op (expand_dims, broadcast, reshape, trans) of a value that
+/// remat cannot recompute: its elements through shared memory.
+TileVal GpuLowering::shapeGather(const dsl::Op &op, Location loc) {
+  const dsl::Type &st = ty(op.operands[0]);
+  const dsl::Type *rt = &ty(op.results[0]);
+  const TileVal &src = val(op.operands[0]);
+  auto [S0, S1] = view2d(st.shape);
+  int64_t D1 = view2d(rt->shape).second;
+  const Layout *dst = defaultLayout(*rt);
+    std::function<Value(Value, Value)> lin;
+    if (op.kind == OpKind::Trans) {
+      lin = [&, S1 = S1](Value i, Value j) { return add(mul(j, c32(S1), loc), i, loc); };
+    } else if (op.kind == OpKind::Broadcast) {
+      lin = [&, S0 = S0, S1 = S1](Value i, Value j) {
+        Value si = S0 == 1 ? c32(0) : i, sj = S1 == 1 ? c32(0) : j;
+        return add(mul(si, c32(S1), loc), sj, loc);
+      };
+    } else {
+      // Same linear order: dst linear index == src linear index.
+      if (src.layout == dst) {
+        return src;
+      }
+      lin = [&, D1 = D1](Value i, Value j) { return add(mul(i, c32(D1), loc), j, loc); };
+    }
+    return gather(src, st, dst, lin, loc);
+}
+
+/// Value `id` in registers: a deferred shape op is materialised here.
+const TileVal &GpuLowering::val(int id) {
+  auto d = deferred_.find(id);
+  if (d != deferred_.end()) {
+    Deferred def = d->second;
+    deferred_.erase(d);
+    OpBuilder::InsertionGuard g(b_);
+    b_.setInsertionPoint(def.marker);
+    size_t savedTemp = tempBase_;
+    tempBase_ = def.tempBase;
+    TileVal info = vals_.at(id), r = shapeGather(*def.op, locOf(&ctx_, *def.op));
+    tempBase_ = savedTemp;
+    r.contig = info.contig, r.div = info.div, r.cst = info.cst, r.prefix = info.prefix;
+    vals_[id] = r;
+  }
+  return vals_.at(id);
+}
+
 void GpuLowering::lowerElementwise(const dsl::Op &op, Location loc) {
   const dsl::Type &rt = ty(op.results[0]);
   // The common layout: the first operand that has one.
+  // An mma (or mma-rows) layout wins over a blocked one: the others are
+  // mostly index arithmetic, which is recomputed in it for free, while
+  // moving a dot's result would cost a trip through shared memory.
   const Layout *l = nullptr;
   bool allSplat = true;
+  auto rank = [&](const Layout *x) { return chained_ && x->kind != Layout::Blocked ? 1 : 0; };
   for (int o : op.operands) {
     const TileVal &v = val(o);
-    if (v.layout && !l) l = v.layout;
+    if (v.layout && (!l || rank(v.layout) > rank(l))) l = v.layout;
     allSplat &= v.splat || !v.layout;
   }
   std::vector<TileVal> ins;
@@ -983,7 +1243,12 @@ void GpuLowering::lowerStore(const dsl::Op &op, Location loc) {
 bool GpuLowering::lowerRowReduceShuffle(const dsl::Op &op, const TileVal &in, Location loc) {
   const dsl::Type &st = ty(op.operands[0]), &rt = ty(op.results[0]);
   const Layout *l = in.layout;
-  if (!l || l->kind != Layout::Blocked || l->wrap1 || dsl::dtypeBytes(st.dtype) > 4) return false;
+  if (!l || !(l->kind == Layout::Blocked || l->kind == Layout::Mma) || l->wrap1 ||
+      dsl::dtypeBytes(st.dtype) > 4)
+    return false;
+  bool isMma = l->kind == Layout::Mma;
+  // Lanes and warps that share a row: a quad and wn warps in the mma layout.
+  int rowLanes = isMma ? 4 : l->t1, rowWarps = isMma ? l->wn : l->w1;
   bool isArg = op.kind == OpKind::Argmax;
   DType t = st.dtype;
   bool fl = dsl::isFloat(t);
@@ -1019,13 +1284,13 @@ bool GpuLowering::lowerRowReduceShuffle(const dsl::Op &op, const TileVal &in, Lo
     return v.getType().isF32() ? Value(mk<arith::BitcastOp>(b_, loc, b_.getF32Type(), res)) : res;
   };
   for (auto &[row, p] : parts)
-    for (int off = l->t1 / 2; off >= 1; off /= 2)
+    for (int off = rowLanes / 2; off >= 1; off /= 2)
       p = combine(p, {shfl(p.v, off), isArg ? shfl(p.idx, off) : Value()});
   // 3. Warps of a row, through shared memory: slot (row, warp column).
   Value b0 = base(l).first;
-  Value warpCol = fold<arith::RemUIOp>(b_, loc, warp_, c32(l->w1));
+  Value warpCol = fold<arith::RemUIOp>(b_, loc, warp_, c32(rowWarps));
   Value leader = mk<arith::CmpIOp>(b_, loc, arith::CmpIPredicate::eq,
-                                   fold<arith::RemUIOp>(b_, loc, lane_, c32(l->t1)), c32(0));
+                                   fold<arith::RemUIOp>(b_, loc, lane_, c32(rowLanes)), c32(0));
   int64_t S0 = view2d(st.shape).first;
   int slot = isArg ? 8 : 4;
   auto rowOf = [&](int64_t off) {
@@ -1044,20 +1309,28 @@ bool GpuLowering::lowerRowReduceShuffle(const dsl::Op &op, const TileVal &in, Lo
     Value off = mul(index, c32(slot), loc);
     return Part{smemLoad(wt, off, loc), isArg ? smemLoad(DType::i32, add(off, c32(4), loc), loc) : Value()};
   };
-  if (l->w1 > 1) {
-    needShared(size_t(S0 * l->w1 * slot));
+  if (rowWarps > 1) {
+    needShared(size_t(S0 * rowWarps * slot));
     barrier(loc);
     for (auto &[off, p] : parts)
-      writeSlot(add(mul(rowOf(off), c32(l->w1), loc), warpCol, loc), p, leader);
+      writeSlot(add(mul(rowOf(off), c32(rowWarps), loc), warpCol, loc), p, leader);
     barrier(loc);
     for (auto &[off, p] : parts) {
-      Value rowBase = mul(rowOf(off), c32(l->w1), loc);
+      Value rowBase = mul(rowOf(off), c32(rowWarps), loc);
       Part acc = readSlot(rowBase);
-      for (int w = 1; w < l->w1; ++w) acc = combine(acc, readSlot(add(rowBase, c32(w), loc)));
+      for (int w = 1; w < rowWarps; ++w) acc = combine(acc, readSlot(add(rowBase, c32(w), loc)));
       p = acc;
     }
   }
   auto finish = [&](const Part &p) { return isArg ? p.idx : se_.cast(loc, p.v, wt, rt.dtype); };
+  if (isMma) { // the result stays in the rows of the mma layout (a Slice)
+    const Layout *sl = rowsOf(l, Layout::Slice);
+    TileVal out{sl, false, {}};
+    for (auto &[off, p] : parts) out.regs.push_back(finish(p));
+    if (out.regs.size() != sl->numRegs()) throw InternalError("mma row reduction: row count");
+    vals_[op.results[0]] = out;
+    return true;
+  }
   if (!rt.isTile()) { // a rank-1 source: every thread holds the one row
     vals_[op.results[0]] = {nullptr, false, {finish(parts.begin()->second)}};
     return true;
@@ -1160,26 +1433,54 @@ void GpuLowering::lowerDot(const dsl::Op &op, Location loc) {
   // The accumulator in the mma layout first: moving it may use the same
   // temporary shared memory as the operand staging below.
   TileVal acc = convert(op.operands[2], cl, loc);
+  // Where the operands come from:
+  //  A: registers (the 16-bit accumulator of a previous dot whose warps own
+  //     the same rows: the FlashAttention-2 repack), fragments loaded once
+  //     before the loop (a loop invariant such as attention's Q), a pipelined
+  //     loop's stage, or staged here;
+  //  B: a pipelined stage or staged here, either [K][N] (ldmatrix .trans) or,
+  //     for dot(a, trans(x)), x's rows [N][K] (ldmatrix without .trans).
+  int aId = op.operands[0], bId = op.operands[1];
+  bool bRows = transB_.count(bId) > 0;
+  int bSrc = bRows ? allDefs_.at(bId)->operands[0] : bId;
+  const TileVal *av = vals_.count(aId) ? &val(aId) : nullptr;
+  bool aRegs = av && av->layout && !av->splat && av->layout->kind == Layout::Mma &&
+               av->layout->wn == 1 && cl->wn == 1 && av->layout->wm == cl->wm &&
+               av->layout->S0 == M && av->layout->S1 == K;
+  auto pa = pipe_.find(aId), pb = pipe_.find(bSrc);
+  bool aPipe = pa != pipe_.end(), bPipe = pb != pipe_.end();
+  bool aHoist = !aRegs && !aPipe && size_t(depth_.count(aId) ? depth_.at(aId) : 0) < loops_.size();
   Value aBase, bBase;
-  int64_t lda, ldb;
-  auto pa = pipe_.find(op.operands[0]), pb = pipe_.find(op.operands[1]);
-  if (pa != pipe_.end() && pb != pipe_.end()) {
-    // Both operands are already in shared memory (a pipelined loop's stage).
-    aBase = pa->second.stageBase, lda = pa->second.ld;
-    bBase = pb->second.stageBase, ldb = pb->second.ld;
-  } else {
-    // 1. Stage A [M][K] and B [K][N] in shared memory, rows padded by 8 halfs.
-    lda = K + 8, ldb = N + 8;
-    size_t bytesA = size_t(M * lda * 2), offB = (bytesA + 127) / 128 * 128;
-    needShared(offB + size_t(K * ldb * 2));
+  int64_t lda = K + 8, ldb = bRows ? K + 8 : N + 8;
+  if (aPipe) aBase = pa->second.stageBase, lda = pa->second.ld;
+  if (bPipe) bBase = pb->second.stageBase, ldb = pb->second.ld;
+  bool stageA = !aRegs && !aPipe && !aHoist, stageB = !bPipe;
+  if (stageA || stageB) {
+    // 1. Stage A [M][K] and B ([K][N], or x [N][K]) in shared memory, rows
+    //    padded by 8 halfs.
+    size_t bytesA = stageA ? size_t(M * lda * 2) : 0, offB = (bytesA + 127) / 128 * 128;
+    needShared(offB + size_t((bRows ? N : K) * ldb * 2));
     barrier(loc);
-    stageRows(val(op.operands[0]), at, lda, 0, loc);
-    stageRows(val(op.operands[1]), bt, ldb, offB, loc);
+    if (stageA) stageRows(val(aId), at, lda, 0, loc);
+    if (stageB) stageRows(val(bSrc), ty(bSrc), ldb, offB, loc);
     barrier(loc);
-    aBase = c32(int64_t(tempBase_));
-    bBase = c32(int64_t(tempBase_ + offB));
+    if (stageA) aBase = c32(int64_t(tempBase_));
+    if (stageB) bBase = c32(int64_t(tempBase_ + offB));
   }
   DotGeom g = dotGeom(op, loc);
+  std::vector<Value> aAll; // aHoist: every k-step's A fragments
+  if (aHoist) aAll = hoistedFragsA(aId, g, K, loc);
+  auto fragsA = [&](int64_t kk) -> std::vector<Value> {
+    if (aRegs) return regFragsA(*av, g, kk, loc);
+    if (aHoist)
+      return std::vector<Value>(aAll.begin() + kk * g.MI * 4, aAll.begin() + (kk + 1) * g.MI * 4);
+    return loadFragsA(g, aBase, lda, kk, loc);
+  };
+  auto frags = [&](int64_t kk) {
+    std::vector<Value> f = fragsA(kk), fb = loadFragsB(g, bBase, ldb, bRows, kk, loc);
+    f.insert(f.end(), fb.begin(), fb.end());
+    return f;
+  };
   Type f32 = b_.getF32Type();
   Type s4f = LLVM::LLVMStructType::getLiteral(&ctx_, {f32, f32, f32, f32});
   std::string mmaText = std::string("mma.sync.aligned.m16n8k16.row.col.f32.") +
@@ -1190,12 +1491,11 @@ void GpuLowering::lowerDot(const dsl::Op &op, Location loc) {
   // kk, so shared-memory latency overlaps the tensor cores. In a loop with
   // fragment prefetch, step 0 came from the previous iteration and the last
   // step loads the next stage's step 0 once its copies have landed.
-  std::vector<Value> cur = ahead ? prefetch_->carried
-                                 : loadFrags(g, aBase, lda, bBase, ldb, 0, loc);
+  std::vector<Value> cur = ahead ? prefetch_->carried : frags(0);
   for (int64_t kk = 0; kk < K / 16; ++kk) {
     std::vector<Value> nxt;
     if (kk + 1 < K / 16) {
-      nxt = loadFrags(g, aBase, lda, bBase, ldb, kk + 1, loc);
+      nxt = frags(kk + 1);
     } else if (ahead) {
       asmVoid("cp.async.wait_group " + std::to_string(prefetch_->stages - 2) + ";", ValueRange{},
               "", loc);
@@ -1219,6 +1519,55 @@ void GpuLowering::lowerDot(const dsl::Op &op, Location loc) {
   acc.layout = cl;
   acc.splat = false;
   vals_[op.results[0]] = acc;
+}
+
+/// The A fragments of k-step kk from a 16-bit tile in the mma accumulator
+/// layout of the same rows: a0..a3 of m16n8k16 are the pairs (c0, c1) and
+/// (c2, c3) of the accumulator's n8 blocks 2kk and 2kk + 1.
+std::vector<Value> GpuLowering::regFragsA(const TileVal &a, const DotGeom &g, int64_t kk,
+                                          Location loc) {
+  int64_t NIa = (a.layout->S1 / a.layout->wn) / 8;
+  auto word = [&](Value x, Value y) {
+    return Value(mk<LLVM::BitcastOp>(b_, loc, b_.getI32Type(), pack({x, y}, loc)));
+  };
+  std::vector<Value> out;
+  for (int64_t im = 0; im < g.MI; ++im)
+    for (int64_t in : {2 * kk, 2 * kk + 1}) {
+      size_t r = size_t((im * NIa + in) * 4);
+      out.push_back(word(a.regs[r], a.regs[r + 1]));
+      out.push_back(word(a.regs[r + 2], a.regs[r + 3]));
+    }
+  // In order a0 (rows g, k lo), a1 (rows g + 8, k lo), a2 (rows g, k hi), a3.
+  return out;
+}
+
+/// Every k-step's A fragments of loop invariant `a`, staged and loaded once
+/// before the outermost loop that does not define it.
+std::vector<Value> GpuLowering::hoistedFragsA(int a, const DotGeom &g, int64_t K, Location loc) {
+  size_t d = size_t(depth_.count(a) ? depth_.at(a) : 0);
+  auto key = std::make_pair(a, g.cl);
+  if (auto it = hoistedFrags_.find(key); it != hoistedFrags_.end()) return it->second;
+  OpBuilder::InsertionGuard guard(b_);
+  b_.setInsertionPoint(loops_[d]);
+  int64_t lda = K + 8;
+  needShared(size_t(g.M * lda * 2));
+  barrier(loc);
+  stageRows(val(a), ty(a), lda, 0, loc);
+  barrier(loc);
+  // The geometry's values are defined at the dot: rebuild them here.
+  DotGeom h = g;
+  h.wRow = mul(fold<arith::DivUIOp>(b_, loc, warp_, c32(g.cl->wn)), c32(g.M / g.cl->wm), loc);
+  h.l16 = fold<arith::RemUIOp>(b_, loc, lane_, c32(16));
+  h.lHi = mul(fold<arith::DivUIOp>(b_, loc, lane_, c32(16)), c32(8), loc);
+  h.sBase = mk<LLVM::PtrToIntOp>(b_, loc, b_.getI32Type(), smemBase_);
+  std::vector<Value> all;
+  for (int64_t kk = 0; kk < K / 16; ++kk) {
+    std::vector<Value> f = loadFragsA(h, c32(int64_t(tempBase_)), lda, kk, loc);
+    all.insert(all.end(), f.begin(), f.end());
+  }
+  hoistedFrags_[key] = all;
+  hoistDepth_[key] = d;
+  return all;
 }
 
 LLVM::InlineAsmOp GpuLowering::asmCall(TypeRange results, ValueRange args,
@@ -1246,13 +1595,20 @@ GpuLowering::DotGeom GpuLowering::dotGeom(const dsl::Op &op, Location loc) {
 
 std::vector<Value> GpuLowering::loadFrags(const DotGeom &g, Value aBase, int64_t lda,
                                           Value bBase, int64_t ldb, int64_t kk, Location loc) {
+  std::vector<Value> out = loadFragsA(g, aBase, lda, kk, loc),
+                     fb = loadFragsB(g, bBase, ldb, false, kk, loc);
+  out.insert(out.end(), fb.begin(), fb.end());
+  return out;
+}
+
+// ldmatrix reads shared memory: it must count as having side effects, or
+// LLVM merges two dots' loads from the same addresses and moves them across
+// barriers. mma.sync is a pure function of its registers.
+std::vector<Value> GpuLowering::loadFragsA(const DotGeom &g, Value aBase, int64_t lda, int64_t kk,
+                                           Location loc) {
   Type i32 = b_.getI32Type();
   Type s4i = LLVM::LLVMStructType::getLiteral(&ctx_, {i32, i32, i32, i32});
-  Type s2i = LLVM::LLVMStructType::getLiteral(&ctx_, {i32, i32});
-  // ldmatrix reads shared memory: it must count as having side effects, or
-  // LLVM merges two dots' loads from the same addresses and moves them
-  // across barriers. mma.sync is a pure function of its registers.
-  std::vector<Value> out(size_t(g.MI * 4 + g.NI * 2));
+  std::vector<Value> out(size_t(g.MI * 4));
   // A via ldmatrix.x4.
   for (int64_t im = 0; im < g.MI; ++im) {
     Value row = add(add(g.wRow, c32(im * 16), loc), g.l16, loc);
@@ -1266,23 +1622,49 @@ std::vector<Value> GpuLowering::loadFrags(const DotGeom &g, Value aBase, int64_t
       out[size_t(im * 4 + q)] =
           mk<LLVM::ExtractValueOp>(b_, loc, ld.getResult(0), ArrayRef<int64_t>{q});
   }
-  // B via ldmatrix.x4.trans, two n8 blocks at a time when there are (lanes
-  // 16-31 address the second block), else x2.trans.
+  return out;
+}
+
+std::vector<Value> GpuLowering::loadFragsB(const DotGeom &g, Value bBase, int64_t ldb, bool rows,
+                                           int64_t kk, Location loc) {
+  Type i32 = b_.getI32Type();
+  Type s4i = LLVM::LLVMStructType::getLiteral(&ctx_, {i32, i32, i32, i32});
+  Type s2i = LLVM::LLVMStructType::getLiteral(&ctx_, {i32, i32});
+  std::vector<Value> out(size_t(g.NI * 2));
   bool pair = g.NI % 2 == 0;
   for (int64_t in = 0; in < g.NI; in += pair ? 2 : 1) {
-    Value row = add(c32(kk * 16), g.l16, loc);
-    Value col = add(g.wCol, c32(in * 8), loc);
-    if (pair) col = add(col, g.lHi, loc);
-    Value addr = add(add(g.sBase, bBase, loc),
-                     mul(add(mul(row, c32(ldb), loc), col, loc), c32(2), loc), loc);
+    Value addr;
+    if (rows) {
+      // B's columns are the rows of x [N][K]: lanes 0-7 address rows n..n+7
+      // at k, lanes 8-15 the same rows at k + 8 (then the next n8 block):
+      // ldmatrix without .trans gives b0, b1 (, b0, b1 of block in + 1).
+      Value l8 = fold<arith::RemUIOp>(b_, loc, lane_, c32(8));
+      Value kHalf = mul(fold<arith::RemUIOp>(b_, loc, fold<arith::DivUIOp>(b_, loc, lane_, c32(8)),
+                                             c32(2)),
+                        c32(8), loc);
+      Value nRow = add(add(g.wCol, c32(in * 8), loc), l8, loc);
+      if (pair) nRow = add(nRow, g.lHi, loc);
+      Value col = add(c32(kk * 16), kHalf, loc);
+      addr = add(add(g.sBase, bBase, loc), mul(add(mul(nRow, c32(ldb), loc), col, loc), c32(2), loc),
+                 loc);
+    } else {
+      // B via ldmatrix.x4.trans, two n8 blocks at a time when there are
+      // (lanes 16-31 address the second block), else x2.trans.
+      Value row = add(c32(kk * 16), g.l16, loc);
+      Value col = add(g.wCol, c32(in * 8), loc);
+      if (pair) col = add(col, g.lHi, loc);
+      addr = add(add(g.sBase, bBase, loc), mul(add(mul(row, c32(ldb), loc), col, loc), c32(2), loc),
+                 loc);
+    }
+    std::string tr = rows ? "" : ".trans";
     auto ld = pair ? asmCall(s4i, ValueRange{addr},
-                             "ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {$0,$1,$2,$3}, [$4];",
+                             "ldmatrix.sync.aligned.m8n8.x4" + tr + ".shared.b16 {$0,$1,$2,$3}, [$4];",
                              "=r,=r,=r,=r,r", true, loc)
                    : asmCall(s2i, ValueRange{addr},
-                             "ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {$0,$1}, [$2];",
+                             "ldmatrix.sync.aligned.m8n8.x2" + tr + ".shared.b16 {$0,$1}, [$2];",
                              "=r,=r,r", true, loc);
     for (int q = 0; q < (pair ? 4 : 2); ++q)
-      out[size_t(g.MI * 4 + (in + q / 2) * 2 + q % 2)] =
+      out[size_t((in + q / 2) * 2 + q % 2)] =
           mk<LLVM::ExtractValueOp>(b_, loc, ld.getResult(0), ArrayRef<int64_t>{q});
   }
   return out;
@@ -1363,12 +1745,37 @@ void GpuLowering::lowerGather(const dsl::Op &op, Location loc) {
   vals_[op.results[0]] = out;
 }
 
+const Layout *GpuLowering::sliceParent(int v, int depth) {
+  auto d = allDefs_.find(v);
+  if (d == allDefs_.end() || depth > 12) return nullptr;
+  const dsl::Op &op = *d->second;
+  if ((op.kind == OpKind::ReduceMax || op.kind == OpKind::ReduceSum ||
+       op.kind == OpKind::ReduceMin) &&
+      ty(op.operands[0]).shape.size() == 2 && op.ints[0] == 1 && fromDot(op.operands[0], 0)) {
+    auto &sh = ty(op.operands[0]).shape;
+    return mma(sh[0], sh[1], op.loc);
+  }
+  if (!(op.kind >= OpKind::Add && op.kind <= OpKind::AddPtr)) return nullptr;
+  for (int o : op.operands)
+    if (const Layout *p = sliceParent(o, depth + 1)) return p;
+  return nullptr;
+}
+
 const Layout *GpuLowering::carriedLayout(const dsl::Op &forOp, size_t i, Location loc) {
   int init = forOp.operands[3 + i];
   const dsl::Type &t = ty(init);
   if (!t.isTile()) return nullptr;
   const TileVal &v = val(init);
   if (v.layout && !v.splat) return v.layout;
+  // A row statistic of a dot result (softmax's max and sum) stays in the
+  // rows of the dot's mma layout.
+  int yielded = forOp.regions[0]->ops.back().operands[i];
+  if (chained_ && t.shape.size() == 1)
+    if (const Layout *p = sliceParent(yielded, 0))
+      if (p->S0 == t.shape[0]) return rowsOf(p, Layout::Slice);
+  // An accumulator rescaled before the dot (softmax's acc * alpha) too.
+  if (chained_ && t.shape.size() == 2 && fromDot(yielded, 0))
+    return mma(t.shape[0], t.shape[1], forOp.loc);
   // A splat init that feeds a dot accumulator lives in the mma layout.
   int arg = forOp.regions[0]->args[1 + i];
   for (const dsl::Op &op : forOp.regions[0]->ops)
@@ -1410,17 +1817,23 @@ std::optional<GpuLowering::Pipeline> GpuLowering::planPipeline(const dsl::Op &op
   Pipeline plan;
   plan.stages = stages;
   // 1. Loads of 2-byte tiles whose only use is as an operand of a dot of
-  //    this body (both operands of that dot must qualify).
+  //    this body (B may be a transpose of such a load that only the dot
+  //    reads). Without chained dots both operands of a dot must qualify; with
+  //    them (attention) each qualifying operand is pipelined: A is then a
+  //    register or loop-invariant operand.
   for (const dsl::Op &o : blk.ops) {
     if (o.kind != OpKind::Dot) continue;
     std::vector<const dsl::Op *> ls;
     for (int i = 0; i < 2; ++i) {
-      auto d = def.find(o.operands[i]);
-      if (d != def.end() && d->second->kind == OpKind::Load && uses[o.operands[i]] == 1 &&
-          dsl::dtypeBytes(ty(o.operands[i]).dtype) == 2)
+      int x = o.operands[i];
+      if (i == 1 && transB_.count(x) && def.count(x)) x = def[x]->operands[0];
+      auto d = def.find(x);
+      if (d != def.end() && d->second->kind == OpKind::Load && uses[x] == 1 &&
+          dsl::dtypeBytes(ty(x).dtype) == 2)
         ls.push_back(d->second);
     }
-    if (ls.size() == 2) plan.loads.insert(plan.loads.end(), ls.begin(), ls.end());
+    if (ls.size() == 2 || (chained_ && !ls.empty()))
+      plan.loads.insert(plan.loads.end(), ls.begin(), ls.end());
   }
   if (plan.loads.empty()) return std::nullopt;
   // 2. The ops computing their addresses and masks: pure ops of this body
@@ -1433,8 +1846,10 @@ std::optional<GpuLowering::Pipeline> GpuLowering::planPipeline(const dsl::Op &op
     auto d = def.find(v);
     if (d == def.end() || slice.count(d->second)) return;
     const dsl::Op *o = d->second;
-    if (!o->regions.empty() || o->kind == OpKind::Load || o->kind == OpKind::Dot ||
-        (o->kind >= OpKind::ReduceSum && o->kind <= OpKind::Gather))
+    // With chained dots, loads of indices may address the copies (a
+    // gather): they run with the copies, num_stages - 1 iterations ahead.
+    if (!o->regions.empty() || (o->kind == OpKind::Load && !chained_) ||
+        o->kind == OpKind::Dot || (o->kind >= OpKind::ReduceSum && o->kind <= OpKind::Gather))
       ok = false;
     slice.insert(o);
     for (int x : o->operands) visit(x);
@@ -1598,6 +2013,8 @@ void GpuLowering::lowerFor(const dsl::Op &op, Location loc) {
   if (plan) flat.push_back(c32(0)); // the stage this iteration reads
   flat.insert(flat.end(), frags0.begin(), frags0.end());
   auto loop = mk<scf::ForOp>(b_, loc, lo, hi, step, flat);
+  loops_.push_back(loop);
+  for (int a : blk.args) depth_[a] = int(loops_.size());
   auto unflatten = [&](ValueRange regs, const std::vector<int> &ids) {
     size_t pos = 0;
     for (size_t i = 0; i < nc; ++i) {
@@ -1655,6 +2072,13 @@ void GpuLowering::lowerFor(const dsl::Op &op, Location loc) {
       prefetch_.reset();
     }
     mk<scf::YieldOp>(b_, loc, next);
+  }
+  loops_.pop_back();
+  for (auto it = hoistDepth_.begin(); it != hoistDepth_.end();) {
+    if (it->second < loops_.size()) { ++it; continue; }
+    hoist_.erase(it->first);
+    hoistedFrags_.erase(it->first);
+    it = hoistDepth_.erase(it);
   }
   unflatten(loop.getResults(), op.results);
   if (plan) {

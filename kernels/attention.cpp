@@ -95,11 +95,13 @@ std::vector<Val> pack(const Softmax &s) { return {s.m, s.l, s.acc}; }
 Softmax unpack(const std::vector<Val> &v) { return {v[0], v[1], v[2]}; }
 
 /// kt [D, BN] and vt [BN, D] of the key tokens `tok` [BN] (masked by ok).
+/// K is loaded as rows [BN, D] (16-byte accesses along D) and transposed:
+/// the GPU backend's dot reads those rows directly as its B operand.
 std::pair<Val, Val> loadKV(const AttnArgs &a, Val tok, Val ok, int64_t D) {
   Val d = arange(0, D);
-  Val kt = load(a.kBase + (expand_dims(d, 1) + expand_dims(tok * a.skt, 0)), expand_dims(ok, 0), 0.0);
+  Val k = load(a.kBase + (expand_dims(tok * a.skt, 1) + expand_dims(d, 0)), expand_dims(ok, 1), 0.0);
   Val vt = load(a.vBase + (expand_dims(tok * a.svt, 1) + expand_dims(d, 0)), expand_dims(ok, 1), 0.0);
-  return {kt, vt};
+  return {trans(k), vt};
 }
 
 /// The rows of one program: BM query rows of a block of `rowsPerBlock`
@@ -319,7 +321,7 @@ void registerAttentionKernels() {
     registerKernel({"flash_attention", "dense attention (online softmax), causal or not, GQA",
                     {{"BLOCK_M", {64, 128}}, {"BLOCK_N", {32, 64}}, {"num_warps", {4, 8}}},
                     Config{{"BLOCK_M", 64}, {"BLOCK_N", 64}, {"HEAD_DIM", 64}, {"CAUSAL", 1},
-                           {"DTYPE", 0}, {"num_warps", 4}},
+                           {"DTYPE", 0}, {"num_warps", 4}, {"num_stages", 2}},
                     flashAttention,
                     [](const Config &c) {
                       std::string e = validatePow2(c, {"BLOCK_M", "BLOCK_N", "HEAD_DIM"}, 16);
@@ -333,7 +335,7 @@ void registerAttentionKernels() {
          {{"BLOCK_M", {32, 64}}, {"BLOCK_N", {32, 64}}, {"num_warps", {4, 8}}},
          Config{{"BLOCK_M", 64}, {"BLOCK_N", 64}, {"HEAD_DIM", 64}, {"DTYPE", 0},
                 {"BLOCK_SIZE_Q", 64}, {"BLOCK_SIZE_K", 2}, {"SINK", 16}, {"WINDOW", 256},
-                {"num_warps", 4}},
+                {"num_warps", 4}, {"num_stages", 2}},
          blockSparseAttention, [](const Config &c) {
            std::string e = validatePow2(c, {"BLOCK_M", "BLOCK_N", "HEAD_DIM"}, 16);
            if (!e.empty()) return e;

@@ -151,13 +151,19 @@ MaskContext contextFor(const Problem &p, std::optional<float> softmaxScale) {
 
 /// Tile sizes of the attention kernels per head dim, chosen so that the
 /// GPU code does not spill (ptxas -v on sm_90a); the autotuner refines them.
-/// The warps are halved until both dots (BM x BN and BM x D) tile.
+/// One warp per 16 query rows, so that the warps split M only and P stays in
+/// registers between the two dots. The warps are halved until both dots
+/// (BM x BN and BM x D) tile.
 struct Schedule {
   int64_t BM, BN, warps;
 };
 Schedule attentionSchedule(int64_t D, int64_t BM = 0) {
-  Schedule s = D <= 64 ? Schedule{64, 64, 4} : D <= 128 ? Schedule{64, 32, 8} : Schedule{32, 32, 8};
-  if (BM) s.BM = BM;
+  Schedule s = D <= 64 ? Schedule{64, 64, 4} : D <= 128 ? Schedule{128, 64, 8} : Schedule{32, 32, 8};
+  if (BM && BM != s.BM) {
+    s.BM = BM;
+    s.warps = std::clamp<int64_t>(BM / 16, 1, 8);
+    if (D > 64) s.BN = 32; // sparse attention's extra state: no spills at BN 32
+  }
   s.warps = fittingWarps(int(s.warps), {{s.BM, s.BN}, {s.BM, D}});
   return s;
 }

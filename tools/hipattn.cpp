@@ -24,6 +24,8 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -74,7 +76,8 @@ const std::map<std::string, const char *> kHelp = {
 Lists every registered kernel with its tunable parameters (the values each
 may take) and its default config.
 )"},
-    {"compile", R"(usage: hipattn compile KERNEL [--config k=v,...] [--target T] [--emit S] [-o FILE]
+    {"compile", R"(usage: hipattn compile KERNEL [--config k=v,...] [--target T] [--emit S]
+                       [--divisible ARG,...|all] [-o FILE]
 
   --config k=v,...   config values (others take the kernel's defaults)
   --target T         cpu, sm_80, sm_86, sm_87, sm_89, sm_90, sm_90a, sm_100a,
@@ -83,6 +86,8 @@ may take) and its default config.
                      IR with the layout chosen for each value), mlir (GPU:
                      per-thread code; CPU: loop nests), llvm (LLVM IR), ptx
                      (GPU targets); default: tile
+  --divisible ARGS   integer arguments assumed multiples of 16 (names, or
+                     'all'): the variant a launch with such values compiles
   -o FILE            write to FILE instead of stdout
 )"},
     {"demo", R"(usage: hipattn demo [--backend auto|cpu|cuda]
@@ -144,13 +149,29 @@ int cmdKernels() {
 }
 
 int cmdCompile(const std::vector<std::string> &args) {
-  Options o = parse(args, {"--config", "--target", "--emit", "-o"});
+  Options o = parse(args, {"--config", "--target", "--emit", "--divisible", "-o"});
   if (o.positional.size() != 1) return usageError("compile needs exactly one KERNEL");
   const auto &def = hip::dsl::findKernel(o.positional[0]);
   hip::dsl::Config cfg = hip::dsl::Config::parse(o.flags.count("--config") ? o.flags["--config"] : "");
   hip::Target t = o.flags.count("--target") ? hip::parseTarget(o.flags["--target"]) : defaultTarget();
   std::string stage = o.flags.count("--emit") ? o.flags["--emit"] : "tile";
   hip::dsl::Kernel k = hip::dsl::trace(def, cfg);
+  if (o.flags.count("--divisible")) {
+    std::set<std::string> names;
+    std::stringstream ss(o.flags["--divisible"]);
+    for (std::string n; std::getline(ss, n, ',');) names.insert(n);
+    for (auto &p : k.params) {
+      bool isInt = !p.type.isPtr() && (p.type.dtype == hip::dsl::DType::i32 ||
+                                       p.type.dtype == hip::dsl::DType::i64);
+      if (!(names.count(p.name) || (names.count("all") && isInt))) continue;
+      if (!isInt) return usageError("--divisible: '" + p.name + "' is not an integer argument");
+      p.multipleOf = std::max<int64_t>(p.multipleOf, 16);
+      names.erase(p.name);
+    }
+    names.erase("all");
+    if (!names.empty())
+      return usageError("--divisible: kernel '" + k.name + "' has no argument '" + *names.begin() + "'");
+  }
   std::string text = hip::emitStage(k, t, stage);
   if (o.flags.count("-o")) {
     std::ofstream f(o.flags["-o"]);

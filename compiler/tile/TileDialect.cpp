@@ -243,7 +243,11 @@ LogicalResult TransOp::verify() {
 
 OpFoldResult TransOp::fold(FoldAdaptor a) {
   if (auto inner = getSrc().getDefiningOp<TransOp>()) return inner.getSrc();
-  return foldShapeOp(*this, getSrc(), a.getSrc());
+  // Not foldShapeOp: a square tile's transpose has its source's type but is
+  // not its source.
+  if (auto splat = dyn_cast_or_null<SplatElementsAttr>(a.getSrc()))
+    return splat.resizeSplat(cast<ShapedType>(getType()));
+  return {};
 }
 
 // ---- Elementwise -------------------------------------------------------------------

@@ -119,3 +119,14 @@ tile.kernel @dead_code(%p: !tile.ptr<f32>) num_warps(4) config {} {
   %one = tile.constant 1.0 : f32
   tile.store %p, %one : !tile.ptr<f32>
 }
+
+// CHECK-LABEL: tile.kernel @square_transpose_stays
+tile.kernel @square_transpose_stays(%p: !tile.ptr<i32>) num_warps(4) config {} {
+  // A square tile's transpose has its source's type but is not its source.
+  %r = tile.arange 0, 16 : tensor<16xi32>
+  %r2 = tile.reshape %r : tensor<16xi32> -> tensor<4x4xi32>
+  // CHECK: tile.trans %{{.*}} : tensor<4x4xi32> -> tensor<4x4xi32>
+  %t = tile.trans %r2 : tensor<4x4xi32> -> tensor<4x4xi32>
+  %ps = tile.splat %p : !tile.ptr<i32> -> tensor<4x4x!tile.ptr<i32>>
+  tile.store %ps, %t : tensor<4x4x!tile.ptr<i32>>
+}

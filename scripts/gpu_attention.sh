@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The GPU step of the attention codegen work, in one device call: every GPU
+# test, compute-sanitizer (memcheck, racecheck) on the attention kernels at
+# ragged shapes, the latency sweep against torch SDPA (cuDNN, FlashAttention-2)
+# and Nsight Compute on the dense kernel. Needs the build packed as
+#   tar -cJf .carry/build.tar.xz build/bin build/lib
+# Logs go to $OUT; a short table is printed last.
+set -u
+OUT=${OUT:-/tmp/out}
+mkdir -p "$OUT" /tmp/hipbuild
+tar -xJf .carry/build.tar.xz -C /tmp/hipbuild
+B=/tmp/hipbuild/build
+export HIP_CACHE_DIR=/tmp/hip-cache HIP_DISABLE_AUTOTUNE=1
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv > "$OUT/gpu.txt" 2>&1
+if [ -z "${SKIP_TESTS:-}" ]; then
+  (cd $B && HIP_CACHE_DIR=/tmp/hip-cache-tests timeout 420 ./bin/hipattn-tests) > "$OUT/tests.log" 2>&1; tests=$?
+fi
+san() { # tool, T, D, H, Hkv
+  timeout 240 compute-sanitizer --tool "$1" --error-exitcode 9 $B/bin/hipattn run --backend cuda \
+    --T "$2" --D "$3" --H "$4" --Hkv "$5" --json --reps 1 > "$OUT/san_$1_$2.log" 2>&1
+  echo "$1 T=$2 D=$3 H=$4/$5: rc=$? $(grep -c 'ERROR SUMMARY: 0 errors' "$OUT/san_$1_$2.log") clean summaries, $(grep -m1 -o '"rel_error": [0-9.e-]*' "$OUT/san_$1_$2.log")"
+}
+if [ -z "${SKIP_SAN:-}" ]; then
+  { san memcheck 333 128 4 2; san racecheck 333 128 4 2; san memcheck 1000 64 2 1; san racecheck 200 64 2 2; } > "$OUT/sanitizer.txt" 2>&1
+fi
+T_LIST=${T_LIST:-4096 16384 65536 131072} REPS=${REPS:-3} bench/attention_sweep.sh $B/bin "$OUT/sweep" > "$OUT/sweep.txt" 2> "$OUT/sweep.err"
+if [ -n "${NCU:-}" ]; then
+  timeout 240 ncu --clock-control none --section SpeedOfLight --section Occupancy --section LaunchStats \
+    -k regex:'flash_attention|hip_block_sparse' -c 2 $B/bin/hipattn run --backend cuda --T 16384 --H 32 --Hkv 8 --D 128 \
+    --json --latency-only --reps 1 > "$OUT/ncu.txt" 2>&1
+fi
+echo "==== GPU"; cat "$OUT/gpu.txt"
+if [ -z "${SKIP_TESTS:-}" ]; then
+  echo "==== tests (rc=$tests)"; grep -E "^\[  (PASSED|FAILED) |^\[==========\]|Failure" "$OUT/tests.log" | head -30
+  grep "^\[  SKIPPED \]" "$OUT/tests.log" | sort -u | head -8
+fi
+[ -f "$OUT/sanitizer.txt" ] && { echo "==== compute-sanitizer"; cat "$OUT/sanitizer.txt"; }
+[ -f "$OUT/ncu.txt" ] && { echo "==== ncu"; grep -E "flash_attention|hip_block_sparse|Throughput|Registers|Achieved Occupancy|Duration|Dynamic Shared" "$OUT/ncu.txt" | head -40; }
+echo "==== sweep"; tail -4 "$OUT/sweep.err"; cat "$OUT/sweep.txt"
