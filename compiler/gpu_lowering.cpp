@@ -166,6 +166,8 @@ private:
   void lowerStore(const dsl::Op &op, Location loc);
   void lowerReduce(const dsl::Op &op, Location loc);
   bool lowerRowReduceShuffle(const dsl::Op &op, const TileVal &in, Location loc);
+  bool lowerColReduceMma(const dsl::Op &op, const TileVal &in, Location loc);
+  Value shflXor(Value v, int offset, Location loc);
   void lowerDot(const dsl::Op &op, Location loc);
   /// Per-warp geometry of a dot's mma.sync tiling (values at the current
   /// insertion point).
@@ -270,6 +272,7 @@ private:
   std::map<int, const dsl::Op *> allDefs_; // defining op of every value (scanKernel)
   std::map<int, int> uses_;                // uses of every value (scanKernel)
   bool chained_ = false;                   // some dot's A operand comes from a dot
+  bool dotResults_ = false;                // a dot's result feeds other ops (see scanKernel)
   std::set<int> transB_;                   // transposes read directly by their dot
   std::vector<scf::ForOp> loops_;          // the loops being lowered, outermost first
   std::map<int, int> depth_;               // loops_.size() where each value was defined
@@ -514,7 +517,7 @@ std::optional<TileVal> GpuLowering::remat(int id, const Layout *l, Location loc)
     if (auto it = memo.find(key); it != memo.end()) return it->second;
     auto d = defs_.find(v);
     auto leaf = [&]() -> Value {
-      if (!chained_ || l->kind == Layout::Blocked) return Value();
+      if (!dotResults_ || l->kind == Layout::Blocked) return Value();
       const dsl::Type &vt = ty(v);
       if (vt.shape.size() == 1 && ti == None && tj == Row) {
         const Layout *sl = rowSlice(l);
@@ -693,6 +696,13 @@ void GpuLowering::scanKernel(const dsl::Block &blk) {
     }
   };
   walk(blk);
+  // A dot whose result is computed on (not just stored or accumulated): the
+  // ops around it then prefer its layout (see lowerElementwise).
+  for (auto &[v, o] : allDefs_)
+    for (int x : o->operands)
+      if (o->kind != OpKind::Store && o->kind != OpKind::Dot && o->kind != OpKind::Yield &&
+          allDefs_.count(x) && allDefs_.at(x)->kind == OpKind::Dot)
+        dotResults_ = true;
   for (auto &[v, o] : allDefs_) {
     if (o->kind != OpKind::Dot || o->results[0] != v) continue;
     if (fromDot(o->operands[0], 0)) chained_ = true;
@@ -894,7 +904,7 @@ void GpuLowering::lowerOpImpl(const dsl::Op &op) {
     // With chained dots, a broadcast that would go through shared memory
     // waits for a use that needs it in registers: most are only read through
     // remat (masks recomputed in the mma layout), and then never move.
-    if (chained_ && (op.kind == OpKind::ExpandDims || op.kind == OpKind::Broadcast)) {
+    if (dotResults_ && (op.kind == OpKind::ExpandDims || op.kind == OpKind::Broadcast)) {
       // A marker keeps the place (it dies in canonicalization); the temporary
       // shared memory of that place is the one to use.
       Operation *marker = mk<arith::ConstantIntOp>(b_, loc, b_.getI32Type(), 0).getOperation();
@@ -976,7 +986,7 @@ void GpuLowering::lowerElementwise(const dsl::Op &op, Location loc) {
   // moving a dot's result would cost a trip through shared memory.
   const Layout *l = nullptr;
   bool allSplat = true;
-  auto rank = [&](const Layout *x) { return chained_ && x->kind != Layout::Blocked ? 1 : 0; };
+  auto rank = [&](const Layout *x) { return dotResults_ && x->kind != Layout::Blocked ? 1 : 0; };
   for (int o : op.operands) {
     const TileVal &v = val(o);
     if (v.layout && (!l || rank(v.layout) > rank(l))) l = v.layout;
@@ -1350,6 +1360,70 @@ bool GpuLowering::lowerRowReduceShuffle(const dsl::Op &op, const TileVal &in, Lo
   return true;
 }
 
+/// Column reduction (axis 0) of an mma accumulator tile without moving the
+/// tile: each thread combines its rows of a column, the 8 lanes that share a
+/// column (lane % 4) combine with butterfly shuffles, then the warps along M
+/// through shared memory, which also hands the [N] result out in the
+/// default layout. Argmax and 64-bit values are left to the generic path.
+bool GpuLowering::lowerColReduceMma(const dsl::Op &op, const TileVal &in, Location loc) {
+  const dsl::Type &st = ty(op.operands[0]), &rt = ty(op.results[0]);
+  const Layout *l = in.layout;
+  if (!l || l->kind != Layout::Mma || in.splat || op.kind == OpKind::Argmax ||
+      dsl::dtypeBytes(st.dtype) > 4 || !rt.isTile())
+    return false;
+  DType t = st.dtype, wt = dsl::isFloat(t) ? DType::f32 : DType::i32;
+  // 1. In-thread partials, one per column offset.
+  std::map<int64_t, Value> parts;
+  for (size_t r = 0; r < in.regs.size(); ++r) {
+    Value x = se_.cast(loc, in.regs[r], t, wt);
+    auto it = parts.find(l->off[r].second);
+    if (it == parts.end()) parts[l->off[r].second] = x;
+    else it->second = se_.combine(loc, op.kind, it->second, x, wt);
+  }
+  // 2. The 8 lanes of a column (lane / 4 indexes the rows).
+  for (auto &[col, p] : parts)
+    for (int off : {4, 8, 16}) p = se_.combine(loc, op.kind, p, shflXor(p, off, loc), wt);
+  // 3. The warps along M, through shared memory: slot (column, warp row).
+  int64_t N = l->S1;
+  int wm = l->wm;
+  needShared(size_t(N * wm * 4));
+  Value warpRow = fold<arith::DivUIOp>(b_, loc, warp_, c32(l->wn));
+  Value leader = mk<arith::CmpIOp>(b_, loc, arith::CmpIPredicate::ult, lane_, c32(4));
+  Value b1 = base(l).second;
+  barrier(loc);
+  {
+    auto ifOp = mk<scf::IfOp>(b_, loc, leader, false);
+    OpBuilder::InsertionGuard g(b_);
+    b_.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+    for (auto &[col, p] : parts) {
+      Value slot = add(mul(add(b1, c32(col), loc), c32(wm), loc), warpRow, loc);
+      smemStore(p, wt, mul(slot, c32(4), loc), loc);
+    }
+  }
+  barrier(loc);
+  const Layout *dst = defaultLayout(rt);
+  TileVal out{dst, false, {}};
+  for (size_t r = 0; r < dst->numRegs(); ++r) {
+    Value base = mul(coords(dst, r, loc).second, c32(wm), loc);
+    Value acc = smemLoad(wt, mul(base, c32(4), loc), loc);
+    for (int w = 1; w < wm; ++w)
+      acc = se_.combine(loc, op.kind, acc, smemLoad(wt, mul(add(base, c32(w), loc), c32(4), loc), loc), wt);
+    out.regs.push_back(se_.cast(loc, acc, wt, rt.dtype));
+  }
+  vals_[op.results[0]] = out;
+  return true;
+}
+
+/// shfl.sync.bfly of a 32-bit value (f32 or i32).
+Value GpuLowering::shflXor(Value v, int offset, Location loc) {
+  bool f = v.getType().isF32();
+  Value bits = f ? Value(mk<arith::BitcastOp>(b_, loc, b_.getI32Type(), v)) : v;
+  Value res = asmCall(b_.getI32Type(), ValueRange{bits, c32(offset)},
+                      "shfl.sync.bfly.b32 $0, $1, $2, 0x1f, 0xffffffff;", "=r,r,r", true, loc)
+                  .getResult(0);
+  return f ? Value(mk<arith::BitcastOp>(b_, loc, b_.getF32Type(), res)) : res;
+}
+
 void GpuLowering::lowerReduce(const dsl::Op &op, Location loc) {
   const dsl::Type &st = ty(op.operands[0]);
   const dsl::Type &rt = ty(op.results[0]);
@@ -1362,6 +1436,7 @@ void GpuLowering::lowerReduce(const dsl::Op &op, Location loc) {
   TileVal in = src;
   if (src.splat) in = toLayout(src, st, defaultLayout(st), loc);
   if (rowReduce && lowerRowReduceShuffle(op, in, loc)) return;
+  if (!rowReduce && lowerColReduceMma(op, in, loc)) return;
   barrier(loc);
   writeShared(in, st, loc);
   barrier(loc);
@@ -1670,6 +1745,13 @@ std::vector<Value> GpuLowering::loadFragsB(const DotGeom &g, Value bBase, int64_
   return out;
 }
 
+// Sort and top-k of each row: a bitonic sorting network over (value, index)
+// pairs in shared memory, all threads sharing the compare-exchanges of each
+// step. Order: values descending (top-k, descending sort) or ascending, ties
+// by ascending index, which is the stable order. Cost for R rows of L
+// elements: log2(L) (log2(L) + 1) / 2 steps of R L / 2 compare-exchanges
+// (45 steps of 256 for L = 512, 2 per thread at 4 warps) and one barrier each,
+// against R L^2 comparisons for ranking every element.
 void GpuLowering::lowerSort(const dsl::Op &op, Location loc) {
   const dsl::Type &st = ty(op.operands[0]);
   const dsl::Type &rt = ty(op.results[0]);
@@ -1678,45 +1760,74 @@ void GpuLowering::lowerSort(const dsl::Op &op, Location loc) {
   int eb = storageBytes(st.dtype);
   TileVal in = val(op.operands[0]);
   if (in.splat || !in.layout) in = toLayout(in, st, defaultLayout(st), loc);
-  size_t outOff = size_t(R * L * eb), idxOff = outOff + size_t(R * L * eb);
+  size_t idxOff = size_t(R * L * eb + 15) / 16 * 16;
   needShared(idxOff + size_t(R * L * 4));
   barrier(loc);
   writeShared(in, st, loc);
-  barrier(loc);
-  // Rank of each owned element: how many elements of its row come before it.
   for (size_t r = 0; r < in.regs.size(); ++r) {
     auto [i, j] = coords(in.layout, r, loc);
-    Value x = in.regs[r];
-    Value rowBase = mul(i, c32(L), loc);
-    auto loop = mk<scf::ForOp>(b_, loc, c32(0), c32(L), c32(1), ValueRange{c32(0)});
-    {
-      OpBuilder::InsertionGuard g(b_);
-      b_.setInsertionPointToStart(loop.getBody());
-      Value m = loop.getInductionVar();
-      Value y = smemLoad(st.dtype, mul(add(rowBase, m, loc), c32(eb), loc), loc);
-      Value strictly = se_.emit(loc, desc ? OpKind::CmpGT : OpKind::CmpLT, {y, x}, st.dtype,
-                                DType::i1, st.dtype);
-      Value eq = se_.emit(loc, OpKind::CmpEQ, {y, x}, st.dtype, DType::i1, st.dtype);
-      Value before = mk<arith::CmpIOp>(b_, loc, arith::CmpIPredicate::slt, m, j);
-      Value first = fold<arith::OrIOp>(b_, loc, strictly, fold<arith::AndIOp>(b_, loc, eq, before));
-      Value cnt = add(loop.getRegionIterArgs()[0],
-                      mk<arith::ExtUIOp>(b_, loc, b_.getI32Type(), first), loc);
-      mk<scf::YieldOp>(b_, loc, ValueRange{cnt});
-    }
-    Value pos = add(rowBase, loop.getResult(0), loc);
-    smemStore(x, st.dtype, add(mul(pos, c32(eb), loc), c32(int64_t(outOff)), loc), loc);
+    Value pos = add(mul(i, c32(L), loc), j, loc);
     smemStore(j, DType::i32, add(mul(pos, c32(4), loc), c32(int64_t(idxOff)), loc), loc);
   }
   barrier(loc);
+  Value tid = add(mul(warp_, c32(32), loc), lane_, loc);
+  int64_t pairs = R * L / 2, half = L / 2;
+  auto valAt = [&](Value pos) { return smemLoad(st.dtype, mul(pos, c32(eb), loc), loc); };
+  auto idxAt = [&](Value pos) {
+    return smemLoad(DType::i32, add(mul(pos, c32(4), loc), c32(int64_t(idxOff)), loc), loc);
+  };
+  auto put = [&](Value pos, Value v, Value ix) {
+    smemStore(v, st.dtype, mul(pos, c32(eb), loc), loc);
+    smemStore(ix, DType::i32, add(mul(pos, c32(4), loc), c32(int64_t(idxOff)), loc), loc);
+  };
+  // Whether (v, i) comes before (w, k) in the final order.
+  auto before = [&](Value v, Value i, Value w, Value k) {
+    Value strictly = se_.emit(loc, desc ? OpKind::CmpGT : OpKind::CmpLT, {v, w}, st.dtype,
+                              DType::i1, st.dtype);
+    Value eq = se_.emit(loc, OpKind::CmpEQ, {v, w}, st.dtype, DType::i1, st.dtype);
+    Value lower = mk<arith::CmpIOp>(b_, loc, arith::CmpIPredicate::slt, i, k);
+    return fold<arith::OrIOp>(b_, loc, strictly, fold<arith::AndIOp>(b_, loc, eq, lower));
+  };
+  for (int64_t k = 2; k <= L; k *= 2)
+    for (int64_t jj = k / 2; jj >= 1; jj /= 2) {
+      for (int64_t p0 = 0; p0 < pairs; p0 += nthreads_) {
+        Value p = add(tid, c32(p0), loc);
+        auto step = [&] {
+          // Pair (a, a + jj) of row p / half: a has bit jj clear.
+          Value row = fold<arith::DivUIOp>(b_, loc, p, c32(half));
+          Value q = fold<arith::RemUIOp>(b_, loc, p, c32(half));
+          Value a = add(mul(fold<arith::DivUIOp>(b_, loc, q, c32(jj)), c32(2 * jj), loc),
+                        fold<arith::RemUIOp>(b_, loc, q, c32(jj)), loc);
+          Value up = mk<arith::CmpIOp>(b_, loc, arith::CmpIPredicate::eq,
+                                       fold<arith::AndIOp>(b_, loc, a, c32(k)), c32(0));
+          Value pa = add(mul(row, c32(L), loc), a, loc), pb = add(pa, c32(jj), loc);
+          Value va = valAt(pa), ia = idxAt(pa), vb = valAt(pb), ib = idxAt(pb);
+          // Ascending runs (up) want a before b; descending runs the reverse.
+          Value swap = mk<arith::SelectOp>(b_, loc, up, before(vb, ib, va, ia), before(va, ia, vb, ib));
+          auto sel = [&](Value x, Value y) { return mk<arith::SelectOp>(b_, loc, swap, x, y); };
+          put(pa, sel(vb, va), sel(ib, ia));
+          put(pb, sel(va, vb), sel(ia, ib));
+        };
+        if (p0 + nthreads_ <= pairs) {
+          step();
+        } else {
+          auto ifOp = mk<scf::IfOp>(b_, loc,
+                                    mk<arith::CmpIOp>(b_, loc, arith::CmpIPredicate::ult, p, c32(pairs)),
+                                    false);
+          OpBuilder::InsertionGuard g(b_);
+          b_.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+          step();
+        }
+      }
+      barrier(loc);
+    }
   const Layout *dst = defaultLayout(rt);
   TileVal vout{dst, false, {}}, iout{dst, false, {}};
   for (size_t r = 0; r < dst->numRegs(); ++r) {
     auto [i, p] = coords(dst, r, loc);
     Value pos = add(mul(i, c32(L), loc), p, loc);
-    vout.regs.push_back(
-        smemLoad(st.dtype, add(mul(pos, c32(eb), loc), c32(int64_t(outOff)), loc), loc));
-    iout.regs.push_back(
-        smemLoad(DType::i32, add(mul(pos, c32(4), loc), c32(int64_t(idxOff)), loc), loc));
+    vout.regs.push_back(valAt(pos));
+    iout.regs.push_back(idxAt(pos));
   }
   vals_[op.results[0]] = vout;
   if (op.results.size() > 1) vals_[op.results[1]] = iout;

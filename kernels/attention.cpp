@@ -18,6 +18,7 @@
 #include "hip/dsl/dsl.h"
 
 #include <limits>
+#include <optional>
 
 namespace hip::kernels {
 using namespace hip::dsl;
@@ -80,8 +81,10 @@ struct Softmax {
 
 /// One tile of keys: kt [D, BN], vt [BN, D], valid [BM, BN]. Rows without a
 /// valid key so far keep m = -inf and contribute nothing.
-Softmax update(const Softmax &s, Val qt, Val kt, Val vt, Val valid, Val scale, DType t) {
-  Val logits = where(valid, dot(qt, kt) * (scale * kLog2e), -kInf);
+Softmax update(const Softmax &s, Val qt, Val kt, Val vt, std::optional<Val> valid, Val scale,
+               DType t) {
+  Val logits = dot(qt, kt) * (scale * kLog2e);
+  if (valid) logits = where(*valid, logits, -kInf);
   Val mNew = maximum(s.m, max(logits, 1));
   Val mSafe = where(mNew == -kInf, 0.0, mNew);
   Val p = exp2(logits - expand_dims(mSafe, 1));
@@ -94,14 +97,15 @@ Softmax update(const Softmax &s, Val qt, Val kt, Val vt, Val valid, Val scale, D
 std::vector<Val> pack(const Softmax &s) { return {s.m, s.l, s.acc}; }
 Softmax unpack(const std::vector<Val> &v) { return {v[0], v[1], v[2]}; }
 
-/// kt [D, BN] and vt [BN, D] of the key tokens `tok` [BN] (masked by ok).
+/// kt [D, BN] and vt [BN, D] of the key tokens `tok` [BN] (masked by ok, if given).
 /// K is loaded as rows [BN, D] (16-byte accesses along D) and transposed:
 /// the GPU backend's dot reads those rows directly as its B operand.
-std::pair<Val, Val> loadKV(const AttnArgs &a, Val tok, Val ok, int64_t D) {
+std::pair<Val, Val> loadKV(const AttnArgs &a, Val tok, std::optional<Val> ok, int64_t D) {
   Val d = arange(0, D);
-  Val k = load(a.kBase + (expand_dims(tok * a.skt, 1) + expand_dims(d, 0)), expand_dims(ok, 1), 0.0);
-  Val vt = load(a.vBase + (expand_dims(tok * a.svt, 1) + expand_dims(d, 0)), expand_dims(ok, 1), 0.0);
-  return {trans(k), vt};
+  Val kp = a.kBase + (expand_dims(tok * a.skt, 1) + expand_dims(d, 0));
+  Val vp = a.vBase + (expand_dims(tok * a.svt, 1) + expand_dims(d, 0));
+  if (!ok) return {trans(load(kp)), load(vp)}; // every token is there
+  return {trans(load(kp, expand_dims(*ok, 1), 0.0)), load(vp, expand_dims(*ok, 1), 0.0)};
 }
 
 /// The rows of one program: BM query rows of a block of `rowsPerBlock`
@@ -148,15 +152,28 @@ void flashAttention(Builder &b, const Config &c) {
   AttnArgs a = declareArgs(b, t, true, true, [] {});
   Rows r = loadRows(a, BM, BM, D);
   Val hi = causal ? minimum(a.Tk, max(r.pos, 0) + 1) : a.Tk;
-  auto res = for_range(0, hi, BN, pack(initialState(BM, D)), [&](Val n, std::vector<Val> s) {
+  // Key tiles that every row of the program sees in full (below the
+  // diagonal, inside T_k) need no mask: a first loop takes them, a second
+  // the masked rest (the diagonal and the last partial tile).
+  Val full = a.Tk / int(BN) * int(BN);
+  if (causal) {
+    Val pMin = min(where(r.ok, r.pos, std::numeric_limits<int32_t>::max()), 0);
+    full = minimum(full, maximum(pMin + 1, 0) / int(BN) * int(BN));
+  }
+  Softmax st = unpack(for_range(0, full, BN, pack(initialState(BM, D)), [&](Val n, std::vector<Val> s) {
+    Val tok = n + arange(0, BN);
+    auto [kt, vt] = loadKV(a, tok, std::nullopt, D);
+    return pack(update(unpack(s), r.qt, kt, vt, std::nullopt, a.scale, t));
+  }));
+  st = unpack(for_range(full, hi, BN, pack(st), [&](Val n, std::vector<Val> s) {
     Val tok = n + arange(0, BN);
     Val ok = tok < a.Tk;
     auto [kt, vt] = loadKV(a, tok, ok, D);
     Val valid = expand_dims(ok, 0) & expand_dims(r.ok, 1);
     if (causal) valid = valid & (expand_dims(tok, 0) <= expand_dims(r.pos, 1));
     return pack(update(unpack(s), r.qt, kt, vt, valid, a.scale, t));
-  });
-  storeRows(a, r, unpack(res), D, t);
+  }));
+  storeRows(a, r, st, D, t);
 }
 
 // ---- Block-sparse ----------------------------------------------------------------------
@@ -275,8 +292,9 @@ void maskTree(Builder &b, const Config &c) {
       Val cand = ci * int(CH) + n / int(kpb);
       Val tok = (gather(rep, cand) + int(off)) * int(bk) + int(bsk - 1) + n % int(kpb) * int(bsk);
       Val ok = (gather(cn, cand) > 0) & (tok < a.Tk);
-      Val kt = load(a.kBase + (expand_dims(d, 1) + expand_dims(tok * a.skt, 0)), expand_dims(ok, 0), 0.0);
-      Val s = dot(qt, kt) * a.scale;
+      // Candidate rows [N, D] (16-byte loads along D), scored as q . k^T.
+      Val kr = load(a.kBase + (expand_dims(tok * a.skt, 1) + expand_dims(d, 0)), expand_dims(ok, 1), 0.0);
+      Val s = dot(qt, trans(kr)) * a.scale;
       // Causal minus window, and exact zeros (padding), score -32000 (§2.4).
       s = where((expand_dims(tok, 0) > posRow - int(W)) | (s == 0.0), -32000.0, s);
       s = where(expand_dims(rowOk, 1) & expand_dims(ok, 0), s, -kInf);
