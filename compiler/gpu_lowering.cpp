@@ -1929,9 +1929,8 @@ std::optional<GpuLowering::Pipeline> GpuLowering::planPipeline(const dsl::Op &op
   plan.stages = stages;
   // 1. Loads of 2-byte tiles whose only use is as an operand of a dot of
   //    this body (B may be a transpose of such a load that only the dot
-  //    reads). Without chained dots both operands of a dot must qualify; with
-  //    them (attention) each qualifying operand is pipelined: A is then a
-  //    register or loop-invariant operand.
+  //    reads). The other operand may come from registers or be a loop
+  //    invariant (attention's P and Q).
   for (const dsl::Op &o : blk.ops) {
     if (o.kind != OpKind::Dot) continue;
     std::vector<const dsl::Op *> ls;
@@ -1943,8 +1942,7 @@ std::optional<GpuLowering::Pipeline> GpuLowering::planPipeline(const dsl::Op &op
           dsl::dtypeBytes(ty(x).dtype) == 2)
         ls.push_back(d->second);
     }
-    if (ls.size() == 2 || (chained_ && !ls.empty()))
-      plan.loads.insert(plan.loads.end(), ls.begin(), ls.end());
+    plan.loads.insert(plan.loads.end(), ls.begin(), ls.end());
   }
   if (plan.loads.empty()) return std::nullopt;
   // 2. The ops computing their addresses and masks: pure ops of this body
@@ -1957,10 +1955,11 @@ std::optional<GpuLowering::Pipeline> GpuLowering::planPipeline(const dsl::Op &op
     auto d = def.find(v);
     if (d == def.end() || slice.count(d->second)) return;
     const dsl::Op *o = d->second;
-    // With chained dots, loads of indices may address the copies (a
-    // gather): they run with the copies, num_stages - 1 iterations ahead.
-    if (!o->regions.empty() || (o->kind == OpKind::Load && !chained_) ||
-        o->kind == OpKind::Dot || (o->kind >= OpKind::ReduceSum && o->kind <= OpKind::Gather))
+    // Loads of indices and gathers from loop invariants may address the
+    // copies (gathered rows): they run with the copies, num_stages - 1
+    // iterations ahead of the dot that reads the rows.
+    if (!o->regions.empty() || o->kind == OpKind::Dot ||
+        (o->kind >= OpKind::ReduceSum && o->kind < OpKind::Gather))
       ok = false;
     slice.insert(o);
     for (int x : o->operands) visit(x);

@@ -24,10 +24,20 @@ if [ -z "${SKIP_SAN:-}" ]; then
   { san memcheck 333 128 4 2; san racecheck 333 128 4 2; san memcheck 1000 64 2 1; san racecheck 1100 128 2 1; } > "$OUT/sanitizer.txt" 2>&1
 fi
 T_LIST=${T_LIST:-4096 16384 65536 131072} REPS=${REPS:-3} bench/attention_sweep.sh $B/bin "$OUT/sweep" > "$OUT/sweep.txt" 2> "$OUT/sweep.err"
-if [ -n "${NCU:-}" ]; then
-  timeout 240 ncu --clock-control none --section SpeedOfLight --section Occupancy --section LaunchStats \
-    -k regex:'flash_attention|hip_block_sparse' -c 2 $B/bin/hipattn run --backend cuda --T 16384 --H 32 --Hkv 8 --D 128 \
-    --json --latency-only --reps 1 > "$OUT/ncu.txt" 2>&1
+if [ -n "${TUNE_T:-}" ]; then # tuned schedules next to the defaults
+  for T in $TUNE_T; do
+    for k in hip_attention flash_attention; do
+      HIP_DISABLE_AUTOTUNE=0 timeout 300 $B/bin/hipattn tune $k --T $T --H 32 --Hkv 8 --D 128 --backend cuda
+    done
+  done > "$OUT/tune.log" 2>&1
+  T_LIST="$TUNE_T" REPS=${REPS:-3} bench/attention_sweep.sh $B/bin "$OUT/sweep_tuned" > "$OUT/sweep_tuned.txt" 2> "$OUT/sweep_tuned.err"
+fi
+if [ -n "${NCU:-}" ]; then # one launch of each attention kernel at 16k
+  for k in hip_mask_tree hip_block_sparse_attention flash_attention; do
+    timeout 200 ncu --clock-control none --section SpeedOfLight --section Occupancy --section LaunchStats \
+      --section MemoryWorkloadAnalysis --section WarpStateStats -k regex:"^$k\$" -c 1 \
+      $B/bin/hipattn run --backend cuda --T 16384 --H 32 --Hkv 8 --D 128 --json --latency-only --reps 1
+  done > "$OUT/ncu.txt" 2>&1
 fi
 # What comes back is limited to 8 files: the logs travel as one archive.
 tar -czf "$OUT/logs.tgz" -C "$OUT" --exclude logs.tgz . 2>/dev/null
@@ -37,5 +47,6 @@ if [ -z "${SKIP_TESTS:-}" ]; then
   grep "^\[  SKIPPED \]" "$OUT/tests.log" | sort -u | head -8
 fi
 [ -f "$OUT/sanitizer.txt" ] && { echo "==== compute-sanitizer"; cat "$OUT/sanitizer.txt"; }
-[ -f "$OUT/ncu.txt" ] && { echo "==== ncu"; grep -E "flash_attention|hip_block_sparse|Throughput|Registers|Achieved Occupancy|Duration|Dynamic Shared" "$OUT/ncu.txt" | head -40; }
+[ -f "$OUT/ncu.txt" ] && { echo "==== ncu"; grep -E "^  [a-z_]+ \(|Compute \(SM\) Throughput|DRAM Throughput|L2 Hit Rate|Registers Per|Achieved Occupancy|Duration|Stall|Warp Cycles Per Issued" "$OUT/ncu.txt" | head -45; }
+[ -f "$OUT/tune.log" ] && { echo "==== tune"; grep -iE "best|winner|error" "$OUT/tune.log" | head -12; echo "==== sweep with tuned schedules"; cat "$OUT/sweep_tuned.txt"; }
 echo "==== sweep"; tail -4 "$OUT/sweep.err"; cat "$OUT/sweep.txt"
