@@ -13,7 +13,8 @@ B=/tmp/hipbuild/build
 export HIP_CACHE_DIR=/tmp/hip-cache HIP_DISABLE_AUTOTUNE=1
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv > "$OUT/gpu.txt" 2>&1
 if [ -z "${SKIP_TESTS:-}" ]; then
-  (cd $B && HIP_CACHE_DIR=/tmp/hip-cache-tests timeout 420 ./bin/hipattn-tests) > "$OUT/tests.log" 2>&1; tests=$?
+  (cd $B && HIP_CACHE_DIR=/tmp/hip-cache-tests timeout ${TEST_TIMEOUT:-420} ./bin/hipattn-tests \
+     ${TEST_FILTER:+--gtest_filter=$TEST_FILTER}) > "$OUT/tests.log" 2>&1; tests=$?
 fi
 san() { # tool, T, D, H, Hkv
   timeout 240 compute-sanitizer --tool "$1" --error-exitcode 9 $B/bin/hipattn run --backend cuda \
