@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <fcntl.h>
 #include <filesystem>
@@ -65,6 +66,34 @@ bool sameKernelAndGpu(const json &j, const Key &k) {
          j.value("gpu", "") == k.gpu && fromJson(j.value("exact", json::object())) == k.exact;
 }
 
+/// Why entry `e` is not one this build wrote ("" when it is): every field a
+/// lookup reads, with its type.
+std::string entryProblem(const json &e) {
+  if (!e.is_object()) return "an entry is not an object";
+  auto ints = [](const json &m) {
+    if (!m.is_object()) return false;
+    for (auto it = m.begin(); it != m.end(); ++it)
+      if (!it.value().is_number_integer()) return false;
+    return true;
+  };
+  for (const char *f : {"kernel", "kernel_version", "gpu"})
+    if (!e.contains(f) || !e[f].is_string()) return std::string("an entry's \"") + f + "\" is not a string";
+  for (const char *f : {"tuned_at", "project_version"})
+    if (e.contains(f) && !e[f].is_string()) return std::string("an entry's \"") + f + "\" is not a string";
+  for (const char *f : {"exact", "bucket", "config"})
+    if (!e.contains(f) || !ints(e[f]))
+      return std::string("an entry's \"") + f + "\" is not an object of integers";
+  if (e.contains("candidates")) {
+    if (!e["candidates"].is_array()) return "an entry's \"candidates\" is not a list";
+    for (const json &c : e["candidates"])
+      if (!c.is_object() || !c.contains("config") || !ints(c["config"]) ||
+          (c.contains("ms") && !c["ms"].is_number()) ||
+          (c.contains("status") && !c["status"].is_string()))
+        return "a candidate is not {config, ms, status}";
+  }
+  return "";
+}
+
 /// Why `doc` is not a tuning file of this build's schema ("" when it is).
 std::string schemaProblem(const json &doc) {
   if (!doc.is_object() || !doc.contains("schema") || !doc["schema"].is_number_integer())
@@ -73,6 +102,8 @@ std::string schemaProblem(const json &doc) {
     return "schema version " + std::to_string(doc["schema"].get<int>()) + ", this build reads " +
            std::to_string(Cache::kSchemaVersion);
   if (!doc.contains("entries") || !doc["entries"].is_array()) return "no entries list";
+  for (const json &e : doc["entries"])
+    if (std::string why = entryProblem(e); !why.empty()) return why;
   return "";
 }
 
@@ -90,13 +121,33 @@ void upsert(json &entries, const json &e) {
   entries.push_back(e);
 }
 
+/// The tuning cache's folder cannot be used (a file, unwritable, vanished).
+class CacheUnavailable : public RuntimeError {
+public:
+  using RuntimeError::RuntimeError;
+};
+
+/// One warning per process: tuning goes on without the disk cache.
+void warnNoCache(const std::string &why) {
+  static std::atomic<bool> warned{false};
+  if (!warned.exchange(true))
+    std::fprintf(stderr, "hip-attention: warning: %s; tuning results are not cached on disk\n",
+                 why.c_str());
+}
+
 /// An exclusive advisory lock on `path`.lock for the scope.
 class FileLock {
 public:
   explicit FileLock(const std::string &path) {
-    fs::create_directories(fs::path(path).parent_path());
+    std::error_code ec;
+    fs::create_directories(fs::path(path).parent_path(), ec);
+    if (ec)
+      throw CacheUnavailable("cannot create the tuning cache folder " +
+                             fs::path(path).parent_path().string() + " (" + ec.message() + ")");
     fd_ = ::open((path + ".lock").c_str(), O_CREAT | O_RDWR, 0644);
-    if (fd_ < 0) throw RuntimeError("autotune: cannot open lock file " + path + ".lock");
+    if (fd_ < 0)
+      throw CacheUnavailable("cannot open the lock file " + path + ".lock (" +
+                             std::strerror(errno) + ")");
     while (::flock(fd_, LOCK_EX) != 0 && errno == EINTR) {
     }
   }
@@ -224,9 +275,12 @@ json Cache::read() {
       return std::get<2>(it->second);
   }
   json doc;
-  {
+  try {
     FileLock lock(path_);
     doc = load();
+  } catch (const CacheUnavailable &e) {
+    warnNoCache(e.what());
+    return {{"schema", kSchemaVersion}, {"entries", json::array()}};
   }
   if (!ec) {
     std::lock_guard<std::mutex> g(mu);
@@ -261,10 +315,16 @@ std::optional<Entry> Cache::lookup(const Key &key, bool nearest,
 }
 
 void Cache::store(const Key &key, const Entry &e) {
-  FileLock lock(path_);
-  json doc = load();
-  upsert(doc["entries"], entryJson(key, e));
-  save(doc);
+  // Best effort: a cache that cannot be written (a file in the way, no
+  // space) leaves the file as it was and tuning goes on without it.
+  try {
+    FileLock lock(path_);
+    json doc = load();
+    upsert(doc["entries"], entryJson(key, e));
+    save(doc);
+  } catch (const RuntimeError &err) {
+    warnNoCache(err.what());
+  }
 }
 
 void Cache::clear() {

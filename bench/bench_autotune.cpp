@@ -20,7 +20,7 @@
 using namespace hip;
 using namespace hip::autotune;
 
-int main(int argc, char **argv) {
+int benchMain(int argc, char **argv) {
   int n = argc > 1 ? std::atoi(argv[1]) : 64;
   kernels::registerExampleKernels();
   std::string dir = std::filesystem::temp_directory_path() / ("bench-autotune-" + std::to_string(::getpid()));
@@ -72,3 +72,5 @@ int main(int argc, char **argv) {
   std::filesystem::remove_all(dir);
   return 0;
 }
+
+int main(int argc, char **argv) { return hip::runTool("bench-autotune", benchMain, argc, argv); }

@@ -106,7 +106,7 @@ void compileTimes(const Target &t, int M, int N, int K) {
 }
 } // namespace
 
-int main(int argc, char **argv) {
+int benchMain(int argc, char **argv) {
   int M = 4096, N = 4096, K = 4096;
   std::vector<std::string> only; // --config k=v,... (repeatable): time just those configs
   bool compileOnly = false;       // --compile-only: just the compile times
@@ -116,7 +116,18 @@ int main(int argc, char **argv) {
     else if (std::string(argv[i]) == "--compile-only") compileOnly = true;
     else pos.push_back(argv[i]);
   }
-  if (pos.size() == 3) M = std::atoi(pos[0].c_str()), N = std::atoi(pos[1].c_str()), K = std::atoi(pos[2].c_str());
+  if (pos.size() != 0 && pos.size() != 3)
+    throw InvalidArgument("usage: bench-matmul [M N K] [--config k=v,...]... [--compile-only]");
+  if (pos.size() == 3) {
+    int *dims[3] = {&M, &N, &K};
+    for (int i = 0; i < 3; ++i) {
+      char *end = nullptr;
+      long v = std::strtol(pos[size_t(i)].c_str(), &end, 10);
+      if (*end || v <= 0 || v > 65536)
+        throw InvalidArgument("M, N and K must be integers from 1 to 65536, got '" + pos[size_t(i)] + "'");
+      *dims[i] = int(v);
+    }
+  }
   char tmpl[] = "/tmp/bench-matmul-cache-XXXXXX";
   const char *dir = mkdtemp(tmpl);
   if (dir) setenv("HIP_CACHE_DIR", dir, 1);
@@ -224,3 +235,5 @@ int main(int argc, char **argv) {
   }
   return 0;
 }
+
+int main(int argc, char **argv) { return hip::runTool("bench-matmul", benchMain, argc, argv); }

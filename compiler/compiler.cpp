@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "hip/compiler/compiler.h"
+#include "hip/env.h"
 
 #include "hip/compiler/tile_dialect.h"
 #include "hip/runtime/cache.h"
@@ -95,6 +96,7 @@ Target parseTarget(const std::string &name) {
 }
 
 Backend selectBackend() {
+  checkEnvironment();
   const char *env = std::getenv("HIP_BACKEND");
   std::string v = env ? env : "auto";
   if (v == "cpu") return Backend::CPU;
@@ -174,6 +176,7 @@ void logCompile(const CompiledKernel &c, const std::string &how) {
 } // namespace
 
 std::shared_ptr<CompiledKernel> compile(const dsl::Kernel &k, const Target &t) {
+  checkEnvironment(); // the same checks and messages on every backend
   auto t0 = std::chrono::steady_clock::now();
   std::string ir = k.print();
   std::string key = cacheKey(k, t, ir);

@@ -298,8 +298,12 @@ void maybeDump(const std::string &kernel, const std::string &stage,
   std::string text = make();
   const char *dir = std::getenv("HIP_DUMP_DIR");
   if (dir && *dir) {
-    std::filesystem::create_directories(dir);
-    std::ofstream(std::filesystem::path(dir) / (kernel + "." + stage)) << text;
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    std::ofstream out(std::filesystem::path(dir) / (kernel + "." + stage));
+    if (ec || !(out << text))
+      throw RuntimeError("HIP_DUMP_DIR=" + std::string(dir) + ": cannot write " + kernel + "." +
+                         stage + (ec ? " (" + ec.message() + ")" : ""));
     return;
   }
   std::cerr << "// ----- HIP_DUMP_IR " << kernel << " [" << stage << "] -----\n"

@@ -48,5 +48,5 @@ int optMain(int argc, char **argv) {
 
 /// Exported entry point used by tools/hipattn-opt.cpp.
 extern "C" __attribute__((visibility("default"))) int hipattn_opt_main(int argc, char **argv) {
-  return hip::detail::optMain(argc, argv);
+  return hip::runTool("hipattn-opt", hip::detail::optMain, argc, argv);
 }

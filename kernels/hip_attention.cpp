@@ -52,6 +52,10 @@ Device deviceFor(ComputeBackend want, Device data) {
 Problem checkInputs(const TensorView &q, const TensorView &k, const TensorView &v,
                     ComputeBackend backend, const TensorView &positionIds) {
   auto bad = [](const std::string &m) { return InvalidArgument(m); };
+  q.validate("q");
+  k.validate("k");
+  v.validate("v");
+  if (positionIds.defined()) positionIds.validate("position_ids");
   if (q.dim() != 4) throw bad("q must be 4-D [B, T_q, H, D], got " + q.str());
   if (k.dim() != 4) throw bad("k must be 4-D [B, T_k, H_kv, D], got " + k.str());
   if (v.dim() != 4) throw bad("v must be 4-D [B, T_k, H_kv, D], got " + v.str());

@@ -6,6 +6,7 @@
 #include "hip/runtime/cuda.h"
 
 #include <cstring>
+#include <new>
 #include <sstream>
 
 namespace hip {
@@ -68,6 +69,34 @@ TensorView TensorView::fromDLPack(const DLTensor &t) {
   return TensorView(static_cast<char *>(t.data) + t.byte_offset, st, shape, dev, strides);
 }
 
+std::size_t checkedBytes(const std::vector<int64_t> &shape, ScalarType t, const std::string &what) {
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    if (d < 0) throw InvalidArgument(what + ": negative dimension " + std::to_string(d));
+    if (__builtin_mul_overflow(n, d, &n))
+      throw InvalidArgument(what + ": the element count overflows");
+  }
+  int64_t bytes;
+  if (__builtin_mul_overflow(n, int64_t(elementSize(t)), &bytes))
+    throw InvalidArgument(what + ": the byte count overflows");
+  return std::size_t(bytes);
+}
+
+void TensorView::validate(const std::string &name) const {
+  std::string what = name + " " + str();
+  checkedBytes(shape, dtype, what);
+  int64_t span = 0; // the largest offset the strides reach, in elements
+  for (int64_t i = 0; i < dim(); ++i) {
+    int64_t st = stride(i), reach;
+    if (st < 0) throw InvalidArgument(what + ": negative stride " + std::to_string(st));
+    if (shape[size_t(i)] > 0 &&
+        (__builtin_mul_overflow(st, shape[size_t(i)] - 1, &reach) ||
+         __builtin_add_overflow(span, reach, &span)))
+      throw InvalidArgument(what + ": the strides reach past int64");
+  }
+  if (!data && numel() > 0) throw InvalidArgument(what + ": null data pointer");
+}
+
 int64_t TensorView::numel() const {
   int64_t n = 1;
   for (int64_t s : shape) n *= s;
@@ -103,9 +132,13 @@ Tensor Tensor::empty(std::vector<int64_t> shape, ScalarType dtype, Device device
   t.shape_ = std::move(shape);
   t.dtype_ = dtype;
   t.device_ = device;
-  std::size_t bytes = std::max<std::size_t>(t.bytes(), 1);
+  std::size_t bytes = std::max<std::size_t>(checkedBytes(t.shape_, dtype, "tensor"), 1);
   if (device == Device::CPU) {
-    t.data_ = std::shared_ptr<void>(::operator new(bytes), [](void *p) { ::operator delete(p); });
+    void *p = ::operator new(bytes, std::nothrow);
+    if (!p)
+      throw RuntimeError("out of host memory: cannot allocate " + std::to_string(bytes) +
+                         " bytes for a " + std::string(scalarTypeName(dtype)) + " tensor");
+    t.data_ = std::shared_ptr<void>(p, [](void *q) { ::operator delete(q); });
   } else {
     rt::DevicePtr p = rt::Cuda::get().alloc(bytes);
     t.data_ = std::shared_ptr<void>(reinterpret_cast<void *>(p), [](void *q) {

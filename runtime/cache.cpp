@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -210,10 +211,13 @@ void KernelCache::put(const std::string &key, std::string_view payload) {
   fs::path tmp = path;
   tmp += ".tmp." + std::to_string(::getpid()) + "." + std::to_string(rng());
   auto warn = [&](const std::string &why) {
-    std::fprintf(stderr,
-                 "hip-attention: warning: cannot write kernel cache entry %s "
-                 "(%s)\n",
-                 path.c_str(), why.c_str());
+    // One warning per process: compiling goes on without the disk cache.
+    static std::atomic<bool> warned{false};
+    if (!warned.exchange(true))
+      std::fprintf(stderr,
+                   "hip-attention: warning: cannot write kernel cache entry %s "
+                   "(%s); compiled kernels are not cached on disk\n",
+                   path.c_str(), why.c_str());
     std::error_code ec;
     fs::remove(tmp, ec);
   };

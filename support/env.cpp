@@ -3,7 +3,9 @@
 
 #include "hip/error.h"
 
+#include <cerrno>
 #include <cstdlib>
+#include <initializer_list>
 #include <string>
 
 namespace hip {
@@ -15,6 +17,60 @@ int64_t envInt(const char *name, int64_t fallback) {
   long long v = std::strtoll(s, &end, 10);
   if (*end) throw InvalidArgument(std::string(name) + "='" + s + "' is not an integer");
   return v;
+}
+
+namespace {
+std::string env(const char *name) {
+  const char *s = std::getenv(name);
+  return s ? s : "";
+}
+
+void oneOf(const char *name, std::initializer_list<const char *> choices) {
+  std::string v = env(name), list;
+  if (v.empty()) return;
+  for (const char *c : choices) {
+    if (v == c) return;
+    list += std::string(list.empty() ? "" : ", ") + c;
+  }
+  throw InvalidArgument(std::string(name) + " must be one of " + list + ", got '" + v + "'");
+}
+
+void intIn(const char *name, int64_t lo, int64_t hi) {
+  std::string v = env(name);
+  if (v.empty()) return;
+  char *end = nullptr;
+  errno = 0;
+  long long x = std::strtoll(v.c_str(), &end, 10);
+  if (*end || errno || x < lo || x > hi)
+    throw InvalidArgument(std::string(name) + " must be an integer from " + std::to_string(lo) +
+                          " to " + std::to_string(hi) + ", got '" + v + "'");
+}
+} // namespace
+
+void checkEnvironment() {
+  oneOf("HIP_BACKEND", {"auto", "cpu", "cuda"});
+  oneOf("HIP_LLVM_OPT", {"0", "1", "2", "3"});
+  intIn("HIP_PTX_VERSION", 80, 90);
+  intIn("HIP_NUM_THREADS", 1, 4096);
+  oneOf("HIP_DISABLE_AUTOTUNE", {"0", "1"});
+  oneOf("HIP_TUNED", {"0", "1"});
+  intIn("HIP_REFRESH_INTERVAL", 1, int64_t(1) << 30);
+  for (const char *n : {"HIP_K", "HIP_BQ", "HIP_BSQ", "HIP_BK", "HIP_BSK", "HIP_SW", "HIP_NSINK"})
+    intIn(n, 0, int64_t(1) << 30);
+  std::string dump = env("HIP_DUMP_IR");
+  if (!dump.empty() && dump != "all") {
+    size_t start = 0;
+    while (start <= dump.size()) {
+      size_t end = dump.find(',', start);
+      std::string stage = dump.substr(start, end == std::string::npos ? end : end - start);
+      if (stage != "tile" && stage != "layouts" && stage != "mlir" && stage != "llvm" &&
+          stage != "ptx")
+        throw InvalidArgument("HIP_DUMP_IR must be 'all' or a comma list of tile, layouts, mlir, "
+                              "llvm, ptx, got '" + dump + "'");
+      if (end == std::string::npos) break;
+      start = end + 1;
+    }
+  }
 }
 
 } // namespace hip

@@ -6,6 +6,9 @@
 
 #include "hip/error.h"
 
+#include <cstdio>
+#include <new>
+
 #include <string_view>
 
 namespace hip {
@@ -19,5 +22,25 @@ std::string formatLocation(std::source_location loc) {
 
 CompileError::CompileError(const std::string &msg, std::source_location loc)
     : Error(formatLocation(loc) + ": " + msg) {}
+
+int runTool(const char *tool, int (*body)(int, char **), int argc, char **argv) {
+  auto fail = [&](int status, const std::string &what) {
+    std::fprintf(stderr, "%s: error: %s\n", tool, what.c_str());
+    return status;
+  };
+  try {
+    return body(argc, argv);
+  } catch (const InvalidArgument &e) {
+    return fail(2, e.what());
+  } catch (const Error &e) {
+    return fail(1, e.what());
+  } catch (const std::bad_alloc &) {
+    return fail(1, "out of memory");
+  } catch (const std::exception &e) {
+    return fail(1, std::string("unexpected: ") + e.what());
+  } catch (...) {
+    return fail(1, "unexpected exception");
+  }
+}
 
 } // namespace hip

@@ -10,6 +10,7 @@
 #include "hip/autotune/autotune.h"
 #include "hip/compiler/compiler.h"
 #include "hip/dsl/dsl.h"
+#include "hip/env.h"
 #include "hip/kernels/examples.h"
 #include "hip/runtime/cache.h"
 #include "hip/runtime/cuda.h"
@@ -280,7 +281,7 @@ int cmdCache(const std::vector<std::string> &args) {
 
 } // namespace
 
-int main(int argc, char **argv) {
+int hipattnMain(int argc, char **argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     std::fputs(kMainHelp, args.empty() ? stderr : stdout);
@@ -294,9 +295,13 @@ int main(int argc, char **argv) {
     std::fputs(help->second, stdout);
     return 0;
   }
-  try {
+  {
+    hip::checkEnvironment();
     hip::kernels::registerExampleKernels();
-    if (cmd == "kernels") return cmdKernels();
+    if (cmd == "kernels") {
+      if (!args.empty()) return usageError("kernels takes no arguments");
+      return cmdKernels();
+    }
     if (cmd == "compile") return cmdCompile(args);
     if (cmd == "demo") return cmdDemo(args);
     if (cmd == "eval") return hip::tools::cmdEval(args);
@@ -321,10 +326,7 @@ int main(int argc, char **argv) {
       return hip::tools::cmdRun(o.flags);
     }
     return cmdCache(args);
-  } catch (const hip::InvalidArgument &e) {
-    return usageError(e.what());
-  } catch (const hip::Error &e) {
-    std::fprintf(stderr, "hipattn: error: %s\n", e.what());
-    return 1;
   }
 }
+
+int main(int argc, char **argv) { return hip::runTool("hipattn", hipattnMain, argc, argv); }

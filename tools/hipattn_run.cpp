@@ -211,6 +211,12 @@ Setup makeSetup(const std::map<std::string, std::string> &f) {
     if (w.B <= 0 || w.T <= 0 || w.H <= 0 || w.Hkv <= 0 || w.D <= 0)
       throw InvalidArgument("--B, --T, --H, --Hkv, --D must be positive");
     w.Tq = w.Tk = w.T;
+    // q, k, v and the outputs of both methods, before anything is allocated.
+    std::size_t qBytes = checkedBytes({w.B, w.T, w.H, w.D}, w.dtype, "the workload's q");
+    std::size_t kvBytes = checkedBytes({w.B, w.T, w.Hkv, w.D}, w.dtype, "the workload's k");
+    if (qBytes > (std::size_t(1) << 40) || kvBytes > (std::size_t(1) << 40))
+      throw InvalidArgument("the workload needs " + std::to_string((qBytes + 2 * kvBytes) >> 30) +
+                            " GiB for q, k and v alone: reduce --B, --T, --H, --Hkv or --D");
     std::string data = f.count("--data") ? f.at("--data") : "random";
     if (data != "random" && data != "smooth") throw InvalidArgument("--data must be random or smooth");
     randomWorkload(w, uint64_t(intFlag(f, "--seed", 0)), data == "smooth");
@@ -334,8 +340,19 @@ namespace {
 int tuneExample(const std::string &name, const std::map<std::string, std::string> &flags) {
   std::vector<int64_t> dims;
   std::stringstream ss(flags.count("--dims") ? flags.at("--dims") : "");
-  for (std::string x; std::getline(ss, x, ',');) dims.push_back(std::stoll(x));
-  if (dims.empty()) throw InvalidArgument("tune " + name + " needs --dims (e.g. M,N,K for matmul)");
+  for (std::string x; std::getline(ss, x, ',');) {
+    char *end = nullptr;
+    long long v = std::strtoll(x.c_str(), &end, 10);
+    if (x.empty() || *end || v <= 0 || v > (int64_t(1) << 31))
+      throw InvalidArgument("--dims must be positive integers separated by commas, got '" +
+                            flags.at("--dims") + "'");
+    dims.push_back(v);
+  }
+  size_t want = name == "vector_add" ? 1 : name == "matmul" ? 3 : 2;
+  if (dims.size() != want)
+    throw InvalidArgument("tune " + name + " needs --dims with " + std::to_string(want) +
+                          " values (" + (want == 1 ? "n" : want == 2 ? "rows,cols" : "M,N,K") +
+                          "), got " + std::to_string(dims.size()));
   bool gpu = backendFlag(flags, "auto") == ComputeBackend::CUDA;
   Target t = currentTarget(gpu ? Backend::CUDA : Backend::CPU);
   const dsl::KernelDef &def = dsl::findKernel(name);

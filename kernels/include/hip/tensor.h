@@ -72,7 +72,15 @@ struct TensorView {
   int64_t stride(int64_t i) const;
   bool contiguous() const;
   std::string str() const; // "bf16[1, 128, 8, 64] cuda"
+  /// Throws InvalidArgument naming `name` unless the view can be read: no
+  /// negative dimension or stride, element and byte counts (and the span the
+  /// strides reach) within int64, and data when it holds elements.
+  void validate(const std::string &name) const;
 };
+
+/// Bytes of `shape` elements of `t`; InvalidArgument when a dimension is
+/// negative or the count overflows.
+std::size_t checkedBytes(const std::vector<int64_t> &shape, ScalarType t, const std::string &what);
 
 /// An owning, contiguous tensor on the host or on the CUDA device.
 class Tensor {

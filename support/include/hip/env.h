@@ -9,4 +9,9 @@ namespace hip {
 /// unset or empty. Throws InvalidArgument naming the variable otherwise.
 int64_t envInt(const char *name, int64_t fallback);
 
+/// Checks every HIP_* variable whose value has a fixed form (the choices,
+/// numbers and ranges the README documents), the same way on every backend.
+/// Throws InvalidArgument naming the first bad one; unset or empty is fine.
+void checkEnvironment();
+
 } // namespace hip

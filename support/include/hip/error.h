@@ -47,4 +47,9 @@ public:
 /// "file:line" of a source location, with the directory stripped.
 std::string formatLocation(std::source_location loc);
 
+/// Runs a tool's body and turns every exception into its exit status with one
+/// line on stderr ("TOOL: error: ..."): 2 for InvalidArgument (bad input),
+/// 1 for anything else (the environment, out of memory, a library bug).
+int runTool(const char *tool, int (*body)(int, char **), int argc, char **argv);
+
 } // namespace hip
