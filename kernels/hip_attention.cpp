@@ -217,9 +217,43 @@ HiPAttentionArgs withTunedParameters(const TensorView &q, const TensorView &k, H
 }
 } // namespace
 
+namespace {
+/// `f()`, with the standard library's exceptions turned into the library's
+/// own (the API throws hip::Error subclasses only).
+template <class F> auto apiCall(const char *fn, F &&f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const Error &) {
+    throw;
+  } catch (const std::bad_alloc &) {
+    throw RuntimeError(std::string(fn) + ": out of host memory");
+  } catch (const std::exception &e) {
+    throw InternalError(std::string(fn) + ": " + e.what());
+  }
+}
+
+HiPAttentionOutput hipAttentionImpl(const TensorView &q, const TensorView &k, const TensorView &v,
+                                    const HiPAttentionArgs &givenArgs,
+                                    const HiPAttentionOutputMetadata *previous);
+Tensor denseAttentionImpl(const TensorView &q, const TensorView &k, const TensorView &v,
+                          const DenseAttentionArgs &args);
+} // namespace
+
 HiPAttentionOutput hip_attention(const TensorView &q, const TensorView &k, const TensorView &v,
-                                 const HiPAttentionArgs &givenArgs,
+                                 const HiPAttentionArgs &args,
                                  const HiPAttentionOutputMetadata *previous) {
+  return apiCall("hip_attention", [&] { return hipAttentionImpl(q, k, v, args, previous); });
+}
+
+Tensor dense_attention(const TensorView &q, const TensorView &k, const TensorView &v,
+                       const DenseAttentionArgs &args) {
+  return apiCall("dense_attention", [&] { return denseAttentionImpl(q, k, v, args); });
+}
+
+namespace {
+HiPAttentionOutput hipAttentionImpl(const TensorView &q, const TensorView &k, const TensorView &v,
+                                    const HiPAttentionArgs &givenArgs,
+                                    const HiPAttentionOutputMetadata *previous) {
   kernels::registerAttentionKernels();
   Problem p = checkInputs(q, k, v, givenArgs.backend, givenArgs.position_ids);
   HiPAttentionArgs args = withTunedParameters(q, k, givenArgs);
@@ -307,8 +341,8 @@ HiPAttentionOutput hip_attention(const TensorView &q, const TensorView &k, const
   return result;
 }
 
-Tensor dense_attention(const TensorView &q, const TensorView &k, const TensorView &v,
-                       const DenseAttentionArgs &args) {
+Tensor denseAttentionImpl(const TensorView &q, const TensorView &k, const TensorView &v,
+                          const DenseAttentionArgs &args) {
   kernels::registerAttentionKernels();
   Problem p = checkInputs(q, k, v, args.backend, args.position_ids);
   Tensor out = Tensor::empty({p.B, p.Tq, p.H, p.D}, q.dtype, p.computeOn);
@@ -332,5 +366,6 @@ Tensor dense_attention(const TensorView &q, const TensorView &k, const TensorVie
   sync(p);
   return toDevice(out, q.device);
 }
+} // namespace
 
 } // namespace hip
