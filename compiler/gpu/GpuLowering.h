@@ -1,0 +1,276 @@
+//===- compiler/gpu/GpuLowering.h - The GPU backend's lowering class -*- C++ -*-===//
+//
+// Private to compiler/gpu/: the state and the methods of the tile IR ->
+// per-thread NVVM lowering, one file per op family under lowering/ (see
+// driver.cpp for what the whole lowering assumes and produces).
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "../lowering.h"
+
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+
+namespace hip::detail::gpu {
+using namespace mlir;
+using dsl::DType;
+using dsl::OpKind;
+
+struct Layout {
+  /// Slice: a 1-D [M] tile (2-D view (1, M)) holding the rows of an Mma
+  /// parent (a row reduction's result; warps and lanes of a row replicate it).
+  /// RowBcast: the same rows as an [M, 1] tile (its expand_dims): a
+  /// broadcast of it into an Mma layout with that warp grid is free.
+  enum Kind { Blocked, Mma, Slice, RowBcast } kind = Blocked;
+  int64_t S0 = 1, S1 = 1;                  // 2-D view of the shape
+  int s0 = 1, s1 = 1, t0 = 1, t1 = 32, w0 = 1, w1 = 1; // blocked
+  int wm = 1, wn = 1;                      // mma warp grid
+  bool wrap0 = false, wrap1 = false;       // footprint exceeds the shape
+  std::vector<std::pair<int64_t, int64_t>> off; // per-register offsets
+  size_t numRegs() const { return off.size(); }
+};
+
+/// "Unbounded" in the axis analysis.
+constexpr int64_t kBig = int64_t(1) << 30;
+
+/// How a group of elements travels through inline PTX (see ptxWords()).
+struct PtxWords {
+  int count, bits;
+  const char *cons;
+};
+
+/// Values of a tile (or scalar) in registers, with what is known of them
+/// along the last dimension (the axis analysis that lets loads and stores
+/// be vectorised): runs of `contig` consecutive values (addresses for
+/// pointers, in elements), each run's first value a multiple of `div`, and
+/// runs of `cst` equal values.
+struct TileVal {
+  const Layout *layout = nullptr; // null: scalar or splat
+  bool splat = false;
+  std::vector<Value> regs;
+  int64_t contig = 1, div = 1, cst = 1;
+  /// Masks: runs of `prefix` elements in which the true elements, if any,
+  /// come first (so a run's valid part is a prefix: what cp.async's
+  /// src-size can express).
+  int64_t prefix = 1;
+};
+
+inline int64_t pow2Divisor(int64_t v) { return v == 0 ? kBig : std::min(kBig, v & -v); }
+
+inline int log2floor(int64_t v) {
+  int r = 0;
+  while ((int64_t(1) << (r + 1)) <= v) ++r;
+  return r;
+}
+
+/// Bytes of one element in shared memory (i1 as a byte).
+inline int storageBytes(DType t) { return t == DType::i1 ? 1 : dsl::dtypeBytes(t); }
+
+/// Index of the register of rows layout `rows` (Slice or RowBcast) that holds
+/// the row of register `r` of `l` (an Mma or rows layout of the same grid).
+inline size_t rowRegister(const Layout *l, size_t r) {
+  int64_t row = l->kind == Layout::Slice ? l->off[r].second : l->off[r].first;
+  return size_t(row / 8);
+}
+
+/// How a group of `vec` elements of `eb` bytes travels through inline PTX.
+PtxWords ptxWords(int vec, int eb);
+
+class GpuLowering {
+public:
+  GpuLowering(const dsl::Kernel &k, const Target &t, MLIRContext &ctx, bool wantLayouts)
+      : k_(k), target_(t), ctx_(ctx), b_(&ctx), se_{b_, true, 1},
+        nw_(k.numWarps), nthreads_(32 * k.numWarps), wantLayouts_(wantLayouts) {}
+
+  Lowered run();
+  std::string describe(int id) const;
+
+private:
+  // ---- layouts ----
+  const Layout *blocked(int64_t S0, int64_t S1);
+  const Layout *mma(int64_t M, int64_t N, const std::source_location &where);
+  const Layout *mmaWith(int64_t M, int64_t N, int wm, int wn, const std::source_location &where);
+  /// The Slice (1-D) or RowBcast ([M, 1]) layout of the rows of Mma `parent`.
+  const Layout *rowsOf(const Layout *parent, Layout::Kind kind);
+  const Layout *defaultLayout(const dsl::Type &t) {
+    auto [a, c] = view2d(t.shape);
+    return blocked(a, c);
+  }
+  std::pair<Value, Value> base(const Layout *l);
+  std::pair<Value, Value> coords(const Layout *l, size_t r, Location loc);
+
+  // ---- helpers ----
+  /// i32 constants, one per value, at the top of the kernel.
+  Value c32(int64_t v) {
+    auto it = consts_.find(v);
+    if (it != consts_.end()) return it->second;
+    OpBuilder::InsertionGuard g(b_);
+    b_.setInsertionPointToStart(entry_);
+    return consts_[v] = constI32(b_, b_.getUnknownLoc(), v);
+  }
+  Value add(Value a, Value c, Location l) { return fold<arith::AddIOp>(b_, l, a, c); }
+  Value mul(Value a, Value c, Location l) { return fold<arith::MulIOp>(b_, l, a, c); }
+  void barrier(Location l) { mk<NVVM::Barrier0Op>(b_, l); }
+  Value smemPtr(Value byteOffset, Location l);
+  void smemStore(Value v, DType t, Value byteOffset, Location l);
+  Value smemLoad(DType t, Value byteOffset, Location l);
+  /// Temporary shared memory (layout changes, dot staging) lives above
+  /// tempBase_; below it are the buffers of pipelined loops.
+  void needShared(size_t bytes) { smemBytes_ = std::max(smemBytes_, tempBase_ + bytes); }
+  Value smemPtrAbs(Value byteOffset, Location l);
+  Type regType(DType t) { return elementType(&ctx_, t, 1); }
+
+  /// `v` materialised in layout `l` (splats for free, others via shared).
+  TileVal toLayout(const TileVal &v, const dsl::Type &t, const Layout *l, Location loc);
+  /// Value `id` in layout `l`: recomputed there if it can be, else moved.
+  TileVal convert(int id, const Layout *l, Location loc);
+  std::optional<TileVal> remat(int id, const Layout *l, Location loc);
+  /// Generic shared-memory gather: dst element (i, j) := src[linear(i, j)].
+  TileVal gather(const TileVal &src, const dsl::Type &srcT, const Layout *dst,
+                 const std::function<Value(Value, Value)> &linear, Location loc);
+  void writeShared(const TileVal &src, const dsl::Type &srcT, Location loc,
+                   size_t byteBase = 0);
+
+  // ---- ops ----
+  void lowerBlock(const dsl::Block &blk);
+  void lowerOp(const dsl::Op &op);
+  void lowerOpImpl(const dsl::Op &op);
+  void analyse(const dsl::Op &op);
+  int vectorWidth(const TileVal &ptr, const TileVal *mask, int elemBytes) const;
+  void lowerElementwise(const dsl::Op &op, Location loc);
+  Value pack(ArrayRef<Value> elems, Location loc);
+  std::vector<Value> toWords(ArrayRef<Value> elems, const PtxWords &pw, Location loc);
+  std::vector<Value> unpack(Value v, int n, Location loc);
+  std::vector<Value> loadGroup(ArrayRef<Value> ptrs, ArrayRef<Value> masks,
+                               ArrayRef<Value> others, Type et, int eb, Location loc);
+  void storeGroup(ArrayRef<Value> ptrs, ArrayRef<Value> elems, ArrayRef<Value> masks, int eb,
+                  Location loc);
+  Value allTrue(ArrayRef<Value> masks, Location loc);
+  std::vector<Value> groupPointers(Value first, int vec, DType elem, Location loc);
+  void lowerLoad(const dsl::Op &op, Location loc);
+  void lowerStore(const dsl::Op &op, Location loc);
+  void lowerReduce(const dsl::Op &op, Location loc);
+  bool lowerRowReduceShuffle(const dsl::Op &op, const TileVal &in, Location loc);
+  bool lowerColReduceMma(const dsl::Op &op, const TileVal &in, Location loc);
+  Value shflXor(Value v, int offset, Location loc);
+  void lowerDot(const dsl::Op &op, Location loc);
+  /// Per-warp geometry of a dot's mma.sync tiling (values at the current
+  /// insertion point).
+  struct DotGeom {
+    const Layout *cl;
+    int64_t M, N, K, MI, NI;
+    Value wRow, wCol, l16, lHi, sBase;
+  };
+  DotGeom dotGeom(const dsl::Op &op, Location loc);
+  /// The A and B fragments of k-step `kk` read from shared memory with
+  /// ldmatrix: MI x 4 registers of A, then NI x 2 of B.
+  std::vector<Value> loadFrags(const DotGeom &g, Value aBase, int64_t lda, Value bBase,
+                               int64_t ldb, int64_t kk, Location loc);
+  std::vector<Value> loadFragsA(const DotGeom &g, Value aBase, int64_t lda, int64_t kk,
+                                Location loc);
+  /// `rows`: B is stored as the rows of x [N][K] (dot(a, trans(x))).
+  std::vector<Value> loadFragsB(const DotGeom &g, Value bBase, int64_t ldb, bool rows,
+                                int64_t kk, Location loc);
+  std::vector<Value> regFragsA(const TileVal &a, const DotGeom &g, int64_t kk, Location loc);
+  std::vector<Value> hoistedFragsA(int a, const DotGeom &g, int64_t K, Location loc);
+  /// A pipelined loop's dot whose first k-step fragments are loaded one
+  /// iteration ahead (see lowerFor).
+  struct FragPrefetch {
+    const dsl::Op *dot = nullptr;
+    int stages = 0;
+    std::vector<Value> carried; // k-step 0 of this iteration's stage
+    Value nextA, nextB;         // the next stage's buffers
+    std::vector<Value> next;    // k-step 0 of the next stage (lowerDot fills it)
+  };
+  std::optional<FragPrefetch> prefetch_;
+  /// Inline PTX; `sideEffects` keeps LLVM from merging or moving it.
+  LLVM::InlineAsmOp asmCall(TypeRange results, ValueRange args, const std::string &text,
+                            const std::string &cons, bool sideEffects, Location loc);
+  void stageRows(const TileVal &v, const dsl::Type &t, int64_t ld, size_t byteBase, Location loc);
+  /// A loop's software-pipelining plan (see lowerFor).
+  struct Pipeline {
+    int stages = 1;
+    std::vector<const dsl::Op *> loads; // become cp.async copies
+    std::vector<const dsl::Op *> slice; // compute their addresses/masks
+    std::vector<int64_t> ld;            // row pitch (elements) per load
+    std::vector<size_t> base, stageBytes;
+    size_t end = 0; // first byte above the buffers
+  };
+  std::optional<Pipeline> planPipeline(const dsl::Op &op);
+  bool isZero(int id);
+  bool issueCopies(const Pipeline &plan, Value iv, Value hi, Value stage, const dsl::Block &blk,
+                   Location loc);
+  void asmVoid(const std::string &text, ValueRange args, const std::string &cons, Location loc);
+  void lowerSort(const dsl::Op &op, Location loc);
+  void lowerGather(const dsl::Op &op, Location loc);
+  void lowerFor(const dsl::Op &op, Location loc);
+  void lowerIf(const dsl::Op &op, Location loc);
+  std::vector<Value> flatten(const std::vector<int> &ids, const std::vector<const Layout *> &ls,
+                             Location loc);
+  const Layout *carriedLayout(const dsl::Op &forOp, size_t i, Location loc);
+
+  void scanKernel(const dsl::Block &blk);
+  bool fromDot(int v, int depth) const;
+  TileVal hoisted(int v, const Layout *l, Location loc);
+  const Layout *rowSlice(const Layout *l);
+  /// The Mma layout whose rows a loop-carried [M] value should live in: that
+  /// of the row reduction of a dot result it is computed from (else null).
+  const Layout *sliceParent(int v, int depth);
+
+  const TileVal &val(int id);
+  TileVal shapeGather(const dsl::Op &op, Location loc);
+  /// Shape ops not yet materialised (see lowerOpImpl): where they were.
+  struct Deferred {
+    const dsl::Op *op;
+    Operation *marker;
+    size_t tempBase;
+  };
+  std::map<int, Deferred> deferred_;
+  const dsl::Type &ty(int id) const { return k_.typeOf(id); }
+
+  const dsl::Kernel &k_;
+  Target target_;
+  MLIRContext &ctx_;
+  OpBuilder b_;
+  ScalarEmitter se_;
+  int nw_, nthreads_;
+  bool wantLayouts_;
+  Value lane_, warp_, smemBase_;
+  Block *entry_ = nullptr;
+  Operation *prologueEnd_ = nullptr;
+  size_t smemBytes_ = 0, tempBase_ = 0;
+  /// Loads that a pipelined loop turned into cp.async copies: the shared
+  /// buffer (absolute byte offset of this iteration's stage, row pitch in
+  /// elements) the consuming dot reads instead.
+  struct PipeSlot {
+    Value stageBase;
+    int64_t ld;
+  };
+  std::map<int, PipeSlot> pipe_;
+  std::set<int> pipelined_; // every load a loop pipelined (for describe())
+  int64_t ivDiv_ = 1; // divisibility of the current loop's induction variable
+  std::map<int, TileVal> vals_;
+  std::deque<Layout> layouts_;
+  std::map<const Layout *, std::pair<Value, Value>> bases_;
+  std::map<int64_t, Value> consts_;
+  std::map<int, const dsl::Op *> defs_; // defining op of each lowered value
+  std::map<int, const dsl::Op *> allDefs_; // defining op of every value (scanKernel)
+  std::map<int, int> uses_;                // uses of every value (scanKernel)
+  bool chained_ = false;                   // some dot's A operand comes from a dot
+  bool dotResults_ = false;                // a dot's result feeds other ops (see scanKernel)
+  std::set<int> transB_;                   // transposes read directly by their dot
+  std::vector<scf::ForOp> loops_;          // the loops being lowered, outermost first
+  std::map<int, int> depth_;               // loops_.size() where each value was defined
+  std::map<std::pair<int, const Layout *>, TileVal> hoist_; // see hoisted()
+  std::map<std::pair<int, const Layout *>, size_t> hoistDepth_;
+  /// A loop-invariant dot A operand's fragments, loaded once before the loop.
+  std::map<std::pair<int, const Layout *>, std::vector<Value>> hoistedFrags_;
+};
+
+} // namespace hip::detail::gpu

@@ -1,0 +1,335 @@
+//===- compiler/gpu/layouts.cpp - Layouts, shared memory, layout changes ----===//
+//
+// Each layout's registers and coordinates; shared-memory helpers; moving a
+// value between layouts (recomputed where it can be, else through shared
+// memory); what --emit layouts prints.
+//
+//===----------------------------------------------------------------------===//
+#include "GpuLowering.h"
+
+namespace hip::detail::gpu {
+
+// ---- Layouts ------------------------------------------------------------------
+const Layout *GpuLowering::blocked(int64_t S0, int64_t S1) {
+  for (auto &l : layouts_)
+    if (l.kind == Layout::Blocked && l.S0 == S0 && l.S1 == S1) return &l;
+  Layout l;
+  l.S0 = S0;
+  l.S1 = S1;
+  // 8 consecutive elements per thread along the last dimension (16 bytes
+  // of bf16/f16: one vector load), lanes then warps along it, the rest
+  // along the first dimension; replication only where the tile is smaller
+  // than the block.
+  l.s1 = static_cast<int>(std::min<int64_t>(S1, 8));
+  l.t1 = static_cast<int>(std::min<int64_t>(32, std::max<int64_t>(1, S1 / l.s1)));
+  l.t0 = 32 / l.t1;
+  l.w0 = 1 << std::min(log2floor(nw_), log2floor(std::max<int64_t>(1, S0 / l.t0)));
+  int rest = nw_ / l.w0;
+  l.w1 = 1 << std::min(log2floor(rest), log2floor(std::max<int64_t>(1, S1 / (l.s1 * l.t1))));
+  l.w0 *= rest / l.w1;
+  int64_t fp0 = int64_t(l.s0) * l.t0 * l.w0, fp1 = int64_t(l.s1) * l.t1 * l.w1;
+  l.wrap0 = fp0 > S0;
+  l.wrap1 = fp1 > S1;
+  for (int64_t r0 = 0; r0 < std::max<int64_t>(1, S0 / fp0); ++r0)
+    for (int64_t r1 = 0; r1 < std::max<int64_t>(1, S1 / fp1); ++r1)
+      for (int e = 0; e < l.s1; ++e) l.off.push_back({r0 * fp0, r1 * fp1 + e});
+  layouts_.push_back(std::move(l));
+  return &layouts_.back();
+}
+
+const Layout *GpuLowering::mma(int64_t M, int64_t N, const std::source_location &where) {
+  auto [wm, wn] = mmaWarpGrid(M, N, nw_);
+  // Kernels with chained dots (a dot's result feeds another dot's A operand,
+  // as attention's P does) split the warps along M only where M allows: each
+  // warp then owns whole rows, so the accumulator is the next A operand and
+  // row reductions stay inside a quad of lanes.
+  if (chained_) {
+    wm = 1;
+    while (wm < nw_ && M % (16 * wm * 2) == 0) wm *= 2;
+    wn = nw_ / wm;
+  }
+  return mmaWith(M, N, wm, wn, where);
+}
+
+const Layout *GpuLowering::mmaWith(int64_t M, int64_t N, int wm, int wn,
+                                   const std::source_location &where) {
+  for (auto &l : layouts_)
+    if (l.kind == Layout::Mma && l.S0 == M && l.S1 == N && l.wm == wm && l.wn == wn) return &l;
+  if (M % (16 * wm) != 0 || N % (8 * wn) != 0)
+    throw CompileError("dot result " + std::to_string(M) + "x" + std::to_string(N) +
+                       " cannot be tiled by mma.sync m16n8 over " + std::to_string(nw_) +
+                       " warps (need M % " + std::to_string(16 * wm) + " == 0 and N % " +
+                       std::to_string(8 * wn) + " == 0)",
+                       where);
+  Layout l;
+  l.kind = Layout::Mma;
+  l.S0 = M;
+  l.S1 = N;
+  l.wm = wm;
+  l.wn = wn;
+  int64_t WM = M / wm, WN = N / wn;
+  for (int64_t im = 0; im < WM / 16; ++im)
+    for (int64_t in = 0; in < WN / 8; ++in)
+      for (int c = 0; c < 4; ++c) l.off.push_back({im * 16 + (c / 2) * 8, in * 8 + c % 2});
+  layouts_.push_back(std::move(l));
+  return &layouts_.back();
+}
+
+const Layout *GpuLowering::rowsOf(const Layout *parent, Layout::Kind kind) {
+  int64_t M = parent->S0;
+  for (auto &l : layouts_)
+    if (l.kind == kind && (kind == Layout::Slice ? l.S1 : l.S0) == M && l.wm == parent->wm &&
+        l.wn == parent->wn)
+      return &l;
+  Layout l;
+  l.kind = kind;
+  l.wm = parent->wm;
+  l.wn = parent->wn;
+  (kind == Layout::Slice ? l.S1 : l.S0) = M;
+  for (int64_t r = 0; r < M / parent->wm; r += 8)
+    l.off.push_back(kind == Layout::Slice ? std::pair<int64_t, int64_t>{0, r}
+                                          : std::pair<int64_t, int64_t>{r, 0});
+  layouts_.push_back(std::move(l));
+  return &layouts_.back();
+}
+
+
+std::pair<Value, Value> GpuLowering::base(const Layout *l) {
+  auto it = bases_.find(l);
+  if (it != bases_.end()) return it->second;
+  OpBuilder::InsertionGuard g(b_);
+  b_.setInsertionPointAfter(prologueEnd_);
+  Location loc = b_.getUnknownLoc();
+  Value b0, b1;
+  if (l->kind == Layout::Blocked) {
+    // b0 = ((warp / w1) * t0 + lane / t1) * s0 ; b1 = ((warp % w1) * t1 + lane % t1) * s1
+    Value wd0 = fold<arith::DivUIOp>(b_, loc, warp_, c32(l->w1));
+    Value wd1 = fold<arith::RemUIOp>(b_, loc, warp_, c32(l->w1));
+    Value ld0 = fold<arith::DivUIOp>(b_, loc, lane_, c32(l->t1));
+    Value ld1 = fold<arith::RemUIOp>(b_, loc, lane_, c32(l->t1));
+    b0 = mul(add(mul(wd0, c32(l->t0), loc), ld0, loc), c32(l->s0), loc);
+    b1 = mul(add(mul(wd1, c32(l->t1), loc), ld1, loc), c32(l->s1), loc);
+  } else if (l->kind == Layout::Mma) {
+    int64_t WM = l->S0 / l->wm, WN = l->S1 / l->wn;
+    Value wd0 = fold<arith::DivUIOp>(b_, loc, warp_, c32(l->wn));
+    Value wd1 = fold<arith::RemUIOp>(b_, loc, warp_, c32(l->wn));
+    b0 = add(mul(wd0, c32(WM), loc), fold<arith::DivUIOp>(b_, loc, lane_, c32(4)), loc);
+    b1 = add(mul(wd1, c32(WN), loc),
+             mul(fold<arith::RemUIOp>(b_, loc, lane_, c32(4)), c32(2), loc), loc);
+  } else { // the rows of an Mma layout: (warp / wn) * WM + lane / 4
+    int64_t M = l->kind == Layout::Slice ? l->S1 : l->S0;
+    Value wd0 = fold<arith::DivUIOp>(b_, loc, warp_, c32(l->wn));
+    Value row = add(mul(wd0, c32(M / l->wm), loc), fold<arith::DivUIOp>(b_, loc, lane_, c32(4)), loc);
+    b0 = l->kind == Layout::Slice ? c32(0) : row;
+    b1 = l->kind == Layout::Slice ? row : c32(0);
+  }
+  if (l->kind == Layout::Blocked || l->kind == Layout::Mma)
+    prologueEnd_ = b1.getDefiningOp();
+  else // the rows: the non-constant coordinate is the one just built
+    prologueEnd_ = (l->kind == Layout::Slice ? b1 : b0).getDefiningOp();
+  return bases_[l] = {b0, b1};
+}
+
+std::pair<Value, Value> GpuLowering::coords(const Layout *l, size_t r, Location loc) {
+  auto [b0, b1] = base(l);
+  Value i = add(b0, c32(l->off[r].first), loc);
+  Value j = add(b1, c32(l->off[r].second), loc);
+  if (l->wrap0) i = fold<arith::RemUIOp>(b_, loc, i, c32(l->S0));
+  if (l->wrap1) j = fold<arith::RemUIOp>(b_, loc, j, c32(l->S1));
+  return {i, j};
+}
+
+// ---- Shared memory ---------------------------------------------------------------
+Value GpuLowering::smemPtr(Value byteOffset, Location l) {
+  if (tempBase_) byteOffset = add(byteOffset, c32(int64_t(tempBase_)), l);
+  return smemPtrAbs(byteOffset, l);
+}
+
+Value GpuLowering::smemPtrAbs(Value byteOffset, Location l) {
+  Type p3 = LLVM::LLVMPointerType::get(&ctx_, 3);
+  return mk<LLVM::GEPOp>(b_, l, p3, b_.getI8Type(), smemBase_, ValueRange{byteOffset});
+}
+
+void GpuLowering::smemStore(Value v, DType t, Value off, Location l) {
+  if (t == DType::i1) v = mk<arith::ExtUIOp>(b_, l, b_.getI8Type(), v);
+  if (t == DType::ptr) v = mk<LLVM::PtrToIntOp>(b_, l, b_.getI64Type(), v);
+  mk<LLVM::StoreOp>(b_, l, v, smemPtr(off, l));
+}
+
+Value GpuLowering::smemLoad(DType t, Value off, Location l) {
+  Type st = t == DType::i1 ? b_.getI8Type() : t == DType::ptr ? b_.getI64Type() : regType(t);
+  Value v = mk<LLVM::LoadOp>(b_, l, st, smemPtr(off, l));
+  if (t == DType::i1) return mk<arith::TruncIOp>(b_, l, b_.getI1Type(), v);
+  if (t == DType::ptr) return mk<LLVM::IntToPtrOp>(b_, l, regType(t), v);
+  return v;
+}
+
+
+void GpuLowering::writeShared(const TileVal &src, const dsl::Type &srcT, Location loc,
+                              size_t byteBase) {
+  auto [S0, S1] = view2d(srcT.shape);
+  int eb = storageBytes(srcT.dtype);
+  needShared(byteBase + size_t(S0 * S1) * eb);
+  for (size_t r = 0; r < src.regs.size(); ++r) {
+    auto [i, j] = coords(src.layout, r, loc);
+    Value lin = add(mul(i, c32(S1), loc), j, loc);
+    smemStore(src.regs[r], srcT.dtype, add(mul(lin, c32(eb), loc), c32(byteBase), loc), loc);
+  }
+}
+
+TileVal GpuLowering::gather(const TileVal &src, const dsl::Type &srcT, const Layout *dst,
+                            const std::function<Value(Value, Value)> &linear, Location loc) {
+  TileVal out{dst, false, {}, src.contig, src.div, src.cst, src.prefix};
+  if (src.splat || !src.layout) {
+    out.regs.assign(dst->numRegs(), src.regs[0]);
+    return out;
+  }
+  barrier(loc);
+  writeShared(src, srcT, loc);
+  barrier(loc);
+  int eb = storageBytes(srcT.dtype);
+  for (size_t r = 0; r < dst->numRegs(); ++r) {
+    auto [i, j] = coords(dst, r, loc);
+    out.regs.push_back(smemLoad(srcT.dtype, mul(linear(i, j), c32(eb), loc), loc));
+  }
+  return out;
+}
+
+TileVal GpuLowering::convert(int id, const Layout *l, Location loc) {
+  if (deferred_.count(id))
+    if (auto r = remat(id, l, loc)) return *r;
+  const TileVal &v = val(id);
+  if ((v.layout == l && !v.splat) || v.splat || !v.layout) return toLayout(v, ty(id), l, loc);
+  if (auto r = remat(id, l, loc)) return *r;
+  return toLayout(v, ty(id), l, loc);
+}
+
+/// Recomputes value `id` directly in layout `l` when it is a pure function
+/// of indices (arange, splats, scalars, elementwise ops, broadcasts,
+/// reshapes): index arithmetic then never goes through shared memory.
+std::optional<TileVal> GpuLowering::remat(int id, const Layout *l, Location loc) {
+  auto [S0, S1] = view2d(ty(id).shape);
+  if (S0 != l->S0 || S1 != l->S1) return std::nullopt;
+  // What a coordinate is, relative to the target layout: its row, its
+  // column, or something else. A value that cannot be recomputed (a load, a
+  // reduction) is still reachable when its coordinates are the target's:
+  // it is converted once, hoisted out of the loops that do not define it,
+  // and register k of the target reads the matching register.
+  enum Tag { None, Row, Col };
+  size_t k = 0; // the target register being computed
+  std::map<std::pair<int, const Layout *>, TileVal> moved; // leaves converted so far
+  auto moveLeaf = [&](int v, const Layout *to) -> const TileVal & {
+    auto key = std::make_pair(v, to);
+    auto it = moved.find(key);
+    if (it == moved.end()) it = moved.emplace(key, hoisted(v, to, loc)).first;
+    return it->second;
+  };
+  // elem(v, i, j): element (i, j) of value v's 2-D view.
+  std::map<std::tuple<int, void *, void *>, Value> memo;
+  std::function<Value(int, Value, Value, int, Tag, Tag)> elem =
+      [&](int v, Value i, Value j, int depth, Tag ti, Tag tj) -> Value {
+    if (!deferred_.count(v)) { // (a deferred shape op is looked through below)
+      const TileVal &tv = val(v);
+      if (!ty(v).isTile() || tv.splat || !tv.layout) return tv.regs[0];
+    }
+    if (depth > 24) return Value();
+    auto key = std::make_tuple(v, i.getAsOpaquePointer(), j.getAsOpaquePointer());
+    if (auto it = memo.find(key); it != memo.end()) return it->second;
+    auto d = defs_.find(v);
+    auto leaf = [&]() -> Value {
+      if (!dotResults_ || l->kind == Layout::Blocked) return Value();
+      const dsl::Type &vt = ty(v);
+      if (vt.shape.size() == 1 && ti == None && tj == Row) {
+        const Layout *sl = rowSlice(l);
+        if (!sl || sl->S1 != vt.shape[0]) return Value();
+        return moveLeaf(v, sl).regs[rowRegister(l, k)];
+      }
+      if (vt.shape.size() == 2 && ti == Row && tj == Col && l->kind == Layout::Mma)
+        return moveLeaf(v, l).regs[k];
+      return Value();
+    };
+    if (d == defs_.end()) return leaf();
+    const dsl::Op &op = *d->second;
+    auto [Q0, Q1] = op.operands.empty() ? std::pair<int64_t, int64_t>{1, 1}
+                                        : view2d(ty(op.operands[0]).shape);
+    Value out;
+    switch (op.kind) {
+    case OpKind::Arange: out = add(j, c32(op.ints[0]), loc); break;
+    case OpKind::ExpandDims: // [N] viewed as (1, N): axis 1 turns it into a column
+      out = ty(op.operands[0]).shape.size() == 1 && op.ints[0] == 1
+                ? elem(op.operands[0], c32(0), i, depth + 1, None, ti)
+                : elem(op.operands[0], i, j, depth + 1, ti, tj);
+      break;
+    case OpKind::Broadcast:
+      out = elem(op.operands[0], Q0 == 1 ? c32(0) : i, Q1 == 1 ? c32(0) : j, depth + 1,
+                 Q0 == 1 ? None : ti, Q1 == 1 ? None : tj);
+      break;
+    case OpKind::Trans: out = elem(op.operands[0], j, i, depth + 1, tj, ti); break;
+    case OpKind::Reshape: {
+      int64_t R1 = view2d(ty(v).shape).second;
+      Value lin = add(mul(i, c32(R1), loc), j, loc);
+      out = elem(op.operands[0], fold<arith::DivUIOp>(b_, loc, lin, c32(Q1)),
+                 fold<arith::RemUIOp>(b_, loc, lin, c32(Q1)), depth + 1, None, None);
+      break;
+    }
+    default: {
+      bool elementwise = (op.kind >= OpKind::Add && op.kind <= OpKind::AddPtr);
+      if (!elementwise) return leaf();
+      std::vector<Value> args;
+      for (int o : op.operands) {
+        Value a = elem(o, i, j, depth + 1, ti, tj);
+        if (!a) return Value();
+        args.push_back(a);
+      }
+      int typed = op.kind == OpKind::Select ? 1 : 0;
+      out = se_.emit(loc, op.kind, args, ty(op.operands[typed]).dtype, ty(v).dtype,
+                     ty(op.operands[0]).pointee);
+    }
+    }
+    if (out) memo[key] = out;
+    return out;
+  };
+  Tag ti = l->kind == Layout::Slice ? None : Row;
+  Tag tj = l->kind == Layout::Slice ? Row : l->kind == Layout::RowBcast ? None : Col;
+  TileVal r = val(id);
+  r.layout = l;
+  r.splat = false;
+  r.regs.clear();
+  for (k = 0; k < l->numRegs(); ++k) {
+    auto [i, j] = coords(l, k, loc);
+    Value x = elem(id, i, j, 0, ti, tj);
+    if (!x) return std::nullopt;
+    r.regs.push_back(x);
+  }
+  return r;
+}
+
+TileVal GpuLowering::toLayout(const TileVal &v, const dsl::Type &t, const Layout *l,
+                              Location loc) {
+  if (v.layout == l && !v.splat) return v;
+  auto [S0, S1] = view2d(t.shape);
+  return gather(v, t, l, [&](Value i, Value j) { return add(mul(i, c32(S1), loc), j, loc); },
+                loc);
+}
+
+/// The layout of value `id` in the notation of --emit layouts.
+std::string GpuLowering::describe(int id) const {
+  if (pipelined_.count(id)) return "cp.async pipelined into shared memory";
+  auto it = vals_.find(id);
+  if (it == vals_.end() || !ty(id).isTile()) return "";
+  const TileVal &v = it->second;
+  if (v.splat || !v.layout) return "#splat";
+  const Layout &l = *v.layout;
+  auto pair = [](int64_t a, int64_t b) {
+    return "[" + std::to_string(a) + ", " + std::to_string(b) + "]";
+  };
+  if (l.kind == Layout::Mma)
+    return "#mma<m16n8k16, warpsPerCTA = " + pair(l.wm, l.wn) + ">";
+  if (l.kind != Layout::Blocked)
+    return std::string(l.kind == Layout::Slice ? "#slice<dim = 1, " : "#rows<") +
+           "#mma<m16n8k16, warpsPerCTA = " + pair(l.wm, l.wn) + ">>";
+  return "#blocked<sizePerThread = " + pair(l.s0, l.s1) + ", threadsPerWarp = " +
+         pair(l.t0, l.t1) + ", warpsPerCTA = " + pair(l.w0, l.w1) + ">";
+}
+
+} // namespace hip::detail::gpu

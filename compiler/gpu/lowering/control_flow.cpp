@@ -1,0 +1,389 @@
+//===- compiler/gpu/lowering/control_flow.cpp - Loops and ifs, software pipelining ---===//
+//
+// Loop-carried layouts, the software-pipelining plan of a loop (cp.async
+// ring buffers over num_stages, gathered rows included) and its copies,
+// scf.for and scf.if.
+//
+//===----------------------------------------------------------------------===//
+#include "../GpuLowering.h"
+
+namespace hip::detail::gpu {
+
+const Layout *GpuLowering::sliceParent(int v, int depth) {
+  auto d = allDefs_.find(v);
+  if (d == allDefs_.end() || depth > 12) return nullptr;
+  const dsl::Op &op = *d->second;
+  if ((op.kind == OpKind::ReduceMax || op.kind == OpKind::ReduceSum ||
+       op.kind == OpKind::ReduceMin) &&
+      ty(op.operands[0]).shape.size() == 2 && op.ints[0] == 1 && fromDot(op.operands[0], 0)) {
+    auto &sh = ty(op.operands[0]).shape;
+    return mma(sh[0], sh[1], op.loc);
+  }
+  if (!(op.kind >= OpKind::Add && op.kind <= OpKind::AddPtr)) return nullptr;
+  for (int o : op.operands)
+    if (const Layout *p = sliceParent(o, depth + 1)) return p;
+  return nullptr;
+}
+
+const Layout *GpuLowering::carriedLayout(const dsl::Op &forOp, size_t i, Location loc) {
+  int init = forOp.operands[3 + i];
+  const dsl::Type &t = ty(init);
+  if (!t.isTile()) return nullptr;
+  const TileVal &v = val(init);
+  if (v.layout && !v.splat) return v.layout;
+  // A row statistic of a dot result (softmax's max and sum) stays in the
+  // rows of the dot's mma layout.
+  int yielded = forOp.regions[0]->ops.back().operands[i];
+  if (chained_ && t.shape.size() == 1)
+    if (const Layout *p = sliceParent(yielded, 0))
+      if (p->S0 == t.shape[0]) return rowsOf(p, Layout::Slice);
+  // An accumulator rescaled before the dot (softmax's acc * alpha) too.
+  if (chained_ && t.shape.size() == 2 && fromDot(yielded, 0))
+    return mma(t.shape[0], t.shape[1], forOp.loc);
+  // A splat init that feeds a dot accumulator lives in the mma layout.
+  int arg = forOp.regions[0]->args[1 + i];
+  for (const dsl::Op &op : forOp.regions[0]->ops)
+    if (op.kind == OpKind::Dot && op.operands[2] == arg)
+      return mma(t.shape[0], t.shape[1], op.loc);
+  return defaultLayout(t);
+}
+
+std::vector<Value> GpuLowering::flatten(const std::vector<int> &ids,
+                                        const std::vector<const Layout *> &ls, Location loc) {
+  std::vector<Value> out;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    TileVal v = ls[i] ? convert(ids[i], ls[i], loc) : val(ids[i]);
+    out.insert(out.end(), v.regs.begin(), v.regs.end());
+  }
+  return out;
+}
+
+namespace {
+/// Counts the uses of every value in `blk` and its nested regions.
+void countUses(const dsl::Block &blk, std::map<int, int> &uses) {
+  for (const dsl::Op &o : blk.ops) {
+    for (int v : o.operands) ++uses[v];
+    for (auto &r : o.regions) countUses(*r, uses);
+  }
+}
+} // namespace
+
+std::optional<GpuLowering::Pipeline> GpuLowering::planPipeline(const dsl::Op &op) {
+  auto it = k_.config.find("num_stages");
+  int stages = it == k_.config.end() ? 1 : static_cast<int>(it->second);
+  if (stages < 2) return std::nullopt;
+  const dsl::Block &blk = *op.regions[0];
+  std::map<int, int> uses;
+  countUses(blk, uses);
+  std::map<int, const dsl::Op *> def;
+  for (const dsl::Op &o : blk.ops)
+    for (int r : o.results) def[r] = &o;
+  Pipeline plan;
+  plan.stages = stages;
+  // 1. Loads of 2-byte tiles whose only use is as an operand of a dot of
+  //    this body (B may be a transpose of such a load that only the dot
+  //    reads). The other operand may come from registers or be a loop
+  //    invariant (attention's P and Q).
+  for (const dsl::Op &o : blk.ops) {
+    if (o.kind != OpKind::Dot) continue;
+    std::vector<const dsl::Op *> ls;
+    for (int i = 0; i < 2; ++i) {
+      int x = o.operands[i];
+      if (i == 1 && transB_.count(x) && def.count(x)) x = def[x]->operands[0];
+      auto d = def.find(x);
+      if (d != def.end() && d->second->kind == OpKind::Load && uses[x] == 1 &&
+          dsl::dtypeBytes(ty(x).dtype) == 2)
+        ls.push_back(d->second);
+    }
+    plan.loads.insert(plan.loads.end(), ls.begin(), ls.end());
+  }
+  if (plan.loads.empty()) return std::nullopt;
+  // 2. The ops computing their addresses and masks: pure ops of this body
+  //    that depend on the induction variable and loop invariants only.
+  std::set<int> carried(blk.args.begin() + 1, blk.args.end());
+  std::set<const dsl::Op *> slice;
+  bool ok = true;
+  std::function<void(int)> visit = [&](int v) {
+    if (carried.count(v)) ok = false;
+    auto d = def.find(v);
+    if (d == def.end() || slice.count(d->second)) return;
+    const dsl::Op *o = d->second;
+    // Loads of indices and gathers from loop invariants may address the
+    // copies (gathered rows): they run with the copies, num_stages - 1
+    // iterations ahead of the dot that reads the rows.
+    if (!o->regions.empty() || o->kind == OpKind::Dot ||
+        (o->kind >= OpKind::ReduceSum && o->kind < OpKind::Gather))
+      ok = false;
+    slice.insert(o);
+    for (int x : o->operands) visit(x);
+  };
+  for (const dsl::Op *l : plan.loads)
+    for (int x : l->operands) visit(x);
+  if (!ok) return std::nullopt;
+  for (const dsl::Op &o : blk.ops)
+    if (slice.count(&o)) plan.slice.push_back(&o);
+  // 3. One buffer per load and stage, rows padded by 8 halfs.
+  size_t off = tempBase_;
+  for (const dsl::Op *l : plan.loads) {
+    auto [R, C] = view2d(ty(l->results[0]).shape);
+    plan.ld.push_back(C + 8);
+    plan.base.push_back(off);
+    plan.stageBytes.push_back(size_t(R * (C + 8) * 2 + 127) / 128 * 128);
+    off += plan.stageBytes.back() * size_t(stages);
+  }
+  plan.end = off;
+  return plan;
+}
+
+/// True when value `id` is a splat of the constant 0.
+bool GpuLowering::isZero(int id) {
+  auto d = defs_.find(id);
+  if (d == defs_.end()) return false;
+  const dsl::Op *op = d->second;
+  if (op->kind == OpKind::Splat) return isZero(op->operands[0]);
+  return op->kind == OpKind::Constant && op->fconst == 0 && op->iconst == 0;
+}
+
+void GpuLowering::asmVoid(const std::string &text, ValueRange args, const std::string &cons,
+                          Location loc) {
+  asmCall(TypeRange{}, args, text, cons, true, loc);
+}
+
+bool GpuLowering::issueCopies(const Pipeline &plan, Value iv, Value hi, Value stage,
+                              const dsl::Block &blk, Location loc) {
+  vals_[blk.args[0]] = {nullptr, false, {iv}, 1, ivDiv_, kBig};
+  for (const dsl::Op *o : plan.slice) lowerOp(*o);
+  for (const dsl::Op *l : plan.loads) {
+    const TileVal &p = val(l->operands[0]);
+    const Layout *lay = p.layout;
+    if (!lay || lay->kind != Layout::Blocked || lay->wrap1 || lay->s1 % 8 != 0 ||
+        vectorWidth(p, nullptr, 2) != 8)
+      return false; // addresses not provably 16-byte runs: no cp.async
+  }
+  Value inRange = mk<arith::CmpIOp>(b_, loc, arith::CmpIPredicate::slt, iv, hi);
+  Value sBase = mk<LLVM::PtrToIntOp>(b_, loc, b_.getI32Type(), smemBase_);
+  for (size_t n = 0; n < plan.loads.size(); ++n) {
+    const dsl::Op &l = *plan.loads[n];
+    const TileVal &p = val(l.operands[0]);
+    const Layout *lay = p.layout;
+    bool masked = l.operands.size() > 1;
+    TileVal mask, other;
+    if (masked) {
+      mask = convert(l.operands[1], lay, loc);
+      other = convert(l.operands[2], lay, loc);
+    }
+    Type et = regType(ty(l.results[0]).dtype);
+    bool prefixMask = masked && std::max(mask.prefix, mask.cst) >= 8 && isZero(l.operands[2]);
+    Value stageOff = add(c32(int64_t(plan.base[n])),
+                         mul(stage, c32(int64_t(plan.stageBytes[n])), loc), loc);
+    for (size_t g = 0; g < p.regs.size(); g += 8) {
+      auto [i, j] = coords(lay, g, loc);
+      Value dst = add(stageOff, mul(add(mul(i, c32(plan.ld[n]), loc), j, loc), c32(2), loc), loc);
+      Value src = mk<LLVM::PtrToIntOp>(b_, loc, b_.getI64Type(), p.regs[g]);
+      auto cpAsync = [&](Value srcBytes) {
+        asmVoid("cp.async.cg.shared.global [$0], [$1], 16, $2;",
+                ValueRange{add(sBase, dst, loc), src, srcBytes}, "r,l,r", loc);
+      };
+      if (!masked) { // zero-filled past the loop's end
+        cpAsync(mk<arith::SelectOp>(b_, loc, inRange, c32(16), c32(0)));
+        continue;
+      }
+      if (prefixMask && mask.cst >= 8) { // the whole group is in or out
+        cpAsync(mk<arith::SelectOp>(b_, loc, fold<arith::AndIOp>(b_, loc, mask.regs[g], inRange),
+                                    c32(16), c32(0)));
+        continue;
+      }
+      if (prefixMask) {
+        // The valid elements of each run come first: copy just those, the
+        // rest of the 16 bytes is zero-filled (other == 0). Their bytes: 2x
+        // the index of the first invalid element (a chain of selects).
+        Value bytes = c32(16);
+        for (int e = 7; e >= 0; --e)
+          bytes = mk<arith::SelectOp>(b_, loc, mask.regs[g + e], bytes, c32(2 * e));
+        cpAsync(mk<arith::SelectOp>(b_, loc, inRange, bytes, c32(0)));
+        continue;
+      }
+      // Whole group in bounds: one asynchronous 16-byte copy; otherwise a
+      // synchronous masked load (rare: tile edges).
+      std::vector<Value> m;
+      for (int e = 0; e < 8; ++e) m.push_back(fold<arith::AndIOp>(b_, loc, mask.regs[g + e], inRange));
+      auto ifOp = mk<scf::IfOp>(b_, loc, allTrue(m, loc), true);
+      OpBuilder::InsertionGuard guard(b_);
+      b_.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+      cpAsync(c32(16));
+      b_.setInsertionPoint(ifOp.elseBlock()->getTerminator());
+      std::vector<Value> ptrs = groupPointers(p.regs[g], 8, ty(l.results[0]).dtype, loc), got;
+      for (int e = 0; e < 8; ++e)
+        got.push_back(loadGroup(ArrayRef<Value>(ptrs).slice(e, 1), ArrayRef<Value>(m).slice(e, 1),
+                                ArrayRef<Value>(other.regs).slice(g + e, 1), et, 2, loc)[0]);
+      mk<LLVM::StoreOp>(b_, loc, pack(got, loc), smemPtrAbs(dst, loc), 16u);
+    }
+  }
+  asmVoid("cp.async.commit_group;", ValueRange{}, "", loc);
+  return true;
+}
+
+void GpuLowering::lowerFor(const dsl::Op &op, Location loc) {
+  size_t nc = op.results.size();
+  const dsl::Block &blk = *op.regions[0];
+  Value lo = val(op.operands[0]).regs[0], hi = val(op.operands[1]).regs[0];
+  Value step = val(op.operands[2]).regs[0];
+  ivDiv_ = std::min(val(op.operands[0]).div, val(op.operands[2]).div);
+  std::vector<const Layout *> ls;
+  for (size_t i = 0; i < nc; ++i) ls.push_back(carriedLayout(op, i, loc));
+  // Software pipelining (num_stages >= 2): the loads feeding dots become
+  // cp.async copies into a ring of shared buffers, issued num_stages - 1
+  // iterations ahead. The prologue fills the first stages.
+  std::optional<Pipeline> plan = planPipeline(op);
+  size_t savedTemp = tempBase_;
+  if (plan) {
+    tempBase_ = plan->end;
+    needShared(0);
+    for (int s = 0; plan && s + 1 < plan->stages; ++s) {
+      Value ivS = add(lo, mul(step, c32(s), loc), loc);
+      if (!issueCopies(*plan, ivS, hi, c32(s), blk, loc)) {
+        // Only at s == 0, before any copy: what was emitted is pure and dies.
+        plan.reset();
+        tempBase_ = savedTemp;
+      }
+    }
+  }
+  // With one pipelined dot, its first k-step fragments are loaded an
+  // iteration ahead: the loop waits for the next stage (wait_group, barrier)
+  // before the dot's last k-step instead of at its top, and carries the
+  // fragments. Iteration i's copies, issued at its top, overwrite the stage
+  // of iteration i - 1: every warp read that stage before the barrier of
+  // iteration i - 1, so they need no barrier of their own. Its wait then
+  // covers tile i + 1 (S - 1 groups from the prologue, i + 1 from the loop).
+  const dsl::Op *aheadDot = nullptr;
+  std::vector<Value> frags0;
+  if (plan && plan->loads.size() == 2) {
+    for (const dsl::Op &o : blk.ops)
+      if (o.kind == OpKind::Dot && o.operands[0] == plan->loads[0]->results[0] &&
+          o.operands[1] == plan->loads[1]->results[0])
+        aheadDot = &o;
+  }
+  if (aheadDot) {
+    asmVoid("cp.async.wait_group " + std::to_string(plan->stages - 2) + ";", ValueRange{}, "",
+            loc);
+    barrier(loc);
+    frags0 = loadFrags(dotGeom(*aheadDot, loc), c32(int64_t(plan->base[0])), plan->ld[0],
+                       c32(int64_t(plan->base[1])), plan->ld[1], 0, loc);
+  }
+  std::vector<int> inits(op.operands.begin() + 3, op.operands.end());
+  std::vector<Value> flat = flatten(inits, ls, loc);
+  size_t nflat = flat.size();
+  if (plan) flat.push_back(c32(0)); // the stage this iteration reads
+  flat.insert(flat.end(), frags0.begin(), frags0.end());
+  auto loop = mk<scf::ForOp>(b_, loc, lo, hi, step, flat);
+  loops_.push_back(loop);
+  for (int a : blk.args) depth_[a] = int(loops_.size());
+  auto unflatten = [&](ValueRange regs, const std::vector<int> &ids) {
+    size_t pos = 0;
+    for (size_t i = 0; i < nc; ++i) {
+      size_t n = ls[i] ? ls[i]->numRegs() : 1;
+      TileVal v{ls[i], false, {}};
+      for (size_t r = 0; r < n; ++r) v.regs.push_back(regs[pos++]);
+      vals_[ids[i]] = v;
+    }
+  };
+  {
+    OpBuilder::InsertionGuard g(b_);
+    Block *body = loop.getBody();
+    if (!body->empty() && body->back().hasTrait<OpTrait::IsTerminator>())
+      body->back().erase();
+    b_.setInsertionPointToEnd(body);
+    Value iv = loop.getInductionVar();
+    Value stage;
+    if (plan) {
+      int S = plan->stages;
+      stage = loop.getRegionIterArgs()[nflat];
+      if (!aheadDot) {
+        asmVoid("cp.async.wait_group " + std::to_string(S - 2) + ";", ValueRange{}, "", loc);
+        barrier(loc);
+      }
+      Value ivNext = add(iv, mul(step, c32(S - 1), loc), loc);
+      Value wstage = fold<arith::RemUIOp>(b_, loc, add(stage, c32(S - 1), loc), c32(S));
+      if (!issueCopies(*plan, ivNext, hi, wstage, blk, loc))
+        throw InternalError("pipelined loop: copies failed after the prologue succeeded");
+      for (size_t n = 0; n < plan->loads.size(); ++n)
+        pipe_[plan->loads[n]->results[0]] = {
+            add(c32(int64_t(plan->base[n])), mul(stage, c32(int64_t(plan->stageBytes[n])), loc), loc),
+            plan->ld[n]};
+      if (aheadDot) {
+        Value next = fold<arith::RemUIOp>(b_, loc, add(stage, c32(1), loc), c32(S));
+        prefetch_ = FragPrefetch{aheadDot, S,
+                                 std::vector<Value>(loop.getRegionIterArgs().begin() + nflat + 1,
+                                                    loop.getRegionIterArgs().end()),
+                                 add(c32(int64_t(plan->base[0])),
+                                     mul(next, c32(int64_t(plan->stageBytes[0])), loc), loc),
+                                 add(c32(int64_t(plan->base[1])),
+                                     mul(next, c32(int64_t(plan->stageBytes[1])), loc), loc),
+                                 {}};
+      }
+    }
+    vals_[blk.args[0]] = {nullptr, false, {iv}, 1, ivDiv_, kBig};
+    unflatten(loop.getRegionIterArgs(), std::vector<int>(blk.args.begin() + 1, blk.args.end()));
+    for (size_t i = 0; i + 1 < blk.ops.size(); ++i) lowerOp(blk.ops[i]);
+    std::vector<Value> next = flatten(blk.ops.back().operands, ls, loc);
+    if (plan)
+      next.push_back(fold<arith::RemUIOp>(b_, loc, add(stage, c32(1), loc), c32(plan->stages)));
+    if (aheadDot) {
+      if (prefetch_->next.size() != frags0.size())
+        throw InternalError("pipelined loop: the dot did not load the next fragments");
+      next.insert(next.end(), prefetch_->next.begin(), prefetch_->next.end());
+      prefetch_.reset();
+    }
+    mk<scf::YieldOp>(b_, loc, next);
+  }
+  loops_.pop_back();
+  for (auto it = hoistDepth_.begin(); it != hoistDepth_.end();) {
+    if (it->second < loops_.size()) { ++it; continue; }
+    hoist_.erase(it->first);
+    hoistedFrags_.erase(it->first);
+    it = hoistDepth_.erase(it);
+  }
+  unflatten(loop.getResults(), op.results);
+  if (plan) {
+    // Copies of the iterations past the end may still be landing.
+    asmVoid("cp.async.wait_all;", ValueRange{}, "", loc);
+    barrier(loc);
+    for (const dsl::Op *l : plan->loads) {
+      pipe_.erase(l->results[0]);
+      pipelined_.insert(l->results[0]);
+    }
+    tempBase_ = savedTemp;
+  }
+}
+
+void GpuLowering::lowerIf(const dsl::Op &op, Location loc) {
+  size_t nr = op.results.size();
+  std::vector<const Layout *> ls;
+  for (size_t i = 0; i < nr; ++i)
+    ls.push_back(ty(op.results[i]).isTile() ? defaultLayout(ty(op.results[i])) : nullptr);
+  std::vector<Type> types;
+  for (size_t i = 0; i < nr; ++i) {
+    size_t n = ls[i] ? ls[i]->numRegs() : 1;
+    Type t = regType(ty(op.results[i]).dtype);
+    types.insert(types.end(), n, t);
+  }
+  auto ifOp = mk<scf::IfOp>(b_, loc, types, val(op.operands[0]).regs[0], true);
+  for (int br = 0; br < 2; ++br) {
+    OpBuilder::InsertionGuard g(b_);
+    Block *blk = br == 0 ? ifOp.thenBlock() : ifOp.elseBlock();
+    if (!blk->empty() && blk->back().hasTrait<OpTrait::IsTerminator>()) blk->back().erase();
+    b_.setInsertionPointToEnd(blk);
+    const dsl::Block &src = *op.regions[br];
+    for (size_t i = 0; i + 1 < src.ops.size(); ++i) lowerOp(src.ops[i]);
+    mk<scf::YieldOp>(b_, loc, flatten(src.ops.back().operands, ls, loc));
+  }
+  size_t pos = 0;
+  for (size_t i = 0; i < nr; ++i) {
+    size_t n = ls[i] ? ls[i]->numRegs() : 1;
+    TileVal v{ls[i], false, {}};
+    for (size_t r = 0; r < n; ++r) v.regs.push_back(ifOp.getResult(pos++));
+    vals_[op.results[i]] = v;
+  }
+}
+
+} // namespace hip::detail::gpu

@@ -1,0 +1,122 @@
+//===- compiler/gpu/lowering/sort_gather.cpp - Sort, top-k and gather -------===//
+//
+// A bitonic network in shared memory for sort and top-k; gather through
+// shared memory.
+//
+//===----------------------------------------------------------------------===//
+#include "../GpuLowering.h"
+
+namespace hip::detail::gpu {
+
+// Sort and top-k of each row: a bitonic sorting network over (value, index)
+// pairs in shared memory, all threads sharing the compare-exchanges of each
+// step. Order: values descending (top-k, descending sort) or ascending, ties
+// by ascending index, which is the stable order. Cost for R rows of L
+// elements: log2(L) (log2(L) + 1) / 2 steps of R L / 2 compare-exchanges
+// (45 steps of 256 for L = 512, 2 per thread at 4 warps) and one barrier each,
+// against R L^2 comparisons for ranking every element.
+void GpuLowering::lowerSort(const dsl::Op &op, Location loc) {
+  const dsl::Type &st = ty(op.operands[0]);
+  const dsl::Type &rt = ty(op.results[0]);
+  auto [R, L] = view2d(st.shape);
+  bool desc = op.kind == OpKind::TopK || op.ints[0] != 0;
+  int eb = storageBytes(st.dtype);
+  TileVal in = val(op.operands[0]);
+  if (in.splat || !in.layout) in = toLayout(in, st, defaultLayout(st), loc);
+  size_t idxOff = size_t(R * L * eb + 15) / 16 * 16;
+  needShared(idxOff + size_t(R * L * 4));
+  barrier(loc);
+  writeShared(in, st, loc);
+  for (size_t r = 0; r < in.regs.size(); ++r) {
+    auto [i, j] = coords(in.layout, r, loc);
+    Value pos = add(mul(i, c32(L), loc), j, loc);
+    smemStore(j, DType::i32, add(mul(pos, c32(4), loc), c32(int64_t(idxOff)), loc), loc);
+  }
+  barrier(loc);
+  Value tid = add(mul(warp_, c32(32), loc), lane_, loc);
+  int64_t pairs = R * L / 2, half = L / 2;
+  auto valAt = [&](Value pos) { return smemLoad(st.dtype, mul(pos, c32(eb), loc), loc); };
+  auto idxAt = [&](Value pos) {
+    return smemLoad(DType::i32, add(mul(pos, c32(4), loc), c32(int64_t(idxOff)), loc), loc);
+  };
+  auto put = [&](Value pos, Value v, Value ix) {
+    smemStore(v, st.dtype, mul(pos, c32(eb), loc), loc);
+    smemStore(ix, DType::i32, add(mul(pos, c32(4), loc), c32(int64_t(idxOff)), loc), loc);
+  };
+  // Whether (v, i) comes before (w, k) in the final order.
+  auto before = [&](Value v, Value i, Value w, Value k) {
+    Value strictly = se_.emit(loc, desc ? OpKind::CmpGT : OpKind::CmpLT, {v, w}, st.dtype,
+                              DType::i1, st.dtype);
+    Value eq = se_.emit(loc, OpKind::CmpEQ, {v, w}, st.dtype, DType::i1, st.dtype);
+    Value lower = mk<arith::CmpIOp>(b_, loc, arith::CmpIPredicate::slt, i, k);
+    return fold<arith::OrIOp>(b_, loc, strictly, fold<arith::AndIOp>(b_, loc, eq, lower));
+  };
+  for (int64_t k = 2; k <= L; k *= 2)
+    for (int64_t jj = k / 2; jj >= 1; jj /= 2) {
+      for (int64_t p0 = 0; p0 < pairs; p0 += nthreads_) {
+        Value p = add(tid, c32(p0), loc);
+        auto step = [&] {
+          // Pair (a, a + jj) of row p / half: a has bit jj clear.
+          Value row = fold<arith::DivUIOp>(b_, loc, p, c32(half));
+          Value q = fold<arith::RemUIOp>(b_, loc, p, c32(half));
+          Value a = add(mul(fold<arith::DivUIOp>(b_, loc, q, c32(jj)), c32(2 * jj), loc),
+                        fold<arith::RemUIOp>(b_, loc, q, c32(jj)), loc);
+          Value up = mk<arith::CmpIOp>(b_, loc, arith::CmpIPredicate::eq,
+                                       fold<arith::AndIOp>(b_, loc, a, c32(k)), c32(0));
+          Value pa = add(mul(row, c32(L), loc), a, loc), pb = add(pa, c32(jj), loc);
+          Value va = valAt(pa), ia = idxAt(pa), vb = valAt(pb), ib = idxAt(pb);
+          // Ascending runs (up) want a before b; descending runs the reverse.
+          Value swap = mk<arith::SelectOp>(b_, loc, up, before(vb, ib, va, ia), before(va, ia, vb, ib));
+          auto sel = [&](Value x, Value y) { return mk<arith::SelectOp>(b_, loc, swap, x, y); };
+          put(pa, sel(vb, va), sel(ib, ia));
+          put(pb, sel(va, vb), sel(ia, ib));
+        };
+        if (p0 + nthreads_ <= pairs) {
+          step();
+        } else {
+          auto ifOp = mk<scf::IfOp>(b_, loc,
+                                    mk<arith::CmpIOp>(b_, loc, arith::CmpIPredicate::ult, p, c32(pairs)),
+                                    false);
+          OpBuilder::InsertionGuard g(b_);
+          b_.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+          step();
+        }
+      }
+      barrier(loc);
+    }
+  const Layout *dst = defaultLayout(rt);
+  TileVal vout{dst, false, {}}, iout{dst, false, {}};
+  for (size_t r = 0; r < dst->numRegs(); ++r) {
+    auto [i, p] = coords(dst, r, loc);
+    Value pos = add(mul(i, c32(L), loc), p, loc);
+    vout.regs.push_back(valAt(pos));
+    iout.regs.push_back(idxAt(pos));
+  }
+  vals_[op.results[0]] = vout;
+  if (op.results.size() > 1) vals_[op.results[1]] = iout;
+}
+
+// Through shared memory: the source is written once, every thread then reads
+// the elements its own indices name.
+void GpuLowering::lowerGather(const dsl::Op &op, Location loc) {
+  const dsl::Type &st = ty(op.operands[0]);
+  const dsl::Type &rt = ty(op.results[0]);
+  int eb = storageBytes(st.dtype);
+  int64_t n = st.numel();
+  TileVal in = val(op.operands[0]);
+  if (in.splat || !in.layout) in = toLayout(in, st, defaultLayout(st), loc);
+  const Layout *dst = defaultLayout(rt);
+  TileVal idx = convert(op.operands[1], dst, loc);
+  needShared(size_t(n * eb));
+  barrier(loc);
+  writeShared(in, st, loc);
+  barrier(loc);
+  TileVal out{dst, false, {}};
+  for (Value i : idx.regs) {
+    i = mk<arith::MaxSIOp>(b_, loc, mk<arith::MinSIOp>(b_, loc, i, c32(n - 1)), c32(0));
+    out.regs.push_back(smemLoad(st.dtype, mul(i, c32(eb), loc), loc));
+  }
+  vals_[op.results[0]] = out;
+}
+
+} // namespace hip::detail::gpu
