@@ -41,7 +41,9 @@ int optMain(int argc, char **argv) {
   mlir::DialectRegistry registry;
   buildRegistry(registry);
   tile::registerDialect(registry);
-  return mlir::asMainReturnCode(mlir::MlirOptMain(argc, argv, "hipattn-opt", registry));
+  // Its failures are the input's (a parse or verifier error, an unknown
+  // option, a pass that rejects the IR): exit status 2, like hipattn's.
+  return mlir::failed(mlir::MlirOptMain(argc, argv, "hipattn-opt", registry)) ? 2 : 0;
 }
 
 } // namespace hip::detail
