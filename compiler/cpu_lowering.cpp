@@ -399,9 +399,7 @@ void CpuLowering::lowerFor(const dsl::Op &op, Location l) {
   };
   {
     OpBuilder::InsertionGuard g(b_);
-    Block *body = loop.getBody();
-    if (!body->empty() && body->back().hasTrait<OpTrait::IsTerminator>()) body->back().erase();
-    b_.setInsertionPointToEnd(body);
+    enterEmptyBlock(b_, loop.getBody());
     scalars_[blk.args[0]] = mk<arith::TruncIOp>(b_, l, b_.getI32Type(), loop.getInductionVar());
     bind(loop.getRegionIterArgs(), std::vector<int>(blk.args.begin() + 1, blk.args.end()));
     for (size_t i = 0; i + 1 < blk.ops.size(); ++i) lowerOp(blk.ops[i]);
@@ -428,9 +426,7 @@ void CpuLowering::lowerIf(const dsl::Op &op, Location l) {
   auto ifOp = mk<scf::IfOp>(b_, l, types, scalars_.at(op.operands[0]), true);
   for (int br = 0; br < 2; ++br) {
     OpBuilder::InsertionGuard g(b_);
-    Block *blk = br == 0 ? ifOp.thenBlock() : ifOp.elseBlock();
-    if (!blk->empty() && blk->back().hasTrait<OpTrait::IsTerminator>()) blk->back().erase();
-    b_.setInsertionPointToEnd(blk);
+    enterEmptyBlock(b_, br == 0 ? ifOp.thenBlock() : ifOp.elseBlock());
     const dsl::Block &src = *op.regions[br];
     for (size_t i = 0; i + 1 < src.ops.size(); ++i) lowerOp(src.ops[i]);
     std::vector<Value> next;

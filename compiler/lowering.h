@@ -48,6 +48,14 @@ mlir::Value fold(mlir::OpBuilder &b, mlir::Location loc, Args &&...args) {
   return b.createOrFold<OpTy>(loc, std::forward<Args>(args)...);
 }
 
+/// Points `b` at the end of `blk` (a region block built with an implicit
+/// terminator) with that terminator removed, so the lowering can emit the
+/// body and its own yield.
+inline void enterEmptyBlock(mlir::OpBuilder &b, mlir::Block *blk) {
+  if (!blk->empty() && blk->back().hasTrait<mlir::OpTrait::IsTerminator>()) blk->back().erase();
+  b.setInsertionPointToEnd(blk);
+}
+
 /// "file:line" of an MLIR location (the first file location inside it), or
 /// "" if it has none.
 std::string formatLoc(mlir::Location loc);

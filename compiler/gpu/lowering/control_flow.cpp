@@ -289,10 +289,7 @@ void GpuLowering::lowerFor(const dsl::Op &op, Location loc) {
   };
   {
     OpBuilder::InsertionGuard g(b_);
-    Block *body = loop.getBody();
-    if (!body->empty() && body->back().hasTrait<OpTrait::IsTerminator>())
-      body->back().erase();
-    b_.setInsertionPointToEnd(body);
+    enterEmptyBlock(b_, loop.getBody());
     Value iv = loop.getInductionVar();
     Value stage;
     if (plan) {
@@ -370,9 +367,7 @@ void GpuLowering::lowerIf(const dsl::Op &op, Location loc) {
   auto ifOp = mk<scf::IfOp>(b_, loc, types, val(op.operands[0]).regs[0], true);
   for (int br = 0; br < 2; ++br) {
     OpBuilder::InsertionGuard g(b_);
-    Block *blk = br == 0 ? ifOp.thenBlock() : ifOp.elseBlock();
-    if (!blk->empty() && blk->back().hasTrait<OpTrait::IsTerminator>()) blk->back().erase();
-    b_.setInsertionPointToEnd(blk);
+    enterEmptyBlock(b_, br == 0 ? ifOp.thenBlock() : ifOp.elseBlock());
     const dsl::Block &src = *op.regions[br];
     for (size_t i = 0; i + 1 < src.ops.size(); ++i) lowerOp(src.ops[i]);
     mk<scf::YieldOp>(b_, loc, flatten(src.ops.back().operands, ls, loc));
