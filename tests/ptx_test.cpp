@@ -1,7 +1,7 @@
 //===- tests/ptx_test.cpp - Every kernel's PTX assembles with ptxas -------===//
 //
 // For each registered kernel and each valid config of its space, emit PTX
-// for sm_80, sm_90 and sm_90a and assemble it with the CUDA toolkit's ptxas. CI has
+// for sm_80, sm_90, sm_90a and sm_120a and assemble it with the CUDA toolkit's ptxas. CI has
 // the toolkit but no GPU; without ptxas the test is skipped and says so.
 //
 //===----------------------------------------------------------------------===//
@@ -49,7 +49,7 @@ TEST(Ptx, EveryKernelAndConfigAssembles) {
   for (const auto &def : hip::dsl::registeredKernels()) {
     for (const auto &cfg : hip::dsl::enumerateConfigs(def)) {
       hip::dsl::Kernel k = hip::dsl::trace(def, cfg);
-      for (const char *arch : {"sm_80", "sm_90", "sm_90a"}) {
+      for (const char *arch : {"sm_80", "sm_90", "sm_90a", "sm_120a"}) {
         std::string ptx = hip::emitStage(k, hip::parseTarget(arch), "ptx");
         auto file = dir / (def.name + "-" + arch + ".ptx");
         std::ofstream(file) << ptx;
