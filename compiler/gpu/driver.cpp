@@ -285,8 +285,6 @@ void GpuLowering::lowerOpImpl(const dsl::Op &op) {
     // A transpose whose one use is a dot's B operand is not materialised:
     // the dot reads the source's rows as B's columns (ldmatrix without .trans).
     if (op.kind == OpKind::Trans && transB_.count(op.results[0])) return;
-    const dsl::Type &st = ty(op.operands[0]);
-    (void)st;
     // (A deferred source stays deferred: remat looks through both.)
     const TileVal &src =
         deferred_.count(op.operands[0]) ? vals_.at(op.operands[0]) : val(op.operands[0]);

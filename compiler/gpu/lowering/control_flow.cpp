@@ -58,23 +58,11 @@ std::vector<Value> GpuLowering::flatten(const std::vector<int> &ids,
   return out;
 }
 
-namespace {
-/// Counts the uses of every value in `blk` and its nested regions.
-void countUses(const dsl::Block &blk, std::map<int, int> &uses) {
-  for (const dsl::Op &o : blk.ops) {
-    for (int v : o.operands) ++uses[v];
-    for (auto &r : o.regions) countUses(*r, uses);
-  }
-}
-} // namespace
-
 std::optional<GpuLowering::Pipeline> GpuLowering::planPipeline(const dsl::Op &op) {
   auto it = k_.config.find("num_stages");
   int stages = it == k_.config.end() ? 1 : static_cast<int>(it->second);
   if (stages < 2) return std::nullopt;
   const dsl::Block &blk = *op.regions[0];
-  std::map<int, int> uses;
-  countUses(blk, uses);
   std::map<int, const dsl::Op *> def;
   for (const dsl::Op &o : blk.ops)
     for (int r : o.results) def[r] = &o;
@@ -91,7 +79,7 @@ std::optional<GpuLowering::Pipeline> GpuLowering::planPipeline(const dsl::Op &op
       int x = o.operands[i];
       if (i == 1 && transB_.count(x) && def.count(x)) x = def[x]->operands[0];
       auto d = def.find(x);
-      if (d != def.end() && d->second->kind == OpKind::Load && uses[x] == 1 &&
+      if (d != def.end() && d->second->kind == OpKind::Load && uses_[x] == 1 &&
           dsl::dtypeBytes(ty(x).dtype) == 2)
         ls.push_back(d->second);
     }

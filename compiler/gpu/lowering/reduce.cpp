@@ -49,16 +49,9 @@ bool GpuLowering::lowerRowReduceShuffle(const dsl::Op &op, const TileVal &in, Lo
     else it->second = combine(it->second, p);
   }
   // 2. Lanes of a row: lane % t1 indexes the columns.
-  auto shfl = [&](Value v, int offset) {
-    Value bits = v.getType().isF32() ? Value(mk<arith::BitcastOp>(b_, loc, b_.getI32Type(), v)) : v;
-    Value res = asmCall(b_.getI32Type(), ValueRange{bits, c32(offset)},
-                        "shfl.sync.bfly.b32 $0, $1, $2, 0x1f, 0xffffffff;", "=r,r,r", true, loc)
-                    .getResult(0);
-    return v.getType().isF32() ? Value(mk<arith::BitcastOp>(b_, loc, b_.getF32Type(), res)) : res;
-  };
   for (auto &[row, p] : parts)
     for (int off = rowLanes / 2; off >= 1; off /= 2)
-      p = combine(p, {shfl(p.v, off), isArg ? shfl(p.idx, off) : Value()});
+      p = combine(p, {shflXor(p.v, off, loc), isArg ? shflXor(p.idx, off, loc) : Value()});
   // 3. Warps of a row, through shared memory: slot (row, warp column).
   Value b0 = base(l).first;
   Value warpCol = fold<arith::RemUIOp>(b_, loc, warp_, c32(rowWarps));
