@@ -50,13 +50,15 @@ const char *backendName(Backend b) { return b == Backend::CPU ? "cpu" : "cuda"; 
 // layout (Slice), A from registers, loop-invariant A fragments hoisted, B
 // from x's rows for dot(a, trans(x)), pipelined (gathered) K/V; the tile
 // dialect no longer folds a square transpose away.
-const char *compilerVersion() { return "hipattn-compiler " HIP_VERSION_STRING " (mlir 22, rev 5)"; }
+// rev 6: sm_90a: dots of one warpgroup row block on wgmma, B from 128-byte
+// swizzled shared memory.
+const char *compilerVersion() { return "hipattn-compiler " HIP_VERSION_STRING " (mlir 22, rev 6)"; }
 
 /// Every environment variable that changes generated code, with its value.
 /// (HIP_DUMP_IR / HIP_DUMP_DIR only print code and are not listed.)
 std::string codegenEnvironment() {
   std::string s;
-  for (const char *name : {"HIP_PTX_VERSION", "HIP_LLVM_OPT"}) {
+  for (const char *name : {"HIP_PTX_VERSION", "HIP_LLVM_OPT", "HIP_WGMMA"}) {
     const char *v = std::getenv(name);
     s += std::string(name) + "=" + (v ? v : "") + ";";
   }
@@ -64,7 +66,8 @@ std::string codegenEnvironment() {
 }
 
 std::string Target::str() const {
-  return backend == Backend::CPU ? "cpu" : arch + "/ptx" + std::to_string(ptxVersion);
+  return backend == Backend::CPU ? "cpu"
+                                 : arch + "/ptx" + std::to_string(ptxVersion) + (wgmma ? "" : "/no-wgmma");
 }
 
 Target parseTarget(const std::string &name) {
@@ -84,7 +87,8 @@ Target parseTarget(const std::string &name) {
     // 18-48 % slower on an H200 (the matmul the same), O1 costs about 45 ms.
     int opt = 1;
     if (const char *env = std::getenv("HIP_LLVM_OPT"); env && *env) opt = env[0] - '0'; // (checked)
-    return Target{Backend::CUDA, name, ptx, opt};
+    const char *wg = std::getenv("HIP_WGMMA"); // (checked: 0 or 1)
+    return Target{Backend::CUDA, name, ptx, opt, !(wg && std::string(wg) == "0")};
   }
   std::string known = "cpu";
   for (const ChipInfo &c : kChips) known += std::string(", ") + c.name;

@@ -2,7 +2,8 @@
 # The GPU step of the attention codegen work, in one device call: every GPU
 # test, compute-sanitizer (memcheck, racecheck) on the attention kernels at
 # ragged shapes, the latency sweep against torch SDPA (cuDNN, FlashAttention-2)
-# and Nsight Compute on the dense kernel. Needs the build packed as
+# and Nsight Compute on the dense kernel; on request the sweep again with
+# HIP_WGMMA=0 (SYNC_CMP=1) and the matmul against cuBLAS (MATMUL=1). Needs the build packed as
 #   tar -cJf .carry/build.tar.xz build/bin build/lib
 # Logs go to $OUT; a short table is printed last.
 set -u
@@ -25,6 +26,15 @@ if [ -z "${SKIP_SAN:-}" ]; then
   { san memcheck 333 128 4 2; san racecheck 333 128 4 2; san memcheck 1000 64 2 1; san racecheck 1100 128 2 1; } > "$OUT/sanitizer.txt" 2>&1
 fi
 T_LIST=${T_LIST:-4096 16384 65536 131072} REPS=${REPS:-3} bench/attention_sweep.sh $B/bin "$OUT/sweep" > "$OUT/sweep.txt" 2> "$OUT/sweep.err"
+if [ -n "${SYNC_CMP:-}" ]; then # the same sweep with sm_90a's dots kept on mma.sync
+  HIP_WGMMA=0 T_LIST=${SYNC_T:-$T_LIST} REPS=${REPS:-3} bench/attention_sweep.sh $B/bin "$OUT/sweep_sync" \
+    > "$OUT/sweep_sync.txt" 2> "$OUT/sweep_sync.err"
+fi
+if [ -n "${MATMUL:-}" ]; then # the DSL matmul against cuBLAS, wgmma and mma.sync
+  for w in 1 0; do
+    echo "== HIP_WGMMA=$w"; HIP_WGMMA=$w timeout 240 $B/bin/bench-matmul 4096 4096 4096
+  done > "$OUT/matmul.txt" 2>&1
+fi
 if [ -n "${TUNE_T:-}" ]; then # tuned schedules next to the defaults
   for T in $TUNE_T; do
     for k in hip_attention flash_attention; do
@@ -50,4 +60,6 @@ fi
 [ -f "$OUT/sanitizer.txt" ] && { echo "==== compute-sanitizer"; cat "$OUT/sanitizer.txt"; }
 [ -f "$OUT/ncu.txt" ] && { echo "==== ncu"; grep -E "^  [a-z_]+ \(|Compute \(SM\) Throughput|DRAM Throughput|L2 Hit Rate|Registers Per|Achieved Occupancy|Duration|Stall|Warp Cycles Per Issued" "$OUT/ncu.txt" | head -45; }
 [ -f "$OUT/tune.log" ] && { echo "==== tune"; grep -iE "best|winner|error" "$OUT/tune.log" | head -12; echo "==== sweep with tuned schedules"; cat "$OUT/sweep_tuned.txt"; }
+[ -f "$OUT/matmul.txt" ] && { echo "==== matmul 4096^3"; grep -E "^==|cuBLAS|best|%" "$OUT/matmul.txt" | head -16; }
+[ -f "$OUT/sweep_sync.txt" ] && { echo "==== sweep, HIP_WGMMA=0 (mma.sync)"; cat "$OUT/sweep_sync.txt"; }
 echo "==== sweep"; tail -4 "$OUT/sweep.err"; cat "$OUT/sweep.txt"

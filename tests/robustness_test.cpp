@@ -59,8 +59,18 @@ int runCommand(const std::string &cmd, std::string &out) {
   return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+/// The folder of the command-line tools: the test binary's own (they are built
+/// side by side, and a build copied to another machine keeps that), else the
+/// build folder CMake named.
+std::string toolDir() {
+  std::error_code ec;
+  fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec && fs::exists(self.parent_path() / "hipattn", ec)) return self.parent_path().string();
+  return HIP_BIN_DIR;
+}
+
 struct CliCase {
-  std::string env, cmd; // cmd starts with the tool's name, resolved in HIP_BIN_DIR
+  std::string env, cmd; // cmd starts with the tool's name, resolved in toolDir()
   int status;
   std::string fragment;
 };
@@ -136,7 +146,7 @@ TEST(Robustness, EveryCommandRefusesBadInputClearly) {
   };
   for (const CliCase &c : cases) {
     std::string out;
-    std::string cmd = "env HIP_CACHE_DIR=" + t + "/cache " + c.env + " " + HIP_BIN_DIR + "/" + c.cmd;
+    std::string cmd = "env HIP_CACHE_DIR=" + t + "/cache " + c.env + " " + toolDir() + "/" + c.cmd;
     int status = runCommand(cmd, out);
     EXPECT_EQ(status, c.status) << cmd << "\n" << out;
     EXPECT_NE(out.find(c.fragment), std::string::npos)

@@ -160,6 +160,18 @@ private:
   bool lowerColReduceMma(const dsl::Op &op, const TileVal &in, Location loc);
   Value shflXor(Value v, int offset, Location loc);
   void lowerDot(const dsl::Op &op, Location loc);
+  /// Whether dot `op` runs on wgmma (see dot_wgmma.cpp): sm_90a, one m64
+  /// row block per warpgroup (M == 16 * warps), N <= 256, and a B tile in
+  /// shared memory whose rows hold whole 128-byte swizzle atoms.
+  bool wgmmaDot(const dsl::Op &op) const;
+  /// Byte offset of element (i, j) of an R-row 16-bit tile in the 128-byte
+  /// swizzled layout wgmma reads (columns in groups of 64, see dot_wgmma.cpp).
+  Value swizzledOffset(Value i, Value j, int64_t R, Location loc);
+  void lowerDotWgmma(const dsl::Op &op, TileVal acc, const std::vector<Value> &aFrags,
+                     Value bBase, bool bRows, Location loc);
+  /// Orders this thread's generic-proxy writes of shared memory before a
+  /// later read by the async proxy (wgmma); emitted only where wgmma is used.
+  void fenceProxyAsync(Location loc);
   /// Per-warp geometry of a dot's mma.sync tiling (values at the current
   /// insertion point).
   struct DotGeom {
@@ -198,7 +210,7 @@ private:
     int stages = 1;
     std::vector<const dsl::Op *> loads; // become cp.async copies
     std::vector<const dsl::Op *> slice; // compute their addresses/masks
-    std::vector<int64_t> ld;            // row pitch (elements) per load
+    std::vector<int64_t> ld;            // row pitch (elements) per load; 0: swizzled
     std::vector<size_t> base, stageBytes;
     size_t end = 0; // first byte above the buffers
   };
@@ -250,10 +262,11 @@ private:
   /// elements) the consuming dot reads instead.
   struct PipeSlot {
     Value stageBase;
-    int64_t ld;
+    int64_t ld; // 0: the 128-byte swizzled layout of a wgmma B operand
   };
   std::map<int, PipeSlot> pipe_;
   std::set<int> pipelined_; // every load a loop pipelined (for describe())
+  std::set<int> swizzled_;  // those in wgmma's swizzled layout
   int64_t ivDiv_ = 1; // divisibility of the current loop's induction variable
   std::map<int, TileVal> vals_;
   std::deque<Layout> layouts_;
@@ -264,6 +277,7 @@ private:
   std::map<int, int> uses_;                // uses of every value (scanKernel)
   bool chained_ = false;                   // some dot's A operand comes from a dot
   bool dotResults_ = false;                // a dot's result feeds other ops (see scanKernel)
+  bool wgmma_ = false;                     // some dot runs on wgmma (see scanKernel)
   std::set<int> transB_;                   // transposes read directly by their dot
   std::vector<scf::ForOp> loops_;          // the loops being lowered, outermost first
   std::map<int, int> depth_;               // loops_.size() where each value was defined

@@ -64,6 +64,8 @@ Lowered GpuLowering::run() {
     vals_[k_.body.args[i]] = TileVal{nullptr, false, {entry_->getArgument(i)}, 1, div, kBig};
   }
   scanKernel(k_.body);
+  // wgmma's swizzled B tiles sit at 1024-byte aligned offsets.
+  if (wgmma_) smem.setAlignment(1024);
   lowerBlock(k_.body);
   mk<LLVM::ReturnOp>(b_, loc, ValueRange{});
   out.entry = k_.name;
@@ -129,6 +131,8 @@ void GpuLowering::scanKernel(const dsl::Block &blk) {
         dsl::dtypeBytes(ty(o->operands[1]).dtype) == 2)
       transB_.insert(o->operands[1]);
   }
+  for (auto &[v, o] : allDefs_)
+    if (o->kind == OpKind::Dot && wgmmaDot(*o)) wgmma_ = true;
 }
 
 /// Value `v` converted to layout `l` once, before the outermost loop being

@@ -38,6 +38,8 @@ const Layout *GpuLowering::blocked(int64_t S0, int64_t S1) {
 }
 
 const Layout *GpuLowering::mma(int64_t M, int64_t N, const std::source_location &where) {
+  // wgmma: each warpgroup owns 64 rows, each warp 16 of them, all columns.
+  if (wgmma_ && M == 16 * nw_ && N % 8 == 0 && N <= 256) return mmaWith(M, N, nw_, 1, where);
   auto [wm, wn] = mmaWarpGrid(M, N, nw_);
   // Kernels with chained dots (a dot's result feeds another dot's A operand,
   // as attention's P does) split the warps along M only where M allows: each
@@ -314,7 +316,9 @@ TileVal GpuLowering::toLayout(const TileVal &v, const dsl::Type &t, const Layout
 
 /// The layout of value `id` in the notation of --emit layouts.
 std::string GpuLowering::describe(int id) const {
-  if (pipelined_.count(id)) return "cp.async pipelined into shared memory";
+  if (pipelined_.count(id))
+    return std::string("cp.async pipelined into shared memory") +
+           (swizzled_.count(id) ? ", 128B swizzle" : "");
   auto it = vals_.find(id);
   if (it == vals_.end() || !ty(id).isTile()) return "";
   const TileVal &v = it->second;
@@ -323,11 +327,15 @@ std::string GpuLowering::describe(int id) const {
   auto pair = [](int64_t a, int64_t b) {
     return "[" + std::to_string(a) + ", " + std::to_string(b) + "]";
   };
-  if (l.kind == Layout::Mma)
-    return "#mma<m16n8k16, warpsPerCTA = " + pair(l.wm, l.wn) + ">";
+  // The accumulator layout of wgmma m64nNk16 (one m64 block per warpgroup)
+  // is that of mma.sync with the warps along M, 16 rows each.
+  int64_t M = l.kind == Layout::Slice ? l.S1 : l.S0;
+  std::string mma = wgmma_ && M == 16 * nw_ && l.wn == 1
+                        ? "#mma<wgmma m64k16, warpsPerCTA = " + pair(l.wm, l.wn) + ">"
+                        : "#mma<m16n8k16, warpsPerCTA = " + pair(l.wm, l.wn) + ">";
+  if (l.kind == Layout::Mma) return mma;
   if (l.kind != Layout::Blocked)
-    return std::string(l.kind == Layout::Slice ? "#slice<dim = 1, " : "#rows<") +
-           "#mma<m16n8k16, warpsPerCTA = " + pair(l.wm, l.wn) + ">>";
+    return std::string(l.kind == Layout::Slice ? "#slice<dim = 1, " : "#rows<") + mma + ">";
   return "#blocked<sizePerThread = " + pair(l.s0, l.s1) + ", threadsPerWarp = " +
          pair(l.t0, l.t1) + ", warpsPerCTA = " + pair(l.w0, l.w1) + ">";
 }

@@ -72,6 +72,7 @@ std::optional<GpuLowering::Pipeline> GpuLowering::planPipeline(const dsl::Op &op
   //    this body (B may be a transpose of such a load that only the dot
   //    reads). The other operand may come from registers or be a loop
   //    invariant (attention's P and Q).
+  std::set<const dsl::Op *> swizzled; // B operands of wgmma dots
   for (const dsl::Op &o : blk.ops) {
     if (o.kind != OpKind::Dot) continue;
     std::vector<const dsl::Op *> ls;
@@ -80,8 +81,10 @@ std::optional<GpuLowering::Pipeline> GpuLowering::planPipeline(const dsl::Op &op
       if (i == 1 && transB_.count(x) && def.count(x)) x = def[x]->operands[0];
       auto d = def.find(x);
       if (d != def.end() && d->second->kind == OpKind::Load && uses_[x] == 1 &&
-          dsl::dtypeBytes(ty(x).dtype) == 2)
+          dsl::dtypeBytes(ty(x).dtype) == 2) {
         ls.push_back(d->second);
+        if (i == 1 && wgmmaDot(o)) swizzled.insert(d->second);
+      }
     }
     plan.loads.insert(plan.loads.end(), ls.begin(), ls.end());
   }
@@ -110,13 +113,18 @@ std::optional<GpuLowering::Pipeline> GpuLowering::planPipeline(const dsl::Op &op
   if (!ok) return std::nullopt;
   for (const dsl::Op &o : blk.ops)
     if (slice.count(&o)) plan.slice.push_back(&o);
-  // 3. One buffer per load and stage, rows padded by 8 halfs.
+  // 3. One buffer per load and stage, rows padded by 8 halfs; wgmma's B
+  //    operands in the swizzled layout (ld 0), 1024-byte aligned (the
+  //    swizzle pattern repeats every 8 rows of 128 bytes).
   size_t off = tempBase_;
   for (const dsl::Op *l : plan.loads) {
     auto [R, C] = view2d(ty(l->results[0]).shape);
-    plan.ld.push_back(C + 8);
+    bool swz = swizzled.count(l) > 0;
+    if (swz) off = (off + 1023) / 1024 * 1024;
+    plan.ld.push_back(swz ? 0 : C + 8);
     plan.base.push_back(off);
-    plan.stageBytes.push_back(size_t(R * (C + 8) * 2 + 127) / 128 * 128);
+    plan.stageBytes.push_back(swz ? size_t(R * C * 2 + 1023) / 1024 * 1024
+                                  : size_t(R * (C + 8) * 2 + 127) / 128 * 128);
     off += plan.stageBytes.back() * size_t(stages);
   }
   plan.end = off;
@@ -166,7 +174,10 @@ bool GpuLowering::issueCopies(const Pipeline &plan, Value iv, Value hi, Value st
                          mul(stage, c32(int64_t(plan.stageBytes[n])), loc), loc);
     for (size_t g = 0; g < p.regs.size(); g += 8) {
       auto [i, j] = coords(lay, g, loc);
-      Value dst = add(stageOff, mul(add(mul(i, c32(plan.ld[n]), loc), j, loc), c32(2), loc), loc);
+      Value dst = add(stageOff,
+                      plan.ld[n] ? mul(add(mul(i, c32(plan.ld[n]), loc), j, loc), c32(2), loc)
+                                 : swizzledOffset(i, j, view2d(ty(l.results[0]).shape).first, loc),
+                      loc);
       Value src = mk<LLVM::PtrToIntOp>(b_, loc, b_.getI64Type(), p.regs[g]);
       auto cpAsync = [&](Value srcBytes) {
         asmVoid("cp.async.cg.shared.global [$0], [$1], 16, $2;",
@@ -248,7 +259,7 @@ void GpuLowering::lowerFor(const dsl::Op &op, Location loc) {
   if (plan && plan->loads.size() == 2) {
     for (const dsl::Op &o : blk.ops)
       if (o.kind == OpKind::Dot && o.operands[0] == plan->loads[0]->results[0] &&
-          o.operands[1] == plan->loads[1]->results[0])
+          o.operands[1] == plan->loads[1]->results[0] && plan->ld[1] != 0)
         aheadDot = &o;
   }
   if (aheadDot) {
@@ -285,6 +296,7 @@ void GpuLowering::lowerFor(const dsl::Op &op, Location loc) {
       stage = loop.getRegionIterArgs()[nflat];
       if (!aheadDot) {
         asmVoid("cp.async.wait_group " + std::to_string(S - 2) + ";", ValueRange{}, "", loc);
+        fenceProxyAsync(loc); // wgmma reads the copies through the async proxy
         barrier(loc);
       }
       Value ivNext = add(iv, mul(step, c32(S - 1), loc), loc);
@@ -333,9 +345,10 @@ void GpuLowering::lowerFor(const dsl::Op &op, Location loc) {
     // Copies of the iterations past the end may still be landing.
     asmVoid("cp.async.wait_all;", ValueRange{}, "", loc);
     barrier(loc);
-    for (const dsl::Op *l : plan->loads) {
-      pipe_.erase(l->results[0]);
-      pipelined_.insert(l->results[0]);
+    for (size_t n = 0; n < plan->loads.size(); ++n) {
+      pipe_.erase(plan->loads[n]->results[0]);
+      pipelined_.insert(plan->loads[n]->results[0]);
+      if (!plan->ld[n]) swizzled_.insert(plan->loads[n]->results[0]);
     }
     tempBase_ = savedTemp;
   }

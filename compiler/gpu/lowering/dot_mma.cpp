@@ -9,9 +9,10 @@
 
 namespace hip::detail::gpu {
 
-/// Writes a 2-byte tile into shared memory rows of pitch `ld` elements at
-/// temporary offset `byteBase`; runs of 8 consecutive halfs per thread go
-/// out as one 16-byte store (ld is a multiple of 8, so they stay aligned).
+/// Writes a 2-byte tile into shared memory rows of pitch `ld` elements (0:
+/// the swizzled layout of a wgmma B operand) at temporary offset `byteBase`;
+/// runs of 8 consecutive halfs per thread go out as one 16-byte store (ld is
+/// a multiple of 8, so they stay aligned).
 void GpuLowering::stageRows(const TileVal &v, const dsl::Type &t, int64_t ld, size_t byteBase,
                             Location loc) {
   TileVal in = v.splat || !v.layout ? toLayout(v, t, defaultLayout(t), loc) : v;
@@ -19,7 +20,9 @@ void GpuLowering::stageRows(const TileVal &v, const dsl::Type &t, int64_t ld, si
   int vec = il->kind == Layout::Blocked && !il->wrap1 && il->s1 % 8 == 0 ? 8 : 1;
   for (size_t r = 0; r < in.regs.size(); r += vec) {
     auto [i, j] = coords(il, r, loc);
-    Value off = add(mul(add(mul(i, c32(ld), loc), j, loc), c32(2), loc), c32(int64_t(byteBase)), loc);
+    Value off = ld ? mul(add(mul(i, c32(ld), loc), j, loc), c32(2), loc)
+                   : swizzledOffset(i, j, view2d(t.shape).first, loc);
+    off = add(off, c32(int64_t(byteBase)), loc);
     if (vec == 1) {
       smemStore(in.regs[r], t.dtype, off, loc);
       continue;
@@ -61,19 +64,25 @@ void GpuLowering::lowerDot(const dsl::Op &op, Location loc) {
   auto pa = pipe_.find(aId), pb = pipe_.find(bSrc);
   bool aPipe = pa != pipe_.end(), bPipe = pb != pipe_.end();
   bool aHoist = !aRegs && !aPipe && size_t(depth_.count(aId) ? depth_.at(aId) : 0) < loops_.size();
+  // wgmma reads B in the swizzled layout (ld 0) a pipelined loop wrote or
+  // staged here.
+  bool wg = wgmmaDot(op) && (!bPipe || pb->second.ld == 0);
   Value aBase, bBase;
-  int64_t lda = K + 8, ldb = bRows ? K + 8 : N + 8;
+  int64_t lda = K + 8, ldb = wg ? 0 : bRows ? K + 8 : N + 8;
   if (aPipe) aBase = pa->second.stageBase, lda = pa->second.ld;
   if (bPipe) bBase = pb->second.stageBase, ldb = pb->second.ld;
   bool stageA = !aRegs && !aPipe && !aHoist, stageB = !bPipe;
   if (stageA || stageB) {
     // 1. Stage A [M][K] and B ([K][N], or x [N][K]) in shared memory, rows
-    //    padded by 8 halfs.
+    //    padded by 8 halfs (B swizzled for wgmma, 1024-byte aligned).
     size_t bytesA = stageA ? size_t(M * lda * 2) : 0, offB = (bytesA + 127) / 128 * 128;
-    needShared(offB + size_t((bRows ? N : K) * ldb * 2));
+    if (!ldb) offB = (tempBase_ + bytesA + 1023) / 1024 * 1024 - tempBase_;
+    int64_t rowsB = bRows ? N : K;
+    needShared(offB + size_t(rowsB * (ldb ? ldb : bRows ? K : N) * 2));
     barrier(loc);
     if (stageA) stageRows(val(aId), at, lda, 0, loc);
     if (stageB) stageRows(val(bSrc), ty(bSrc), ldb, offB, loc);
+    if (wg && stageB) fenceProxyAsync(loc);
     barrier(loc);
     if (stageA) aBase = c32(int64_t(tempBase_));
     if (stageB) bBase = c32(int64_t(tempBase_ + offB));
@@ -87,6 +96,15 @@ void GpuLowering::lowerDot(const dsl::Op &op, Location loc) {
       return std::vector<Value>(aAll.begin() + kk * g.MI * 4, aAll.begin() + (kk + 1) * g.MI * 4);
     return loadFragsA(g, aBase, lda, kk, loc);
   };
+  if (wg) {
+    std::vector<Value> a;
+    for (int64_t kk = 0; kk < K / 16; ++kk) {
+      std::vector<Value> f = fragsA(kk);
+      a.insert(a.end(), f.begin(), f.end());
+    }
+    lowerDotWgmma(op, acc, a, bBase, bRows, loc);
+    return;
+  }
   auto frags = [&](int64_t kk) {
     std::vector<Value> f = fragsA(kk), fb = loadFragsB(g, bBase, ldb, bRows, kk, loc);
     f.insert(f.end(), fb.begin(), fb.end());
