@@ -52,13 +52,14 @@ const char *backendName(Backend b) { return b == Backend::CPU ? "cpu" : "cuda"; 
 // dialect no longer folds a square transpose away.
 // rev 6: sm_90a: dots of one warpgroup row block on wgmma, B from 128-byte
 // swizzled shared memory.
-const char *compilerVersion() { return "hipattn-compiler " HIP_VERSION_STRING " (mlir 22, rev 6)"; }
+// rev 7: PTX carries .loc lines (the DSL ops' C++ source lines).
+const char *compilerVersion() { return "hipattn-compiler " HIP_VERSION_STRING " (mlir 22, rev 7)"; }
 
 /// Every environment variable that changes generated code, with its value.
 /// (HIP_DUMP_IR / HIP_DUMP_DIR only print code and are not listed.)
 std::string codegenEnvironment() {
   std::string s;
-  for (const char *name : {"HIP_PTX_VERSION", "HIP_LLVM_OPT", "HIP_WGMMA"}) {
+  for (const char *name : {"HIP_PTX_VERSION", "HIP_LLVM_OPT", "HIP_WGMMA", "HIP_LINE_INFO"}) {
     const char *v = std::getenv(name);
     s += std::string(name) + "=" + (v ? v : "") + ";";
   }
@@ -87,8 +88,8 @@ Target parseTarget(const std::string &name) {
     // 18-48 % slower on an H200 (the matmul the same), O1 costs about 45 ms.
     int opt = 1;
     if (const char *env = std::getenv("HIP_LLVM_OPT"); env && *env) opt = env[0] - '0'; // (checked)
-    const char *wg = std::getenv("HIP_WGMMA"); // (checked: 0 or 1)
-    return Target{Backend::CUDA, name, ptx, opt, !(wg && std::string(wg) == "0")};
+    auto off = [](const char *n) { const char *v = std::getenv(n); return v && std::string(v) == "0"; };
+    return Target{Backend::CUDA, name, ptx, opt, !off("HIP_WGMMA"), !off("HIP_LINE_INFO")}; // (checked: 0 or 1)
   }
   std::string known = "cpu";
   for (const ChipInfo &c : kChips) known += std::string(", ") + c.name;
@@ -210,7 +211,7 @@ std::shared_ptr<CompiledKernel> compile(const dsl::Kernel &k, const Target &t) {
   double tLower = msSince(t0);
   if (t.backend == Backend::CUDA) detail::maybeDump(k.name, "layouts", [&] { return low.layouts; });
   detail::maybeDump(k.name, "mlir", [&] { return detail::printModule(*low.module); });
-  detail::lowerToLLVMDialect(*low.module, k.name);
+  detail::lowerToLLVMDialect(*low.module, k.name, t);
   double tLLVM = msSince(t0);
   detail::maybeDump(k.name, "llvm", [&] { return detail::translateToLLVMText(*low.module, t); });
   out->numThreads = low.numThreads;
@@ -247,7 +248,7 @@ std::string emitStage(const dsl::Kernel &k, const Target &t, const std::string &
   detail::Lowered low = lowerFor(canonical, t, *ctx, stage == "layouts");
   if (stage == "layouts") return low.layouts;
   if (stage == "mlir") return detail::printModule(*low.module);
-  detail::lowerToLLVMDialect(*low.module, k.name);
+  detail::lowerToLLVMDialect(*low.module, k.name, t);
   if (stage == "llvm") return detail::translateToLLVMText(*low.module, t);
   return detail::emitPTX(*low.module, t);
 }

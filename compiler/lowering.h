@@ -136,7 +136,7 @@ Lowered lowerToGpu(const dsl::Kernel &k, const Target &t, mlir::MLIRContext &ctx
 Lowered lowerToCpu(const dsl::Kernel &k, mlir::MLIRContext &ctx);
 
 /// Lowers arith/scf/math/cf to the LLVM dialect in place.
-void lowerToLLVMDialect(mlir::ModuleOp m, const std::string &what);
+void lowerToLLVMDialect(mlir::ModuleOp m, const std::string &what, const Target &t);
 /// LLVM dialect -> LLVM IR text (for --emit llvm).
 std::string translateToLLVMText(mlir::ModuleOp m, const Target &t);
 /// LLVM dialect -> PTX.

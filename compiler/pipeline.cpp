@@ -15,6 +15,7 @@
 #include "mlir/Conversion/ConvertToLLVM/ToLLVMPass.h"
 #include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
 #include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
+#include "mlir/Dialect/LLVMIR/Transforms/Passes.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/Verifier.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
@@ -137,7 +138,7 @@ void eraseDeadOps(ModuleOp m) {
 }
 } // namespace
 
-void lowerToLLVMDialect(ModuleOp m, const std::string &what) {
+void lowerToLLVMDialect(ModuleOp m, const std::string &what, const Target &t) {
   DiagnosticCollector diags(m->getContext());
   eraseDeadOps(m);
   // One verification of the backend's output; the passes below are
@@ -152,6 +153,11 @@ void lowerToLLVMDialect(ModuleOp m, const std::string &what) {
   pm.addPass(createSCFToControlFlowPass());
   pm.addPass(createConvertToLLVMPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
+  // Line tables only (.file/.loc, no DWARF sections, like nvcc -lineinfo):
+  // compute-sanitizer and Nsight Compute then name the DSL source line.
+  if (t.backend == Backend::CUDA && t.lineInfo)
+    pm.addPass(LLVM::createDIScopeForLLVMFuncOpPass(
+        {LLVM::DIEmissionKind::DebugDirectivesOnly}));
   if (failed(pm.run(m)))
     throw InternalError("lowering " + what + " to the LLVM dialect failed:\n" + diags.text());
 }

@@ -38,6 +38,7 @@ constexpr int CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN = 97;
 constexpr int CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
 constexpr int CU_JIT_ERROR_LOG_BUFFER = 5;
 constexpr int CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES = 6;
+constexpr int CU_JIT_GENERATE_LINE_INFO = 13;
 constexpr std::size_t kDefaultSharedLimit = 48 * 1024;
 
 /// Opens the first library of `names` that loads; on failure `err` holds the
@@ -250,10 +251,13 @@ KernelHandle Cuda::loadPTX(const std::string &ptx, const std::string &entry,
                        std::to_string(info_.sharedPerBlockOptin) + " per block");
   bindContext();
   char log[16384] = {};
-  int options[] = {CU_JIT_ERROR_LOG_BUFFER, CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES};
-  void *values[] = {log, reinterpret_cast<void *>(sizeof(log))};
+  // Line info (the PTX's .loc lines, when it has them) goes into the SASS
+  // for compute-sanitizer and Nsight Compute; it does not change the code.
+  int options[] = {CU_JIT_ERROR_LOG_BUFFER, CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES,
+                   CU_JIT_GENERATE_LINE_INFO};
+  void *values[] = {log, reinterpret_cast<void *>(sizeof(log)), reinterpret_cast<void *>(1)};
   KernelHandle k;
-  check(driver().cuModuleLoadDataEx(&k.module, ptx.c_str(), 2, options, values),
+  check(driver().cuModuleLoadDataEx(&k.module, ptx.c_str(), 3, options, values),
         "cuModuleLoadDataEx", std::string("\nJIT log:\n") + log);
   try {
     HIP_CU(cuModuleGetFunction, &k.function, k.module, entry.c_str());

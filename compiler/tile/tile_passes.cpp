@@ -44,7 +44,7 @@ struct TileToLLVMPass : PassWrapper<TileToLLVMPass, OperationPass<ModuleOp>> {
         hip::detail::Lowered low = t.backend == Backend::CUDA
                                   ? hip::detail::lowerToGpu(k, t, getContext())
                                   : hip::detail::lowerToCpu(k, getContext());
-        hip::detail::lowerToLLVMDialect(*low.module, k.name);
+        hip::detail::lowerToLLVMDialect(*low.module, k.name, t);
         for (Operation &op : llvm::make_early_inc_range(*low.module->getBody()))
           op.moveBefore(kernel);
         kernel.erase();

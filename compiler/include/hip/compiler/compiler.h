@@ -34,6 +34,7 @@ struct Target {
   int ptxVersion = 80;      // PTX ISA (80 = 8.0)
   int llvmOpt = 1;          // GPU: LLVM middle-end level before NVPTX (0-3; HIP_LLVM_OPT)
   bool wgmma = true;        // sm_90a: dots that fit a warpgroup use wgmma (HIP_WGMMA)
+  bool lineInfo = true;     // GPU: .loc lines naming the kernel's C++ source (HIP_LINE_INFO)
   /// Whether dots may be lowered to Hopper's wgmma (sm_90a, not HIP_WGMMA=0).
   bool hasWgmma() const { return backend == Backend::CUDA && arch == "sm_90a" && wgmma; }
   std::string str() const;
@@ -43,7 +44,7 @@ struct Target {
 /// throws InvalidArgument naming the supported ones otherwise. The PTX ISA is
 /// the lowest the chip allows (at least 8.0), or HIP_PTX_VERSION (e.g. 85);
 /// the LLVM optimisation level is HIP_LLVM_OPT (0 to 3, default 1); HIP_WGMMA=0
-/// keeps sm_90a's dots on mma.sync.
+/// keeps sm_90a's dots on mma.sync; HIP_LINE_INFO=0 leaves the PTX's .loc lines out.
 Target parseTarget(const std::string &name);
 /// The backend HIP_BACKEND asks for (auto|cuda|cpu; auto = CUDA when a GPU is
 /// usable). Throws InvalidArgument for other values, RuntimeError when cuda
