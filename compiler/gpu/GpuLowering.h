@@ -267,6 +267,10 @@ private:
   std::map<int, PipeSlot> pipe_;
   std::set<int> pipelined_; // every load a loop pipelined (for describe())
   std::set<int> swizzled_;  // those in wgmma's swizzled layout
+  /// Sources of gathers in a loop that do not change in it, written to shared
+  /// memory once before the loop: value -> absolute byte offset.
+  std::map<int, size_t> gatherSrc_;
+  std::vector<int> hoistGatherSources(const dsl::Block &body, Location loc);
   int64_t ivDiv_ = 1; // divisibility of the current loop's induction variable
   std::map<int, TileVal> vals_;
   std::deque<Layout> layouts_;

@@ -230,6 +230,8 @@ void GpuLowering::lowerFor(const dsl::Op &op, Location loc) {
   ivDiv_ = std::min(val(op.operands[0]).div, val(op.operands[2]).div);
   std::vector<const Layout *> ls;
   for (size_t i = 0; i < nc; ++i) ls.push_back(carriedLayout(op, i, loc));
+  size_t tempBefore = tempBase_;
+  std::vector<int> ownGatherSrc = hoistGatherSources(blk, loc);
   // Software pipelining (num_stages >= 2): the loads feeding dots become
   // cp.async copies into a ring of shared buffers, issued num_stages - 1
   // iterations ahead. The prologue fills the first stages.
@@ -352,6 +354,32 @@ void GpuLowering::lowerFor(const dsl::Op &op, Location loc) {
     }
     tempBase_ = savedTemp;
   }
+  for (int s : ownGatherSrc) gatherSrc_.erase(s);
+  tempBase_ = tempBefore;
+}
+
+/// Gathers of `body` from tiles defined before the loop (the mask search's
+/// branch tiles, read by every chunk): each such source is written to its own
+/// shared buffer here, before the loop, between two barriers; the gathers in
+/// the loop then only read it: no write and no barrier per iteration. The
+/// buffers sit below the loop's temporaries (tempBase_ is raised past them).
+std::vector<int> GpuLowering::hoistGatherSources(const dsl::Block &body, Location loc) {
+  std::vector<int> own;
+  for (const dsl::Op &o : body.ops) {
+    if (o.kind != OpKind::Gather) continue;
+    int s = o.operands[0];
+    if (gatherSrc_.count(s) || !vals_.count(s)) continue; // (not yet lowered: defined in the loop)
+    const TileVal &in = vals_.at(s);
+    if (in.splat || !in.layout) continue;
+    const dsl::Type &st = ty(s);
+    if (own.empty()) barrier(loc); // earlier temporaries there may still be read
+    writeShared(in, st, loc);
+    gatherSrc_[s] = tempBase_;
+    tempBase_ += (size_t(st.numel() * storageBytes(st.dtype)) + 15) / 16 * 16;
+    own.push_back(s);
+  }
+  if (!own.empty()) barrier(loc);
+  return own;
 }
 
 void GpuLowering::lowerIf(const dsl::Op &op, Location loc) {

@@ -107,15 +107,24 @@ void GpuLowering::lowerGather(const dsl::Op &op, Location loc) {
   if (in.splat || !in.layout) in = toLayout(in, st, defaultLayout(st), loc);
   const Layout *dst = defaultLayout(rt);
   TileVal idx = convert(op.operands[1], dst, loc);
-  needShared(size_t(n * eb));
-  barrier(loc);
-  writeShared(in, st, loc);
-  barrier(loc);
+  // A source the enclosing loop does not change is already in shared memory
+  // (hoistGatherSources); else it is written here.
+  auto pre = gatherSrc_.find(op.operands[0]);
+  size_t temp = tempBase_;
+  if (pre != gatherSrc_.end()) {
+    tempBase_ = pre->second;
+  } else {
+    needShared(size_t(n * eb));
+    barrier(loc);
+    writeShared(in, st, loc);
+    barrier(loc);
+  }
   TileVal out{dst, false, {}};
   for (Value i : idx.regs) {
     i = mk<arith::MaxSIOp>(b_, loc, mk<arith::MinSIOp>(b_, loc, i, c32(n - 1)), c32(0));
     out.regs.push_back(smemLoad(st.dtype, mul(i, c32(eb), loc), loc));
   }
+  tempBase_ = temp;
   vals_[op.results[0]] = out;
 }
 
