@@ -261,7 +261,9 @@ void maskTree(Builder &b, const Config &c) {
   Val ri = arange(0, QRP);
   Val qrow = q0 + int(bsq - 1) + ri * int(bsq);
   Val rowOk = (ri < int(QR)) & (qrow < a.Tq);
-  Val posRow = expand_dims(load(a.pos + (a.batch * a.Tq + qrow), rowOk, 0), 1);
+  // (1-D, widened in the loop: the GPU backend then reads it in the dot's
+  // row layout, converted once before the loops.) Keys t > pos - W score -32000.
+  Val posLim = load(a.pos + (a.batch * a.Tq + qrow), rowOk, 0) - int(W);
   Val d = arange(0, D);
   Val qt = load(a.qBase + (expand_dims(qrow * a.sqt, 1) + expand_dims(d, 0)), expand_dims(rowOk, 1), 0.0);
   // Initial branches (§2.3): boundaries floor(B*i/K), aligned down to
@@ -297,7 +299,7 @@ void maskTree(Builder &b, const Config &c) {
       Val kr = load(a.kBase + (expand_dims(tok * a.skt, 1) + expand_dims(d, 0)), expand_dims(ok, 1), 0.0);
       Val s = dot(qt, trans(kr)) * a.scale;
       // Causal minus window, and exact zeros (padding), score -32000 (§2.4).
-      s = where((expand_dims(tok, 0) > posRow - int(W)) | (s == 0.0), -32000.0, s);
+      s = where((expand_dims(tok, 0) > expand_dims(posLim, 1)) | (s == 0.0), -32000.0, s);
       s = where(expand_dims(rowOk, 1) & expand_dims(ok, 0), s, -kInf);
       Val best = max(s, 0);
       if (kpb > 1) best = max(reshape(best, {CH, kpb}), 1);

@@ -244,6 +244,7 @@ private:
     size_t tempBase;
   };
   std::map<int, Deferred> deferred_;
+  bool eager_ = false; // materialising a deferred mask: lower it now
   const dsl::Type &ty(int id) const { return k_.typeOf(id); }
 
   const dsl::Kernel &k_;
@@ -271,6 +272,8 @@ private:
   /// memory once before the loop: value -> absolute byte offset.
   std::map<int, size_t> gatherSrc_;
   std::vector<int> hoistGatherSources(const dsl::Block &body, Location loc);
+  /// Element `i` (clamped to the source) of the hoisted gather source `src`.
+  Value readGatherSource(int src, Value i, Location loc);
   int64_t ivDiv_ = 1; // divisibility of the current loop's induction variable
   std::map<int, TileVal> vals_;
   std::deque<Layout> layouts_;

@@ -390,7 +390,16 @@ const TileVal &GpuLowering::val(int id) {
     b_.setInsertionPoint(def.marker);
     size_t savedTemp = tempBase_;
     tempBase_ = def.tempBase;
-    TileVal info = vals_.at(id), r = shapeGather(*def.op, locOf(&ctx_, *def.op));
+    TileVal info = vals_.at(id), r;
+    if (def.op->kind == OpKind::Broadcast || def.op->kind == OpKind::ExpandDims ||
+        def.op->kind == OpKind::Reshape || def.op->kind == OpKind::Trans) {
+      r = shapeGather(*def.op, locOf(&ctx_, *def.op));
+    } else { // a deferred mask (lowerElementwise)
+      eager_ = true;
+      lowerElementwise(*def.op, locOf(&ctx_, *def.op));
+      eager_ = false;
+      r = vals_.at(id);
+    }
     tempBase_ = savedTemp;
     r.contig = info.contig, r.div = info.div, r.cst = info.cst, r.prefix = info.prefix;
     vals_[id] = r;

@@ -208,7 +208,8 @@ TileVal GpuLowering::convert(int id, const Layout *l, Location loc) {
 
 /// Recomputes value `id` directly in layout `l` when it is a pure function
 /// of indices (arange, splats, scalars, elementwise ops, broadcasts,
-/// reshapes): index arithmetic then never goes through shared memory.
+/// reshapes, gathers from a source hoisted to shared memory): index
+/// arithmetic then never goes through shared memory.
 std::optional<TileVal> GpuLowering::remat(int id, const Layout *l, Location loc) {
   auto [S0, S1] = view2d(ty(id).shape);
   if (S0 != l->S0 || S1 != l->S1) return std::nullopt;
@@ -267,6 +268,13 @@ std::optional<TileVal> GpuLowering::remat(int id, const Layout *l, Location loc)
                  Q0 == 1 ? None : ti, Q1 == 1 ? None : tj);
       break;
     case OpKind::Trans: out = elem(op.operands[0], j, i, depth + 1, tj, ti); break;
+    case OpKind::Gather: { // from a source already in shared memory: one read
+      if (!gatherSrc_.count(op.operands[0])) return leaf();
+      Value x = elem(op.operands[1], i, j, depth + 1, ti, tj);
+      if (!x) return Value();
+      out = readGatherSource(op.operands[0], x, loc);
+      break;
+    }
     case OpKind::Reshape: {
       int64_t R1 = view2d(ty(v).shape).second;
       Value lin = add(mul(i, c32(R1), loc), j, loc);
@@ -293,7 +301,7 @@ std::optional<TileVal> GpuLowering::remat(int id, const Layout *l, Location loc)
   };
   Tag ti = l->kind == Layout::Slice ? None : Row;
   Tag tj = l->kind == Layout::Slice ? Row : l->kind == Layout::RowBcast ? None : Col;
-  TileVal r = val(id);
+  TileVal r = deferred_.count(id) ? vals_.at(id) : val(id); // (info only: a deferred one stays)
   r.layout = l;
   r.splat = false;
   r.regs.clear();

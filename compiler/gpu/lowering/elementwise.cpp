@@ -10,6 +10,28 @@ namespace hip::detail::gpu {
 
 void GpuLowering::lowerElementwise(const dsl::Op &op, Location loc) {
   const dsl::Type &rt = ty(op.results[0]);
+  // A mask (i1) of broadcasts, one of them deferred, waits too: its user (a
+  // select on a dot's result, a masked load) recomputes it in its own
+  // layout, and a blocked copy never goes through shared memory. (A
+  // broadcast already in registers was recomputed there, so it can be again.)
+  auto isBroadcast = [&](int o) {
+    auto d = defs_.find(o);
+    return d != defs_.end() &&
+           (d->second->kind == OpKind::Broadcast || d->second->kind == OpKind::ExpandDims);
+  };
+  if (dotResults_ && !eager_ && rt.isTile() && rt.dtype == DType::i1) {
+    bool anyDeferred = false, others = false;
+    for (int o : op.operands) {
+      if (deferred_.count(o)) anyDeferred = true;
+      else if (const TileVal &v = val(o); !v.splat && v.layout && !isBroadcast(o)) others = true;
+    }
+    if (anyDeferred && !others) {
+      Operation *marker = mk<arith::ConstantIntOp>(b_, loc, b_.getI32Type(), 0).getOperation();
+      vals_[op.results[0]] = TileVal{nullptr, false, {}};
+      deferred_[op.results[0]] = Deferred{&op, marker, tempBase_};
+      return;
+    }
+  }
   // The common layout: the first operand that has one.
   // An mma (or mma-rows) layout wins over a blocked one: the others are
   // mostly index arithmetic, which is recomputed in it for free, while
@@ -17,11 +39,27 @@ void GpuLowering::lowerElementwise(const dsl::Op &op, Location loc) {
   const Layout *l = nullptr;
   bool allSplat = true;
   auto rank = [&](const Layout *x) { return dotResults_ && x->kind != Layout::Blocked ? 1 : 0; };
+  // A deferred broadcast (see lowerOpImpl) does not vote when another
+  // operand has a layout: it is then recomputed in that layout where it can
+  // be (convert tries remat first) instead of going through shared memory.
+  bool anyDeferred = false;
   for (int o : op.operands) {
+    if (deferred_.count(o)) {
+      anyDeferred = true;
+      continue;
+    }
     const TileVal &v = val(o);
     if (v.layout && (!l || rank(v.layout) > rank(l))) l = v.layout;
     allSplat &= v.splat || !v.layout;
   }
+  if (anyDeferred && !l)
+    for (int o : op.operands) {
+      const TileVal &v = val(o); // (materialised: no other layout to follow)
+      if (v.layout && (!l || rank(v.layout) > rank(l))) l = v.layout;
+      allSplat &= v.splat || !v.layout;
+    }
+  else if (anyDeferred)
+    allSplat = false;
   std::vector<TileVal> ins;
   for (int o : op.operands)
     ins.push_back(allSplat || !rt.isTile() ? val(o) : convert(o, l, loc));

@@ -109,23 +109,31 @@ void GpuLowering::lowerGather(const dsl::Op &op, Location loc) {
   TileVal idx = convert(op.operands[1], dst, loc);
   // A source the enclosing loop does not change is already in shared memory
   // (hoistGatherSources); else it is written here.
-  auto pre = gatherSrc_.find(op.operands[0]);
-  size_t temp = tempBase_;
-  if (pre != gatherSrc_.end()) {
-    tempBase_ = pre->second;
-  } else {
-    needShared(size_t(n * eb));
-    barrier(loc);
-    writeShared(in, st, loc);
-    barrier(loc);
-  }
   TileVal out{dst, false, {}};
+  if (gatherSrc_.count(op.operands[0])) {
+    for (Value i : idx.regs) out.regs.push_back(readGatherSource(op.operands[0], i, loc));
+    vals_[op.results[0]] = out;
+    return;
+  }
+  needShared(size_t(n * eb));
+  barrier(loc);
+  writeShared(in, st, loc);
+  barrier(loc);
   for (Value i : idx.regs) {
     i = mk<arith::MaxSIOp>(b_, loc, mk<arith::MinSIOp>(b_, loc, i, c32(n - 1)), c32(0));
     out.regs.push_back(smemLoad(st.dtype, mul(i, c32(eb), loc), loc));
   }
-  tempBase_ = temp;
   vals_[op.results[0]] = out;
+}
+
+Value GpuLowering::readGatherSource(int src, Value i, Location loc) {
+  const dsl::Type &st = ty(src);
+  i = mk<arith::MaxSIOp>(b_, loc, mk<arith::MinSIOp>(b_, loc, i, c32(st.numel() - 1)), c32(0));
+  size_t temp = tempBase_;
+  tempBase_ = gatherSrc_.at(src); // (smemLoad's offsets are relative to it)
+  Value v = smemLoad(st.dtype, mul(i, c32(storageBytes(st.dtype)), loc), loc);
+  tempBase_ = temp;
+  return v;
 }
 
 } // namespace hip::detail::gpu
