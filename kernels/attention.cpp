@@ -283,11 +283,14 @@ void maskTree(Builder &b, const Config &c) {
                           return std::vector<Val>{s[0] + where(s[1] < maxSize, 1, 0), s[1] * 2};
                         })[0];
   nIter = where(dense, 0, nIter);
-  Val col = expand_dims(arange(0, 2), 0);
+  Val half = arange(0, 2 * K) / 2, odd = arange(0, 2 * K) % 2 == 1;
   auto res = for_range(0, nIter, 1, {s0, size0}, [&](Val, std::vector<Val> br) {
+    // Branch k splits into halves 2k (start s, size h) and 2k+1 (s + h,
+    // size - h): three gathers of the branch tiles.
     Val h = br[1] / 2;
-    Val cs = reshape(broadcast_to(expand_dims(br[0], 1), {K, 2}) + where(col == 1, expand_dims(h, 1), 0), {2 * K});
-    Val cn = reshape(where(col == 0, expand_dims(h, 1), expand_dims(br[1] - h, 1)), {2 * K});
+    Val hk = gather(h, half), sk = gather(br[0], half);
+    Val cs = where(odd, sk + hk, sk);
+    Val cn = where(odd, gather(br[1], half) - hk, hk);
     Val rep = cs + cn / 2;
     Val chunkRow = expand_dims(arange(0, NC), 1);
     Val scores = for_range(0, int(NC), 1, {full({NC, CH}, -kInf, DType::f32)}, [&](Val ci, std::vector<Val> acc) {
