@@ -81,6 +81,47 @@ struct Workload {
   int64_t Tq = 0, Tk = 0;
 };
 
+/// Work of each kernel, for the rates `hipattn run` prints (causal: query j
+/// sits at position T_k - T_q + j): dense and sparse attention FLOPs (4 D per
+/// query-key pair, q.k and p.v; the sparse kernel's keys per query are at
+/// most mask_k + sink + window), and the mask search's gathered key rows
+/// (bytes as if each came from memory) and scoring FLOPs (2 D per scoring
+/// query and row), from the tree's iteration count per query block as the
+/// kernel computes it (v1.1 aligned boundaries).
+struct Work {
+  double denseFlop = 0, sparseFlop = 0, maskBytes = 0, maskFlop = 0;
+};
+
+Work attentionWork(const Workload &w, const HiPAttentionArgs &a) {
+  Work r;
+  double bh = double(w.B) * double(w.H), d = double(w.D);
+  int64_t budget = a.mask_k + a.sink_token_size + a.sliding_window_size, past = w.Tk - w.Tq;
+  for (int64_t j = 0; j < w.Tq; ++j) {
+    r.denseFlop += 4 * d * double(past + j + 1);
+    r.sparseFlop += 4 * d * double(std::min(past + j + 1, budget));
+  }
+  int64_t bq = a.block_size_q, bk = a.block_size_k, K = a.mask_k / bk;
+  int64_t kpb = bk / a.block_stride_k, rowsQ = bq / a.block_stride_q;
+  double eb = w.dtype == ScalarType::f32 ? 4 : 2;
+  for (int64_t q0 = 0; q0 < w.Tq && K > 0; q0 += bq) {
+    int64_t P = past + std::min(w.Tq, q0 + bq);
+    int64_t Teff = std::max<int64_t>(P - a.sliding_window_size - a.sink_token_size, 0);
+    if (Teff <= a.mask_k) continue; // dense block: no search
+    int64_t nb = (Teff + bk - 1) / bk, A = 1, maxSize = 0, levels = 0;
+    while (A * 2 <= nb) A *= 2;
+    int64_t step = (A + K - 1) / K;
+    for (int64_t i = 0; i < K; ++i)
+      maxSize = std::max(maxSize, std::min(nb * (i + 1) / K / step * step, nb) -
+                                      std::min(nb * i / K / step * step, nb));
+    for (int64_t s = 1; s < maxSize; s *= 2) ++levels;
+    double rows = double(levels) * 2 * double(K * kpb);
+    r.maskBytes += rows * d * eb;
+    r.maskFlop += rows * 2 * d * double(rowsQ);
+  }
+  r.denseFlop *= bh, r.sparseFlop *= bh, r.maskBytes *= bh, r.maskFlop *= bh;
+  return r;
+}
+
 void randomWorkload(Workload &w, uint64_t seed, bool smooth) {
   std::mt19937_64 rng(seed);
   std::normal_distribution<float> nd(0.f, 1.f);
@@ -265,6 +306,13 @@ int cmdRun(const std::map<std::string, std::string> &f) {
                          intFlag(f, "--recall-blocks", 8));
   }
   std::vector<KernelChoice> used = takeKernelChoices();
+  // Rates (the mask search's only for the default tree search).
+  Work work = attentionWork(w, a);
+  bool treeRates = a.mask_pipeline.empty();
+  auto rate = [](double amount, double ms) { return amount / (ms * 1e9); }; // T/s or GB/s
+  double denseTf = rate(work.denseFlop, denseMs), sparseTf = rate(work.sparseFlop, attnMs);
+  double maskTf = treeRates ? rate(work.maskFlop, maskMs) : NAN;
+  double maskGBs = treeRates ? rate(work.maskBytes, maskMs) * 1e3 : NAN;
   if (f.count("--json")) {
     std::string configs;
     for (const KernelChoice &c : used)
@@ -275,13 +323,17 @@ int cmdRun(const std::map<std::string, std::string> &f) {
                 "\"block_size_q\": %lld, \"block_stride_q\": %lld, \"block_size_k\": %lld, "
                 "\"block_stride_k\": %lld, \"sink\": %lld, \"window\": %lld, \"reps\": %d, "
                 "\"hip_ms\": %.4f, \"hip_mask_ms\": %.4f, \"hip_attention_ms\": %.4f, "
-                "\"dense_ms\": %.4f, \"speedup\": %.4f, \"rel_error\": %s, \"recall\": %s, \"configs\": [%s]}\n",
+                "\"dense_ms\": %.4f, \"speedup\": %.4f, \"rel_error\": %s, \"recall\": %s, "
+                "\"dense_tflops\": %s, \"sparse_tflops\": %s, \"mask_tflops\": %s, \"mask_gather_gbps\": %s, "
+                "\"configs\": [%s]}\n",
                 device.c_str(), gpu ? "cuda" : "cpu", (long long)w.B, (long long)w.Tq,
                 (long long)w.Tk, (long long)w.H, (long long)w.Hkv, (long long)w.D,
                 scalarTypeName(w.dtype), dataName.c_str(), (long long)a.mask_k, (long long)a.block_size_q,
                 (long long)a.block_stride_q, (long long)a.block_size_k, (long long)a.block_stride_k,
                 (long long)a.sink_token_size, (long long)a.sliding_window_size, reps, totalMs,
-                maskMs, attnMs, denseMs, denseMs / totalMs, num(relErr).c_str(), num(recall).c_str(), configs.c_str());
+                maskMs, attnMs, denseMs, denseMs / totalMs, num(relErr).c_str(), num(recall).c_str(),
+                num(denseTf).c_str(), num(sparseTf).c_str(), num(maskTf).c_str(), num(maskGBs).c_str(),
+                configs.c_str());
     return 0;
   }
   std::printf("hipattn run on %s (%s): B=%lld T_q=%lld T_k=%lld H=%lld H_kv=%lld D=%lld %s, "
@@ -296,9 +348,11 @@ int cmdRun(const std::map<std::string, std::string> &f) {
               (long long)a.sink_token_size, (long long)a.sliding_window_size,
               a.mask_pipeline.empty() ? "" : " (custom mask pipeline)");
   std::printf("  %-28s %10.3f ms\n", "hip_attention (total)", totalMs);
-  std::printf("  %-28s %10.3f ms\n", "  mask search", maskMs);
-  std::printf("  %-28s %10.3f ms\n", "  sparse attention", attnMs);
-  std::printf("  %-28s %10.3f ms\n", "dense attention", denseMs);
+  std::printf("  %-28s %10.3f ms", "  mask search", maskMs);
+  if (treeRates)
+    std::printf("   %.3g TFLOP/s scoring, %.3g GB/s of gathered key rows", maskTf, maskGBs);
+  std::printf("\n  %-28s %10.3f ms   %.3g TFLOP/s\n", "  sparse attention", attnMs, sparseTf);
+  std::printf("  %-28s %10.3f ms   %.3g TFLOP/s\n", "dense attention", denseMs, denseTf);
   std::printf("  %-28s %10.2fx\n", "speedup (dense / hip)", denseMs / totalMs);
   std::printf("  %-28s %10s\n", "relative error vs dense", num(relErr).c_str());
   std::printf("  %-28s %10s\n", "recall of exact top-k", num(recall).c_str());
