@@ -236,13 +236,19 @@ void blockSparseAttention(Builder &b, const Config &c) {
 // registers; each iteration splits them, scores every half by the max q.k
 // of its centre block against the strided queries (CHUNK halves per dot),
 // and keeps the K best (ties: the earlier half).
+// HEADS = G > 1 (the tree stage's head_shared): one program per (query
+// block, KV head) scores with the strided queries of all G query heads of
+// the group (G x QR rows of one dot, max over all of them) and writes the one
+// selection to each of the G heads.
 void maskTree(Builder &b, const Config &c) {
   DType t = inputType(c["DTYPE"]);
   int64_t bq = c["BLOCK_SIZE_Q"], bsq = c["BLOCK_STRIDE_Q"], bk = c["BLOCK_SIZE_K"],
           bsk = c["BLOCK_STRIDE_K"], K = c["KSEL"], D = c["HEAD_DIM"], S = c["SINK"],
           W = c["WINDOW"], CH = c["CHUNK"], maskK = c["MASK_K"];
   bool aligned = c["ALIGNED"] != 0;
-  int64_t kpb = bk / bsk, QR = bq / bsq, QRP = std::max<int64_t>(16, QR), NC = 2 * K / CH;
+  int64_t G = c["HEADS"], kpb = bk / bsk, QR = bq / bsq, NC = 2 * K / CH;
+  int64_t QRP = 16;
+  while (QRP < G * QR) QRP *= 2;
   int64_t N = CH * kpb, off = (S + bk - 1) / bk;
   Val indices, ks, nQB;
   AttnArgs a = declareArgs(b, t, false, false, [&] {
@@ -251,21 +257,31 @@ void maskTree(Builder &b, const Config &c) {
   }, [&] { nQB = b.arg("nQB", DType::i32); });
   Val qb = program_id(0);
   Val q0 = qb * int(bq);
+  // One KV head's group (program axis 1 = batch * H_kv + KV head) or one head.
+  Val batch = G > 1 ? program_id(1) / a.Hkv : a.batch;
+  Val kvHead = G > 1 ? program_id(1) % a.Hkv : a.kvHead;
+  Val kBase = G > 1 ? a.k + (cast(batch, DType::i64) * cast(a.skb, DType::i64) +
+                             cast(kvHead * a.skh, DType::i64))
+                    : a.kBase;
   // Visible keys of the block's last query, searchable blocks.
   Val all = q0 + arange(0, bq);
-  Val P = max(load(a.pos + (a.batch * a.Tq + all), all < a.Tq, -1), 0) + 1;
+  Val P = max(load(a.pos + (batch * a.Tq + all), all < a.Tq, -1), 0) + 1;
   Val Teff = maximum(P - int(W + S), 0);
   Val B = (Teff + int(bk - 1)) / int(bk);
   Val dense = Teff <= int(maskK);
-  // The scoring queries: offsets bsq-1, 2bsq-1, ... (rows padded to 16).
+  // The scoring queries: offsets bsq-1, 2bsq-1, ... (rows padded to a
+  // power of two >= 16; with G heads, row r is head r / QR's query r % QR).
   Val ri = arange(0, QRP);
-  Val qrow = q0 + int(bsq - 1) + ri * int(bsq);
-  Val rowOk = (ri < int(QR)) & (qrow < a.Tq);
+  Val qi = G > 1 ? ri % int(QR) : ri;
+  Val qrow = q0 + int(bsq - 1) + qi * int(bsq);
+  Val rowOk = (ri < int(G * QR)) & (qrow < a.Tq);
   // (1-D, widened in the loop: the GPU backend then reads it in the dot's
   // row layout, converted once before the loops.) Keys t > pos - W score -32000.
-  Val posLim = load(a.pos + (a.batch * a.Tq + qrow), rowOk, 0) - int(W);
+  Val posLim = load(a.pos + (batch * a.Tq + qrow), rowOk, 0) - int(W);
   Val d = arange(0, D);
-  Val qt = load(a.qBase + (expand_dims(qrow * a.sqt, 1) + expand_dims(d, 0)), expand_dims(rowOk, 1), 0.0);
+  Val qRows = G > 1 ? a.q + cast(batch, DType::i64) * cast(a.sqb, DType::i64) : a.qBase;
+  Val qOff = G > 1 ? (kvHead * int(G) + ri / int(QR)) * a.sqh + qrow * a.sqt : qrow * a.sqt;
+  Val qt = load(qRows + (expand_dims(qOff, 1) + expand_dims(d, 0)), expand_dims(rowOk, 1), 0.0);
   // Initial branches (§2.3): boundaries floor(B*i/K), aligned down to
   // step = ceil(A/K), A the largest power of two <= B.
   Val A = for_range(0, 31, 1, {constant(1, DType::i32)}, [&](Val, std::vector<Val> s) {
@@ -299,7 +315,7 @@ void maskTree(Builder &b, const Config &c) {
       Val tok = (gather(rep, cand) + int(off)) * int(bk) + int(bsk - 1) + n % int(kpb) * int(bsk);
       Val ok = (gather(cn, cand) > 0) & (tok < a.Tk);
       // Candidate rows [N, D] (16-byte loads along D), scored as q . k^T.
-      Val kr = load(a.kBase + (expand_dims(tok * a.skt, 1) + expand_dims(d, 0)), expand_dims(ok, 1), 0.0);
+      Val kr = load(kBase + (expand_dims(tok * a.skt, 1) + expand_dims(d, 0)), expand_dims(ok, 1), 0.0);
       Val s = dot(qt, trans(kr)) * a.scale;
       // Causal minus window, and exact zeros (padding), score -32000 (§2.4).
       s = where((expand_dims(tok, 0) > expand_dims(posLim, 1)) | (s == 0.0), -32000.0, s);
@@ -314,9 +330,12 @@ void maskTree(Builder &b, const Config &c) {
   });
   Val sel = sort((res[0] + int(off)) * int(bk));
   Val denseIdx = where(i < B, (i + int(off)) * int(bk), int(kIndexSentinel));
-  Val row = program_id(1) * nQB + qb;
-  store(indices + (row * int(K) + i), where(dense, denseIdx, sel));
-  store(ks + row, where(dense, B, int(K)));
+  Val out = where(dense, denseIdx, sel), count = where(dense, B, int(K));
+  for (int64_t g = 0; g < G; ++g) { // (G = 1: this program's head)
+    Val row = (G > 1 ? (batch * a.H + kvHead * int(G) + int(g)) : program_id(1)) * nQB + qb;
+    store(indices + (row * int(K) + i), out);
+    store(ks + row, count);
+  }
 }
 
 /// "" when each M x N dot result tiles over the config's warps on the GPU.
@@ -374,7 +393,8 @@ void registerAttentionKernels() {
          {{"CHUNK", {16, 32, 64}}, {"num_warps", {4, 8}}},
          Config{{"HEAD_DIM", 64}, {"DTYPE", 0}, {"BLOCK_SIZE_Q", 64}, {"BLOCK_STRIDE_Q", 2},
                 {"BLOCK_SIZE_K", 2}, {"BLOCK_STRIDE_K", 1}, {"MASK_K", 512}, {"KSEL", 256},
-                {"SINK", 16}, {"WINDOW", 256}, {"ALIGNED", 1}, {"CHUNK", 32}, {"num_warps", 4},
+                {"SINK", 16}, {"WINDOW", 256}, {"ALIGNED", 1}, {"CHUNK", 32}, {"HEADS", 1},
+                {"num_warps", 4},
                 // Pipelining the candidate rows repeats the gathers that
                 // address them: 87 ms against 74 ms at 128k on the H200.
                 // (num_stages stays out of the tuned spaces: on the H200 at
@@ -390,7 +410,9 @@ void registerAttentionKernels() {
            if (c["BLOCK_SIZE_Q"] < c["BLOCK_STRIDE_Q"] || c["BLOCK_SIZE_K"] < c["BLOCK_STRIDE_K"])
              return std::string("block strides must not exceed the block sizes");
            if (2 * c["KSEL"] < c["CHUNK"]) return std::string("CHUNK must be <= 2*KSEL");
-           int64_t rows = std::max<int64_t>(16, c["BLOCK_SIZE_Q"] / c["BLOCK_STRIDE_Q"]);
+           int64_t heads = c["HEADS"], rows = 16;
+           if (heads < 1) return std::string("HEADS must be >= 1");
+           while (rows < heads * (c["BLOCK_SIZE_Q"] / c["BLOCK_STRIDE_Q"])) rows *= 2;
            return validateDots(c, {{rows, c["CHUNK"] * (c["BLOCK_SIZE_K"] / c["BLOCK_STRIDE_K"])}});
          }});
     return true;

@@ -86,7 +86,15 @@ std::vector<std::vector<int64_t>> referenceHipMask(const std::vector<float> &q,
                                                    const std::vector<float> &k,
                                                    const std::vector<int64_t> &pos, int64_t D,
                                                    const HiPMaskParams &p) {
-  checkShapes(q, k, pos, D, p);
+  return referenceHipMaskShared({q}, k, pos, D, p);
+}
+
+std::vector<std::vector<int64_t>> referenceHipMaskShared(const std::vector<std::vector<float>> &qs,
+                                                         const std::vector<float> &k,
+                                                         const std::vector<int64_t> &pos, int64_t D,
+                                                         const HiPMaskParams &p) {
+  if (qs.empty()) throw InvalidArgument("reference: no query heads");
+  for (const std::vector<float> &q : qs) checkShapes(q, k, pos, D, p);
   int64_t Tq = int64_t(pos.size()), bq = p.blockSizeQ, bk = p.blockSizeK;
   int64_t K = (p.maskK + bk - 1) / bk, off = (p.sink + bk - 1) / bk;
   std::vector<std::vector<int64_t>> out;
@@ -101,13 +109,14 @@ std::vector<std::vector<int64_t>> referenceHipMask(const std::vector<float> &q,
     } else {
       auto score = [&](int64_t r) {
         double best = -std::numeric_limits<double>::infinity();
-        for (int64_t j = q0 + p.blockStrideQ - 1; j < q1; j += p.blockStrideQ)
-          for (int64_t t = (off + r) * bk + p.blockStrideK - 1; t < (off + r + 1) * bk;
-               t += p.blockStrideK) {
-            double s = dot(&q[size_t(j * D)], &k[size_t(t * D)], D);
-            if (t > pos[size_t(j)] - p.window - 1 || s == 0) s = -32000;
-            best = std::max(best, s);
-          }
+        for (const std::vector<float> &q : qs)
+          for (int64_t j = q0 + p.blockStrideQ - 1; j < q1; j += p.blockStrideQ)
+            for (int64_t t = (off + r) * bk + p.blockStrideK - 1; t < (off + r + 1) * bk;
+                 t += p.blockStrideK) {
+              double s = dot(&q[size_t(j * D)], &k[size_t(t * D)], D);
+              if (t > pos[size_t(j)] - p.window - 1 || s == 0) s = -32000;
+              best = std::max(best, s);
+            }
         return best;
       };
       blocks = treeSearch(B, K, p.alignedSplit, score);

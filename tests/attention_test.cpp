@@ -136,6 +136,38 @@ TEST_P(Attention, MaskMatchesReferenceSearch) {
   }
 }
 
+// The tree stage's head_shared option: one search per (query block, KV
+// head) over the max of its query heads, equal to the float64 reference of
+// that rule, and the same selection for each head of a group (B 2, GQA 4 and 2).
+TEST_P(Attention, HeadSharedMaskMatchesReference) {
+  struct Case { int64_t T, H, Hkv, D, maskK, bq, bsq, bk, bsk, sink, window; };
+  uint64_t seed = 40;
+  for (Case c : {Case{600, 8, 2, 32, 64, 32, 2, 4, 1, 16, 64},
+                 Case{500, 4, 2, 64, 32, 16, 1, 2, 2, 8, 32}}) {
+    const int64_t B = 2;
+    Inputs in(B, c.T, c.T, c.H, c.Hkv, c.D, seed++);
+    HiPAttentionArgs a = args(c.maskK, c.bq, c.bsq, c.bk, c.bsk, c.sink, c.window);
+    a.mask_only = true;
+    a.mask_pipeline = R"({"stages": [{"type": "tree", "head_shared": true}]})";
+    auto r = hip_attention(in.qv(), in.kv(), in.vv(), a);
+    int64_t G = c.H / c.Hkv;
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t kh = 0; kh < c.Hkv; ++kh) {
+        std::vector<std::vector<float>> qs;
+        for (int64_t g = 0; g < G; ++g) qs.push_back(in.head(in.q, c.T, c.H, b, kh * G + g));
+        auto want = kernels::referenceHipMaskShared(qs, in.head(in.k, c.T, c.Hkv, b, kh),
+                                                    in.visible(true), c.D, paramsOf(a));
+        for (int64_t g = 0; g < G; ++g) {
+          auto got = blocksOf(r.metadata, b * c.H + kh * G + g);
+          ASSERT_EQ(got.size(), want.size());
+          for (size_t qb = 0; qb < want.size(); ++qb)
+            EXPECT_EQ(got[qb], want[qb]) << "T " << c.T << " batch " << b << " head "
+                                         << kh * G + g << " query block " << qb;
+        }
+      }
+  }
+}
+
 // Output = reference attention over the kernel's own indices + sink + window,
 // including early rows with no causal-valid selected key (no NaN).
 TEST_P(Attention, OutputMatchesReferenceWithOwnIndices) {

@@ -3,8 +3,12 @@
 // "tree": the canonical HiP mask search (hip-algorithm.md §2), one DSL
 // kernel (hip_mask_tree in kernels/attention.cpp) for every query block.
 // Parameters (defaults from HiPAttentionArgs): mask_k, block_size_q,
-// block_stride_q, block_size_k, block_stride_k, aligned_branches. It must be
-// the first stage: it searches every key between the sink and the window.
+// block_stride_q, block_size_k, block_stride_k, aligned_branches; and
+// head_shared (default false, not canonical v1.1): one search per (query
+// block, KV head) scored with the max over the group's query heads, its
+// selection used by each of them (v1.2's head reduction for the tree). It
+// must be the first stage: it searches every key between the sink and the
+// window.
 //
 //===----------------------------------------------------------------------===//
 #include "hip/error.h"
@@ -19,18 +23,20 @@ class TreeStage : public MaskStage {
 public:
   TreeStage(const nlohmann::json &p, const HiPAttentionArgs &a) {
     checkStageKeys(p, "tree", {"mask_k", "block_size_q", "block_stride_q", "block_size_k",
-                               "block_stride_k", "aligned_branches"});
+                               "block_stride_k", "aligned_branches", "head_shared"});
     maskK_ = stageParam(p, "tree", "mask_k", a.mask_k);
     bq_ = stageParam(p, "tree", "block_size_q", a.block_size_q);
     bsq_ = stageParam(p, "tree", "block_stride_q", a.block_stride_q);
     bk_ = stageParam(p, "tree", "block_size_k", a.block_size_k);
     bsk_ = stageParam(p, "tree", "block_stride_k", a.block_stride_k);
     aligned_ = stageParam(p, "tree", "aligned_branches", a.aligned_branches) != 0;
+    headShared_ = stageParam(p, "tree", "head_shared", 0) != 0;
   }
   std::string type() const override { return "tree"; }
   nlohmann::json params() const override {
     return {{"mask_k", maskK_}, {"block_size_q", bq_}, {"block_stride_q", bsq_},
-            {"block_size_k", bk_}, {"block_stride_k", bsk_}, {"aligned_branches", aligned_}};
+            {"block_size_k", bk_}, {"block_stride_k", bsk_}, {"aligned_branches", aligned_},
+            {"head_shared", headShared_}};
   }
   void validate(const MaskContext &ctx, int64_t prevBq, int64_t) const override {
     auto bad = [](const std::string &m) { return InvalidArgument("tree stage: " + m); };
@@ -55,8 +61,10 @@ public:
     int64_t K = maskK_ / bk_, nQB = (ctx.Tq + bq_ - 1) / bq_;
     int64_t kpb = bk_ / bsk_;
     int64_t chunk = std::clamp<int64_t>(64 / kpb, 1, 2 * K);
-    int64_t rows = std::max<int64_t>(16, bq_ / bsq_);
-    int64_t warps = fittingWarps(4, {{rows, chunk * kpb}});
+    int64_t G = headShared_ ? ctx.H / ctx.Hkv : 1, rows = 16;
+    while (rows < G * (bq_ / bsq_)) rows *= 2;
+    // (8 warps for 128 rows: one m64 wgmma block per warpgroup on Hopper.)
+    int64_t warps = fittingWarps(rows >= 128 ? 8 : 4, {{rows, chunk * kpb}});
     Candidates c;
     c.blockSizeQ = bq_;
     c.blockSizeK = bk_;
@@ -67,7 +75,8 @@ public:
                     {"MASK_K", maskK_}, {"KSEL", K}, {"SINK", ctx.sink},
                     {"WINDOW", ctx.window}, {"ALIGNED", aligned_ ? 1 : 0}, {"CHUNK", chunk},
                     {"num_warps", warps}};
-    std::array<unsigned, 3> grid{unsigned(nQB), unsigned(ctx.B * ctx.H), 1};
+    if (G > 1) cfg.set("HEADS", G);
+    std::array<unsigned, 3> grid{unsigned(nQB), unsigned(ctx.B * (G > 1 ? ctx.Hkv : ctx.H)), 1};
     ctx.launchTuned("hip_mask_tree", cfg, [&](const dsl::Config &) { return grid; },
                     ctx.kernelArgs({MaskContext::pointer(c.indices), MaskContext::pointer(c.ks)},
                                {ArgValue::int32(int32_t(nQB))}),
@@ -78,6 +87,7 @@ public:
 
 private:
   int64_t maskK_, bq_, bsq_, bk_, bsk_;
+  bool headShared_ = false;
   bool aligned_;
 };
 

@@ -53,6 +53,13 @@ std::vector<std::vector<int64_t>> referenceHipMask(const std::vector<float> &q,
                                                    const std::vector<float> &k,
                                                    const std::vector<int64_t> &pos, int64_t D,
                                                    const HiPMaskParams &p);
+/// The tree stage's head_shared search of one KV head: qs holds the query
+/// heads of its group (each [Tq][D]); a block's score is the max over all of
+/// them, and the one mask serves each head.
+std::vector<std::vector<int64_t>> referenceHipMaskShared(const std::vector<std::vector<float>> &qs,
+                                                         const std::vector<float> &k,
+                                                         const std::vector<int64_t> &pos, int64_t D,
+                                                         const HiPMaskParams &p);
 
 /// Attention of one head over, for each query block, the selected blocks
 /// plus the sink and the sliding window, with the validity rules of §3 (a
