@@ -54,6 +54,18 @@ bool GpuLowering::lowerSortInRegisters(const dsl::Op &op, Location loc) {
     ix[a] = pos[a];
   }
   auto sel = [&](Value c, Value x, Value y) { return mk<arith::SelectOp>(b_, loc, c, x, y); };
+  auto idxAddr = [&](Value p) { return add(mul(p, c32(4), loc), c32(int64_t(idxOff)), loc); };
+  auto storeAll = [&] { // every thread's (value, index) pairs at their positions
+    barrier(loc);
+    for (int64_t a = 0; a < e; ++a) {
+      smemStore(v[a], t, mul(pos[a], c32(4), loc), loc);
+      smemStore(ix[a], DType::i32, idxAddr(pos[a]), loc);
+    }
+    barrier(loc);
+  };
+  auto loadPair = [&](Value p) {
+    return std::make_pair(smemLoad(t, mul(p, c32(4), loc), loc), smemLoad(DType::i32, idxAddr(p), loc));
+  };
   auto isZero = [&](Value x, int64_t bit) {
     return mk<arith::CmpIOp>(b_, loc, arith::CmpIPredicate::eq,
                              fold<arith::AndIOp>(b_, loc, x, c32(bit)), c32(0));
@@ -92,34 +104,22 @@ bool GpuLowering::lowerSortInRegisters(const dsl::Op &op, Location loc) {
         }
         v = nv, ix = ni;
       } else { // through shared memory
-        barrier(loc);
-        for (int64_t a = 0; a < e; ++a) {
-          smemStore(v[a], t, mul(pos[a], c32(4), loc), loc);
-          smemStore(ix[a], DType::i32, add(mul(pos[a], c32(4), loc), c32(int64_t(idxOff)), loc), loc);
-        }
-        barrier(loc);
+        storeAll();
         std::vector<Value> nv(e), ni(e);
         for (int64_t a = 0; a < e; ++a) {
-          Value p = fold<arith::XOrIOp>(b_, loc, pos[a], c32(jj));
-          Value pv = smemLoad(t, mul(p, c32(4), loc), loc);
-          Value pi = smemLoad(DType::i32, add(mul(p, c32(4), loc), c32(int64_t(idxOff)), loc), loc);
+          auto [pv, pi] = loadPair(fold<arith::XOrIOp>(b_, loc, pos[a], c32(jj)));
           std::tie(nv[a], ni[a]) = exchange(a, pv, pi, k, jj);
         }
         v = nv, ix = ni;
       }
     }
-  barrier(loc);
-  for (int64_t a = 0; a < e; ++a) {
-    smemStore(v[a], t, mul(pos[a], c32(4), loc), loc);
-    smemStore(ix[a], DType::i32, add(mul(pos[a], c32(4), loc), c32(int64_t(idxOff)), loc), loc);
-  }
-  barrier(loc);
+  storeAll();
   const Layout *dst = defaultLayout(rt);
   TileVal vout{dst, false, {}}, iout{dst, false, {}};
   for (size_t r = 0; r < dst->numRegs(); ++r) {
-    Value p = coords(dst, r, loc).second;
-    vout.regs.push_back(smemLoad(t, mul(p, c32(4), loc), loc));
-    iout.regs.push_back(smemLoad(DType::i32, add(mul(p, c32(4), loc), c32(int64_t(idxOff)), loc), loc));
+    auto [pv, pi] = loadPair(coords(dst, r, loc).second);
+    vout.regs.push_back(pv);
+    iout.regs.push_back(pi);
   }
   vals_[op.results[0]] = vout;
   if (op.results.size() > 1) vals_[op.results[1]] = iout;
