@@ -17,6 +17,8 @@
 #   RUN_TIMEOUT   seconds per hipattn run (default 240)
 #   SDPA_TIMEOUT  seconds for the whole SDPA baseline (default 240)
 #   PYTHON        (default python3)
+#   RUN_ARGS      more `hipattn run` arguments (e.g. --mask-pipeline bench/head_shared.json)
+#   SKIP_SDPA     non-empty: no SDPA baselines (a second sweep of the same run)
 # `hipattn run` always times the dense DSL kernel too (4 calls: a warm-up and
 # REPS; about 5 s each at 128k) and has no option to skip it, so there is no
 # DENSE_MAX_T here: the dense figure is measured at every T.
@@ -39,11 +41,14 @@ unset HIP_K HIP_BQ HIP_BSQ HIP_BK HIP_BSK HIP_SW HIP_NSINK HIP_TUNED
 export HIP_DISABLE_AUTOTUNE=1
 status=0
 
-echo "== SDPA baselines (T: $TS)" >&2
-# shellcheck disable=SC2086 # the list of T splits into arguments
-timeout -k 10 "$SDPA_TIMEOUT" "$PY" "$HERE/sdpa_baseline.py" --reps "${SDPA_REPS:-10}" $TS \
-  >> "$OUTDIR/sdpa.jsonl" 2> "$OUTDIR/logs/sdpa.err"
-rc=$?
+rc=0
+if [ -z "${SKIP_SDPA:-}" ]; then
+  echo "== SDPA baselines (T: $TS)" >&2
+  # shellcheck disable=SC2086 # the list of T splits into arguments
+  timeout -k 10 "$SDPA_TIMEOUT" "$PY" "$HERE/sdpa_baseline.py" --reps "${SDPA_REPS:-10}" $TS \
+    >> "$OUTDIR/sdpa.jsonl" 2> "$OUTDIR/logs/sdpa.err"
+  rc=$?
+fi
 if [ $rc -ne 0 ]; then
   echo "sdpa_baseline.py: exit status $rc$([ $rc -eq 124 ] && echo " (timed out after ${SDPA_TIMEOUT} s)"); see $OUTDIR/logs/sdpa.err" >&2
   tail -3 "$OUTDIR/logs/sdpa.err" >&2
@@ -55,7 +60,7 @@ for T in $TS; do
   out="$OUTDIR/logs/ours_$T.out" err="$OUTDIR/logs/ours_$T.err"
   start=$(date +%s)
   timeout -k 10 "$RUN_TIMEOUT" "$BIN/hipattn" run --backend cuda --T "$T" --H 32 --Hkv 8 --D 128 \
-    --json --latency-only --reps "$REPS" > "$out" 2> "$err"
+    --json --latency-only --reps "$REPS" ${RUN_ARGS:-} > "$out" 2> "$err"
   rc=$?
   echo "   exit status $rc after $(( $(date +%s) - start )) s" >&2
   if [ $rc -eq 0 ] && grep -q '^{' "$out"; then

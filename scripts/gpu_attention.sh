@@ -3,7 +3,8 @@
 # test, compute-sanitizer (memcheck, racecheck) on the attention kernels at
 # ragged shapes, the latency sweep against torch SDPA (cuDNN, FlashAttention-2)
 # and Nsight Compute on the dense kernel; on request the sweep again with
-# HIP_WGMMA=0 (SYNC_CMP=1) and the matmul against cuBLAS (MATMUL=1). Needs the build packed as
+# HIP_WGMMA=0 (SYNC_CMP=1), with the tree stage's head_shared option (HEAD_SHARED=1) and the
+# matmul against cuBLAS (MATMUL=1). Needs the build packed as
 #   tar -cJf .carry/build.tar.xz build/bin build/lib
 # Logs go to $OUT; a short table is printed last.
 set -u
@@ -30,8 +31,15 @@ if [ -n "${SYNC_CMP:-}" ]; then # the same sweep with sm_90a's dots kept on mma.
   HIP_WGMMA=0 T_LIST=${SYNC_T:-$T_LIST} REPS=${REPS:-3} bench/attention_sweep.sh $B/bin "$OUT/sweep_sync" \
     > "$OUT/sweep_sync.txt" 2> "$OUT/sweep_sync.err"
 fi
+if [ -n "${HEAD_SHARED:-}" ]; then # the tree stage's head_shared option, same T
+  RUN_ARGS="--mask-pipeline bench/head_shared.json" SKIP_SDPA=1 T_LIST=${HS_T:-$T_LIST} REPS=${REPS:-3} \
+    bench/attention_sweep.sh $B/bin "$OUT/sweep_hs" > "$OUT/sweep_hs.txt" 2> "$OUT/sweep_hs.err"
+  for p in "" "--mask-pipeline bench/head_shared.json"; do # recall on smooth data, 16k
+    echo "recall, smooth data, 16k, ${p:-per-head search}: $($B/bin/hipattn run --backend cuda --T 16384 --H 32 --Hkv 8 --D 128 --data smooth --reps 1 --json $p 2>/dev/null | grep -o '"rel_error": [^,]*, "recall": [^,]*')"
+  done > "$OUT/recall_hs.txt" 2>&1
+fi
 if [ -n "${MATMUL:-}" ]; then # the DSL matmul against cuBLAS, wgmma and mma.sync
-  for w in 1 0; do
+  for w in ${MATMUL_W:-1 0}; do
     echo "== HIP_WGMMA=$w"; HIP_WGMMA=$w timeout 240 $B/bin/bench-matmul 4096 4096 4096
   done > "$OUT/matmul.txt" 2>&1
 fi
@@ -61,5 +69,6 @@ fi
 [ -f "$OUT/ncu.txt" ] && { echo "==== ncu"; grep -E "^  [a-z_]+ \(|Compute \(SM\) Throughput|DRAM Throughput|L2 Hit Rate|Registers Per|Achieved Occupancy|Duration|Stall|Warp Cycles Per Issued" "$OUT/ncu.txt" | head -45; }
 [ -f "$OUT/tune.log" ] && { echo "==== tune"; grep -iE "best|winner|error" "$OUT/tune.log" | head -12; echo "==== sweep with tuned schedules"; cat "$OUT/sweep_tuned.txt"; }
 [ -f "$OUT/matmul.txt" ] && { echo "==== matmul 4096^3"; grep -E "^==|cuBLAS|best|%" "$OUT/matmul.txt" | head -16; }
+[ -f "$OUT/sweep_hs.txt" ] && { echo "==== sweep, head_shared mask search"; cat "$OUT/sweep_hs.txt" "$OUT/recall_hs.txt"; }
 [ -f "$OUT/sweep_sync.txt" ] && { echo "==== sweep, HIP_WGMMA=0 (mma.sync)"; cat "$OUT/sweep_sync.txt"; }
 echo "==== sweep"; tail -4 "$OUT/sweep.err"; cat "$OUT/sweep.txt"
