@@ -362,7 +362,8 @@ std::string validatePow2(const Config &c, std::initializer_list<const char *> ke
 void registerAttentionKernels() {
   static bool done = [] {
     registerKernel({"flash_attention", "dense attention (online softmax), causal or not, GQA",
-                    {{"BLOCK_M", {64, 128}}, {"BLOCK_N", {32, 64}}, {"num_warps", {4, 8}}},
+                    {{"BLOCK_M", {64, 128}}, {"BLOCK_N", {32, 64}}, {"num_warps", {4, 8}},
+                     {"num_stages", {2, 3}}},
                     Config{{"BLOCK_M", 64}, {"BLOCK_N", 64}, {"HEAD_DIM", 64}, {"CAUSAL", 1},
                            {"DTYPE", 0}, {"num_warps", 4}, {"num_stages", 2}},
                     flashAttention,
@@ -375,7 +376,8 @@ void registerAttentionKernels() {
     registerKernel(
         {"hip_block_sparse_attention",
          "HiP sparse attention over selected key blocks + sink + sliding window (§3)",
-         {{"BLOCK_M", {32, 64}}, {"BLOCK_N", {32, 64}}, {"num_warps", {4, 8}}},
+         {{"BLOCK_M", {32, 64}}, {"BLOCK_N", {32, 64}}, {"num_warps", {4, 8}},
+          {"num_stages", {2, 3}}},
          Config{{"BLOCK_M", 64}, {"BLOCK_N", 64}, {"HEAD_DIM", 64}, {"DTYPE", 0},
                 {"BLOCK_SIZE_Q", 64}, {"BLOCK_SIZE_K", 2}, {"SINK", 16}, {"WINDOW", 256},
                 {"num_warps", 4}, {"num_stages", 2}},
@@ -397,9 +399,9 @@ void registerAttentionKernels() {
                 {"num_warps", 4},
                 // Pipelining the candidate rows repeats the gathers that
                 // address them: 87 ms against 74 ms at 128k on the H200.
-                // (num_stages stays out of the tuned spaces: on the H200 at
-                // 16k 2 stages won for every attention kernel, and tuning
-                // time grows with each key.)
+                // (num_stages stays out of this tuned space: on the H200 at
+                // 16k 2 stages won for every attention kernel before wgmma
+                // waits were deferred, and tuning time grows with each key.)
                 {"num_stages", 1}},
          maskTree, [](const Config &c) {
            std::string e = validatePow2(c, {"HEAD_DIM"}, 16);

@@ -158,11 +158,16 @@ MaskContext contextFor(const Problem &p, std::optional<float> softmaxScale) {
 /// One warp per 16 query rows, so that the warps split M only and P stays in
 /// registers between the two dots. The warps are halved until both dots
 /// (BM x BN and BM x D) tile.
+/// Three pipeline stages where the dots run on wgmma (sm_90a): the P V
+/// product of one key tile then runs on into the next iteration (the
+/// compiler defers its wait when a third stage holds the tile being
+/// loaded); two elsewhere (sm_86/sm_89 have 99 KiB of shared memory).
 struct Schedule {
-  int64_t BM, BN, warps;
+  int64_t BM, BN, warps, stages = 2;
 };
-Schedule attentionSchedule(int64_t D, int64_t BM = 0) {
+Schedule attentionSchedule(const Target &t, int64_t D, int64_t BM = 0) {
   Schedule s = D <= 64 ? Schedule{64, 64, 4} : D <= 128 ? Schedule{128, 64, 8} : Schedule{32, 32, 8};
+  if (t.hasWgmma()) s.stages = 3;
   if (BM && BM != s.BM) {
     s.BM = BM;
     s.warps = std::clamp<int64_t>(BM / 16, 1, 8);
@@ -310,14 +315,16 @@ HiPAttentionOutput hipAttentionImpl(const TensorView &q, const TensorView &k, co
                      p.B, p.H, p.Tq, p.Tk};
   if (!args.mask_only) {
     int64_t nQB = (p.Tq + mask.blockSizeQ - 1) / mask.blockSizeQ;
-    Schedule sc = attentionSchedule(p.D, std::clamp<int64_t>(mask.blockSizeQ, 16,
-                                                             attentionSchedule(p.D).BM));
+    Schedule sc = attentionSchedule(ctx.target, p.D,
+                                    std::clamp<int64_t>(mask.blockSizeQ, 16,
+                                                        attentionSchedule(ctx.target, p.D).BM));
     Tensor out = Tensor::empty({p.B, p.Tq, p.H, p.D}, q.dtype, p.computeOn);
     dsl::Config cfg{{"BLOCK_M", sc.BM},
                     {"BLOCK_N", sc.BN}, {"HEAD_DIM", p.D},
                     {"DTYPE", p.dtypeCode}, {"BLOCK_SIZE_Q", mask.blockSizeQ},
                     {"BLOCK_SIZE_K", mask.blockSizeK}, {"SINK", ctx.sink},
-                    {"WINDOW", ctx.window}, {"num_warps", sc.warps}};
+                    {"WINDOW", ctx.window}, {"num_warps", sc.warps},
+                    {"num_stages", sc.stages}};
     int64_t bq = mask.blockSizeQ;
     auto grid = [&](const dsl::Config &c) {
       int64_t progs = nQB * std::max<int64_t>(1, bq / c["BLOCK_M"]);
@@ -353,9 +360,10 @@ Tensor denseAttentionImpl(const TensorView &q, const TensorView &k, const Tensor
   ctx.k = onDevice(k, p.computeOn, keep);
   TensorView vd = onDevice(v, p.computeOn, keep);
   ctx.pos = positions(p, args.position_ids, args.is_causal);
-  Schedule sc = attentionSchedule(p.D);
+  Schedule sc = attentionSchedule(ctx.target, p.D);
   dsl::Config cfg{{"BLOCK_M", sc.BM}, {"BLOCK_N", sc.BN}, {"HEAD_DIM", p.D}, {"DTYPE", p.dtypeCode},
-                  {"CAUSAL", args.is_causal ? 1 : 0}, {"num_warps", sc.warps}};
+                  {"CAUSAL", args.is_causal ? 1 : 0}, {"num_warps", sc.warps},
+                  {"num_stages", sc.stages}};
   auto grid = [&](const dsl::Config &c) {
     return std::array<unsigned, 3>{unsigned((p.Tq + c["BLOCK_M"] - 1) / c["BLOCK_M"]),
                                    unsigned(p.B * p.H), 1};

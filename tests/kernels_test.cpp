@@ -52,6 +52,15 @@ std::vector<Case> cases(bool gpu) {
     c.push_back({"matmul", {{"num_stages", 2}}, {250, 300, 200}});
     c.push_back({"matmul", {{"BLOCK_N", 128}, {"num_warps", 4}, {"num_stages", 3}}, {384, 640, 1024}});
     c.push_back({"matmul", {{"BLOCK_K", 64}, {"num_stages", 3}, {"DTYPE", 1}}, {512, 768, 2048}});
+    // sm_90a: BLOCK_K 64 pipelines A into the swizzled layout too, and the
+    // accumulating wgmma stays in flight across iterations (copies
+    // num_stages - 2 ahead): one warpgroup and two, loops of one, two and
+    // many iterations, a ragged K.
+    c.push_back({"matmul", {{"BLOCK_M", 64}, {"BLOCK_N", 128}, {"BLOCK_K", 64}, {"num_warps", 4},
+                            {"num_stages", 4}}, {200, 300, 1000}});
+    c.push_back({"matmul", {{"BLOCK_K", 64}, {"num_stages", 4}}, {130, 256, 40}});
+    c.push_back({"matmul", {{"BLOCK_K", 64}, {"num_stages", 4}}, {257, 520, 100}});
+    c.push_back({"matmul", {{"BLOCK_K", 64}, {"num_stages", 3}, {"num_warps", 8}}, {512, 512, 4096}});
     c.push_back({"vector_add", {}, {1 << 22}});
     c.push_back({"token_nll", {}, {1000, 49152}});
   }

@@ -167,8 +167,21 @@ private:
   /// Byte offset of element (i, j) of an R-row 16-bit tile in the 128-byte
   /// swizzled layout wgmma reads (columns in groups of 64, see dot_wgmma.cpp).
   Value swizzledOffset(Value i, Value j, int64_t R, Location loc);
+  /// A from registers (`aFrags`) or, when `aBase` is set, from a 128-byte
+  /// swizzled K-major tile of shared memory (A's rows, like B's with bRows).
   void lowerDotWgmma(const dsl::Op &op, TileVal acc, const std::vector<Value> &aFrags,
-                     Value bBase, bool bRows, Location loc);
+                     Value aBase, Value bBase, bool bRows, Location loc);
+  /// `regs` tied through `wgmma.wait_group pending`: later uses see the
+  /// values the groups before the last `pending` ones wrote.
+  std::vector<Value> wgmmaWait(ArrayRef<Value> regs, int pending, Location loc);
+  /// Dots of the loop being lowered whose wgmma groups stay in flight past
+  /// the iteration (see planPipeline), and the values their groups may still
+  /// be writing: a use other than the next such dot's accumulator waits for
+  /// them (flushPending), and every wait_group 0 covers them.
+  std::set<const dsl::Op *> deferDots_;
+  std::set<int> pending_;
+  bool keepPending_ = false; // a loop's yield passes pending values on
+  void flushPending(Location loc);
   /// Orders this thread's generic-proxy writes of shared memory before a
   /// later read by the async proxy (wgmma); emitted only where wgmma is used.
   void fenceProxyAsync(Location loc);
@@ -208,6 +221,12 @@ private:
   /// A loop's software-pipelining plan (see lowerFor).
   struct Pipeline {
     int stages = 1;
+    /// Copies run `ahead` iterations before the dot that reads them:
+    /// stages - 1, or stages - 2 when `deferDots` leave wgmma groups (and
+    /// the stages they read) in flight across the iteration boundary.
+    int ahead = 0;
+    std::set<const dsl::Op *> deferDots;
+    std::vector<size_t> deferCarried; // the loop-carried values they yield
     std::vector<const dsl::Op *> loads; // become cp.async copies
     std::vector<const dsl::Op *> slice; // compute their addresses/masks
     std::vector<int64_t> ld;            // row pitch (elements) per load; 0: swizzled

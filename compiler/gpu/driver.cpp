@@ -404,6 +404,7 @@ const TileVal &GpuLowering::val(int id) {
     r.contig = info.contig, r.div = info.div, r.cst = info.cst, r.prefix = info.prefix;
     vals_[id] = r;
   }
+  if (!keepPending_ && pending_.count(id)) flushPending(b_.getUnknownLoc());
   return vals_.at(id);
 }
 

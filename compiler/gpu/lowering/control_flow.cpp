@@ -52,6 +52,11 @@ std::vector<Value> GpuLowering::flatten(const std::vector<int> &ids,
                                         const std::vector<const Layout *> &ls, Location loc) {
   std::vector<Value> out;
   for (size_t i = 0; i < ids.size(); ++i) {
+    if (keepPending_ && pending_.count(ids[i]) && vals_.at(ids[i]).layout != ls[i]) {
+      keepPending_ = false; // moving it reads it: wait
+      flushPending(loc);
+      keepPending_ = true;
+    }
     TileVal v = ls[i] ? convert(ids[i], ls[i], loc) : val(ids[i]);
     out.insert(out.end(), v.regs.begin(), v.regs.end());
   }
@@ -83,12 +88,68 @@ std::optional<GpuLowering::Pipeline> GpuLowering::planPipeline(const dsl::Op &op
       if (d != def.end() && d->second->kind == OpKind::Load && uses_[x] == 1 &&
           dsl::dtypeBytes(ty(x).dtype) == 2) {
         ls.push_back(d->second);
-        if (i == 1 && wgmmaDot(o)) swizzled.insert(d->second);
+        // wgmma reads B, and A when its rows hold whole 64-column swizzle
+        // groups, from the swizzled layout through descriptors.
+        if (wgmmaDot(o) && (i == 1 || ty(x).shape[1] % 64 == 0)) swizzled.insert(d->second);
       }
     }
     plan.loads.insert(plan.loads.end(), ls.begin(), ls.end());
   }
   if (plan.loads.empty()) return std::nullopt;
+  // Deferred wgmma dots: a dot whose result is only yielded (an accumulator
+  // carried by the loop: the matmul's, attention's P V) may stay in flight
+  // into the next iteration, overlapping that iteration's waits, barrier,
+  // copies and first dot. The operands must not change while it runs: B
+  // from a pipeline stage, A from one too or computed from a dot of this body
+  // that is waited for (attention's P: the next iteration's P is computed
+  // after that dot's wait, which completes the deferred group too). The
+  // stage a deferred dot reads is refilled one iteration later than usual:
+  // copies run stages - 2 ahead, and each iteration begins with wait_group 1
+  // (every group but the newest done) before its barrier, so the stage
+  // written at iteration i, that of i - 2, is no longer read by any warp.
+  plan.ahead = stages - 1;
+  const dsl::Op &yield = blk.ops.back();
+  auto swz = [&](int x) {
+    if (transB_.count(x) && def.count(x)) x = def[x]->operands[0];
+    return def.count(x) && swizzled.count(def[x]) > 0;
+  };
+  // Not in a loop of at most two iterations known when traced (attention's
+  // sink): LLVM unrolls it, and ptxas then takes the wait_group 1 for a group
+  // left running into code that rewrites its registers and serializes every
+  // wgmma of the kernel (C7515).
+  auto constOf = [&](int v) -> std::optional<int64_t> {
+    auto d = allDefs_.find(v);
+    if (d == allDefs_.end() || d->second->kind != OpKind::Constant) return std::nullopt;
+    return d->second->iconst;
+  };
+  auto cLo = constOf(op.operands[0]), cHi = constOf(op.operands[1]),
+       cStep = constOf(op.operands[2]);
+  bool shortLoop = cLo && cHi && cStep && *cStep > 0 && (*cHi - *cLo + *cStep - 1) / *cStep <= 2;
+  std::set<const dsl::Op *> waited; // wgmma dots of the body that wait at once
+  for (const dsl::Op &o : blk.ops) {
+    if (o.kind != OpKind::Dot) continue;
+    int r = o.results[0];
+    size_t c = 0;
+    while (c < yield.operands.size() && yield.operands[c] != r) ++c;
+    std::function<bool(int, int)> fromWaited = [&](int v, int depth) {
+      auto d = def.find(v);
+      if (d == def.end() || depth > 16) return false;
+      if (waited.count(d->second)) return true;
+      for (int x : d->second->operands)
+        if (fromWaited(x, depth + 1)) return true;
+      return false;
+    };
+    bool defer = stages >= 3 && !shortLoop && wgmmaDot(o) && swz(o.operands[1]) && uses_[r] == 1 &&
+                 c < yield.operands.size() &&
+                 (swz(o.operands[0]) || fromWaited(o.operands[0], 0));
+    if (defer) {
+      plan.deferDots.insert(&o);
+      plan.deferCarried.push_back(c);
+    } else if (wgmmaDot(o)) {
+      waited.insert(&o);
+    }
+  }
+  if (!plan.deferDots.empty()) plan.ahead = stages - 2;
   // 2. The ops computing their addresses and masks: pure ops of this body
   //    that depend on the induction variable and loop invariants only.
   std::set<int> carried(blk.args.begin() + 1, blk.args.end());
@@ -240,7 +301,7 @@ void GpuLowering::lowerFor(const dsl::Op &op, Location loc) {
   if (plan) {
     tempBase_ = plan->end;
     needShared(0);
-    for (int s = 0; plan && s + 1 < plan->stages; ++s) {
+    for (int s = 0; plan && s < plan->ahead; ++s) {
       Value ivS = add(lo, mul(step, c32(s), loc), loc);
       if (!issueCopies(*plan, ivS, hi, c32(s), blk, loc)) {
         // Only at s == 0, before any copy: what was emitted is pure and dies.
@@ -258,7 +319,7 @@ void GpuLowering::lowerFor(const dsl::Op &op, Location loc) {
   // covers tile i + 1 (S - 1 groups from the prologue, i + 1 from the loop).
   const dsl::Op *aheadDot = nullptr;
   std::vector<Value> frags0;
-  if (plan && plan->loads.size() == 2) {
+  if (plan && plan->loads.size() == 2 && plan->deferDots.empty()) {
     for (const dsl::Op &o : blk.ops)
       if (o.kind == OpKind::Dot && o.operands[0] == plan->loads[0]->results[0] &&
           o.operands[1] == plan->loads[1]->results[0] && plan->ld[1] != 0)
@@ -271,11 +332,30 @@ void GpuLowering::lowerFor(const dsl::Op &op, Location loc) {
     frags0 = loadFrags(dotGeom(*aheadDot, loc), c32(int64_t(plan->base[0])), plan->ld[0],
                        c32(int64_t(plan->base[1])), plan->ld[1], 0, loc);
   }
+  if (!pending_.empty()) flushPending(loc); // groups of an enclosing loop: done before this one
   std::vector<int> inits(op.operands.begin() + 3, op.operands.end());
   std::vector<Value> flat = flatten(inits, ls, loc);
   size_t nflat = flat.size();
   if (plan) flat.push_back(c32(0)); // the stage this iteration reads
   flat.insert(flat.end(), frags0.begin(), frags0.end());
+  // A loop with deferred wgmma dots runs inside `if (lo < hi)`, whose then
+  // branch ends with the wait for their last groups: at the join, no path
+  // has a group in flight (the skip path writes the results' registers, which
+  // ptxas would otherwise take for a write during a running wgmma and
+  // serialize every wgmma of the kernel).
+  scf::IfOp guard;
+  if (plan && !plan->deferDots.empty()) {
+    std::vector<Type> types;
+    for (size_t i = 0; i < nflat; ++i) types.push_back(flat[i].getType());
+    Value nonEmpty = mk<arith::CmpIOp>(b_, loc, arith::CmpIPredicate::slt, lo, hi);
+    guard = mk<scf::IfOp>(b_, loc, types, nonEmpty, true);
+    {
+      OpBuilder::InsertionGuard g(b_);
+      enterEmptyBlock(b_, guard.elseBlock());
+      mk<scf::YieldOp>(b_, loc, ValueRange(flat).take_front(nflat));
+    }
+    enterEmptyBlock(b_, guard.thenBlock());
+  }
   auto loop = mk<scf::ForOp>(b_, loc, lo, hi, step, flat);
   loops_.push_back(loop);
   for (int a : blk.args) depth_[a] = int(loops_.size());
@@ -296,13 +376,16 @@ void GpuLowering::lowerFor(const dsl::Op &op, Location loc) {
     if (plan) {
       int S = plan->stages;
       stage = loop.getRegionIterArgs()[nflat];
+      int A = plan->ahead;
+      if (!plan->deferDots.empty())
+        asmVoid("wgmma.wait_group.sync.aligned 1;", ValueRange{}, "", loc);
       if (!aheadDot) {
-        asmVoid("cp.async.wait_group " + std::to_string(S - 2) + ";", ValueRange{}, "", loc);
+        asmVoid("cp.async.wait_group " + std::to_string(A - 1) + ";", ValueRange{}, "", loc);
         fenceProxyAsync(loc); // wgmma reads the copies through the async proxy
         barrier(loc);
       }
-      Value ivNext = add(iv, mul(step, c32(S - 1), loc), loc);
-      Value wstage = fold<arith::RemUIOp>(b_, loc, add(stage, c32(S - 1), loc), c32(S));
+      Value ivNext = add(iv, mul(step, c32(A), loc), loc);
+      Value wstage = fold<arith::RemUIOp>(b_, loc, add(stage, c32(A), loc), c32(S));
       if (!issueCopies(*plan, ivNext, hi, wstage, blk, loc))
         throw InternalError("pipelined loop: copies failed after the prologue succeeded");
       for (size_t n = 0; n < plan->loads.size(); ++n)
@@ -323,8 +406,16 @@ void GpuLowering::lowerFor(const dsl::Op &op, Location loc) {
     }
     vals_[blk.args[0]] = {nullptr, false, {iv}, 1, ivDiv_, kBig};
     unflatten(loop.getRegionIterArgs(), std::vector<int>(blk.args.begin() + 1, blk.args.end()));
+    std::set<const dsl::Op *> outerDefer = std::move(deferDots_);
+    deferDots_ = plan ? plan->deferDots : std::set<const dsl::Op *>{};
+    if (plan)
+      for (size_t c : plan->deferCarried) pending_.insert(blk.args[1 + c]);
     for (size_t i = 0; i + 1 < blk.ops.size(); ++i) lowerOp(blk.ops[i]);
+    deferDots_ = std::move(outerDefer);
+    keepPending_ = true; // the groups in flight carry on into the next iteration
     std::vector<Value> next = flatten(blk.ops.back().operands, ls, loc);
+    keepPending_ = false;
+    pending_.clear();
     if (plan)
       next.push_back(fold<arith::RemUIOp>(b_, loc, add(stage, c32(1), loc), c32(plan->stages)));
     if (aheadDot) {
@@ -343,6 +434,16 @@ void GpuLowering::lowerFor(const dsl::Op &op, Location loc) {
     it = hoistDepth_.erase(it);
   }
   unflatten(loop.getResults(), op.results);
+  if (guard) {
+    // The last iteration's groups, before the stages are reused.
+    for (size_t c : plan->deferCarried) pending_.insert(op.results[c]);
+    flushPending(loc);
+    std::vector<Value> out;
+    for (int r : op.results) out.insert(out.end(), vals_[r].regs.begin(), vals_[r].regs.end());
+    mk<scf::YieldOp>(b_, loc, out);
+    b_.setInsertionPointAfter(guard);
+    unflatten(guard.getResults(), op.results);
+  }
   if (plan) {
     // Copies of the iterations past the end may still be landing.
     asmVoid("cp.async.wait_all;", ValueRange{}, "", loc);

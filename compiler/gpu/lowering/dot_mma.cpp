@@ -46,7 +46,11 @@ void GpuLowering::lowerDot(const dsl::Op &op, Location loc) {
   const Layout *cl = mma(M, N, op.loc);
   // The accumulator in the mma layout first: moving it may use the same
   // temporary shared memory as the operand staging below.
-  TileVal acc = convert(op.operands[2], cl, loc);
+  // A deferred wgmma chains on its predecessor's accumulator while that
+  // group still runs (the hardware orders them); any other use waits.
+  bool chain = deferDots_.count(&op) && pending_.count(op.operands[2]) &&
+               vals_.at(op.operands[2]).layout == cl;
+  TileVal acc = chain ? vals_.at(op.operands[2]) : convert(op.operands[2], cl, loc);
   // Where the operands come from:
   //  A: registers (the 16-bit accumulator of a previous dot whose warps own
   //     the same rows: the FlashAttention-2 repack), fragments loaded once
@@ -97,12 +101,18 @@ void GpuLowering::lowerDot(const dsl::Op &op, Location loc) {
     return loadFragsA(g, aBase, lda, kk, loc);
   };
   if (wg) {
+    // A pipelined into the swizzled layout (ld 0) is read through its own
+    // descriptor; otherwise its fragments go in registers.
+    if (aPipe && lda == 0) {
+      lowerDotWgmma(op, acc, {}, aBase, bBase, bRows, loc);
+      return;
+    }
     std::vector<Value> a;
     for (int64_t kk = 0; kk < K / 16; ++kk) {
       std::vector<Value> f = fragsA(kk);
       a.insert(a.end(), f.begin(), f.end());
     }
-    lowerDotWgmma(op, acc, a, bBase, bRows, loc);
+    lowerDotWgmma(op, acc, a, Value(), bBase, bRows, loc);
     return;
   }
   auto frags = [&](int64_t kk) {

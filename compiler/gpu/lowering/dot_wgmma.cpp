@@ -66,12 +66,24 @@ static std::vector<Value> throughAsm(OpBuilder &b, MLIRContext &ctx, ArrayRef<Va
   return out;
 }
 
+std::vector<Value> GpuLowering::wgmmaWait(ArrayRef<Value> regs, int pending, Location loc) {
+  return throughAsm(b_, ctx_, regs, "wgmma.wait_group.sync.aligned " + std::to_string(pending) + ";",
+                    loc);
+}
+
 void GpuLowering::lowerDotWgmma(const dsl::Op &op, TileVal acc,
-                                const std::vector<Value> &aFrags, Value bBase, bool bRows,
-                                Location loc) {
+                                const std::vector<Value> &aFrags, Value aBase, Value bBase,
+                                bool bRows, Location loc) {
   const dsl::Type &at = ty(op.operands[0]), &bt = ty(op.operands[1]);
-  int64_t K = at.shape[1], N = bt.shape[1], R = bRows ? N : K;
+  int64_t M = at.shape[0], K = at.shape[1], N = bt.shape[1], R = bRows ? N : K;
   size_t nAcc = acc.regs.size(); // N / 2 per thread
+  bool aDesc = static_cast<bool>(aBase);
+  // A zero accumulator is not read: the first k-step runs with scale-d 0
+  // and undefined inputs, so no instruction writes the registers (a write
+  // while an earlier group runs would make ptxas serialize the wgmmas).
+  bool zeroAcc = isZero(op.operands[2]);
+  if (zeroAcc)
+    for (Value &r : acc.regs) r = mk<LLVM::UndefOp>(b_, loc, b_.getF32Type());
   // wgmma.fence orders the registers' earlier writes (the rescaled
   // accumulator, the packed A) before the asynchronous reads.
   std::vector<Value> regs(acc.regs.begin(), acc.regs.end());
@@ -83,47 +95,102 @@ void GpuLowering::lowerDotWgmma(const dsl::Op &op, TileVal acc,
   // K-major: 8-row groups 1024 bytes apart, k-steps 32 bytes apart inside a
   // 64-column group (the leading offset is unused). MN-major: k-steps of 16
   // rows are 2048 bytes apart, 64-column groups R * 128 bytes apart.
-  int64_t lbo = bRows ? 16 : R * 128, sbo = 1024;
-  uint64_t hi = (uint64_t((lbo >> 4) & 0x3FFF) << 16) | (uint64_t((sbo >> 4) & 0x3FFF) << 32) |
-                (uint64_t(1) << 62);
   Type i64 = b_.getI64Type();
   auto c64 = [&](uint64_t v) {
     return Value(mk<arith::ConstantOp>(b_, loc, i64, b_.getI64IntegerAttr(int64_t(v))));
   };
   Value sBase = mk<LLVM::PtrToIntOp>(b_, loc, b_.getI32Type(), smemBase_);
-  Value addr = fold<arith::AndIOp>(b_, loc, add(sBase, bBase, loc), c32(0x3FFFF));
-  Value desc0 = fold<arith::OrIOp>(
-      b_, loc, mk<arith::ExtUIOp>(b_, loc, i64, fold<arith::ShRUIOp>(b_, loc, addr, c32(4))),
-      c64(hi));
+  auto descriptor = [&](Value base, bool kMajor, int64_t rows) {
+    int64_t lbo = kMajor ? 16 : rows * 128, sbo = 1024;
+    uint64_t hi = (uint64_t((lbo >> 4) & 0x3FFF) << 16) |
+                  (uint64_t((sbo >> 4) & 0x3FFF) << 32) | (uint64_t(1) << 62);
+    Value addr = fold<arith::AndIOp>(b_, loc, add(sBase, base, loc), c32(0x3FFFF));
+    return fold<arith::OrIOp>(
+        b_, loc, mk<arith::ExtUIOp>(b_, loc, i64, fold<arith::ShRUIOp>(b_, loc, addr, c32(4))),
+        c64(hi));
+  };
+  auto kOffset = [](bool kMajor, int64_t rows, int64_t kk) {
+    return kMajor ? (kk / 4) * rows * 128 + (kk % 4) * 32 : kk * 2048;
+  };
+  Value descB = descriptor(bBase, bRows, R), descA;
+  // A from shared memory: warpgroup g reads rows 64g..64g+63 of the M-row
+  // K-major tile (8192 bytes into each 64-column group; a multiple of the
+  // swizzle's 1024-byte period, so the descriptor needs no base offset).
+  if (aDesc)
+    descA = descriptor(add(aBase, mul(fold<arith::DivUIOp>(b_, loc, warp_, c32(4)), c32(64 * 128),
+                                      loc),
+                           loc),
+                       true, M);
+  size_t nA = aDesc ? 1 : 4; // A's operands per k-step
   std::string ab = at.dtype == DType::bf16 ? "bf16.bf16" : "f16.f16";
-  std::string text = "{\n.reg .pred p;\nsetp.ne.b32 p, $" + std::to_string(nAcc + 5) +
+  std::string text = "{\n.reg .pred p;\nsetp.ne.b32 p, $" + std::to_string(nAcc + nA + 1) +
                      ", 0;\nwgmma.mma_async.sync.aligned.m64n" + std::to_string(N) + "k16.f32." +
                      ab + " {";
   for (size_t i = 0; i < nAcc; ++i) text += (i ? ",$" : "$") + std::to_string(i);
-  text += "}, {";
-  for (size_t i = 0; i < 4; ++i) text += (i ? ",$" : "$") + std::to_string(nAcc + i);
-  text += "}, $" + std::to_string(nAcc + 4) + ", p, 1, 1, " + (bRows ? "0" : "1") + ";\n}";
+  text += "}, ";
+  if (aDesc) {
+    text += "$" + std::to_string(nAcc);
+  } else {
+    text += "{";
+    for (size_t i = 0; i < 4; ++i) text += (i ? ",$" : "$") + std::to_string(nAcc + i);
+    text += "}";
+  }
+  // Immediates: scale-a, scale-b, then (A from shared memory) trans-a =
+  // K-major, and trans-b.
+  text += ", $" + std::to_string(nAcc + nA) + ", p, 1, 1, " + (aDesc ? "0, " : "") +
+          (bRows ? "0" : "1") + ";\n}";
   std::string cons;
   for (size_t i = 0; i < nAcc; ++i) cons += i ? ",=f" : "=f";
-  cons += ",r,r,r,r,l,r";
+  cons += aDesc ? ",l,l,r" : ",r,r,r,r,l,r";
   for (size_t i = 0; i < nAcc; ++i) cons += "," + std::to_string(i);
   Type f32 = b_.getF32Type();
   Type st = LLVM::LLVMStructType::getLiteral(&ctx_, std::vector<Type>(nAcc, f32));
   for (int64_t kk = 0; kk < K / 16; ++kk) {
-    int64_t koff = bRows ? (kk / 4) * R * 128 + (kk % 4) * 32 : kk * 2048;
-    Value desc = fold<arith::AddIOp>(b_, loc, desc0, c64(uint64_t(koff >> 4)));
-    std::vector<Value> args{a[size_t(kk * 4)], a[size_t(kk * 4 + 1)], a[size_t(kk * 4 + 2)],
-                            a[size_t(kk * 4 + 3)], desc, c32(1)};
+    Value desc = fold<arith::AddIOp>(b_, loc, descB, c64(uint64_t(kOffset(bRows, R, kk) >> 4)));
+    std::vector<Value> args;
+    if (aDesc)
+      args.push_back(fold<arith::AddIOp>(b_, loc, descA, c64(uint64_t(kOffset(true, M, kk) >> 4))));
+    else
+      args.insert(args.end(), a.begin() + kk * 4, a.begin() + kk * 4 + 4);
+    args.push_back(desc);
+    args.push_back(c32(zeroAcc && kk == 0 ? 0 : 1));
     args.insert(args.end(), d.begin(), d.end());
     auto m = asmCall(st, args, text, cons, true, loc);
     for (size_t i = 0; i < nAcc; ++i)
       d[i] = mk<LLVM::ExtractValueOp>(b_, loc, m.getResult(0), ArrayRef<int64_t>{int64_t(i)});
   }
   asmVoid("wgmma.commit_group.sync.aligned;", ValueRange{}, "", loc);
-  acc.regs = throughAsm(b_, ctx_, d, "wgmma.wait_group.sync.aligned 0;", loc);
   acc.layout = mma(at.shape[0], N, op.loc);
   acc.splat = false;
+  if (deferDots_.count(&op)) {
+    // Left in flight into the next iteration (see planPipeline): its
+    // result is only yielded.
+    acc.regs = d;
+    vals_[op.results[0]] = acc;
+    pending_.insert(op.results[0]);
+    return;
+  }
+  // Waiting for this group waits for every earlier one: the values those
+  // write pass through the same wait.
+  std::vector<Value> all = d;
+  for (int p : pending_) all.insert(all.end(), vals_.at(p).regs.begin(), vals_.at(p).regs.end());
+  all = wgmmaWait(all, 0, loc);
+  acc.regs.assign(all.begin(), all.begin() + d.size());
+  size_t pos = d.size();
+  for (int p : pending_)
+    for (Value &r : vals_.at(p).regs) r = all[pos++];
+  pending_.clear();
   vals_[op.results[0]] = acc;
+}
+
+void GpuLowering::flushPending(Location loc) {
+  std::vector<Value> all;
+  for (int p : pending_) all.insert(all.end(), vals_.at(p).regs.begin(), vals_.at(p).regs.end());
+  all = wgmmaWait(all, 0, loc);
+  size_t pos = 0;
+  for (int p : pending_)
+    for (Value &r : vals_.at(p).regs) r = all[pos++];
+  pending_.clear();
 }
 
 } // namespace hip::detail::gpu
