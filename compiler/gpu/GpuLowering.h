@@ -174,13 +174,24 @@ private:
   /// `regs` tied through `wgmma.wait_group pending`: later uses see the
   /// values the groups before the last `pending` ones wrote.
   std::vector<Value> wgmmaWait(ArrayRef<Value> regs, int pending, Location loc);
-  /// Dots of the loop being lowered whose wgmma groups stay in flight past
-  /// the iteration (see planPipeline), and the values their groups may still
-  /// be writing: a use other than the next such dot's accumulator waits for
-  /// them (flushPending), and every wait_group 0 covers them.
+  /// wgmma groups in flight. Each commit gets the next number; `pending_`
+  /// maps the values a group may still be writing to its number. A use
+  /// waits for the value's group with wait_group N, N the groups committed
+  /// after it, so newer groups keep running (a dot's product overlaps the
+  /// code up to its first use); the next dot may chain on a pending
+  /// accumulator. Dots of the loop being lowered whose groups stay in flight
+  /// past the iteration: deferDots_ (see planPipeline), their results
+  /// deferResults_.
+  std::map<int, int64_t> pending_;
+  int64_t groupSeq_ = 0;
   std::set<const dsl::Op *> deferDots_;
-  std::set<int> pending_;
-  bool keepPending_ = false; // a loop's yield passes pending values on
+  std::set<int> deferResults_;
+  bool keepPending_ = false; // a loop's yield passes deferred values on
+  /// Waits for the group of pending value `id` (and every older one).
+  void waitFor(int id, Location loc);
+  /// The value whose tile a dot reads as B (the transposed source of
+  /// dot(a, trans(x))).
+  int bSrcOf(const dsl::Op &dot) const;
   void flushPending(Location loc);
   /// Orders this thread's generic-proxy writes of shared memory before a
   /// later read by the async proxy (wgmma); emitted only where wgmma is used.

@@ -404,7 +404,8 @@ const TileVal &GpuLowering::val(int id) {
     r.contig = info.contig, r.div = info.div, r.cst = info.cst, r.prefix = info.prefix;
     vals_[id] = r;
   }
-  if (!keepPending_ && pending_.count(id)) flushPending(b_.getUnknownLoc());
+  if (pending_.count(id) && !(keepPending_ && deferResults_.count(id)))
+    waitFor(id, b_.getUnknownLoc());
   return vals_.at(id);
 }
 

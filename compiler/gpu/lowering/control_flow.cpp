@@ -52,11 +52,9 @@ std::vector<Value> GpuLowering::flatten(const std::vector<int> &ids,
                                         const std::vector<const Layout *> &ls, Location loc) {
   std::vector<Value> out;
   for (size_t i = 0; i < ids.size(); ++i) {
-    if (keepPending_ && pending_.count(ids[i]) && vals_.at(ids[i]).layout != ls[i]) {
-      keepPending_ = false; // moving it reads it: wait
-      flushPending(loc);
-      keepPending_ = true;
-    }
+    // A deferred product moved to another layout is read: wait for it.
+    if (keepPending_ && pending_.count(ids[i]) && vals_.at(ids[i]).layout != ls[i])
+      waitFor(ids[i], loc);
     TileVal v = ls[i] ? convert(ids[i], ls[i], loc) : val(ids[i]);
     out.insert(out.end(), v.regs.begin(), v.regs.end());
   }
@@ -377,8 +375,11 @@ void GpuLowering::lowerFor(const dsl::Op &op, Location loc) {
       int S = plan->stages;
       stage = loop.getRegionIterArgs()[nflat];
       int A = plan->ahead;
+      // The previous iteration's deferred groups may run on; older ones,
+      // which read the stage refilled below, are done.
       if (!plan->deferDots.empty())
-        asmVoid("wgmma.wait_group.sync.aligned 1;", ValueRange{}, "", loc);
+        asmVoid("wgmma.wait_group.sync.aligned " + std::to_string(plan->deferDots.size()) + ";",
+                ValueRange{}, "", loc);
       if (!aheadDot) {
         asmVoid("cp.async.wait_group " + std::to_string(A - 1) + ";", ValueRange{}, "", loc);
         fenceProxyAsync(loc); // wgmma reads the copies through the async proxy
@@ -407,15 +408,25 @@ void GpuLowering::lowerFor(const dsl::Op &op, Location loc) {
     vals_[blk.args[0]] = {nullptr, false, {iv}, 1, ivDiv_, kBig};
     unflatten(loop.getRegionIterArgs(), std::vector<int>(blk.args.begin() + 1, blk.args.end()));
     std::set<const dsl::Op *> outerDefer = std::move(deferDots_);
+    std::set<int> outerResults = std::move(deferResults_);
     deferDots_ = plan ? plan->deferDots : std::set<const dsl::Op *>{};
+    deferResults_.clear();
+    for (const dsl::Op *d : deferDots_) deferResults_.insert(d->results[0]);
+    // The previous iteration's deferred groups, newest last.
     if (plan)
-      for (size_t c : plan->deferCarried) pending_.insert(blk.args[1 + c]);
+      for (size_t k = 0; k < plan->deferCarried.size(); ++k)
+        pending_[blk.args[1 + plan->deferCarried[k]]] =
+            groupSeq_ - int64_t(plan->deferCarried.size() - k);
     for (size_t i = 0; i + 1 < blk.ops.size(); ++i) lowerOp(blk.ops[i]);
-    deferDots_ = std::move(outerDefer);
-    keepPending_ = true; // the groups in flight carry on into the next iteration
+    keepPending_ = true; // the deferred groups carry on into the next iteration
     std::vector<Value> next = flatten(blk.ops.back().operands, ls, loc);
     keepPending_ = false;
-    pending_.clear();
+    // Nothing else may run past the iteration (its stage is refilled).
+    for (auto it = pending_.begin(); it != pending_.end();)
+      it = deferResults_.count(it->first) ? pending_.erase(it) : std::next(it);
+    flushPending(loc);
+    deferDots_ = std::move(outerDefer);
+    deferResults_ = std::move(outerResults);
     if (plan)
       next.push_back(fold<arith::RemUIOp>(b_, loc, add(stage, c32(1), loc), c32(plan->stages)));
     if (aheadDot) {
@@ -436,7 +447,9 @@ void GpuLowering::lowerFor(const dsl::Op &op, Location loc) {
   unflatten(loop.getResults(), op.results);
   if (guard) {
     // The last iteration's groups, before the stages are reused.
-    for (size_t c : plan->deferCarried) pending_.insert(op.results[c]);
+    for (size_t k = 0; k < plan->deferCarried.size(); ++k)
+      pending_[op.results[plan->deferCarried[k]]] =
+          groupSeq_ - int64_t(plan->deferCarried.size() - k);
     flushPending(loc);
     std::vector<Value> out;
     for (int r : op.results) out.insert(out.end(), vals_[r].regs.begin(), vals_[r].regs.end());
@@ -484,6 +497,8 @@ std::vector<int> GpuLowering::hoistGatherSources(const dsl::Block &body, Locatio
 }
 
 void GpuLowering::lowerIf(const dsl::Op &op, Location loc) {
+  // A wait inside a branch would not dominate the uses after the if.
+  flushPending(loc);
   size_t nr = op.results.size();
   std::vector<const Layout *> ls;
   for (size_t i = 0; i < nr; ++i)

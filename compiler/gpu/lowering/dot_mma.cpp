@@ -48,9 +48,10 @@ void GpuLowering::lowerDot(const dsl::Op &op, Location loc) {
   // temporary shared memory as the operand staging below.
   // A deferred wgmma chains on its predecessor's accumulator while that
   // group still runs (the hardware orders them); any other use waits.
-  bool chain = deferDots_.count(&op) && pending_.count(op.operands[2]) &&
+  bool chain = wgmmaDot(op) && pending_.count(op.operands[2]) && uses_[op.operands[2]] == 1 &&
                vals_.at(op.operands[2]).layout == cl;
   TileVal acc = chain ? vals_.at(op.operands[2]) : convert(op.operands[2], cl, loc);
+  if (chain) pending_.erase(op.operands[2]); // done when this dot's group is
   // Where the operands come from:
   //  A: registers (the 16-bit accumulator of a previous dot whose warps own
   //     the same rows: the FlashAttention-2 repack), fragments loaded once

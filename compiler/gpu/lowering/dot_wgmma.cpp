@@ -162,35 +162,51 @@ void GpuLowering::lowerDotWgmma(const dsl::Op &op, TileVal acc,
   asmVoid("wgmma.commit_group.sync.aligned;", ValueRange{}, "", loc);
   acc.layout = mma(at.shape[0], N, op.loc);
   acc.splat = false;
-  if (deferDots_.count(&op)) {
-    // Left in flight into the next iteration (see planPipeline): its
-    // result is only yielded.
+  int64_t group = groupSeq_++;
+  // The product is waited for at its first use (waitFor). Only while its
+  // operands stay put: B in a pipeline stage (refilled only after every
+  // group of the iteration that reads it is done, see lowerFor), not in the
+  // temporary shared memory that later ops reuse.
+  if (deferDots_.count(&op) || pipe_.count(bSrcOf(op))) {
     acc.regs = d;
     vals_[op.results[0]] = acc;
-    pending_.insert(op.results[0]);
+    pending_[op.results[0]] = group;
     return;
   }
-  // Waiting for this group waits for every earlier one: the values those
-  // write pass through the same wait.
-  std::vector<Value> all = d;
-  for (int p : pending_) all.insert(all.end(), vals_.at(p).regs.begin(), vals_.at(p).regs.end());
-  all = wgmmaWait(all, 0, loc);
-  acc.regs.assign(all.begin(), all.begin() + d.size());
-  size_t pos = d.size();
-  for (int p : pending_)
-    for (Value &r : vals_.at(p).regs) r = all[pos++];
-  pending_.clear();
   vals_[op.results[0]] = acc;
+  pending_[op.results[0]] = group;
+  waitFor(op.results[0], loc);
+}
+
+int GpuLowering::bSrcOf(const dsl::Op &dot) const {
+  int b = dot.operands[1];
+  return transB_.count(b) ? allDefs_.at(b)->operands[0] : b;
+}
+
+void GpuLowering::waitFor(int id, Location loc) {
+  int64_t g = pending_.at(id);
+  std::vector<int> done;
+  std::vector<Value> all;
+  for (auto &[v, vg] : pending_)
+    if (vg <= g) {
+      done.push_back(v);
+      all.insert(all.end(), vals_.at(v).regs.begin(), vals_.at(v).regs.end());
+    }
+  int64_t newer = std::clamp<int64_t>(groupSeq_ - 1 - g, 0, 7);
+  all = wgmmaWait(all, int(newer), loc);
+  size_t pos = 0;
+  for (int v : done) {
+    for (Value &r : vals_.at(v).regs) r = all[pos++];
+    pending_.erase(v);
+  }
 }
 
 void GpuLowering::flushPending(Location loc) {
-  std::vector<Value> all;
-  for (int p : pending_) all.insert(all.end(), vals_.at(p).regs.begin(), vals_.at(p).regs.end());
-  all = wgmmaWait(all, 0, loc);
-  size_t pos = 0;
-  for (int p : pending_)
-    for (Value &r : vals_.at(p).regs) r = all[pos++];
-  pending_.clear();
+  if (pending_.empty()) return;
+  int last = pending_.begin()->first;
+  for (auto &[v, g] : pending_)
+    if (g > pending_.at(last)) last = v;
+  waitFor(last, loc);
 }
 
 } // namespace hip::detail::gpu
