@@ -144,6 +144,73 @@ Softmax initialState(int64_t BM, int64_t D) {
           full({BM, D}, 0.0, DType::f32)};
 }
 
+/// The key tiles [lo, hi) (BN keys each) with the QK^T of tile j + 1 issued
+/// before the P V of tile j (PIPE=1, FlashAttention-3's order within a
+/// warpgroup): the softmax of tile j + 1 then runs while the tensor cores
+/// multiply P V, and the accumulator is rescaled once that is done. The
+/// state carries P (the current tile's probabilities, already cast) and the
+/// accumulator scaled for it. A first QK^T (prologue) and a last P V
+/// (epilogue) run outside the loop; with no tile at all the prologue's keys
+/// are all masked, so its P is zero and the state unchanged.
+/// `mask(tok)`: the keys' load mask and the [BM, BN] validity of the scores,
+/// or nothing for tiles every row sees in full.
+using TileMask = std::function<std::optional<std::pair<Val, Val>>(Val tok)>;
+Softmax pipelinedTiles(const AttnArgs &a, Val qt, Softmax st, Val lo, Val hi, int64_t BN,
+                       int64_t D, DType t, const TileMask &mask) {
+  Val d = arange(0, D);
+  auto kvPtrs = [&](Val tok, Val base, Val stride) {
+    return base + (expand_dims(tok * stride, 1) + expand_dims(d, 0));
+  };
+  // Q K^T of tile `tok` (with `limit`: keys from `limit` on are masked too)
+  // and a function that turns it into scaled, masked base-2 logits; apart,
+  // so that the P V issued between them runs while they are computed.
+  auto scores = [&](Val tok, std::optional<Val> limit) {
+    auto m = mask(tok);
+    Val ok = limit ? tok < *limit : constant(1, DType::i1);
+    if (m) ok = ok & m->first;
+    Val kt = limit || m ? trans(load(kvPtrs(tok, a.kBase, a.skt), expand_dims(ok, 1), 0.0))
+                        : trans(load(kvPtrs(tok, a.kBase, a.skt)));
+    Val qk = dot(qt, kt);
+    return std::pair<Val, std::function<Val(Val)>>(qk, [&, ok, m, limit](Val x) {
+      Val logits = x * (a.scale * kLog2e);
+      if (!limit && !m) return logits;
+      Val valid = expand_dims(ok, 0);
+      if (m) valid = valid & m->second;
+      return where(valid, logits, -kInf);
+    });
+  };
+  auto values = [&](Val tok, std::optional<Val> limit) {
+    auto m = mask(tok);
+    Val ok = limit ? tok < *limit : constant(1, DType::i1);
+    if (m) ok = ok & m->first;
+    return limit || m ? load(kvPtrs(tok, a.vBase, a.svt), expand_dims(ok, 1), 0.0)
+                      : load(kvPtrs(tok, a.vBase, a.svt));
+  };
+  // Online softmax of one tile of scores: the new max, sum and the factor
+  // that rescales the accumulator.
+  auto softmax = [&](Val m, Val l, Val logits) {
+    Val mNew = maximum(m, max(logits, 1));
+    Val mSafe = where(mNew == -kInf, 0.0, mNew);
+    Val p = exp2(logits - expand_dims(mSafe, 1));
+    Val alpha = exp2(m - mSafe);
+    return std::vector<Val>{mNew, l * alpha + sum(p, 1), alpha, cast(p, t)};
+  };
+  Val ar = arange(0, BN);
+  auto first = scores(lo + ar, hi);
+  std::vector<Val> s0 = softmax(st.m, st.l, first.second(first.first));
+  Val acc0 = st.acc * expand_dims(s0[2], 1);
+  std::vector<Val> res =
+      for_range(lo, hi - int(BN), BN, {s0[0], s0[1], acc0, s0[3]}, [&](Val n, std::vector<Val> c) {
+        auto next = scores(n + int(BN) + ar, std::nullopt);
+        Val acc = dot(c[3], values(n + ar, std::nullopt), c[2]);
+        std::vector<Val> sn = softmax(c[0], c[1], next.second(next.first));
+        return std::vector<Val>{sn[0], sn[1], acc * expand_dims(sn[2], 1), sn[3]};
+      });
+  // The last tile: lo + BN * floor((hi - lo - 1) / BN) (lo when empty).
+  Val last = lo + maximum(hi - lo - 1, 0) / int(BN) * int(BN);
+  return {res[0], res[1], dot(res[3], values(last + ar, hi), res[2])};
+}
+
 // ---- Dense ---------------------------------------------------------------------------
 void flashAttention(Builder &b, const Config &c) {
   DType t = inputType(c["DTYPE"]);
@@ -160,12 +227,24 @@ void flashAttention(Builder &b, const Config &c) {
     Val pMin = min(where(r.ok, r.pos, std::numeric_limits<int32_t>::max()), 0);
     full = minimum(full, maximum(pMin + 1, 0) / int(BN) * int(BN));
   }
+  Val rowOk = expand_dims(r.ok, 1), pj = expand_dims(r.pos, 1); // (loop invariants)
+  if (c["PIPE"]) {
+    Softmax st = pipelinedTiles(a, r.qt, initialState(BM, D), constant(0, DType::i32), full, BN,
+                                D, t, [](Val) { return std::nullopt; });
+    st = pipelinedTiles(a, r.qt, st, full, hi, BN, D, t, [&](Val tok) {
+      Val ok = tok < a.Tk;
+      Val valid = expand_dims(ok, 0) & rowOk;
+      if (causal) valid = valid & (expand_dims(tok, 0) <= pj);
+      return std::optional<std::pair<Val, Val>>({ok, valid});
+    });
+    storeRows(a, r, st, D, t);
+    return;
+  }
   Softmax st = unpack(for_range(0, full, BN, pack(initialState(BM, D)), [&](Val n, std::vector<Val> s) {
     Val tok = n + arange(0, BN);
     auto [kt, vt] = loadKV(a, tok, std::nullopt, D);
     return pack(update(unpack(s), r.qt, kt, vt, std::nullopt, a.scale, t));
   }));
-  Val rowOk = expand_dims(r.ok, 1), pj = expand_dims(r.pos, 1); // (loop invariants)
   st = unpack(for_range(full, hi, BN, pack(st), [&](Val n, std::vector<Val> s) {
     Val tok = n + arange(0, BN);
     Val ok = tok < a.Tk;
@@ -363,9 +442,9 @@ void registerAttentionKernels() {
   static bool done = [] {
     registerKernel({"flash_attention", "dense attention (online softmax), causal or not, GQA",
                     {{"BLOCK_M", {64, 128}}, {"BLOCK_N", {32, 64}}, {"num_warps", {4, 8}},
-                     {"num_stages", {2, 3}}},
+                     {"num_stages", {2, 3}}, {"PIPE", {0, 1}}},
                     Config{{"BLOCK_M", 64}, {"BLOCK_N", 64}, {"HEAD_DIM", 64}, {"CAUSAL", 1},
-                           {"DTYPE", 0}, {"num_warps", 4}, {"num_stages", 2}},
+                           {"DTYPE", 0}, {"num_warps", 4}, {"num_stages", 2}, {"PIPE", 0}},
                     flashAttention,
                     [](const Config &c) {
                       std::string e = validatePow2(c, {"BLOCK_M", "BLOCK_N", "HEAD_DIM"}, 16);

@@ -368,9 +368,25 @@ Tensor denseAttentionImpl(const TensorView &q, const TensorView &k, const Tensor
     return std::array<unsigned, 3>{unsigned((p.Tq + c["BLOCK_M"] - 1) / c["BLOCK_M"]),
                                    unsigned(p.B * p.H), 1};
   };
-  ctx.launchTuned("flash_attention", cfg, grid,
-                  ctx.kernelArgs({}, {}, &vd, &out),
-                  {out.view()}, {{"T_q", p.Tq}, {"T_k", p.Tk}}, {{"gqa", p.H / p.Hkv}});
+  if (!args.schedule.empty()) {
+    const dsl::KernelDef &def = dsl::findKernel("flash_attention");
+    for (auto &[key, value] : args.schedule) {
+      if (std::none_of(def.space.begin(), def.space.end(), [&](auto &s) { return s.first == key; })) {
+        std::string keys;
+        for (auto &s : def.space) keys += (keys.empty() ? "" : ", ") + s.first;
+        throw InvalidArgument("DenseAttentionArgs::schedule: '" + key +
+                              "' is not a schedule key of flash_attention (" + keys + ")");
+      }
+      cfg.set(key, value);
+    }
+    if (std::string why = def.validate(cfg); !why.empty())
+      throw InvalidArgument("DenseAttentionArgs::schedule: flash_attention rejects " + cfg.str() +
+                            ": " + why);
+    ctx.launch("flash_attention", cfg, grid(cfg), ctx.kernelArgs({}, {}, &vd, &out));
+  } else {
+    ctx.launchTuned("flash_attention", cfg, grid, ctx.kernelArgs({}, {}, &vd, &out),
+                    {out.view()}, {{"T_q", p.Tq}, {"T_k", p.Tk}}, {{"gqa", p.H / p.Hkv}});
+  }
   sync(p);
   return toDevice(out, q.device);
 }

@@ -112,6 +112,43 @@ TEST_P(Attention, DenseMatchesReference) {
   }
 }
 
+// Every dense schedule computes the same attention: in particular PIPE=1
+// (the next tile's QK^T before this tile's P V; prologue and epilogue
+// outside the loop, loops of zero, one and many tiles, ragged T) and three
+// pipeline stages (on sm_90a: P V left running into the next iteration).
+TEST_P(Attention, DenseSchedulesMatchReference) {
+  struct Case { int64_t B, Tq, Tk, H, Hkv, D; bool causal; };
+  struct Sched { int64_t BM, BN, warps, stages, pipe; };
+  uint64_t seed = 50;
+  for (Case c : {Case{1, 200, 200, 2, 1, 64, true}, Case{2, 37, 150, 4, 2, 32, true},
+                 Case{1, 70, 70, 2, 1, 128, false}, Case{1, 20, 20, 2, 2, 64, true},
+                 Case{1, 300, 300, 2, 1, 128, true}}) {
+    Inputs in(c.B, c.Tq, c.Tk, c.H, c.Hkv, c.D, seed++);
+    kernels::HiPMaskParams all;
+    all.maskK = c.Tk + 16, all.blockSizeQ = 16, all.blockStrideQ = 1, all.blockSizeK = 1;
+    all.sink = 0, all.window = 0;
+    for (Sched s : {Sched{64, 64, 4, 2, 1}, Sched{64, 32, 4, 3, 1}, Sched{128, 64, 8, 3, 1},
+                    Sched{128, 64, 8, 3, 0}, Sched{64, 64, 4, 3, 0}}) {
+      DenseAttentionArgs da;
+      da.is_causal = c.causal;
+      da.backend = backend();
+      da.schedule = {{"BLOCK_M", s.BM}, {"BLOCK_N", s.BN}, {"num_warps", s.warps},
+                     {"num_stages", s.stages}, {"PIPE", s.pipe}};
+      Tensor out = dense_attention(in.qv(), in.kv(), in.vv(), da);
+      EXPECT_LT(maxErrorVsReference(in, out, all, nullptr, c.causal), 2e-2)
+          << "Tq " << c.Tq << " Tk " << c.Tk << " D " << c.D << " causal " << c.causal
+          << " BM " << s.BM << " BN " << s.BN << " stages " << s.stages << " PIPE " << s.pipe;
+    }
+  }
+  Inputs in(1, 16, 16, 1, 1, 32, 99);
+  DenseAttentionArgs bad;
+  bad.backend = backend();
+  bad.schedule = {{"TILE", 64}};
+  EXPECT_THROW(dense_attention(in.qv(), in.kv(), in.vv(), bad), InvalidArgument);
+  bad.schedule = {{"BLOCK_M", 48}};
+  EXPECT_THROW(dense_attention(in.qv(), in.kv(), in.vv(), bad), InvalidArgument);
+}
+
 // The DSL mask search selects exactly the blocks of the float64 reference.
 TEST_P(Attention, MaskMatchesReferenceSearch) {
   struct Case { int64_t T, D, maskK, bq, bsq, bk, bsk, sink, window; bool aligned; };

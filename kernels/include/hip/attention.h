@@ -20,6 +20,7 @@
 
 #include "hip/tensor.h"
 
+#include <map>
 #include <optional>
 #include <string>
 
@@ -100,6 +101,12 @@ struct DenseAttentionArgs {
   std::optional<float> softmax_scale;
   TensorView position_ids;
   ComputeBackend backend = ComputeBackend::Auto;
+  /// Schedule values of the flash_attention kernel (the keys of its config
+  /// space: BLOCK_M, BLOCK_N, num_warps, num_stages, PIPE; see `hipattn
+  /// kernels`) that replace the default or tuned ones. With any set, the
+  /// call is not tuned. An unknown key or a value the kernel rejects throws
+  /// InvalidArgument.
+  std::map<std::string, int64_t> schedule;
 };
 
 /// Dense (flash) attention with the same conventions: the baseline and the
