@@ -152,21 +152,26 @@ Softmax initialState(int64_t BM, int64_t D) {
 /// accumulator scaled for it. A first QK^T (prologue) and a last P V
 /// (epilogue) run outside the loop; with no tile at all the prologue's keys
 /// are all masked, so its P is zero and the state unchanged.
-/// `mask(tok)`: the keys' load mask and the [BM, BN] validity of the scores,
-/// or nothing for tiles every row sees in full.
-using TileMask = std::function<std::optional<std::pair<Val, Val>>(Val tok)>;
+/// `tile(n)`: the key tokens [BN] of the tile at n, with their load mask and
+/// the [BM, BN] validity of the scores, or without (tiles every row sees in
+/// full).
+struct TileKeys {
+  Val tok;
+  std::optional<std::pair<Val, Val>> mask;
+};
+using TileFn = std::function<TileKeys(Val n)>;
 Softmax pipelinedTiles(const AttnArgs &a, Val qt, Softmax st, Val lo, Val hi, int64_t BN,
-                       int64_t D, DType t, const TileMask &mask) {
-  Val d = arange(0, D);
+                       int64_t D, DType t, const TileFn &tile) {
+  Val d = arange(0, D), ar = arange(0, BN);
   auto kvPtrs = [&](Val tok, Val base, Val stride) {
     return base + (expand_dims(tok * stride, 1) + expand_dims(d, 0));
   };
-  // Q K^T of tile `tok` (with `limit`: keys from `limit` on are masked too)
-  // and a function that turns it into scaled, masked base-2 logits; apart,
-  // so that the P V issued between them runs while they are computed.
-  auto scores = [&](Val tok, std::optional<Val> limit) {
-    auto m = mask(tok);
-    Val ok = limit ? tok < *limit : constant(1, DType::i1);
+  // Q K^T of the tile at n (with `limit`: positions from `limit` on are
+  // masked too) and a function that turns it into scaled, masked base-2
+  // logits; apart, so that the P V issued between them runs meanwhile.
+  auto scores = [&](Val n, std::optional<Val> limit) {
+    auto [tok, m] = tile(n);
+    Val ok = limit ? n + ar < *limit : constant(1, DType::i1);
     if (m) ok = ok & m->first;
     Val kt = limit || m ? trans(load(kvPtrs(tok, a.kBase, a.skt), expand_dims(ok, 1), 0.0))
                         : trans(load(kvPtrs(tok, a.kBase, a.skt)));
@@ -179,9 +184,9 @@ Softmax pipelinedTiles(const AttnArgs &a, Val qt, Softmax st, Val lo, Val hi, in
       return where(valid, logits, -kInf);
     });
   };
-  auto values = [&](Val tok, std::optional<Val> limit) {
-    auto m = mask(tok);
-    Val ok = limit ? tok < *limit : constant(1, DType::i1);
+  auto values = [&](Val n, std::optional<Val> limit) {
+    auto [tok, m] = tile(n);
+    Val ok = limit ? n + ar < *limit : constant(1, DType::i1);
     if (m) ok = ok & m->first;
     return limit || m ? load(kvPtrs(tok, a.vBase, a.svt), expand_dims(ok, 1), 0.0)
                       : load(kvPtrs(tok, a.vBase, a.svt));
@@ -195,20 +200,19 @@ Softmax pipelinedTiles(const AttnArgs &a, Val qt, Softmax st, Val lo, Val hi, in
     Val alpha = exp2(m - mSafe);
     return std::vector<Val>{mNew, l * alpha + sum(p, 1), alpha, cast(p, t)};
   };
-  Val ar = arange(0, BN);
-  auto first = scores(lo + ar, hi);
+  auto first = scores(lo, hi);
   std::vector<Val> s0 = softmax(st.m, st.l, first.second(first.first));
   Val acc0 = st.acc * expand_dims(s0[2], 1);
   std::vector<Val> res =
       for_range(lo, hi - int(BN), BN, {s0[0], s0[1], acc0, s0[3]}, [&](Val n, std::vector<Val> c) {
-        auto next = scores(n + int(BN) + ar, std::nullopt);
-        Val acc = dot(c[3], values(n + ar, std::nullopt), c[2]);
+        auto next = scores(n + int(BN), std::nullopt);
+        Val acc = dot(c[3], values(n, std::nullopt), c[2]);
         std::vector<Val> sn = softmax(c[0], c[1], next.second(next.first));
         return std::vector<Val>{sn[0], sn[1], acc * expand_dims(sn[2], 1), sn[3]};
       });
   // The last tile: lo + BN * floor((hi - lo - 1) / BN) (lo when empty).
   Val last = lo + maximum(hi - lo - 1, 0) / int(BN) * int(BN);
-  return {res[0], res[1], dot(res[3], values(last + ar, hi), res[2])};
+  return {res[0], res[1], dot(res[3], values(last, hi), res[2])};
 }
 
 // ---- Dense ---------------------------------------------------------------------------
@@ -228,31 +232,30 @@ void flashAttention(Builder &b, const Config &c) {
     full = minimum(full, maximum(pMin + 1, 0) / int(BN) * int(BN));
   }
   Val rowOk = expand_dims(r.ok, 1), pj = expand_dims(r.pos, 1); // (loop invariants)
-  if (c["PIPE"]) {
-    Softmax st = pipelinedTiles(a, r.qt, initialState(BM, D), constant(0, DType::i32), full, BN,
-                                D, t, [](Val) { return std::nullopt; });
-    st = pipelinedTiles(a, r.qt, st, full, hi, BN, D, t, [&](Val tok) {
-      Val ok = tok < a.Tk;
-      Val valid = expand_dims(ok, 0) & rowOk;
-      if (causal) valid = valid & (expand_dims(tok, 0) <= pj);
-      return std::optional<std::pair<Val, Val>>({ok, valid});
-    });
-    storeRows(a, r, st, D, t);
-    return;
-  }
-  Softmax st = unpack(for_range(0, full, BN, pack(initialState(BM, D)), [&](Val n, std::vector<Val> s) {
-    Val tok = n + arange(0, BN);
-    auto [kt, vt] = loadKV(a, tok, std::nullopt, D);
-    return pack(update(unpack(s), r.qt, kt, vt, std::nullopt, a.scale, t));
-  }));
-  st = unpack(for_range(full, hi, BN, pack(st), [&](Val n, std::vector<Val> s) {
-    Val tok = n + arange(0, BN);
+  Val ar = arange(0, BN);
+  auto inside = [&](Val n) { return TileKeys{n + ar, std::nullopt}; };
+  auto diagonal = [&](Val n) {
+    Val tok = n + ar;
     Val ok = tok < a.Tk;
-    auto [kt, vt] = loadKV(a, tok, ok, D);
     Val valid = expand_dims(ok, 0) & rowOk;
     if (causal) valid = valid & (expand_dims(tok, 0) <= pj);
-    return pack(update(unpack(s), r.qt, kt, vt, valid, a.scale, t));
-  }));
+    return TileKeys{tok, std::pair<Val, Val>(ok, valid)};
+  };
+  Softmax st = initialState(BM, D);
+  if (c["PIPE"]) {
+    st = pipelinedTiles(a, r.qt, st, constant(0, DType::i32), full, BN, D, t, inside);
+    st = pipelinedTiles(a, r.qt, st, full, hi, BN, D, t, diagonal);
+  } else {
+    st = unpack(for_range(0, full, BN, pack(st), [&](Val n, std::vector<Val> s) {
+      auto [kt, vt] = loadKV(a, inside(n).tok, std::nullopt, D);
+      return pack(update(unpack(s), r.qt, kt, vt, std::nullopt, a.scale, t));
+    }));
+    st = unpack(for_range(full, hi, BN, pack(st), [&](Val n, std::vector<Val> s) {
+      TileKeys k = diagonal(n);
+      auto [kt, vt] = loadKV(a, k.tok, k.mask->first, D);
+      return pack(update(unpack(s), r.qt, kt, vt, k.mask->second, a.scale, t));
+    }));
+  }
   storeRows(a, r, st, D, t);
 }
 
@@ -275,15 +278,24 @@ void blockSparseAttention(Builder &b, const Config &c) {
   Softmax st = initialState(BM, D);
   // 1. Selected blocks: keys outside the window (t <= p - W) and past the sink.
   Val nSel = load(ks + row) * int(bk);
-  st = unpack(for_range(0, nSel, BN, pack(st), [&](Val n, std::vector<Val> s) {
-    Val j = n + arange(0, BN);
+  Val ar = arange(0, BN);
+  auto selected = [&](Val n) {
+    Val j = n + ar;
     Val jOk = j < nSel;
     Val tok = load(indices + (row * kMax + j / int(bk)), jOk, 0) + j % int(bk);
     Val ok = jOk & (tok < a.Tk) & (tok >= int(S));
-    auto [kt, vt] = loadKV(a, tok, ok, D);
     Val valid = expand_dims(ok, 0) & (expand_dims(tok, 0) <= pj - int(W));
-    return pack(update(unpack(s), r.qt, kt, vt, valid, a.scale, t));
-  }));
+    return TileKeys{tok, std::pair<Val, Val>(ok, valid)};
+  };
+  if (c["PIPE"]) {
+    st = pipelinedTiles(a, r.qt, st, constant(0, DType::i32), nSel, BN, D, t, selected);
+  } else {
+    st = unpack(for_range(0, nSel, BN, pack(st), [&](Val n, std::vector<Val> s) {
+      TileKeys k = selected(n);
+      auto [kt, vt] = loadKV(a, k.tok, k.mask->first, D);
+      return pack(update(unpack(s), r.qt, kt, vt, k.mask->second, a.scale, t));
+    }));
+  }
   // 2. Sink: keys [0, S) not also in the window.
   if (S > 0)
     st = unpack(for_range(0, int(S), BN, pack(st), [&](Val n, std::vector<Val> s) {
@@ -456,10 +468,10 @@ void registerAttentionKernels() {
         {"hip_block_sparse_attention",
          "HiP sparse attention over selected key blocks + sink + sliding window (§3)",
          {{"BLOCK_M", {32, 64}}, {"BLOCK_N", {32, 64}}, {"num_warps", {4, 8}},
-          {"num_stages", {2, 3}}},
+          {"num_stages", {2, 3}}, {"PIPE", {0, 1}}},
          Config{{"BLOCK_M", 64}, {"BLOCK_N", 64}, {"HEAD_DIM", 64}, {"DTYPE", 0},
                 {"BLOCK_SIZE_Q", 64}, {"BLOCK_SIZE_K", 2}, {"SINK", 16}, {"WINDOW", 256},
-                {"num_warps", 4}, {"num_stages", 2}},
+                {"num_warps", 4}, {"num_stages", 2}, {"PIPE", 0}},
          blockSparseAttention, [](const Config &c) {
            std::string e = validatePow2(c, {"BLOCK_M", "BLOCK_N", "HEAD_DIM"}, 16);
            if (!e.empty()) return e;

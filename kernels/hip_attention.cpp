@@ -177,6 +177,25 @@ Schedule attentionSchedule(const Target &t, int64_t D, int64_t BM = 0) {
   return s;
 }
 
+/// `cfg` with the schedule values of `pinned` (keys of `kernel`'s config
+/// space only); InvalidArgument naming `what` for an unknown key or a config
+/// the kernel rejects.
+void pinSchedule(const std::string &kernel, dsl::Config &cfg,
+                 const std::map<std::string, int64_t> &pinned, const std::string &what) {
+  const dsl::KernelDef &def = dsl::findKernel(kernel);
+  for (auto &[key, value] : pinned) {
+    if (std::none_of(def.space.begin(), def.space.end(), [&](auto &s) { return s.first == key; })) {
+      std::string keys;
+      for (auto &s : def.space) keys += (keys.empty() ? "" : ", ") + s.first;
+      throw InvalidArgument(what + ": '" + key + "' is not a schedule key of " + kernel + " (" +
+                            keys + ")");
+    }
+    cfg.set(key, value);
+  }
+  if (std::string why = def.validate(cfg); !why.empty())
+    throw InvalidArgument(what + ": " + kernel + " rejects " + cfg.str() + ": " + why);
+}
+
 void sync(const Problem &p) {
   if (p.computeOn == Device::CUDA) rt::Cuda::get().synchronize();
 }
@@ -330,14 +349,20 @@ HiPAttentionOutput hipAttentionImpl(const TensorView &q, const TensorView &k, co
       int64_t progs = nQB * std::max<int64_t>(1, bq / c["BLOCK_M"]);
       return std::array<unsigned, 3>{unsigned(progs), unsigned(p.B * p.H), 1};
     };
-    ctx.launchTuned("hip_block_sparse_attention", cfg, grid,
-                    ctx.kernelArgs({MaskContext::pointer(mask.indices),
-                                    MaskContext::pointer(mask.ks)},
-                                   {ArgValue::int32(int32_t(nQB)),
-                                    ArgValue::int32(int32_t(mask.capacity()))},
-                                   &vd, &out),
-                    {out.view()}, {{"T_q", p.Tq}, {"T_k", p.Tk}},
-                    {{"gqa", p.H / p.Hkv}, {"k_capacity", mask.capacity()}});
+    std::vector<ArgValue> kargs =
+        ctx.kernelArgs({MaskContext::pointer(mask.indices), MaskContext::pointer(mask.ks)},
+                       {ArgValue::int32(int32_t(nQB)), ArgValue::int32(int32_t(mask.capacity()))},
+                       &vd, &out);
+    if (!args.attention_schedule.empty()) {
+      pinSchedule("hip_block_sparse_attention", cfg, args.attention_schedule,
+                  "HiPAttentionArgs::attention_schedule");
+      auto g = grid(cfg);
+      if (g[0] && g[1]) ctx.launch("hip_block_sparse_attention", cfg, g, kargs);
+    } else {
+      ctx.launchTuned("hip_block_sparse_attention", cfg, grid, kargs, {out.view()},
+                      {{"T_q", p.Tq}, {"T_k", p.Tk}},
+                      {{"gqa", p.H / p.Hkv}, {"k_capacity", mask.capacity()}});
+    }
     sync(p);
     result.out = toDevice(out, q.device);
   } else {
@@ -369,19 +394,7 @@ Tensor denseAttentionImpl(const TensorView &q, const TensorView &k, const Tensor
                                    unsigned(p.B * p.H), 1};
   };
   if (!args.schedule.empty()) {
-    const dsl::KernelDef &def = dsl::findKernel("flash_attention");
-    for (auto &[key, value] : args.schedule) {
-      if (std::none_of(def.space.begin(), def.space.end(), [&](auto &s) { return s.first == key; })) {
-        std::string keys;
-        for (auto &s : def.space) keys += (keys.empty() ? "" : ", ") + s.first;
-        throw InvalidArgument("DenseAttentionArgs::schedule: '" + key +
-                              "' is not a schedule key of flash_attention (" + keys + ")");
-      }
-      cfg.set(key, value);
-    }
-    if (std::string why = def.validate(cfg); !why.empty())
-      throw InvalidArgument("DenseAttentionArgs::schedule: flash_attention rejects " + cfg.str() +
-                            ": " + why);
+    pinSchedule("flash_attention", cfg, args.schedule, "DenseAttentionArgs::schedule");
     ctx.launch("flash_attention", cfg, grid(cfg), ctx.kernelArgs({}, {}, &vd, &out));
   } else {
     ctx.launchTuned("flash_attention", cfg, grid, ctx.kernelArgs({}, {}, &vd, &out),

@@ -149,6 +149,31 @@ TEST_P(Attention, DenseSchedulesMatchReference) {
   EXPECT_THROW(dense_attention(in.qv(), in.kv(), in.vv(), bad), InvalidArgument);
 }
 
+// Every sparse-attention schedule gives the same output: PIPE=1 (the next
+// gathered tile's QK^T before this tile's P V) and three stages, over
+// selected blocks that end inside a tile, D 64 and 128.
+TEST_P(Attention, SparseSchedulesMatchReference) {
+  struct Sched { int64_t BM, BN, warps, stages, pipe; };
+  uint64_t seed = 70;
+  for (int64_t D : {64, 128}) {
+    Inputs in(1, 400, 400, 4, 2, D, seed++);
+    HiPAttentionArgs a = args(128, 64, 2, 2, 1, 16, 64);
+    for (Sched s : {Sched{64, 32, 4, 2, 1}, Sched{64, 32, 4, 3, 1}, Sched{64, 64, 4, 3, 0},
+                    Sched{32, 32, 4, 3, 1}}) {
+      a.attention_schedule = {{"BLOCK_M", s.BM}, {"BLOCK_N", s.BN}, {"num_warps", s.warps},
+                              {"num_stages", s.stages}, {"PIPE", s.pipe}};
+      auto r = hip_attention(in.qv(), in.kv(), in.vv(), a);
+      EXPECT_LT(maxErrorVsReference(in, r.out, paramsOf(a), &r.metadata), 2e-2)
+          << "D " << D << " BM " << s.BM << " BN " << s.BN << " stages " << s.stages << " PIPE "
+          << s.pipe;
+    }
+  }
+  Inputs in(1, 64, 64, 1, 1, 32, 99);
+  HiPAttentionArgs bad = args(32, 16, 1, 2, 1, 4, 16);
+  bad.attention_schedule = {{"HEAD_DIM", 64}};
+  EXPECT_THROW(hip_attention(in.qv(), in.kv(), in.vv(), bad), InvalidArgument);
+}
+
 // The DSL mask search selects exactly the blocks of the float64 reference.
 TEST_P(Attention, MaskMatchesReferenceSearch) {
   struct Case { int64_t T, D, maskK, bq, bsq, bk, bsk, sink, window; bool aligned; };

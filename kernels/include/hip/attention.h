@@ -63,6 +63,12 @@ struct HiPAttentionArgs {
   /// HIP_TUNED=1 sets it for every call.
   bool tuned = false;
   ComputeBackend backend = ComputeBackend::Auto;
+  /// Schedule values of the hip_block_sparse_attention kernel (the keys of
+  /// its config space: BLOCK_M, BLOCK_N, num_warps, num_stages, PIPE) that
+  /// replace the default or tuned ones; with any set, the sparse attention
+  /// is not tuned. An unknown key or a value the kernel rejects throws
+  /// InvalidArgument.
+  std::map<std::string, int64_t> attention_schedule;
 
   /// Defaults overridden by HIP_K, HIP_BQ, HIP_BSQ, HIP_BK, HIP_BSK, HIP_SW,
   /// HIP_NSINK (InvalidArgument for a value that is not an integer).
