@@ -41,9 +41,11 @@ struct AttnArgs {
   Val qBase, kBase, vBase; // pointers to this (batch, head)'s rows
 };
 
+/// G > 1: one program per (batch, KV head) on axis 1, for the G query heads
+/// of the group (head is the group's first; qBase has no head offset).
 AttnArgs declareArgs(Builder &b, DType t, bool withV, bool withOut,
                      const std::function<void()> &extraPointers,
-                     const std::function<void()> &extraScalars = [] {}) {
+                     const std::function<void()> &extraScalars = [] {}, int64_t G = 1) {
   AttnArgs a;
   a.q = b.arg("q", ptr(t));
   a.k = b.arg("k", ptr(t));
@@ -63,11 +65,18 @@ AttnArgs declareArgs(Builder &b, DType t, bool withV, bool withOut,
   a.scale = b.arg("scale", DType::f32);
   extraScalars();
   Val bh = program_id(1);
-  a.batch = bh / a.H;
-  a.head = bh % a.H;
-  a.kvHead = a.head / (a.H / a.Hkv);
+  if (G > 1) {
+    a.batch = bh / a.Hkv;
+    a.kvHead = bh % a.Hkv;
+    a.head = a.kvHead * int(G);
+  } else {
+    a.batch = bh / a.H;
+    a.head = bh % a.H;
+    a.kvHead = a.head / (a.H / a.Hkv);
+  }
   Val b64 = cast(a.batch, DType::i64);
-  a.qBase = a.q + (b64 * cast(a.sqb, DType::i64) + cast(a.head * a.sqh, DType::i64));
+  a.qBase = a.q + (b64 * cast(a.sqb, DType::i64) +
+                   (G > 1 ? constant(0, DType::i64) : cast(a.head * a.sqh, DType::i64)));
   a.kBase = a.k + (b64 * cast(a.skb, DType::i64) + cast(a.kvHead * a.skh, DType::i64));
   if (withV)
     a.vBase = a.v + (b64 * cast(a.svb, DType::i64) + cast(a.kvHead * a.svh, DType::i64));
@@ -116,26 +125,33 @@ struct Rows {
   Val pos;   // [BM] 0-based positions (-1 for rows that are not there)
   Val qt;    // [BM, D]
   Val block; // query block index
+  Val head;  // the head of each row ([BM], G > 1) or of all (a.head)
 };
 
-Rows loadRows(const AttnArgs &a, int64_t BM, int64_t blockRows, int64_t D) {
+/// G > 1: the BM rows are G heads' BM / G queries each, head-major (the
+/// heads of a GQA group stacked along M: every K/V tile serves all of them).
+Rows loadRows(const AttnArgs &a, int64_t BM, int64_t blockRows, int64_t D, int64_t G = 1) {
   Rows r;
-  int64_t rowsPerProg = std::min(BM, blockRows), sub = blockRows / rowsPerProg;
+  int64_t perHead = BM / G;
+  int64_t rowsPerProg = std::min(perHead, blockRows), sub = blockRows / rowsPerProg;
   Val pid = program_id(0);
   r.block = pid / sub;
   Val i = arange(0, BM);
-  r.off = r.block * blockRows + (pid % sub) * rowsPerProg + i;
-  r.ok = (r.off < a.Tq) & (i < rowsPerProg);
+  Val qi = G > 1 ? i % int(perHead) : i;
+  r.off = r.block * blockRows + (pid % sub) * rowsPerProg + qi;
+  r.ok = (r.off < a.Tq) & (qi < rowsPerProg);
   r.pos = load(a.pos + (a.batch * a.Tq + r.off), r.ok, -1);
+  r.head = G > 1 ? a.head + i / int(perHead) : a.head;
   Val d = arange(0, D);
-  r.qt = load(a.qBase + (expand_dims(r.off * a.sqt, 1) + expand_dims(d, 0)), expand_dims(r.ok, 1), 0.0);
+  Val rowOff = G > 1 ? r.off * a.sqt + r.head * a.sqh : r.off * a.sqt;
+  r.qt = load(a.qBase + (expand_dims(rowOff, 1) + expand_dims(d, 0)), expand_dims(r.ok, 1), 0.0);
   return r;
 }
 
 void storeRows(const AttnArgs &a, const Rows &r, const Softmax &s, int64_t D, DType t) {
   Val o = s.acc / expand_dims(where(s.l == 0.0, 1.0, s.l), 1);
   Val d = arange(0, D);
-  Val rowBase = ((a.batch * a.Tq + r.off) * a.H + a.head) * int(D);
+  Val rowBase = ((a.batch * a.Tq + r.off) * a.H + r.head) * int(D);
   store(a.out + (expand_dims(rowBase, 1) + expand_dims(d, 0)), cast(o, t), expand_dims(r.ok, 1));
 }
 
@@ -264,6 +280,10 @@ void blockSparseAttention(Builder &b, const Config &c) {
   DType t = inputType(c["DTYPE"]);
   int64_t BM = c["BLOCK_M"], BN = c["BLOCK_N"], D = c["HEAD_DIM"];
   int64_t bq = c["BLOCK_SIZE_Q"], bk = c["BLOCK_SIZE_K"], S = c["SINK"], W = c["WINDOW"];
+  // HEADS = G > 1: the selection is the same for the G query heads of a KV
+  // head's group (the tree stage's head_shared); one program takes the
+  // group's rows (G x BLOCK_M / G) and reads the first head's selection.
+  int64_t G = c.get("HEADS", 1);
   Val indices, ks, nQB, kMax;
   AttnArgs a = declareArgs(b, t, true, true, [&] {
     indices = b.arg("indices", ptr(DType::i32));
@@ -271,9 +291,9 @@ void blockSparseAttention(Builder &b, const Config &c) {
   }, [&] {
     nQB = b.arg("nQB", DType::i32);
     kMax = b.arg("kMax", DType::i32);
-  });
-  Rows r = loadRows(a, BM, bq, D);
-  Val row = program_id(1) * nQB + r.block;
+  }, G);
+  Rows r = loadRows(a, BM, bq, D, G);
+  Val row = (a.batch * a.H + a.head) * nQB + r.block;
   Val pj = expand_dims(r.pos, 1);
   Softmax st = initialState(BM, D);
   // 1. Selected blocks: keys outside the window (t <= p - W) and past the sink.
@@ -471,14 +491,18 @@ void registerAttentionKernels() {
           {"num_stages", {2, 3}}, {"PIPE", {0, 1}}},
          Config{{"BLOCK_M", 64}, {"BLOCK_N", 64}, {"HEAD_DIM", 64}, {"DTYPE", 0},
                 {"BLOCK_SIZE_Q", 64}, {"BLOCK_SIZE_K", 2}, {"SINK", 16}, {"WINDOW", 256},
-                {"num_warps", 4}, {"num_stages", 2}, {"PIPE", 0}},
+                {"HEADS", 1}, {"num_warps", 4}, {"num_stages", 2}, {"PIPE", 0}},
          blockSparseAttention, [](const Config &c) {
            std::string e = validatePow2(c, {"BLOCK_M", "BLOCK_N", "HEAD_DIM"}, 16);
            if (!e.empty()) return e;
            e = validatePow2(c, {"BLOCK_SIZE_Q", "BLOCK_SIZE_K"}, 1);
            if (!e.empty()) return e;
-           if (c["BLOCK_M"] < c["BLOCK_SIZE_Q"] && c["BLOCK_SIZE_Q"] % c["BLOCK_M"])
-             return std::string("BLOCK_M must divide BLOCK_SIZE_Q");
+           int64_t G = c.get("HEADS", 1);
+           if (G < 1 || (G & (G - 1))) return std::string("HEADS must be a power of two >= 1");
+           int64_t perHead = c["BLOCK_M"] / c.get("HEADS", 1);
+           if (perHead < 1) return std::string("HEADS must be at most BLOCK_M");
+           if (perHead < c["BLOCK_SIZE_Q"] && c["BLOCK_SIZE_Q"] % perHead)
+             return std::string("BLOCK_M / HEADS must divide BLOCK_SIZE_Q");
            return validateDots(c, {{c["BLOCK_M"], c["BLOCK_N"]}, {c["BLOCK_M"], c["HEAD_DIM"]}});
          }});
     registerKernel(

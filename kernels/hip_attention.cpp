@@ -345,9 +345,25 @@ HiPAttentionOutput hipAttentionImpl(const TensorView &q, const TensorView &k, co
                     {"WINDOW", ctx.window}, {"num_warps", sc.warps},
                     {"num_stages", sc.stages}};
     int64_t bq = mask.blockSizeQ;
+    // A selection shared by the G query heads of each KV head (the tree
+    // stage's head_shared) is attended with the group's heads stacked in
+    // the tile's rows: up to 128 rows (8 warps), BLOCK_M / G queries of each
+    // head, so each gathered K/V tile serves G times more rows.
+    int64_t G = p.H / p.Hkv;
+    if (G > 1 && !previous && mask.state.value("heads_shared", int64_t(1)) == G &&
+        (G & (G - 1)) == 0 && G <= 8) {
+      int64_t rows = std::min<int64_t>(128, G * std::min<int64_t>(bq, 32));
+      if (rows / G >= 1 && (rows / G >= bq || bq % (rows / G) == 0)) {
+        cfg.set("HEADS", G);
+        cfg.set("BLOCK_M", rows);
+        cfg.set("num_warps", std::clamp<int64_t>(rows / 16, 1, 8));
+      }
+    }
     auto grid = [&](const dsl::Config &c) {
-      int64_t progs = nQB * std::max<int64_t>(1, bq / c["BLOCK_M"]);
-      return std::array<unsigned, 3>{unsigned(progs), unsigned(p.B * p.H), 1};
+      int64_t perHead = c["BLOCK_M"] / c.get("HEADS", 1);
+      int64_t progs = nQB * std::max<int64_t>(1, bq / perHead);
+      int64_t heads = c.get("HEADS", 1) > 1 ? p.B * p.Hkv : p.B * p.H;
+      return std::array<unsigned, 3>{unsigned(progs), unsigned(heads), 1};
     };
     std::vector<ArgValue> kargs =
         ctx.kernelArgs({MaskContext::pointer(mask.indices), MaskContext::pointer(mask.ks)},

@@ -12,6 +12,7 @@
 #include "hip/error.h"
 #include "hip/kernels/examples.h"
 #include "hip/kernels/hip_reference.h"
+#include "hip/mask_stage.h"
 #include "hip/runtime/cuda.h"
 
 #include "attention_inputs.h"
@@ -227,6 +228,27 @@ TEST_P(Attention, HeadSharedMaskMatchesReference) {
                                          << kh * G + g << " query block " << qb;
         }
       }
+  }
+}
+
+// With head_shared, the sparse attention stacks each GQA group's heads in
+// its rows (HEADS = G) and still equals the reference over the selection.
+TEST_P(Attention, HeadSharedOutputStacksTheGroup) {
+  struct Case { int64_t T, H, Hkv, D, maskK, bq, bsq, bk; };
+  uint64_t seed = 60;
+  for (Case c : {Case{600, 8, 2, 64, 64, 32, 2, 2}, Case{333, 4, 2, 128, 32, 64, 2, 2},
+                 Case{250, 8, 1, 32, 32, 16, 1, 2}}) {
+    Inputs in(2, c.T, c.T, c.H, c.Hkv, c.D, seed++);
+    HiPAttentionArgs a = args(c.maskK, c.bq, c.bsq, c.bk, 1, 16, 64);
+    a.mask_pipeline = R"({"stages": [{"type": "tree", "head_shared": true}]})";
+    takeKernelChoices();
+    auto r = hip_attention(in.qv(), in.kv(), in.vv(), a);
+    std::string config;
+    for (const KernelChoice &k : takeKernelChoices())
+      if (k.kernel == "hip_block_sparse_attention") config = k.config;
+    EXPECT_NE(config.find("HEADS=" + std::to_string(c.H / c.Hkv)), std::string::npos) << config;
+    EXPECT_LT(maxErrorVsReference(in, r.out, paramsOf(a), &r.metadata), 2e-2)
+        << "T " << c.T << " H " << c.H << "/" << c.Hkv << " D " << c.D;
   }
 }
 

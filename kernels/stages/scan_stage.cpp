@@ -400,6 +400,7 @@ public:
     Tensor scores = Tensor::empty({rows, nQB, ncp}, ScalarType::f32, ctx.device);
     Candidates out;
     out.state = in.state;
+    out.state.erase("heads_shared"); // its selection is per head
     out.state["scan_first_chunk_size"] = firstC;
     out.blockSizeQ = bq_;
     out.blockSizeK = c_;

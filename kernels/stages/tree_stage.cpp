@@ -82,6 +82,9 @@ public:
                                {ArgValue::int32(int32_t(nQB))}),
                     {c.indices.view(), c.ks.view()}, {{"T_q", ctx.Tq}, {"T_k", ctx.Tk}},
                     {{"gqa", ctx.H / ctx.Hkv}});
+    // Every head of a group got the same selection: the sparse attention
+    // may stack the group's heads (see hip_attention).
+    if (G > 1) c.state["heads_shared"] = G;
     return c;
   }
 
