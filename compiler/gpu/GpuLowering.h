@@ -136,6 +136,9 @@ private:
                  const std::function<Value(Value, Value)> &linear, Location loc);
   void writeShared(const TileVal &src, const dsl::Type &srcT, Location loc,
                    size_t byteBase = 0);
+  /// Whether this thread writes its copy of layout `l`'s elements (null:
+  /// every thread; a layout that replicates elements names one holder each).
+  Value ownsCopy(const Layout *l, Location loc);
 
   // ---- ops ----
   void lowerBlock(const dsl::Block &blk);

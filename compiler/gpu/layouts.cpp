@@ -167,11 +167,42 @@ Value GpuLowering::smemLoad(DType t, Value off, Location l) {
 }
 
 
+Value GpuLowering::ownsCopy(const Layout *l, Location loc) {
+  auto cmp = [&](Value v, int64_t n, arith::CmpIPredicate p) {
+    return mk<arith::CmpIOp>(b_, loc, p, v, c32(n)).getResult();
+  };
+  Value own;
+  auto both = [&](Value c) { own = own ? fold<arith::AndIOp>(b_, loc, own, c) : c; };
+  if (l->kind == Layout::Slice || l->kind == Layout::RowBcast) {
+    // A row lives in the 4 lanes of a quad and in each of the wn warps of a
+    // warp row: the first lane of the quad in the first of those warps.
+    both(cmp(fold<arith::RemUIOp>(b_, loc, lane_, c32(4)), 0, arith::CmpIPredicate::eq));
+    if (l->wn > 1)
+      both(cmp(fold<arith::RemUIOp>(b_, loc, warp_, c32(l->wn)), 0, arith::CmpIPredicate::eq));
+  } else if (l->kind == Layout::Blocked) {
+    // A footprint larger than the tile wraps: the threads past the edge
+    // (before the wrap) hold copies.
+    auto [b0, b1] = base(l);
+    if (l->wrap0) both(cmp(b0, l->S0, arith::CmpIPredicate::ult));
+    if (l->wrap1) both(cmp(b1, l->S1, arith::CmpIPredicate::ult));
+  }
+  return own;
+}
+
 void GpuLowering::writeShared(const TileVal &src, const dsl::Type &srcT, Location loc,
                               size_t byteBase) {
   auto [S0, S1] = view2d(srcT.shape);
   int eb = storageBytes(srcT.dtype);
   needShared(byteBase + size_t(S0 * S1) * eb);
+  // Each element is written once, by one of the threads holding it: copies
+  // written by several threads would be a write/write race (of equal values,
+  // but a race to compute-sanitizer's racecheck all the same).
+  std::optional<OpBuilder::InsertionGuard> g;
+  if (Value own = ownsCopy(src.layout, loc)) {
+    g.emplace(b_);
+    auto ifOp = mk<scf::IfOp>(b_, loc, own, false);
+    b_.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+  }
   for (size_t r = 0; r < src.regs.size(); ++r) {
     auto [i, j] = coords(src.layout, r, loc);
     Value lin = add(mul(i, c32(S1), loc), j, loc);

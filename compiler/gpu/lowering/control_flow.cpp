@@ -299,6 +299,9 @@ void GpuLowering::lowerFor(const dsl::Op &op, Location loc) {
   if (plan) {
     tempBase_ = plan->end;
     needShared(0);
+    // The stages overlap the temporaries of the code before the loop (a
+    // layout change, say), which slower warps may still be reading.
+    barrier(loc);
     for (int s = 0; plan && s < plan->ahead; ++s) {
       Value ivS = add(lo, mul(step, c32(s), loc), loc);
       if (!issueCopies(*plan, ivS, hi, c32(s), blk, loc)) {
