@@ -18,13 +18,18 @@ if [ -z "${SKIP_TESTS:-}" ]; then
   (cd $B && HIP_CACHE_DIR=/tmp/hip-cache-tests timeout ${TEST_TIMEOUT:-420} ./bin/hipattn-tests \
      ${TEST_FILTER:+--gtest_filter=$TEST_FILTER}) > "$OUT/tests.log" 2>&1; tests=$?
 fi
-san() { # tool, T, D, H, Hkv
-  timeout 240 compute-sanitizer --tool "$1" --error-exitcode 9 $B/bin/hipattn run --backend cuda \
-    --T "$2" --D "$3" --H "$4" --Hkv "$5" --json --reps 1 > "$OUT/san_$1_$2.log" 2>&1
-  echo "$1 T=$2 D=$3 H=$4/$5: rc=$? $(grep -c 'ERROR SUMMARY: 0 errors' "$OUT/san_$1_$2.log") clean summaries, $(grep -m1 -o '"rel_error": [0-9.e-]*' "$OUT/san_$1_$2.log")"
+san() { # tool, T, D, H, Hkv, more hipattn run arguments
+  local tool=$1 T=$2 D=$3 H=$4 Hkv=$5; shift 5
+  local log="$OUT/san_${tool}_$T${1:+_hs}.log"
+  timeout 240 compute-sanitizer --tool "$tool" --error-exitcode 9 $B/bin/hipattn run --backend cuda \
+    --T "$T" --D "$D" --H "$H" --Hkv "$Hkv" --json --reps 1 "$@" > "$log" 2>&1
+  echo "$tool T=$T D=$D H=$H/$Hkv $*: rc=$? $(grep -c 'ERROR SUMMARY: 0 errors' "$log") clean summaries, $(grep -m1 -o '"rel_error": [0-9.e-]*' "$log")"
 }
 if [ -z "${SKIP_SAN:-}" ]; then
-  { san memcheck 333 128 4 2; san racecheck 333 128 4 2; san memcheck 1000 64 2 1; san racecheck 1100 128 2 1; } > "$OUT/sanitizer.txt" 2>&1
+  { san memcheck 333 128 4 2; san racecheck 333 128 4 2; san memcheck 1000 64 2 1; san racecheck 1100 128 2 1
+    # the sparse kernel stacking a head-shared group (HEADS=4)
+    san memcheck 1100 128 8 2 --mask-pipeline bench/head_shared.json
+    san racecheck 1100 128 8 2 --mask-pipeline bench/head_shared.json; } > "$OUT/sanitizer.txt" 2>&1
 fi
 T_LIST=${T_LIST:-4096 16384 65536 131072} REPS=${REPS:-3} bench/attention_sweep.sh $B/bin "$OUT/sweep" > "$OUT/sweep.txt" 2> "$OUT/sweep.err"
 if [ -n "${SYNC_CMP:-}" ]; then # the same sweep with sm_90a's dots kept on mma.sync
@@ -43,6 +48,13 @@ if [ -n "${MATMUL:-}" ]; then # the DSL matmul against cuBLAS, wgmma and mma.syn
     echo "== HIP_WGMMA=$w"; HIP_WGMMA=$w timeout 240 $B/bin/bench-matmul 4096 4096 4096
   done > "$OUT/matmul.txt" 2>&1
 fi
+if [ -n "${NCU:-}" ]; then # one launch of each attention kernel at 16k
+  for k in hip_mask_tree hip_block_sparse_attention flash_attention; do
+    timeout 200 ncu --clock-control none --section SpeedOfLight --section Occupancy --section LaunchStats \
+      --section MemoryWorkloadAnalysis --section WarpStateStats -k regex:"^$k\$" -c 1 \
+      $B/bin/hipattn run --backend cuda --T 16384 --H 32 --Hkv 8 --D 128 --json --latency-only --reps 1
+  done > "$OUT/ncu.txt" 2>&1
+fi
 if [ -n "${TUNE_T:-}" ]; then # tuned schedules next to the defaults
   for T in $TUNE_T; do
     for k in hip_attention flash_attention; do
@@ -50,13 +62,6 @@ if [ -n "${TUNE_T:-}" ]; then # tuned schedules next to the defaults
     done
   done > "$OUT/tune.log" 2>&1
   T_LIST="$TUNE_T" REPS=${REPS:-3} bench/attention_sweep.sh $B/bin "$OUT/sweep_tuned" > "$OUT/sweep_tuned.txt" 2> "$OUT/sweep_tuned.err"
-fi
-if [ -n "${NCU:-}" ]; then # one launch of each attention kernel at 16k
-  for k in hip_mask_tree hip_block_sparse_attention flash_attention; do
-    timeout 200 ncu --clock-control none --section SpeedOfLight --section Occupancy --section LaunchStats \
-      --section MemoryWorkloadAnalysis --section WarpStateStats -k regex:"^$k\$" -c 1 \
-      $B/bin/hipattn run --backend cuda --T 16384 --H 32 --Hkv 8 --D 128 --json --latency-only --reps 1
-  done > "$OUT/ncu.txt" 2>&1
 fi
 # What comes back is limited to 8 files: the logs travel as one archive.
 tar -czf "$OUT/logs.tgz" -C "$OUT" --exclude logs.tgz . 2>/dev/null
