@@ -135,6 +135,10 @@ TEST_P(Attention, DenseSchedulesMatchReference) {
       da.backend = backend();
       da.schedule = {{"BLOCK_M", s.BM}, {"BLOCK_N", s.BN}, {"num_warps", s.warps},
                      {"num_stages", s.stages}, {"PIPE", s.pipe}};
+      if (s.pipe && GetParam() == Backend::CUDA) { // refused there (known bug, see README)
+        EXPECT_THROW(dense_attention(in.qv(), in.kv(), in.vv(), da), InvalidArgument);
+        continue;
+      }
       Tensor out = dense_attention(in.qv(), in.kv(), in.vv(), da);
       EXPECT_LT(maxErrorVsReference(in, out, all, nullptr, c.causal), 2e-2)
           << "Tq " << c.Tq << " Tk " << c.Tk << " D " << c.D << " causal " << c.causal
@@ -160,9 +164,13 @@ TEST_P(Attention, SparseSchedulesMatchReference) {
     Inputs in(1, 400, 400, 4, 2, D, seed++);
     HiPAttentionArgs a = args(128, 64, 2, 2, 1, 16, 64);
     for (Sched s : {Sched{64, 32, 4, 2, 1}, Sched{64, 32, 4, 3, 1}, Sched{64, 64, 4, 3, 0},
-                    Sched{32, 32, 4, 3, 1}}) {
+                    Sched{64, 64, 4, 2, 0}, Sched{64, 32, 4, 3, 0}, Sched{32, 32, 4, 3, 1}}) {
       a.attention_schedule = {{"BLOCK_M", s.BM}, {"BLOCK_N", s.BN}, {"num_warps", s.warps},
                               {"num_stages", s.stages}, {"PIPE", s.pipe}};
+      if (s.pipe && GetParam() == Backend::CUDA) { // refused there (known bug, see README)
+        EXPECT_THROW(hip_attention(in.qv(), in.kv(), in.vv(), a), InvalidArgument);
+        continue;
+      }
       auto r = hip_attention(in.qv(), in.kv(), in.vv(), a);
       EXPECT_LT(maxErrorVsReference(in, r.out, paramsOf(a), &r.metadata), 2e-2)
           << "D " << D << " BM " << s.BM << " BN " << s.BN << " stages " << s.stages << " PIPE "
