@@ -12,7 +12,12 @@
 
 #include <dlfcn.h>
 
+#include <cstdlib>
 #include <initializer_list>
+#include <map>
+#include <mutex>
+#include <string>
+#include <unordered_map>
 
 namespace hip::rt {
 namespace {
@@ -26,6 +31,7 @@ using CUstream = void *;
 using CUevent = void *;
 using CUdeviceptr = std::uint64_t;
 
+constexpr CUresult CUDA_ERROR_OUT_OF_MEMORY = 2;
 constexpr CUresult CUDA_ERROR_NO_DEVICE = 100;
 constexpr int CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK = 1;
 constexpr int CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK = 8;
@@ -281,10 +287,54 @@ void Cuda::launch(const KernelHandle &k, const unsigned grid[3],
          nullptr);
 }
 
+// Freed buffers are kept for reuse by a later request of the same size
+// (attention's outputs and temporaries repeat call after call):
+// cuMemAlloc of 100 MiB costs a fraction of a millisecond and cuMemFree
+// waits for the device, which a caller would pay on every call. Everything
+// runs on the legacy default stream, so a kept buffer handed out again is
+// only touched after the work that used it. Exact sizes only: memcheck
+// still sees every overrun. HIP_CUDA_ALLOC_CACHE=0 frees at once.
+namespace {
+struct AllocCache {
+  std::mutex m;
+  std::unordered_map<CUdeviceptr, std::size_t> sizes; // live and kept
+  std::multimap<std::size_t, CUdeviceptr> kept;
+  std::size_t keptBytes = 0;
+  bool enabled = [] {
+    const char *e = std::getenv("HIP_CUDA_ALLOC_CACHE");
+    return !(e && std::string(e) == "0");
+  }();
+};
+AllocCache &allocCache() {
+  static AllocCache *c = new AllocCache; // (outlives the static Cuda)
+  return *c;
+}
+} // namespace
+
 DevicePtr Cuda::alloc(std::size_t bytes) {
   bindContext();
+  AllocCache &c = allocCache();
+  std::lock_guard<std::mutex> g(c.m);
+  if (auto it = c.kept.find(bytes); it != c.kept.end()) {
+    CUdeviceptr p = it->second;
+    c.kept.erase(it);
+    c.keptBytes -= bytes;
+    return p;
+  }
   CUdeviceptr p = 0;
-  HIP_CU(cuMemAlloc_v2, &p, bytes);
+  CUresult r = driver().cuMemAlloc_v2(&p, bytes);
+  if (r == CUDA_ERROR_OUT_OF_MEMORY && !c.kept.empty()) {
+    // Give the kept buffers back and try again.
+    for (auto &[size, q] : c.kept) {
+      c.sizes.erase(q);
+      check(driver().cuMemFree_v2(q), "cuMemFree_v2");
+    }
+    c.kept.clear();
+    c.keptBytes = 0;
+    r = driver().cuMemAlloc_v2(&p, bytes);
+  }
+  check(r, "cuMemAlloc_v2");
+  c.sizes[p] = bytes;
   return p;
 }
 
@@ -292,6 +342,15 @@ void Cuda::free(DevicePtr p) {
   if (!p)
     return;
   bindContext();
+  AllocCache &c = allocCache();
+  std::lock_guard<std::mutex> g(c.m);
+  auto it = c.sizes.find(p);
+  if (c.enabled && it != c.sizes.end()) {
+    c.kept.emplace(it->second, p);
+    c.keptBytes += it->second;
+    return;
+  }
+  if (it != c.sizes.end()) c.sizes.erase(it);
   HIP_CU(cuMemFree_v2, p);
 }
 

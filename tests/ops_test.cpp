@@ -292,5 +292,47 @@ TEST_P(Ops, TwoDotsFromTheSameSharedMemory) {
     }
 }
 
+TEST_P(Ops, ChainedDotsOutsideLoops) {
+  // Attention's shape without a loop: S = Q K^T, then S (bf16) V + 0.5 C,
+  // 64 rows on 4 warps: on sm_90a both dots are wgmma with B staged in
+  // swizzled shared memory (the path of PIPE=1's first and last tiles).
+  constexpr int M = 64, N = 64, D = 128;
+  Builder b("chained_dots");
+  Val q = b.arg("q", ptr(DType::f32)), kk = b.arg("k", ptr(DType::f32));
+  Val v = b.arg("v", ptr(DType::f32)), c = b.arg("c", ptr(DType::f32));
+  Val out = b.arg("out", ptr(DType::f32));
+  Val qt = cast(load(q + grid2(M, D)), DType::bf16), kt = cast(load(kk + grid2(N, D)), DType::bf16);
+  Val vt = cast(load(v + grid2(N, D)), DType::bf16);
+  Val s = dot(qt, trans(kt));
+  store(out + grid2(M, D), dot(cast(s, DType::bf16), vt, load(c + grid2(M, D)) * 0.5));
+  Kernel k = b.finish();
+  auto rnd = [](size_t n, uint64_t seed) {
+    auto r = randomInput(n, seed);
+    for (auto &e : r) e = float(int(e * 4)) / 4 - 1; // exact in bf16
+    return r;
+  };
+  auto qv = rnd(M * D, 31), kv = rnd(N * D, 32), vv = rnd(N * D, 33), cv = rnd(M * D, 34);
+  auto o = poison(M * D);
+  run(k, t, {&qv, &kv, &vv, &cv, &o});
+  for (int i = 0; i < M; ++i) {
+    std::vector<double> sr(N);
+    for (int n = 0; n < N; ++n) {
+      double sv = 0;
+      for (int e = 0; e < D; ++e) sv += double(qv[i * D + e]) * kv[n * D + e];
+      uint32_t u;
+      float f = float(sv);
+      std::memcpy(&u, &f, 4);
+      u = (u + 0x7fff + ((u >> 16) & 1)) & 0xffff0000u; // bf16 rounding of s
+      std::memcpy(&f, &u, 4);
+      sr[n] = f;
+    }
+    for (int j = 0; j < D; ++j) {
+      double acc = 0.5 * cv[i * D + j];
+      for (int n = 0; n < N; ++n) acc += sr[n] * vv[n * D + j];
+      ASSERT_NEAR(o[i * D + j], acc, 1e-3 * std::max(1.0, std::fabs(acc))) << i << "," << j;
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, Ops, ::testing::Values(0, 1),
                          [](const auto &info) { return info.param == 0 ? "Cpu" : "Gpu"; });

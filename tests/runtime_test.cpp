@@ -249,3 +249,30 @@ TEST(Cuda, CublasRowMajorGemm) {
 }
 
 } // namespace
+
+// A freed buffer is handed out again for the same size (no cuMemAlloc or
+// cuMemFree per call), not for another size, and keeps working as memory.
+TEST(Cuda, FreedBuffersAreReusedForTheSameSize) {
+  std::string why;
+  if (!hip::rt::cudaAvailable(&why))
+    GTEST_SKIP() << "no CUDA GPU: " << why;
+  if (const char *e = std::getenv("HIP_CUDA_ALLOC_CACHE"); e && std::string(e) == "0")
+    GTEST_SKIP() << "HIP_CUDA_ALLOC_CACHE=0: buffers are freed at once";
+  auto &cu = hip::rt::Cuda::get();
+  const std::size_t n = (std::size_t(3) << 20) + 4;
+  hip::rt::DevicePtr a = cu.alloc(n);
+  cu.free(a);
+  hip::rt::DevicePtr b = cu.alloc(n), c = cu.alloc(n);
+  EXPECT_EQ(b, a);
+  EXPECT_NE(c, a);
+  hip::rt::DevicePtr d = cu.alloc(n + 4);
+  EXPECT_NE(d, a);
+  std::vector<unsigned char> in(n), out(n, 0);
+  for (std::size_t i = 0; i < n; ++i) in[i] = static_cast<unsigned char>(i * 7 + 1);
+  cu.copyToDevice(b, in.data(), n);
+  cu.copyToHost(out.data(), b, n);
+  EXPECT_EQ(out, in);
+  cu.free(b);
+  cu.free(c);
+  cu.free(d);
+}
