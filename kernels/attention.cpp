@@ -509,11 +509,11 @@ void registerAttentionKernels() {
          }});
     registerKernel(
         {"hip_mask_tree", "HiP v1.1 hierarchical mask search, one query block per program (§2)",
-         {{"CHUNK", {16, 32, 64}}, {"num_warps", {4, 8}}},
+         {{"CHUNK", {16, 32, 64}}, {"num_warps", {4, 8}}, {"min_blocks", {1, 2}}},
          Config{{"HEAD_DIM", 64}, {"DTYPE", 0}, {"BLOCK_SIZE_Q", 64}, {"BLOCK_STRIDE_Q", 2},
                 {"BLOCK_SIZE_K", 2}, {"BLOCK_STRIDE_K", 1}, {"MASK_K", 512}, {"KSEL", 256},
                 {"SINK", 16}, {"WINDOW", 256}, {"ALIGNED", 1}, {"CHUNK", 32}, {"HEADS", 1},
-                {"num_warps", 4},
+                {"num_warps", 4}, {"min_blocks", 1},
                 // Pipelining the candidate rows repeats the gathers that
                 // address them: 87 ms against 74 ms at 128k on the H200.
                 // (num_stages stays out of this tuned space: on the H200 at

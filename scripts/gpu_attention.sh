@@ -31,6 +31,19 @@ if [ -z "${SKIP_SAN:-}" ]; then
     san memcheck 1100 128 8 2 --mask-pipeline bench/head_shared.json
     san racecheck 1100 128 8 2 --mask-pipeline bench/head_shared.json; } > "$OUT/sanitizer.txt" 2>&1
 fi
+if [ -n "${NCU:-}" ]; then # one launch of each attention kernel (NCU_T, default 16k; NCU_K kernels)
+  for k in ${NCU_K:-hip_mask_tree hip_block_sparse_attention flash_attention}; do
+    timeout 200 ncu --clock-control none --section SpeedOfLight --section Occupancy --section LaunchStats \
+      --section MemoryWorkloadAnalysis --section WarpStateStats --section ComputeWorkloadAnalysis \
+      -k regex:"^$k\$" -c 1 $B/bin/hipattn run --backend cuda --T ${NCU_T:-16384} --H 32 --Hkv 8 --D 128 \
+      --json --latency-only --reps 1 ${NCU_ARGS:-}
+  done > "$OUT/ncu.txt" 2>&1
+  # the stall reasons of the first kernel (raw warp-state counters)
+  k=${NCU_K:-hip_mask_tree}; k=${k%% *}
+  timeout 120 ncu --clock-control none --section WarpStateStats --page raw -k regex:"^$k\$" -c 1 \
+    $B/bin/hipattn run --backend cuda --T ${NCU_T:-16384} --H 32 --Hkv 8 --D 128 --json --latency-only \
+    --reps 1 ${NCU_ARGS:-} 2>&1 | grep -E "stalled.*ratio|issue_active" > "$OUT/ncu_stalls.txt"
+fi
 T_LIST=${T_LIST:-4096 16384 65536 131072} REPS=${REPS:-3} bench/attention_sweep.sh $B/bin "$OUT/sweep" > "$OUT/sweep.txt" 2> "$OUT/sweep.err"
 if [ -n "${SYNC_CMP:-}" ]; then # the same sweep with sm_90a's dots kept on mma.sync
   HIP_WGMMA=0 T_LIST=${SYNC_T:-$T_LIST} REPS=${REPS:-3} bench/attention_sweep.sh $B/bin "$OUT/sweep_sync" \
@@ -48,16 +61,9 @@ if [ -n "${MATMUL:-}" ]; then # the DSL matmul against cuBLAS, wgmma and mma.syn
     echo "== HIP_WGMMA=$w"; HIP_WGMMA=$w timeout 240 $B/bin/bench-matmul 4096 4096 4096
   done > "$OUT/matmul.txt" 2>&1
 fi
-if [ -n "${NCU:-}" ]; then # one launch of each attention kernel at 16k
-  for k in hip_mask_tree hip_block_sparse_attention flash_attention; do
-    timeout 200 ncu --clock-control none --section SpeedOfLight --section Occupancy --section LaunchStats \
-      --section MemoryWorkloadAnalysis --section WarpStateStats -k regex:"^$k\$" -c 1 \
-      $B/bin/hipattn run --backend cuda --T 16384 --H 32 --Hkv 8 --D 128 --json --latency-only --reps 1
-  done > "$OUT/ncu.txt" 2>&1
-fi
 if [ -n "${TUNE_T:-}" ]; then # tuned schedules next to the defaults
   for T in $TUNE_T; do
-    for k in hip_attention flash_attention; do
+    for k in ${TUNE_K:-hip_attention flash_attention}; do
       HIP_DISABLE_AUTOTUNE=0 timeout 300 $B/bin/hipattn tune $k --T $T --H 32 --Hkv 8 --D 128 --backend cuda
     done
   done > "$OUT/tune.log" 2>&1
@@ -71,7 +77,8 @@ if [ -z "${SKIP_TESTS:-}" ]; then
   grep "^\[  SKIPPED \]" "$OUT/tests.log" | sort -u | head -8
 fi
 [ -f "$OUT/sanitizer.txt" ] && { echo "==== compute-sanitizer"; cat "$OUT/sanitizer.txt"; }
-[ -f "$OUT/ncu.txt" ] && { echo "==== ncu"; grep -E "^  [a-z_]+ \(|Compute \(SM\) Throughput|DRAM Throughput|L2 Hit Rate|Registers Per|Achieved Occupancy|Duration|Stall|Warp Cycles Per Issued" "$OUT/ncu.txt" | head -45; }
+[ -f "$OUT/ncu.txt" ] && { echo "==== ncu"; grep -E "^  [a-z_]+ \(|Compute \(SM\) Throughput|DRAM Throughput|L2 Hit Rate|Registers Per|Achieved Occupancy|Duration|Stall|Warp Cycles Per Issued|Memory Throughput|L1/TEX Hit|Issue Slots Busy|Executed Ipc A" "$OUT/ncu.txt" | head -60; }
+[ -s "$OUT/ncu_stalls.txt" ] && { echo "==== stalls (warps per issue)"; sort -k3 -g -r "$OUT/ncu_stalls.txt" | awk '$3 > 0.05' | head -12; }
 [ -f "$OUT/tune.log" ] && { echo "==== tune"; grep -iE "best|winner|error" "$OUT/tune.log" | head -12; echo "==== sweep with tuned schedules"; cat "$OUT/sweep_tuned.txt"; }
 [ -f "$OUT/matmul.txt" ] && { echo "==== matmul 4096^3"; grep -E "^==|cuBLAS|best|%" "$OUT/matmul.txt" | head -16; }
 [ -f "$OUT/sweep_hs.txt" ] && { echo "==== sweep, head_shared mask search"; cat "$OUT/sweep_hs.txt" "$OUT/recall_hs.txt"; }
