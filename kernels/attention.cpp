@@ -38,14 +38,19 @@ struct AttnArgs {
   Val sqb, sqt, sqh, skb, skt, skh, svb, svt, svh;
   Val scale;
   Val batch, head, kvHead;
+  Val prog; // this program's index among its head's programs (axis 0)
   Val qBase, kBase, vBase; // pointers to this (batch, head)'s rows
 };
 
 /// G > 1: one program per (batch, KV head) on axis 1, for the G query heads
 /// of the group (head is the group's first; qBase has no head offset).
+/// grouped (G = 1): axis 1 is batch * H_kv + KV head and axis 0 enumerates
+/// the programs of one head x the H / H_kv heads of the group, the group's
+/// heads adjacent (they read the same keys: L2 serves the later ones).
 AttnArgs declareArgs(Builder &b, DType t, bool withV, bool withOut,
                      const std::function<void()> &extraPointers,
-                     const std::function<void()> &extraScalars = [] {}, int64_t G = 1) {
+                     const std::function<void()> &extraScalars = [] {}, int64_t G = 1,
+                     bool grouped = false) {
   AttnArgs a;
   a.q = b.arg("q", ptr(t));
   a.k = b.arg("k", ptr(t));
@@ -65,10 +70,17 @@ AttnArgs declareArgs(Builder &b, DType t, bool withV, bool withOut,
   a.scale = b.arg("scale", DType::f32);
   extraScalars();
   Val bh = program_id(1);
+  a.prog = program_id(0);
   if (G > 1) {
     a.batch = bh / a.Hkv;
     a.kvHead = bh % a.Hkv;
     a.head = a.kvHead * int(G);
+  } else if (grouped) {
+    Val gqa = a.H / a.Hkv;
+    a.batch = bh / a.Hkv;
+    a.kvHead = bh % a.Hkv;
+    a.head = a.kvHead * gqa + a.prog % gqa;
+    a.prog = a.prog / gqa;
   } else {
     a.batch = bh / a.H;
     a.head = bh % a.H;
@@ -134,7 +146,7 @@ Rows loadRows(const AttnArgs &a, int64_t BM, int64_t blockRows, int64_t D, int64
   Rows r;
   int64_t perHead = BM / G;
   int64_t rowsPerProg = std::min(perHead, blockRows), sub = blockRows / rowsPerProg;
-  Val pid = program_id(0);
+  Val pid = a.prog;
   r.block = pid / sub;
   Val i = arange(0, BM);
   Val qi = G > 1 ? i % int(perHead) : i;
@@ -284,6 +296,7 @@ void blockSparseAttention(Builder &b, const Config &c) {
   // head's group (the tree stage's head_shared); one program takes the
   // group's rows (G x BLOCK_M / G) and reads the first head's selection.
   int64_t G = c.get("HEADS", 1);
+  bool grouped = c.get("GROUPED", 0) != 0 && G == 1;
   Val indices, ks, nQB, kMax;
   AttnArgs a = declareArgs(b, t, true, true, [&] {
     indices = b.arg("indices", ptr(DType::i32));
@@ -291,7 +304,7 @@ void blockSparseAttention(Builder &b, const Config &c) {
   }, [&] {
     nQB = b.arg("nQB", DType::i32);
     kMax = b.arg("kMax", DType::i32);
-  }, G);
+  }, G, grouped);
   Rows r = loadRows(a, BM, bq, D, G);
   Val row = (a.batch * a.H + a.head) * nQB + r.block;
   Val pj = expand_dims(r.pos, 1);
@@ -365,10 +378,12 @@ void maskTree(Builder &b, const Config &c) {
   AttnArgs a = declareArgs(b, t, false, false, [&] {
     indices = b.arg("indices", ptr(DType::i32));
     ks = b.arg("ks", ptr(DType::i32));
-  }, [&] { nQB = b.arg("nQB", DType::i32); });
-  Val qb = program_id(0);
+  }, [&] { nQB = b.arg("nQB", DType::i32); }, 1, c["GROUPED"] != 0 && G == 1);
+  Val qb = a.prog;
   Val q0 = qb * int(bq);
-  // One KV head's group (program axis 1 = batch * H_kv + KV head) or one head.
+  // One KV head's group (program axis 1 = batch * H_kv + KV head) or one
+  // head, its query heads adjacent in program order with GROUPED (see
+  // declareArgs).
   Val batch = G > 1 ? program_id(1) / a.Hkv : a.batch;
   Val kvHead = G > 1 ? program_id(1) % a.Hkv : a.kvHead;
   Val kBase = G > 1 ? a.k + (cast(batch, DType::i64) * cast(a.skb, DType::i64) +
@@ -443,7 +458,7 @@ void maskTree(Builder &b, const Config &c) {
   Val denseIdx = where(i < B, (i + int(off)) * int(bk), int(kIndexSentinel));
   Val out = where(dense, denseIdx, sel), count = where(dense, B, int(K));
   for (int64_t g = 0; g < G; ++g) { // (G = 1: this program's head)
-    Val row = (G > 1 ? (batch * a.H + kvHead * int(G) + int(g)) : program_id(1)) * nQB + qb;
+    Val row = (batch * a.H + (G > 1 ? kvHead * int(G) + int(g) : a.head)) * nQB + qb;
     store(indices + (row * int(K) + i), out);
     store(ks + row, count);
   }
@@ -490,10 +505,10 @@ void registerAttentionKernels() {
         {"hip_block_sparse_attention",
          "HiP sparse attention over selected key blocks + sink + sliding window (§3)",
          {{"BLOCK_M", {32, 64}}, {"BLOCK_N", {32, 64}}, {"num_warps", {4, 8}},
-          {"num_stages", {2, 3}}, {"PIPE", {0}}},
+          {"num_stages", {2, 3}}, {"PIPE", {0}}, {"GROUPED", {0, 1}}},
          Config{{"BLOCK_M", 64}, {"BLOCK_N", 64}, {"HEAD_DIM", 64}, {"DTYPE", 0},
                 {"BLOCK_SIZE_Q", 64}, {"BLOCK_SIZE_K", 2}, {"SINK", 16}, {"WINDOW", 256},
-                {"HEADS", 1}, {"num_warps", 4}, {"num_stages", 2}, {"PIPE", 0}},
+                {"HEADS", 1}, {"num_warps", 4}, {"num_stages", 2}, {"PIPE", 0}, {"GROUPED", 0}},
          blockSparseAttention, [](const Config &c) {
            std::string e = validatePow2(c, {"BLOCK_M", "BLOCK_N", "HEAD_DIM"}, 16);
            if (!e.empty()) return e;
@@ -509,10 +524,11 @@ void registerAttentionKernels() {
          }});
     registerKernel(
         {"hip_mask_tree", "HiP v1.1 hierarchical mask search, one query block per program (§2)",
-         {{"CHUNK", {16, 32, 64}}, {"num_warps", {4, 8}}, {"min_blocks", {1, 2}}},
+         {{"CHUNK", {16, 32, 64}}, {"num_warps", {4, 8}}, {"min_blocks", {1, 2}}, {"GROUPED", {0, 1}}},
          Config{{"HEAD_DIM", 64}, {"DTYPE", 0}, {"BLOCK_SIZE_Q", 64}, {"BLOCK_STRIDE_Q", 2},
                 {"BLOCK_SIZE_K", 2}, {"BLOCK_STRIDE_K", 1}, {"MASK_K", 512}, {"KSEL", 256},
                 {"SINK", 16}, {"WINDOW", 256}, {"ALIGNED", 1}, {"CHUNK", 32}, {"HEADS", 1},
+                {"GROUPED", 0},
                 {"num_warps", 4}, {"min_blocks", 1},
                 // Pipelining the candidate rows repeats the gathers that
                 // address them: 87 ms against 74 ms at 128k on the H200.

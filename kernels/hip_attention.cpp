@@ -184,30 +184,6 @@ Schedule attentionSchedule(const Target &t, int64_t D, int64_t BM = 0) {
   return s;
 }
 
-/// `cfg` with the schedule values of `pinned` (keys of `kernel`'s config
-/// space only); InvalidArgument naming `what` for an unknown key or a config
-/// the kernel rejects, or PIPE=1 on the GPU.
-void pinSchedule(const std::string &kernel, const Target &target, dsl::Config &cfg,
-                 const std::map<std::string, int64_t> &pinned, const std::string &what) {
-  const dsl::KernelDef &def = dsl::findKernel(kernel);
-  for (auto &[key, value] : pinned) {
-    if (std::none_of(def.space.begin(), def.space.end(), [&](auto &s) { return s.first == key; })) {
-      std::string keys;
-      for (auto &s : def.space) keys += (keys.empty() ? "" : ", ") + s.first;
-      throw InvalidArgument(what + ": '" + key + "' is not a schedule key of " + kernel + " (" +
-                            keys + ")");
-    }
-    cfg.set(key, value);
-  }
-  if (std::string why = def.validate(cfg); !why.empty())
-    throw InvalidArgument(what + ": " + kernel + " rejects " + cfg.str() + ": " + why);
-  // Known bug (H100, 2026-12-05): the GPU code of PIPE=1 gives wrong
-  // results, on loops of any length; the CPU backend's is right.
-  if (target.backend == Backend::CUDA && cfg.get("PIPE", 0) != 0)
-    throw InvalidArgument(what + ": PIPE=1 is not supported on the CUDA backend yet (its GPU "
-                          "code gives wrong results); use PIPE=0");
-}
-
 void sync(const Problem &p) {
   if (p.computeOn == Device::CUDA) rt::Cuda::get().synchronize();
 }
@@ -374,6 +350,8 @@ HiPAttentionOutput hipAttentionImpl(const TensorView &q, const TensorView &k, co
     auto grid = [&](const dsl::Config &c) {
       int64_t perHead = c["BLOCK_M"] / c.get("HEADS", 1);
       int64_t progs = nQB * std::max<int64_t>(1, bq / perHead);
+      if (c.get("HEADS", 1) == 1 && c.get("GROUPED", 0)) // (a GQA group's heads adjacent)
+        return std::array<unsigned, 3>{unsigned(progs * G), unsigned(p.B * p.Hkv), 1};
       int64_t heads = c.get("HEADS", 1) > 1 ? p.B * p.Hkv : p.B * p.H;
       return std::array<unsigned, 3>{unsigned(progs), unsigned(heads), 1};
     };

@@ -158,6 +158,45 @@ void checkStageKeys(const nlohmann::json &p, const std::string &stage,
   }
 }
 
+void pinSchedule(const std::string &kernel, const Target &target, dsl::Config &cfg,
+                 const std::map<std::string, int64_t> &pinned, const std::string &what) {
+  const dsl::KernelDef &def = dsl::findKernel(kernel);
+  for (auto &[key, value] : pinned) {
+    if (std::none_of(def.space.begin(), def.space.end(), [&](auto &s) { return s.first == key; })) {
+      std::string keys;
+      for (auto &s : def.space) keys += (keys.empty() ? "" : ", ") + s.first;
+      throw InvalidArgument(what + ": '" + key + "' is not a schedule key of " + kernel + " (" +
+                            keys + ")");
+    }
+    cfg.set(key, value);
+  }
+  dsl::Config full = def.defaults; // (the keys cfg leaves to the kernel's defaults)
+  for (auto &[key, value] : cfg.values()) full.set(key, value);
+  if (std::string why = def.validate(full); !why.empty())
+    throw InvalidArgument(what + ": " + kernel + " rejects " + cfg.str() + ": " + why);
+  // Known bug (H100, 2026-12-05): the GPU code of PIPE=1 gives wrong
+  // results, on loops of any length; the CPU backend's is right.
+  if (target.backend == Backend::CUDA && cfg.get("PIPE", 0) != 0)
+    throw InvalidArgument(what + ": PIPE=1 is not supported on the CUDA backend yet (its GPU "
+                          "code gives wrong results); use PIPE=0");
+}
+
+std::map<std::string, int64_t> stageSchedule(const nlohmann::json &p, const std::string &stage) {
+  std::map<std::string, int64_t> out;
+  if (!p.contains("schedule")) return out;
+  const nlohmann::json &s = p["schedule"];
+  if (!s.is_object())
+    throw InvalidArgument("mask pipeline: stage '" + stage +
+                          "' parameter 'schedule' must be an object of integers, got " + s.dump());
+  for (auto it = s.begin(); it != s.end(); ++it) {
+    if (!it.value().is_number_integer())
+      throw InvalidArgument("mask pipeline: stage '" + stage + "' schedule key '" + it.key() +
+                            "' must be an integer, got " + it.value().dump());
+    out[it.key()] = it.value().get<int64_t>();
+  }
+  return out;
+}
+
 void MaskContext::launch(const std::string &name, const dsl::Config &config,
                          std::array<unsigned, 3> grid, const std::vector<ArgValue> &args) const {
   if (grid[0] && grid[1] && grid[2]) kernelFor(name, config, target).launch(grid, args);

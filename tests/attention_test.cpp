@@ -155,18 +155,20 @@ TEST_P(Attention, DenseSchedulesMatchReference) {
 }
 
 // Every sparse-attention schedule gives the same output: PIPE=1 (the next
-// gathered tile's QK^T before this tile's P V) and three stages, over
+// gathered tile's QK^T before this tile's P V), three stages, the GQA
+// group's heads adjacent in program order (GROUPED), over
 // selected blocks that end inside a tile, D 64 and 128.
 TEST_P(Attention, SparseSchedulesMatchReference) {
-  struct Sched { int64_t BM, BN, warps, stages, pipe; };
+  struct Sched { int64_t BM, BN, warps, stages, pipe, grouped = 0; };
   uint64_t seed = 70;
   for (int64_t D : {64, 128}) {
     Inputs in(1, 400, 400, 4, 2, D, seed++);
     HiPAttentionArgs a = args(128, 64, 2, 2, 1, 16, 64);
     for (Sched s : {Sched{64, 32, 4, 2, 1}, Sched{64, 32, 4, 3, 1}, Sched{64, 64, 4, 3, 0},
-                    Sched{64, 64, 4, 2, 0}, Sched{64, 32, 4, 3, 0}, Sched{32, 32, 4, 3, 1}}) {
+                    Sched{64, 64, 4, 2, 0}, Sched{64, 32, 4, 3, 0}, Sched{32, 32, 4, 3, 1},
+                    Sched{64, 64, 4, 2, 0, 1}, Sched{32, 32, 4, 3, 0, 1}}) {
       a.attention_schedule = {{"BLOCK_M", s.BM}, {"BLOCK_N", s.BN}, {"num_warps", s.warps},
-                              {"num_stages", s.stages}, {"PIPE", s.pipe}};
+                              {"num_stages", s.stages}, {"PIPE", s.pipe}, {"GROUPED", s.grouped}};
       if (s.pipe && GetParam() == Backend::CUDA) { // refused there (known bug, see README)
         EXPECT_THROW(hip_attention(in.qv(), in.kv(), in.vv(), a), InvalidArgument);
         continue;
@@ -174,7 +176,7 @@ TEST_P(Attention, SparseSchedulesMatchReference) {
       auto r = hip_attention(in.qv(), in.kv(), in.vv(), a);
       EXPECT_LT(maxErrorVsReference(in, r.out, paramsOf(a), &r.metadata), 2e-2)
           << "D " << D << " BM " << s.BM << " BN " << s.BN << " stages " << s.stages << " PIPE "
-          << s.pipe;
+          << s.pipe << " GROUPED " << s.grouped;
     }
   }
   Inputs in(1, 64, 64, 1, 1, 32, 99);
@@ -204,6 +206,38 @@ TEST_P(Attention, MaskMatchesReferenceSearch) {
       for (size_t qb = 0; qb < want.size(); ++qb)
         EXPECT_EQ(got[qb], want[qb]) << "T " << c.T << " head " << h << " query block " << qb;
     }
+  }
+}
+
+// Every schedule of the tree stage's kernel (pinned through the stage's
+// "schedule") selects the reference's blocks: the GQA group's heads adjacent
+// in program order (GROUPED), other chunk sizes, warps and occupancy hints;
+// B 2, GQA 2. Unknown keys and rejected values are refused.
+TEST_P(Attention, TreeSchedulesKeepTheSelection) {
+  const int64_t B = 2, T = 700, H = 4, Hkv = 2, D = 64;
+  Inputs in(B, T, T, H, Hkv, D, 33);
+  HiPAttentionArgs a = args(128, 32, 2, 2, 1, 16, 64);
+  a.mask_only = true;
+  std::vector<std::vector<std::vector<int64_t>>> want;
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < H; ++h)
+      want.push_back(kernels::referenceHipMask(in.head(in.q, T, H, b, h),
+                                               in.head(in.k, T, Hkv, b, h / (H / Hkv)),
+                                               in.visible(true), D, paramsOf(a)));
+  for (const char *sched : {R"({"GROUPED": 1})", R"({"GROUPED": 1, "CHUNK": 32, "num_warps": 8})",
+                            R"({"GROUPED": 0, "CHUNK": 64, "min_blocks": 2})"}) {
+    a.mask_pipeline = std::string(R"({"stages": [{"type": "tree", "schedule": )") + sched + "}]}";
+    auto r = hip_attention(in.qv(), in.kv(), in.vv(), a);
+    for (int64_t row = 0; row < B * H; ++row) {
+      auto got = blocksOf(r.metadata, row);
+      ASSERT_EQ(got.size(), want[size_t(row)].size());
+      for (size_t qb = 0; qb < got.size(); ++qb)
+        EXPECT_EQ(got[qb], want[size_t(row)][qb]) << sched << " row " << row << " query block " << qb;
+    }
+  }
+  for (const char *bad : {R"({"TILE": 1})", R"({"CHUNK": 3})", R"({"CHUNK": "x"})", R"([1])"}) {
+    a.mask_pipeline = std::string(R"({"stages": [{"type": "tree", "schedule": )") + bad + "}]}";
+    EXPECT_THROW(hip_attention(in.qv(), in.kv(), in.vv(), a), InvalidArgument) << bad;
   }
 }
 

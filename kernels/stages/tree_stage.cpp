@@ -8,7 +8,8 @@
 // block, KV head) scored with the max over the group's query heads, its
 // selection used by each of them (v1.2's head reduction for the tree). It
 // must be the first stage: it searches every key between the sink and the
-// window.
+// window. "schedule": {"CHUNK": 32, "GROUPED": 1, ...} pins keys of
+// hip_mask_tree's schedule space instead of tuning them.
 //
 //===----------------------------------------------------------------------===//
 #include "hip/error.h"
@@ -23,7 +24,7 @@ class TreeStage : public MaskStage {
 public:
   TreeStage(const nlohmann::json &p, const HiPAttentionArgs &a) {
     checkStageKeys(p, "tree", {"mask_k", "block_size_q", "block_stride_q", "block_size_k",
-                               "block_stride_k", "aligned_branches", "head_shared"});
+                               "block_stride_k", "aligned_branches", "head_shared", "schedule"});
     maskK_ = stageParam(p, "tree", "mask_k", a.mask_k);
     bq_ = stageParam(p, "tree", "block_size_q", a.block_size_q);
     bsq_ = stageParam(p, "tree", "block_stride_q", a.block_stride_q);
@@ -31,12 +32,15 @@ public:
     bsk_ = stageParam(p, "tree", "block_stride_k", a.block_stride_k);
     aligned_ = stageParam(p, "tree", "aligned_branches", a.aligned_branches) != 0;
     headShared_ = stageParam(p, "tree", "head_shared", 0) != 0;
+    schedule_ = stageSchedule(p, "tree");
   }
   std::string type() const override { return "tree"; }
   nlohmann::json params() const override {
-    return {{"mask_k", maskK_}, {"block_size_q", bq_}, {"block_stride_q", bsq_},
+    nlohmann::json j = {{"mask_k", maskK_}, {"block_size_q", bq_}, {"block_stride_q", bsq_},
             {"block_size_k", bk_}, {"block_stride_k", bsk_}, {"aligned_branches", aligned_},
             {"head_shared", headShared_}};
+    if (!schedule_.empty()) j["schedule"] = schedule_;
+    return j;
   }
   void validate(const MaskContext &ctx, int64_t prevBq, int64_t) const override {
     auto bad = [](const std::string &m) { return InvalidArgument("tree stage: " + m); };
@@ -78,12 +82,20 @@ public:
                     {"WINDOW", ctx.window}, {"ALIGNED", aligned_ ? 1 : 0}, {"CHUNK", chunk},
                     {"num_warps", warps}};
     if (G > 1) cfg.set("HEADS", G);
-    std::array<unsigned, 3> grid{unsigned(nQB), unsigned(ctx.B * (G > 1 ? ctx.Hkv : ctx.H)), 1};
-    ctx.launchTuned("hip_mask_tree", cfg, [&](const dsl::Config &) { return grid; },
-                    ctx.kernelArgs({MaskContext::pointer(c.indices), MaskContext::pointer(c.ks)},
-                               {ArgValue::int32(int32_t(nQB))}),
-                    {c.indices.view(), c.ks.view()}, {{"T_q", ctx.Tq}, {"T_k", ctx.Tk}},
-                    {{"gqa", ctx.H / ctx.Hkv}});
+    auto grid = [&](const dsl::Config &k) -> std::array<unsigned, 3> {
+      if (G == 1 && k.get("GROUPED", 0)) // (a GQA group's heads adjacent on axis 0)
+        return {unsigned(nQB * (ctx.H / ctx.Hkv)), unsigned(ctx.B * ctx.Hkv), 1};
+      return {unsigned(nQB), unsigned(ctx.B * (G > 1 ? ctx.Hkv : ctx.H)), 1};
+    };
+    auto kargs = ctx.kernelArgs({MaskContext::pointer(c.indices), MaskContext::pointer(c.ks)},
+                                {ArgValue::int32(int32_t(nQB))});
+    if (!schedule_.empty()) { // pinned by the pipeline's "schedule"
+      pinSchedule("hip_mask_tree", ctx.target, cfg, schedule_, "tree stage schedule");
+      ctx.launch("hip_mask_tree", cfg, grid(cfg), kargs);
+    } else {
+      ctx.launchTuned("hip_mask_tree", cfg, grid, kargs, {c.indices.view(), c.ks.view()},
+                      {{"T_q", ctx.Tq}, {"T_k", ctx.Tk}}, {{"gqa", ctx.H / ctx.Hkv}});
+    }
     // Every head of a group got the same selection: the sparse attention
     // may stack the group's heads (see hip_attention).
     if (G > 1) c.state["heads_shared"] = G;
@@ -92,6 +104,7 @@ public:
 
 private:
   int64_t maskK_, bq_, bsq_, bk_, bsk_;
+  std::map<std::string, int64_t> schedule_; // pinned hip_mask_tree schedule keys
   bool headShared_ = false;
   bool aligned_;
 };

@@ -122,6 +122,14 @@ std::vector<std::string> registeredMaskStages();
 /// throwing InvalidArgument naming both when it is not an integer.
 int64_t stageParam(const nlohmann::json &p, const std::string &stage, const std::string &key,
                    int64_t fallback);
+/// The optional "schedule" object of a stage's parameters: kernel schedule
+/// keys pinned to integers (InvalidArgument naming the stage otherwise).
+std::map<std::string, int64_t> stageSchedule(const nlohmann::json &p, const std::string &stage);
+/// `cfg` with the schedule values of `pinned` (keys of `kernel`'s config
+/// space only); InvalidArgument naming `what` for an unknown key or a config
+/// the kernel rejects, or PIPE=1 on the CUDA backend (known bug).
+void pinSchedule(const std::string &kernel, const Target &target, dsl::Config &cfg,
+                 const std::map<std::string, int64_t> &pinned, const std::string &what);
 /// Throws InvalidArgument naming keys of `p` not in `known`.
 void checkStageKeys(const nlohmann::json &p, const std::string &stage,
                     const std::vector<std::string> &known);
