@@ -485,13 +485,14 @@ std::string validatePow2(const Config &c, std::initializer_list<const char *> ke
 }
 } // namespace
 
-// PIPE stays a schedule key (pinned on the CPU backend) but is not tuned:
-// its GPU code is wrong (see pinSchedule in hip_attention.cpp).
+// PIPE {0, 1} is tuned: its GPU code is right again (a wgmma outside a
+// pipelined loop used to return its input accumulator, which broke PIPE=1's
+// prologue and epilogue on sm_90a).
 void registerAttentionKernels() {
   static bool done = [] {
     registerKernel({"flash_attention", "dense attention (online softmax), causal or not, GQA",
                     {{"BLOCK_M", {64, 128}}, {"BLOCK_N", {32, 64}}, {"num_warps", {4, 8}},
-                     {"num_stages", {2, 3}}, {"PIPE", {0}}},
+                     {"num_stages", {2, 3}}, {"PIPE", {0, 1}}},
                     Config{{"BLOCK_M", 64}, {"BLOCK_N", 64}, {"HEAD_DIM", 64}, {"CAUSAL", 1},
                            {"DTYPE", 0}, {"num_warps", 4}, {"num_stages", 2}, {"PIPE", 0}},
                     flashAttention,
@@ -505,7 +506,7 @@ void registerAttentionKernels() {
         {"hip_block_sparse_attention",
          "HiP sparse attention over selected key blocks + sink + sliding window (§3)",
          {{"BLOCK_M", {32, 64}}, {"BLOCK_N", {32, 64}}, {"num_warps", {4, 8}},
-          {"num_stages", {2, 3}}, {"PIPE", {0}}, {"GROUPED", {0, 1}}},
+          {"num_stages", {2, 3}}, {"PIPE", {0, 1}}, {"GROUPED", {0, 1}}},
          Config{{"BLOCK_M", 64}, {"BLOCK_N", 64}, {"HEAD_DIM", 64}, {"DTYPE", 0},
                 {"BLOCK_SIZE_Q", 64}, {"BLOCK_SIZE_K", 2}, {"SINK", 16}, {"WINDOW", 256},
                 {"HEADS", 1}, {"num_warps", 4}, {"num_stages", 2}, {"PIPE", 0}, {"GROUPED", 0}},

@@ -26,10 +26,18 @@ san() { # tool, T, D, H, Hkv, more hipattn run arguments
   echo "$tool T=$T D=$D H=$H/$Hkv $*: rc=$? $(grep -c 'ERROR SUMMARY: 0 errors' "$log") clean summaries, $(grep -m1 -o '"rel_error": [0-9.e-]*' "$log")"
 }
 if [ -z "${SKIP_SAN:-}" ]; then
-  { san memcheck 333 128 4 2; san racecheck 333 128 4 2; san memcheck 1000 64 2 1; san racecheck 1100 128 2 1
+  { san memcheck 333 128 4 2; ${SAN_SHORT:+:} san racecheck 333 128 4 2; san memcheck 1000 64 2 1; san racecheck 1100 128 2 1
     # the sparse kernel stacking a head-shared group (HEADS=4)
-    san memcheck 1100 128 8 2 --mask-pipeline bench/head_shared.json
+    ${SAN_SHORT:+:} san memcheck 1100 128 8 2 --mask-pipeline bench/head_shared.json
     san racecheck 1100 128 8 2 --mask-pipeline bench/head_shared.json; } > "$OUT/sanitizer.txt" 2>&1
+fi
+if [ -n "${MASK_SCHEDULES:-}" ]; then # pinned tree-stage schedules, ';'-separated JSON objects, at MASK_T
+  IFS=';' read -ra scheds <<< "$MASK_SCHEDULES"
+  for sc in "${scheds[@]}"; do
+    echo "{\"stages\": [{\"type\": \"tree\", \"schedule\": $sc}]}" > /tmp/mask_sched.json
+    printf '%s  ' "$sc"; timeout 120 $B/bin/hipattn run --backend cuda --T ${MASK_T:-131072} --H 32 --Hkv 8 \
+      --D 128 --json --latency-only --reps 3 --mask-pipeline /tmp/mask_sched.json 2>&1 | grep -o '"hip_mask_ms": [0-9.]*' || echo failed
+  done > "$OUT/mask_schedules.txt" 2>&1
 fi
 if [ -n "${NCU:-}" ]; then # one launch of each attention kernel (NCU_T, default 16k; NCU_K kernels)
   for k in ${NCU_K:-hip_mask_tree hip_block_sparse_attention flash_attention}; do
@@ -77,6 +85,7 @@ if [ -z "${SKIP_TESTS:-}" ]; then
   grep "^\[  SKIPPED \]" "$OUT/tests.log" | sort -u | head -8
 fi
 [ -f "$OUT/sanitizer.txt" ] && { echo "==== compute-sanitizer"; cat "$OUT/sanitizer.txt"; }
+[ -f "$OUT/mask_schedules.txt" ] && { echo "==== mask search, pinned schedules, T=${MASK_T:-131072}"; cat "$OUT/mask_schedules.txt"; }
 [ -f "$OUT/ncu.txt" ] && { echo "==== ncu"; grep -E "^  [a-z_]+ \(|Compute \(SM\) Throughput|DRAM Throughput|L2 Hit Rate|Registers Per|Achieved Occupancy|Duration|Stall|Warp Cycles Per Issued|Memory Throughput|L1/TEX Hit|Issue Slots Busy|Executed Ipc A" "$OUT/ncu.txt" | head -60; }
 [ -s "$OUT/ncu_stalls.txt" ] && { echo "==== stalls (warps per issue)"; sort -k3 -g -r "$OUT/ncu_stalls.txt" | awk '$3 > 0.05' | head -12; }
 [ -f "$OUT/tune.log" ] && { echo "==== tune"; grep -iE "best|winner|error" "$OUT/tune.log" | head -12; echo "==== sweep with tuned schedules"; cat "$OUT/sweep_tuned.txt"; }

@@ -135,10 +135,6 @@ TEST_P(Attention, DenseSchedulesMatchReference) {
       da.backend = backend();
       da.schedule = {{"BLOCK_M", s.BM}, {"BLOCK_N", s.BN}, {"num_warps", s.warps},
                      {"num_stages", s.stages}, {"PIPE", s.pipe}};
-      if (s.pipe && GetParam() == Backend::CUDA) { // refused there (known bug, see README)
-        EXPECT_THROW(dense_attention(in.qv(), in.kv(), in.vv(), da), InvalidArgument);
-        continue;
-      }
       Tensor out = dense_attention(in.qv(), in.kv(), in.vv(), da);
       EXPECT_LT(maxErrorVsReference(in, out, all, nullptr, c.causal), 2e-2)
           << "Tq " << c.Tq << " Tk " << c.Tk << " D " << c.D << " causal " << c.causal
@@ -169,10 +165,6 @@ TEST_P(Attention, SparseSchedulesMatchReference) {
                     Sched{64, 64, 4, 2, 0, 1}, Sched{32, 32, 4, 3, 0, 1}}) {
       a.attention_schedule = {{"BLOCK_M", s.BM}, {"BLOCK_N", s.BN}, {"num_warps", s.warps},
                               {"num_stages", s.stages}, {"PIPE", s.pipe}, {"GROUPED", s.grouped}};
-      if (s.pipe && GetParam() == Backend::CUDA) { // refused there (known bug, see README)
-        EXPECT_THROW(hip_attention(in.qv(), in.kv(), in.vv(), a), InvalidArgument);
-        continue;
-      }
       auto r = hip_attention(in.qv(), in.kv(), in.vv(), a);
       EXPECT_LT(maxErrorVsReference(in, r.out, paramsOf(a), &r.metadata), 2e-2)
           << "D " << D << " BM " << s.BM << " BN " << s.BN << " stages " << s.stages << " PIPE "

@@ -162,13 +162,13 @@ void GpuLowering::lowerDotWgmma(const dsl::Op &op, TileVal acc,
   asmVoid("wgmma.commit_group.sync.aligned;", ValueRange{}, "", loc);
   acc.layout = mma(at.shape[0], N, op.loc);
   acc.splat = false;
+  acc.regs = d; // (the product: the last k-step's outputs)
   int64_t group = groupSeq_++;
   // The product is waited for at its first use (waitFor). Only while its
   // operands stay put: B in a pipeline stage (refilled only after every
   // group of the iteration that reads it is done, see lowerFor), not in the
   // temporary shared memory that later ops reuse.
   if (deferDots_.count(&op) || pipe_.count(bSrcOf(op))) {
-    acc.regs = d;
     vals_[op.results[0]] = acc;
     pending_[op.results[0]] = group;
     return;

@@ -127,7 +127,7 @@ int64_t stageParam(const nlohmann::json &p, const std::string &stage, const std:
 std::map<std::string, int64_t> stageSchedule(const nlohmann::json &p, const std::string &stage);
 /// `cfg` with the schedule values of `pinned` (keys of `kernel`'s config
 /// space only); InvalidArgument naming `what` for an unknown key or a config
-/// the kernel rejects, or PIPE=1 on the CUDA backend (known bug).
+/// the kernel rejects.
 void pinSchedule(const std::string &kernel, const Target &target, dsl::Config &cfg,
                  const std::map<std::string, int64_t> &pinned, const std::string &what);
 /// Throws InvalidArgument naming keys of `p` not in `known`.
