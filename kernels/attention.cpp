@@ -525,7 +525,7 @@ void registerAttentionKernels() {
          }});
     registerKernel(
         {"hip_mask_tree", "HiP v1.1 hierarchical mask search, one query block per program (§2)",
-         {{"CHUNK", {16, 32, 64}}, {"num_warps", {4, 8}}, {"min_blocks", {1, 2}}, {"GROUPED", {0, 1}}},
+         {{"CHUNK", {16, 32, 64}}, {"num_warps", {4, 8}}, {"min_blocks", {1, 3}}, {"GROUPED", {0, 1}}},
          Config{{"HEAD_DIM", 64}, {"DTYPE", 0}, {"BLOCK_SIZE_Q", 64}, {"BLOCK_STRIDE_Q", 2},
                 {"BLOCK_SIZE_K", 2}, {"BLOCK_STRIDE_K", 1}, {"MASK_K", 512}, {"KSEL", 256},
                 {"SINK", 16}, {"WINDOW", 256}, {"ALIGNED", 1}, {"CHUNK", 32}, {"HEADS", 1},

@@ -64,13 +64,18 @@ public:
   Candidates run(const MaskContext &ctx, const Candidates &) override {
     int64_t K = maskK_ / bk_, nQB = (ctx.Tq + bq_ - 1) / bq_;
     int64_t kpb = bk_ / bsk_;
-    // Keys scored per step: 64, or 128 where wgmma takes the scoring dot
-    // (H100, hipattn tune at 16k: CHUNK 64 3.37 ms against 32 3.73 ms).
-    int64_t chunk = std::clamp<int64_t>((ctx.target.hasWgmma() ? 128 : 64) / kpb, 1, 2 * K);
+    // 64 keys scored per step (CHUNK candidates of kpb keys). On sm_90a
+    // with ptxas asked for 3 blocks per SM (168 registers, 60 bytes of
+    // spills): the search is bound by instruction latency at 8 warps per SM
+    // (ncu, H100, 128k: 12.5 % occupancy, issue slots 34 % busy, L2 hit rate
+    // 96 %, DRAM 1.6 %); H200 at 128k: 43.3 ms against 47.0 ms for 128 keys
+    // per step at 2 blocks per SM.
+    int64_t chunk = std::clamp<int64_t>(64 / kpb, 1, 2 * K);
     int64_t G = headShared_ ? ctx.H / ctx.Hkv : 1, rows = 16;
     while (rows < G * (bq_ / bsq_)) rows *= 2;
     // (8 warps for 128 rows: one m64 wgmma block per warpgroup on Hopper.)
     int64_t warps = fittingWarps(rows >= 128 ? 8 : 4, {{rows, chunk * kpb}});
+    bool moreBlocks = ctx.target.hasWgmma() && G == 1 && warps == 4 && ctx.D <= 128;
     Candidates c;
     c.blockSizeQ = bq_;
     c.blockSizeK = bk_;
@@ -80,7 +85,7 @@ public:
                     {"BLOCK_STRIDE_Q", bsq_}, {"BLOCK_SIZE_K", bk_}, {"BLOCK_STRIDE_K", bsk_},
                     {"MASK_K", maskK_}, {"KSEL", K}, {"SINK", ctx.sink},
                     {"WINDOW", ctx.window}, {"ALIGNED", aligned_ ? 1 : 0}, {"CHUNK", chunk},
-                    {"num_warps", warps}};
+                    {"num_warps", warps}, {"min_blocks", moreBlocks ? 3 : 1}};
     if (G > 1) cfg.set("HEADS", G);
     auto grid = [&](const dsl::Config &k) -> std::array<unsigned, 3> {
       if (G == 1 && k.get("GROUPED", 0)) // (a GQA group's heads adjacent on axis 0)
