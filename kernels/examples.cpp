@@ -130,6 +130,7 @@ std::string validatePow2(const Config &c, std::initializer_list<const char *> ke
 
 void registerExampleKernels() {
   registerAttentionKernels();
+  registerPagedKernels();
   static bool done = [] {
     registerKernel({"vector_add", "out = x + y (f32)", {{"BLOCK", {256, 1024}}, {"num_warps", {4}}},
                     Config{{"BLOCK", 1024}, {"num_warps", 4}}, vectorAdd,

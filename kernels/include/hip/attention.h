@@ -64,7 +64,7 @@ struct HiPAttentionArgs {
   bool tuned = false;
   ComputeBackend backend = ComputeBackend::Auto;
   /// Schedule values of the hip_block_sparse_attention kernel (the keys of
-  /// its config space: BLOCK_M, BLOCK_N, num_warps, num_stages, PIPE) that
+  /// its config space: BLOCK_M, BLOCK_N, num_warps, num_stages, PIPE, GROUPED) that
   /// replace the default or tuned ones; with any set, the sparse attention
   /// is not tuned. An unknown key or a value the kernel rejects throws
   /// InvalidArgument.
@@ -119,5 +119,57 @@ struct DenseAttentionArgs {
 /// dense layers.
 Tensor dense_attention(const TensorView &q, const TensorView &k, const TensorView &v,
                        const DenseAttentionArgs &args = DenseAttentionArgs());
+
+
+// ---- Paged KV cache (the vLLM / SGLang layout) -----------------------------------
+//
+// A batch of B sequences whose keys and values live in fixed-size pages:
+// token t of sequence b is row t % page_size of page block_table[b][t /
+// page_size]. The new queries of the batch are laid end to end in q
+// [num_tokens, H, D]: sequence b owns rows cu_seqlens_q[b] to
+// cu_seqlens_q[b + 1] - 1, and its T_q(b) queries are the last T_q(b) of its
+// seq_lens[b] keys (prefill: T_q = seq_len; chunked prefill: 0 < T_q <
+// seq_len; decode: T_q = 1), all in one call.
+//
+// Step 1 of the paged path: each sequence's pages are gathered by a DSL
+// kernel into contiguous K/V on the cache's device, then the contiguous
+// kernels run; paged attention kernels and split-K decode come next.
+
+struct PagedKVCache {
+  TensorView k_cache, v_cache; // [num_pages, page_size, H_kv, D], contiguous, same dtype as q
+  TensorView block_table;      // i32 [B, max_pages], contiguous
+  TensorView seq_lens;         // i32 [B]: keys of each sequence, the new tokens included
+};
+
+/// The output rows of every sequence in q's order, and each sequence's
+/// mask (metadata[b]; batch 1; empty for a sequence with no new token).
+struct PagedHiPAttentionOutput {
+  Tensor out; // [num_tokens, H, D] in q's dtype, on q's device
+  std::vector<HiPAttentionOutputMetadata> metadata;
+};
+
+/// Paged HiP attention. `previous` (one metadata per sequence, from an
+/// earlier call with the same T_q and seq_lens) reuses those masks.
+/// InvalidArgument, before anything is launched, for a bad shape or dtype, a
+/// block-table entry outside [0, num_pages) among a sequence's pages, a
+/// seq_len beyond its row of the table, cu_seqlens_q not starting at 0 and
+/// non-decreasing up to num_tokens, or T_q(b) > seq_lens[b].
+PagedHiPAttentionOutput paged_hip_attention(
+    const TensorView &q, const PagedKVCache &cache, const TensorView &cu_seqlens_q,
+    const HiPAttentionArgs &args = HiPAttentionArgs(),
+    const std::vector<HiPAttentionOutputMetadata> *previous = nullptr);
+
+/// Paged dense attention, same conventions ([num_tokens, H, D]).
+Tensor paged_dense_attention(const TensorView &q, const PagedKVCache &cache,
+                             const TensorView &cu_seqlens_q,
+                             const DenseAttentionArgs &args = DenseAttentionArgs());
+
+/// Writes the new keys and values k_new, v_new [num_tokens, H_kv, D] (laid
+/// out as q, by cu_seqlens_q) into the cache: token i of sequence b goes to
+/// position seq_lens[b] - T_q(b) + i, so seq_lens must already count them.
+/// Checked like paged_hip_attention before anything is written; k_new and
+/// v_new must live on the cache's device.
+void append_paged_kv(const PagedKVCache &cache, const TensorView &k_new, const TensorView &v_new,
+                     const TensorView &cu_seqlens_q);
 
 } // namespace hip

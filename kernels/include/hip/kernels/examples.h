@@ -17,6 +17,8 @@ namespace hip::kernels {
 void registerExampleKernels();
 /// Registers flash_attention (kernels/attention.cpp).
 void registerAttentionKernels();
+/// paged_rows: rows between a paged KV cache and contiguous memory.
+void registerPagedKernels();
 
 void referenceVectorAdd(const float *x, const float *y, float *out, int64_t n);
 /// Softmax of each row of x[rows][cols] (row stride `stride`).
