@@ -53,6 +53,22 @@ std::vector<float> randomInput(size_t n, uint64_t seed) {
   for (auto &x : v) x = uni(rng);
   return v;
 }
+/// Values exact in bf16 (multiples of 1/4 in [-1, 0.75]), for dots whose
+/// products the reference can then reproduce.
+std::vector<float> exactBf16Input(size_t n, uint64_t seed) {
+  auto v = randomInput(n, seed);
+  for (auto &e : v) e = float(int(e * 4)) / 4 - 1;
+  return v;
+}
+/// x rounded to the nearest bf16 (ties to even), as a cast to bf16 does.
+float roundToBf16(double x) {
+  float f = float(x);
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  u = (u + 0x7fff + ((u >> 16) & 1)) & 0xffff0000u;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
 std::vector<float> poison(size_t n) {
   return std::vector<float>(n, std::numeric_limits<float>::quiet_NaN());
 }
@@ -268,12 +284,8 @@ TEST_P(Ops, TwoDotsFromTheSameSharedMemory) {
   Val s = dot(x, y);
   store(out + grid2(M, Kd), dot(cast(s, DType::bf16), z));
   Kernel k = b.finish();
-  auto rnd = [](size_t n, uint64_t seed) {
-    auto v = randomInput(n, seed);
-    for (auto &e : v) e = float(int(e * 4)) / 4 - 1; // exact in bf16
-    return v;
-  };
-  auto av = rnd(M * Kd, 21), bv = rnd(Kd * Kd, 22), cv = rnd(Kd * Kd, 23), o = poison(M * Kd);
+  auto av = exactBf16Input(M * Kd, 21), bv = exactBf16Input(Kd * Kd, 22),
+       cv = exactBf16Input(Kd * Kd, 23), o = poison(M * Kd);
   run(k, t, {&av, &bv, &cv, &o});
   for (int i = 0; i < M; ++i)
     for (int j = 0; j < Kd; ++j) {
@@ -281,12 +293,7 @@ TEST_P(Ops, TwoDotsFromTheSameSharedMemory) {
       for (int n = 0; n < Kd; ++n) {
         double sv = 0;
         for (int e = 0; e < Kd; ++e) sv += double(av[i * Kd + e]) * bv[e * Kd + n];
-        uint32_t u;
-        float f = float(sv);
-        std::memcpy(&u, &f, 4);
-        u = (u + 0x7fff + ((u >> 16) & 1)) & 0xffff0000u; // bf16 rounding of s
-        std::memcpy(&f, &u, 4);
-        acc += double(f) * cv[n * Kd + j];
+        acc += double(roundToBf16(sv)) * cv[n * Kd + j];
       }
       ASSERT_NEAR(o[i * Kd + j], acc, 1e-3 * std::max(1.0, std::fabs(acc))) << i << "," << j;
     }
@@ -306,12 +313,8 @@ TEST_P(Ops, ChainedDotsOutsideLoops) {
   Val s = dot(qt, trans(kt));
   store(out + grid2(M, D), dot(cast(s, DType::bf16), vt, load(c + grid2(M, D)) * 0.5));
   Kernel k = b.finish();
-  auto rnd = [](size_t n, uint64_t seed) {
-    auto r = randomInput(n, seed);
-    for (auto &e : r) e = float(int(e * 4)) / 4 - 1; // exact in bf16
-    return r;
-  };
-  auto qv = rnd(M * D, 31), kv = rnd(N * D, 32), vv = rnd(N * D, 33), cv = rnd(M * D, 34);
+  auto qv = exactBf16Input(M * D, 31), kv = exactBf16Input(N * D, 32),
+       vv = exactBf16Input(N * D, 33), cv = exactBf16Input(M * D, 34);
   auto o = poison(M * D);
   run(k, t, {&qv, &kv, &vv, &cv, &o});
   for (int i = 0; i < M; ++i) {
@@ -319,12 +322,7 @@ TEST_P(Ops, ChainedDotsOutsideLoops) {
     for (int n = 0; n < N; ++n) {
       double sv = 0;
       for (int e = 0; e < D; ++e) sv += double(qv[i * D + e]) * kv[n * D + e];
-      uint32_t u;
-      float f = float(sv);
-      std::memcpy(&u, &f, 4);
-      u = (u + 0x7fff + ((u >> 16) & 1)) & 0xffff0000u; // bf16 rounding of s
-      std::memcpy(&f, &u, 4);
-      sr[n] = f;
+      sr[n] = roundToBf16(sv);
     }
     for (int j = 0; j < D; ++j) {
       double acc = 0.5 * cv[i * D + j];
