@@ -360,7 +360,7 @@ HiPAttentionOutput hipAttentionImpl(const TensorView &q, const TensorView &k, co
                        {ArgValue::int32(int32_t(nQB)), ArgValue::int32(int32_t(mask.capacity()))},
                        &vd, &out);
     if (!args.attention_schedule.empty()) {
-      pinSchedule("hip_block_sparse_attention", ctx.target, cfg, args.attention_schedule,
+      pinSchedule("hip_block_sparse_attention", cfg, args.attention_schedule,
                   "HiPAttentionArgs::attention_schedule");
       auto g = grid(cfg);
       if (g[0] && g[1]) ctx.launch("hip_block_sparse_attention", cfg, g, kargs);
@@ -400,7 +400,7 @@ Tensor denseAttentionImpl(const TensorView &q, const TensorView &k, const Tensor
                                    unsigned(p.B * p.H), 1};
   };
   if (!args.schedule.empty()) {
-    pinSchedule("flash_attention", ctx.target, cfg, args.schedule, "DenseAttentionArgs::schedule");
+    pinSchedule("flash_attention", cfg, args.schedule, "DenseAttentionArgs::schedule");
     ctx.launch("flash_attention", cfg, grid(cfg), ctx.kernelArgs({}, {}, &vd, &out));
   } else {
     ctx.launchTuned("flash_attention", cfg, grid, ctx.kernelArgs({}, {}, &vd, &out),

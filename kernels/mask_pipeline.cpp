@@ -158,7 +158,7 @@ void checkStageKeys(const nlohmann::json &p, const std::string &stage,
   }
 }
 
-void pinSchedule(const std::string &kernel, const Target &target, dsl::Config &cfg,
+void pinSchedule(const std::string &kernel, dsl::Config &cfg,
                  const std::map<std::string, int64_t> &pinned, const std::string &what) {
   const dsl::KernelDef &def = dsl::findKernel(kernel);
   for (auto &[key, value] : pinned) {

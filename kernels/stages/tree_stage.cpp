@@ -95,7 +95,7 @@ public:
     auto kargs = ctx.kernelArgs({MaskContext::pointer(c.indices), MaskContext::pointer(c.ks)},
                                 {ArgValue::int32(int32_t(nQB))});
     if (!schedule_.empty()) { // pinned by the pipeline's "schedule"
-      pinSchedule("hip_mask_tree", ctx.target, cfg, schedule_, "tree stage schedule");
+      pinSchedule("hip_mask_tree", cfg, schedule_, "tree stage schedule");
       ctx.launch("hip_mask_tree", cfg, grid(cfg), kargs);
     } else {
       ctx.launchTuned("hip_mask_tree", cfg, grid, kargs, {c.indices.view(), c.ks.view()},

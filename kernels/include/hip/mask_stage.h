@@ -128,7 +128,7 @@ std::map<std::string, int64_t> stageSchedule(const nlohmann::json &p, const std:
 /// `cfg` with the schedule values of `pinned` (keys of `kernel`'s config
 /// space only); InvalidArgument naming `what` for an unknown key or a config
 /// the kernel rejects.
-void pinSchedule(const std::string &kernel, const Target &target, dsl::Config &cfg,
+void pinSchedule(const std::string &kernel, dsl::Config &cfg,
                  const std::map<std::string, int64_t> &pinned, const std::string &what);
 /// Throws InvalidArgument naming keys of `p` not in `known`.
 void checkStageKeys(const nlohmann::json &p, const std::string &stage,
