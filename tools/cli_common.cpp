@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 
 namespace hip::tools {
 
@@ -58,6 +60,13 @@ void applyHiPFlags(const FlagMap &f, HiPAttentionArgs &a) {
   a.block_stride_k = intFlag(f, "--block-stride-k", a.block_stride_k);
   a.sink_token_size = intFlag(f, "--sink", a.sink_token_size);
   a.sliding_window_size = intFlag(f, "--window", a.sliding_window_size);
+  if (f.count("--mask-pipeline")) {
+    std::ifstream in(f.at("--mask-pipeline"));
+    if (!in) throw InvalidArgument("--mask-pipeline: cannot read '" + f.at("--mask-pipeline") + "'");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    a.mask_pipeline = ss.str();
+  }
 }
 
 } // namespace hip::tools

@@ -33,7 +33,8 @@ int64_t intFlag(const FlagMap &f, const std::string &key, int64_t fallback);
 ComputeBackend backendFlag(const FlagMap &f, const std::string &fallback);
 
 /// --mask-k, --block-size-q, --block-stride-q, --block-size-k,
-/// --block-stride-k, --sink, --window over the values already in `a`.
+/// --block-stride-k, --sink, --window, --mask-pipeline (a JSON file) over
+/// the values already in `a`.
 void applyHiPFlags(const FlagMap &f, HiPAttentionArgs &a);
 
 } // namespace hip::tools

@@ -27,6 +27,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 #include <string>
@@ -84,6 +85,8 @@ options:
 HiP options (defaults: HIP_K etc., else the v1.1 defaults):
   --mask-k N (512) --block-size-q N (64) --block-stride-q N (2)
   --block-size-k N (2) --block-stride-k N (1) --sink N (16) --window N (256)
+  --mask-pipeline FILE  the mask pipeline as JSON (see 'hipattn run --help'),
+                       e.g. bench/head_shared.json
 )";
 
 const char *kGenerateHelp = R"(usage: hipattn generate --model F [--prompt TEXT] [options]
@@ -136,7 +139,8 @@ struct Flags {
 
 const std::vector<std::string> kHiPFlags = {"--mask-k", "--block-size-q", "--block-stride-q",
                                             "--block-size-k", "--block-stride-k", "--sink",
-                                            "--window", "--backend", "--method", "--linears"};
+                                            "--window", "--mask-pipeline", "--backend", "--method",
+                                            "--linears"};
 
 Flags parseFlags(const std::vector<std::string> &args, std::vector<std::string> known) {
   known.insert(known.end(), kHiPFlags.begin(), kHiPFlags.end());
@@ -195,6 +199,10 @@ std::string describe(const AttentionOptions &a) {
                 (long long)h.mask_k, (long long)h.block_size_q, (long long)h.block_stride_q,
                 (long long)h.block_size_k, (long long)h.block_stride_k,
                 (long long)h.sink_token_size, (long long)h.sliding_window_size);
+  if (!h.mask_pipeline.empty()) { // (compact: the file's JSON on one line, when it parses)
+    nlohmann::json j = nlohmann::json::parse(h.mask_pipeline, nullptr, false);
+    return std::string(buf) + ", mask pipeline " + (j.is_discarded() ? h.mask_pipeline : j.dump());
+  }
   return buf;
 }
 

@@ -226,13 +226,6 @@ Setup makeSetup(const std::map<std::string, std::string> &f) {
   a.backend = backendFlag(f, "auto");
   bool gpu = st.gpu = a.backend == ComputeBackend::CUDA;
   applyHiPFlags(f, a);
-  if (f.count("--mask-pipeline")) {
-    std::ifstream in(f.at("--mask-pipeline"));
-    if (!in) throw InvalidArgument("--mask-pipeline: cannot read '" + f.at("--mask-pipeline") + "'");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    a.mask_pipeline = ss.str();
-  }
   Workload &w = st.w;
   if (f.count("--input")) {
     for (const char *k : {"--T", "--B", "--H", "--Hkv", "--D", "--dtype", "--seed", "--data"})
