@@ -13,34 +13,7 @@
 #include <string>
 #include <vector>
 
-#if __has_include(<dlpack/dlpack.h>)
-#include <dlpack/dlpack.h>
-#else
-// The DLPack ABI (dlpack.h, v0.8 and later), declared here when the header is
-// not installed so that frameworks can hand their tensors over without it.
-extern "C" {
-typedef enum { kDLCPU = 1, kDLCUDA = 2, kDLCUDAHost = 3, kDLCUDAManaged = 13 } DLDeviceType;
-typedef struct {
-  DLDeviceType device_type;
-  int32_t device_id;
-} DLDevice;
-typedef enum { kDLInt = 0U, kDLUInt = 1U, kDLFloat = 2U, kDLBfloat = 4U } DLDataTypeCode;
-typedef struct {
-  uint8_t code;
-  uint8_t bits;
-  uint16_t lanes;
-} DLDataType;
-typedef struct {
-  void *data;
-  DLDevice device;
-  int32_t ndim;
-  DLDataType dtype;
-  int64_t *shape;
-  int64_t *strides; // in elements; NULL = compact row-major
-  uint64_t byte_offset;
-} DLTensor;
-}
-#endif
+#include "hip/dlpack_compat.h"
 
 namespace hip {
 
