@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what is missing (Debian bookworm packages, lit from PyPI), then
+# Installs what is missing (Debian bookworm packages; lit, numpy, pytest from PyPI), then
 # configures and builds the project into build/ (Release). Idempotent: a
 # second run with nothing changed only checks and returns in seconds.
 set -euo pipefail
@@ -22,6 +22,11 @@ fi
 if ! command -v lit >/dev/null && ! python3 -c "import lit" 2>/dev/null; then
   echo "setup: installing lit (PyPI)" >&2
   python3 -m pip install -q lit 2>/dev/null || python3 -m pip install -q --break-system-packages lit
+fi
+
+if ! python3 -c "import numpy, pytest" 2>/dev/null; then
+  echo "setup: installing numpy and pytest (PyPI)" >&2
+  python3 -m pip install -q numpy pytest 2>/dev/null || python3 -m pip install -q --break-system-packages numpy pytest
 fi
 
 jobs=$(nproc)
