@@ -18,6 +18,11 @@ if [ -z "${SKIP_TESTS:-}" ]; then
   (cd $B && HIP_CACHE_DIR=/tmp/hip-cache-tests timeout ${TEST_TIMEOUT:-420} ./bin/hipattn-tests \
      ${TEST_FILTER:+--gtest_filter=$TEST_FILTER}) > "$OUT/tests.log" 2>&1; tests=$?
 fi
+if [ -z "${SKIP_TESTS:-}" ]; then # the Python package: numpy on the CPU backend, torch on the GPU
+  HIP_ATTENTION_LIBRARY=$B/lib/libhipattn.so PYTHONPATH=python HIP_CACHE_DIR=/tmp/hip-cache-tests \
+    timeout 300 python3 -m pytest -q -p no:cacheprovider python/tests python/tests_gpu > "$OUT/pytest.log" 2>&1
+  pytest_rc=$?
+fi
 san() { # tool, T, D, H, Hkv, more hipattn run arguments
   local tool=$1 T=$2 D=$3 H=$4 Hkv=$5; shift 5
   local log="$OUT/san_${tool}_$T${1:+_hs}.log"
@@ -83,6 +88,7 @@ echo "==== GPU"; cat "$OUT/gpu.txt"
 if [ -z "${SKIP_TESTS:-}" ]; then
   echo "==== tests (rc=$tests)"; grep -E "^\[  (PASSED|FAILED) |^\[==========\]|Failure" "$OUT/tests.log" | head -30
   grep "^\[  SKIPPED \]" "$OUT/tests.log" | sort -u | head -8
+  echo "==== pytest (rc=$pytest_rc)"; tail -5 "$OUT/pytest.log"
 fi
 [ -f "$OUT/sanitizer.txt" ] && { echo "==== compute-sanitizer"; cat "$OUT/sanitizer.txt"; }
 [ -f "$OUT/mask_schedules.txt" ] && { echo "==== mask search, pinned schedules, T=${MASK_T:-131072}"; cat "$OUT/mask_schedules.txt"; }
