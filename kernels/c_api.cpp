@@ -53,7 +53,8 @@ template <typename F> hip_status guarded(F f) {
 }
 
 const DLTensor &need(const DLTensor *t, const char *name) {
-  if (!t) throw hip::InvalidArgument(std::string(name) + " is NULL");
+  if (!t)
+    throw hip::InvalidArgument(std::string(name) + " is NULL");
   return *t;
 }
 
@@ -66,7 +67,8 @@ hip::TensorView view(const DLTensor *t, const char *name) {
 }
 
 template <typename T> T *needOut(T *p, const char *name) {
-  if (!p) throw hip::InvalidArgument(std::string(name) + " is NULL");
+  if (!p)
+    throw hip::InvalidArgument(std::string(name) + " is NULL");
   return p;
 }
 
@@ -74,7 +76,8 @@ void fill(hip_tensor &h, hip::Tensor t) {
   h.t = std::move(t);
   h.shape = h.t.shape();
   h.strides.assign(h.shape.size(), 1);
-  for (size_t i = h.shape.size(); i-- > 1;) h.strides[i - 1] = h.strides[i] * h.shape[i];
+  for (size_t i = h.shape.size(); i-- > 1;)
+    h.strides[i - 1] = h.strides[i] * h.shape[i];
 }
 
 void toDLPack(const hip_tensor &h, DLTensor *v) {
@@ -83,11 +86,21 @@ void toDLPack(const hip_tensor &h, DLTensor *v) {
   v->device = {h.t.device() == hip::Device::CUDA ? kDLCUDA : kDLCPU, 0};
   v->ndim = int32_t(h.shape.size());
   switch (h.t.dtype()) {
-  case hip::ScalarType::f32: v->dtype = {kDLFloat, 32, 1}; break;
-  case hip::ScalarType::f16: v->dtype = {kDLFloat, 16, 1}; break;
-  case hip::ScalarType::bf16: v->dtype = {kDLBfloat, 16, 1}; break;
-  case hip::ScalarType::i32: v->dtype = {kDLInt, 32, 1}; break;
-  case hip::ScalarType::i64: v->dtype = {kDLInt, 64, 1}; break;
+  case hip::ScalarType::f32:
+    v->dtype = {kDLFloat, 32, 1};
+    break;
+  case hip::ScalarType::f16:
+    v->dtype = {kDLFloat, 16, 1};
+    break;
+  case hip::ScalarType::bf16:
+    v->dtype = {kDLBfloat, 16, 1};
+    break;
+  case hip::ScalarType::i32:
+    v->dtype = {kDLInt, 32, 1};
+    break;
+  case hip::ScalarType::i64:
+    v->dtype = {kDLInt, 64, 1};
+    break;
   }
   v->shape = const_cast<int64_t *>(h.shape.data());
   v->strides = const_cast<int64_t *>(h.strides.data());
@@ -95,9 +108,12 @@ void toDLPack(const hip_tensor &h, DLTensor *v) {
 
 hip::ComputeBackend backendOf(hip_backend b) {
   switch (b) {
-  case HIP_BACKEND_AUTO: return hip::ComputeBackend::Auto;
-  case HIP_BACKEND_CPU: return hip::ComputeBackend::CPU;
-  case HIP_BACKEND_CUDA: return hip::ComputeBackend::CUDA;
+  case HIP_BACKEND_AUTO:
+    return hip::ComputeBackend::Auto;
+  case HIP_BACKEND_CPU:
+    return hip::ComputeBackend::CPU;
+  case HIP_BACKEND_CUDA:
+    return hip::ComputeBackend::CUDA;
   }
   throw hip::InvalidArgument("backend must be HIP_BACKEND_AUTO, _CPU or _CUDA, got " +
                              std::to_string(int(b)));
@@ -105,13 +121,16 @@ hip::ComputeBackend backendOf(hip_backend b) {
 
 hip::HiPAttentionArgs argsOf(const hip_attention_args *a) {
   hip::HiPAttentionArgs h = hip::HiPAttentionArgs::fromEnvironment();
-  if (!a) return h;
+  if (!a)
+    return h;
   h.mask_k = a->mask_k, h.block_size_q = a->block_size_q, h.block_stride_q = a->block_stride_q;
   h.block_size_k = a->block_size_k, h.block_stride_k = a->block_stride_k;
   h.sink_token_size = a->sink_token_size, h.sliding_window_size = a->sliding_window_size;
   h.is_causal = a->is_causal != 0;
-  if (a->has_softmax_scale) h.softmax_scale = a->softmax_scale;
-  if (a->mask_pipeline) h.mask_pipeline = a->mask_pipeline;
+  if (a->has_softmax_scale)
+    h.softmax_scale = a->softmax_scale;
+  if (a->mask_pipeline)
+    h.mask_pipeline = a->mask_pipeline;
   h.backend = backendOf(a->backend);
   return h;
 }
@@ -164,8 +183,8 @@ hip_status hip_mask_dlpack(const hip_mask *m, DLTensor *indices, DLTensor *ks) {
 void hip_mask_free(hip_mask *m) { delete m; }
 
 hip_status hip_attention(const DLTensor *q, const DLTensor *k, const DLTensor *v,
-                         const hip_attention_args *args, const hip_mask *previous,
-                         hip_tensor **out, hip_mask **mask_out) {
+                         const hip_attention_args *args, const hip_mask *previous, hip_tensor **out,
+                         hip_mask **mask_out) {
   return guarded([&] {
     needOut(out, "out");
     hip::HiPAttentionArgs h = argsOf(args);
@@ -190,7 +209,8 @@ hip_status hip_dense_attention(const DLTensor *q, const DLTensor *k, const DLTen
     needOut(out, "out");
     hip::DenseAttentionArgs d;
     d.is_causal = is_causal != 0;
-    if (has_softmax_scale) d.softmax_scale = softmax_scale;
+    if (has_softmax_scale)
+      d.softmax_scale = softmax_scale;
     d.backend = backendOf(backend);
     *out = newTensor(hip::dense_attention(view(q, "q"), view(k, "k"), view(v, "v"), d));
   });

@@ -61,11 +61,14 @@ void pagedRows(Builder &b, const Config &c) {
 namespace hip::kernels {
 void registerPagedKernels() {
   static bool done = dsl::registerKernel(
-      {"paged_rows", "rows between a paged KV cache and contiguous memory (gather, scatter, copy)",
+      {"paged_rows",
+       "rows between a paged KV cache and contiguous memory (gather, scatter, copy)",
        {},
        dsl::Config{{"DTYPE", 0}, {"BLOCK_T", 16}, {"BLOCK_C", 256}, {"MODE", 0}, {"num_warps", 4}},
-       hip::pagedRows, [](const dsl::Config &c) {
-         if (c["MODE"] < 0 || c["MODE"] > 2) return std::string("MODE must be 0, 1 or 2");
+       hip::pagedRows,
+       [](const dsl::Config &c) {
+         if (c["MODE"] < 0 || c["MODE"] > 2)
+           return std::string("MODE must be 0, 1 or 2");
          for (const char *k : {"BLOCK_T", "BLOCK_C"})
            if (c[k] < 1 || (c[k] & (c[k] - 1)))
              return std::string(k) + " must be a power of two";
@@ -83,20 +86,21 @@ int dtypeCode(ScalarType t) { return t == ScalarType::bf16 ? 0 : t == ScalarType
 /// The checked batch: per-sequence query counts, lengths and page tables
 /// read to the host.
 struct PagedProblem {
-  int64_t B = 0, numTokens = 0, H = 0, Hkv = 0, D = 0, numPages = 0, pageSize = 0,
-          maxPages = 0;
+  int64_t B = 0, numTokens = 0, H = 0, Hkv = 0, D = 0, numPages = 0, pageSize = 0, maxPages = 0;
   std::vector<int64_t> cu, lens, table;
   Device device = Device::CPU;
   ScalarType dtype = ScalarType::bf16;
   int64_t tq(int64_t b) const { return cu[size_t(b + 1)] - cu[size_t(b)]; }
 };
 
-std::vector<int64_t> readInts(const TensorView &t) { return Tensor::copyOf(t, Device::CPU).toInt(); }
+std::vector<int64_t> readInts(const TensorView &t) {
+  return Tensor::copyOf(t, Device::CPU).toInt();
+}
 
 /// `rows`: q or the appended keys ([num_tokens, heads, D]); `rowsName`
 /// names it in errors.
-PagedProblem checkPaged(const TensorView &rows, const std::string &rowsName,
-                        const PagedKVCache &c, const TensorView &cuSeqlens) {
+PagedProblem checkPaged(const TensorView &rows, const std::string &rowsName, const PagedKVCache &c,
+                        const TensorView &cuSeqlens) {
   auto bad = [](const std::string &m) { return InvalidArgument(m); };
   rows.validate(rowsName);
   c.k_cache.validate("k_cache");
@@ -104,7 +108,8 @@ PagedProblem checkPaged(const TensorView &rows, const std::string &rowsName,
   c.block_table.validate("block_table");
   c.seq_lens.validate("seq_lens");
   cuSeqlens.validate("cu_seqlens_q");
-  if (rows.dim() != 3) throw bad(rowsName + " must be 3-D [num_tokens, heads, D], got " + rows.str());
+  if (rows.dim() != 3)
+    throw bad(rowsName + " must be 3-D [num_tokens, heads, D], got " + rows.str());
   if (c.k_cache.dim() != 4)
     throw bad("k_cache must be 4-D [num_pages, page_size, H_kv, D], got " + c.k_cache.str());
   if (c.k_cache.shape != c.v_cache.shape || c.k_cache.dtype != c.v_cache.dtype)
@@ -126,7 +131,8 @@ PagedProblem checkPaged(const TensorView &rows, const std::string &rowsName,
   p.device = rows.device, p.dtype = rows.dtype;
   if (c.k_cache.shape[3] != p.D)
     throw bad("head dims differ: " + rowsName + " " + rows.str() + ", k_cache " + c.k_cache.str());
-  if (p.pageSize < 1) throw bad("page_size must be >= 1, got " + c.k_cache.str());
+  if (p.pageSize < 1)
+    throw bad("page_size must be >= 1, got " + c.k_cache.str());
   if (c.block_table.dim() != 2 || c.block_table.dtype != ScalarType::i32)
     throw bad("block_table must be i32 [B, max_pages], got " + c.block_table.str());
   p.B = c.block_table.shape[0], p.maxPages = c.block_table.shape[1];
@@ -139,18 +145,21 @@ PagedProblem checkPaged(const TensorView &rows, const std::string &rowsName,
   p.cu = readInts(cuSeqlens);
   p.lens = readInts(c.seq_lens);
   p.table = readInts(c.block_table);
-  if (p.cu[0] != 0) throw bad("cu_seqlens_q[0] must be 0, got " + std::to_string(p.cu[0]));
+  if (p.cu[0] != 0)
+    throw bad("cu_seqlens_q[0] must be 0, got " + std::to_string(p.cu[0]));
   if (p.cu[size_t(p.B)] != p.numTokens)
-    throw bad("cu_seqlens_q[B] = " + std::to_string(p.cu[size_t(p.B)]) + " must equal " +
-              rowsName + "'s num_tokens = " + std::to_string(p.numTokens));
+    throw bad("cu_seqlens_q[B] = " + std::to_string(p.cu[size_t(p.B)]) + " must equal " + rowsName +
+              "'s num_tokens = " + std::to_string(p.numTokens));
   for (int64_t b = 0; b < p.B; ++b) {
     std::string seq = "sequence " + std::to_string(b) + ": ";
-    if (p.tq(b) < 0) throw bad(seq + "cu_seqlens_q must be non-decreasing");
+    if (p.tq(b) < 0)
+      throw bad(seq + "cu_seqlens_q must be non-decreasing");
     int64_t len = p.lens[size_t(b)];
-    if (len < 0) throw bad(seq + "seq_lens = " + std::to_string(len) + " is negative");
+    if (len < 0)
+      throw bad(seq + "seq_lens = " + std::to_string(len) + " is negative");
     if (p.tq(b) > len)
-      throw bad(seq + "T_q = " + std::to_string(p.tq(b)) + " new tokens exceed seq_lens = " +
-                std::to_string(len));
+      throw bad(seq + "T_q = " + std::to_string(p.tq(b)) +
+                " new tokens exceed seq_lens = " + std::to_string(len));
     int64_t pages = (len + p.pageSize - 1) / p.pageSize;
     if (pages > p.maxPages)
       throw bad(seq + "seq_lens = " + std::to_string(len) + " needs " + std::to_string(pages) +
@@ -159,9 +168,9 @@ PagedProblem checkPaged(const TensorView &rows, const std::string &rowsName,
     for (int64_t j = 0; j < pages; ++j) {
       int64_t e = p.table[size_t(b * p.maxPages + j)];
       if (e < 0 || e >= p.numPages)
-        throw bad(seq + "block_table[" + std::to_string(b) + "][" + std::to_string(j) + "] = " +
-                  std::to_string(e) + " is outside [0, num_pages = " + std::to_string(p.numPages) +
-                  ")");
+        throw bad(seq + "block_table[" + std::to_string(b) + "][" + std::to_string(j) +
+                  "] = " + std::to_string(e) +
+                  " is outside [0, num_pages = " + std::to_string(p.numPages) + ")");
     }
   }
   int64_t row = p.Hkv * p.D;
@@ -185,26 +194,31 @@ struct RowMover {
   /// locate the paged side.
   void move(int mode, const void *src, void *dst, int64_t b, int64_t first, int64_t n,
             int64_t row) const {
-    if (n == 0) return;
-    dsl::Config cfg{{"DTYPE", dtypeCode(p.dtype)}, {"BLOCK_T", 16}, {"BLOCK_C", 256},
-                    {"MODE", mode}, {"num_warps", 4}};
+    if (n == 0)
+      return;
+    dsl::Config cfg{{"DTYPE", dtypeCode(p.dtype)},
+                    {"BLOCK_T", 16},
+                    {"BLOCK_C", 256},
+                    {"MODE", mode},
+                    {"num_warps", 4}};
     // The block table, on the device the kernel reads.
     const void *table = mode != 2 ? tableOn() : nullptr;
     MaskContext ctx;
     ctx.target = target;
     ctx.device = p.device;
-    ctx.launch("paged_rows", cfg,
-               {unsigned((n + 15) / 16), unsigned((row + 255) / 256), 1},
+    ctx.launch("paged_rows", cfg, {unsigned((n + 15) / 16), unsigned((row + 255) / 256), 1},
                {ArgValue::pointer(src), ArgValue::pointer(dst), ArgValue::pointer(table),
-                ArgValue::int32(int32_t(b * p.maxPages)), ArgValue::int32(int32_t(n)), ArgValue::int32(int32_t(first)),
-                ArgValue::int32(int32_t(p.pageSize)), ArgValue::int32(int32_t(row))});
+                ArgValue::int32(int32_t(b * p.maxPages)), ArgValue::int32(int32_t(n)),
+                ArgValue::int32(int32_t(first)), ArgValue::int32(int32_t(p.pageSize)),
+                ArgValue::int32(int32_t(row))});
   }
   /// The block table (as i32, contiguous) on the problem's device.
   const void *tableOn() const {
     if (!table_.defined()) {
       Tensor host = Tensor::empty({p.B, p.maxPages}, ScalarType::i32, Device::CPU);
       auto *d = static_cast<int32_t *>(host.data());
-      for (size_t i = 0; i < p.table.size(); ++i) d[i] = int32_t(p.table[i]);
+      for (size_t i = 0; i < p.table.size(); ++i)
+        d[i] = int32_t(p.table[i]);
       table_ = p.device == Device::CPU ? host : Tensor::copyOf(host.view(), p.device);
     }
     return table_.data();
@@ -227,9 +241,8 @@ const char *rowPtr(const TensorView &t, int64_t row) {
 
 /// Sequence b's queries as [1, T_q, H, D] (q's strides).
 TensorView queriesOf(const TensorView &q, const PagedProblem &p, int64_t b) {
-  return TensorView(const_cast<char *>(rowPtr(q, p.cu[size_t(b)])), q.dtype,
-                    {1, p.tq(b), p.H, p.D}, q.device,
-                    {p.tq(b) * q.stride(0), q.stride(0), q.stride(1), q.stride(2)});
+  return TensorView(const_cast<char *>(rowPtr(q, p.cu[size_t(b)])), q.dtype, {1, p.tq(b), p.H, p.D},
+                    q.device, {p.tq(b) * q.stride(0), q.stride(0), q.stride(1), q.stride(2)});
 }
 
 void checkNoPositions(const TensorView &positionIds, const std::string &fn) {
@@ -245,9 +258,11 @@ Tensor perSequence(const TensorView &q, const PagedKVCache &cache, const PagedPr
                    bool withOutput, Attend attend) {
   RowMover mover(p);
   Tensor out;
-  if (withOutput) out = Tensor::empty({p.numTokens, p.H, p.D}, p.dtype, q.device);
+  if (withOutput)
+    out = Tensor::empty({p.numTokens, p.H, p.D}, p.dtype, q.device);
   for (int64_t b = 0; b < p.B; ++b) {
-    if (p.tq(b) == 0) continue;
+    if (p.tq(b) == 0)
+      continue;
     Tensor k = mover.gather(cache.k_cache, b), v = mover.gather(cache.v_cache, b);
     Tensor o = attend(b, queriesOf(q, p, b), k.view(), v.view());
     if (withOutput)
@@ -260,10 +275,10 @@ Tensor perSequence(const TensorView &q, const PagedKVCache &cache, const PagedPr
 }
 } // namespace
 
-PagedHiPAttentionOutput paged_hip_attention(const TensorView &q, const PagedKVCache &cache,
-                                            const TensorView &cu_seqlens_q,
-                                            const HiPAttentionArgs &args,
-                                            const std::vector<HiPAttentionOutputMetadata> *previous) {
+PagedHiPAttentionOutput
+paged_hip_attention(const TensorView &q, const PagedKVCache &cache, const TensorView &cu_seqlens_q,
+                    const HiPAttentionArgs &args,
+                    const std::vector<HiPAttentionOutputMetadata> *previous) {
   PagedProblem p = checkPaged(q, "q", cache, cu_seqlens_q);
   checkNoPositions(args.position_ids, "paged_hip_attention");
   if (previous && int64_t(previous->size()) != p.B)
@@ -272,14 +287,13 @@ PagedHiPAttentionOutput paged_hip_attention(const TensorView &q, const PagedKVCa
                           " sequences");
   PagedHiPAttentionOutput r;
   r.metadata.resize(size_t(p.B));
-  r.out = perSequence(q, cache, p, !args.mask_only,
-                      [&](int64_t b, const TensorView &qb, const TensorView &kb,
-                          const TensorView &vb) {
-                        auto one = hip_attention(qb, kb, vb, args,
-                                                 previous ? &(*previous)[size_t(b)] : nullptr);
-                        r.metadata[size_t(b)] = one.metadata;
-                        return one.out;
-                      });
+  r.out = perSequence(
+      q, cache, p, !args.mask_only,
+      [&](int64_t b, const TensorView &qb, const TensorView &kb, const TensorView &vb) {
+        auto one = hip_attention(qb, kb, vb, args, previous ? &(*previous)[size_t(b)] : nullptr);
+        r.metadata[size_t(b)] = one.metadata;
+        return one.out;
+      });
   return r;
 }
 
@@ -310,7 +324,8 @@ void append_paged_kv(const PagedKVCache &cache, const TensorView &k_new, const T
     mover.move(1, rowPtr(k_new, p.cu[size_t(b)]), cache.k_cache.data, b, first, p.tq(b), row);
     mover.move(1, rowPtr(v_new, p.cu[size_t(b)]), cache.v_cache.data, b, first, p.tq(b), row);
   }
-  if (p.device == Device::CUDA) rt::Cuda::get().synchronize();
+  if (p.device == Device::CUDA)
+    rt::Cuda::get().synchronize();
 }
 
 } // namespace hip

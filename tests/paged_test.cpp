@@ -35,8 +35,8 @@ constexpr uint16_t kPoison = 0x7f00; // bf16 ~1.7e38: any read of it shows in th
 struct Batch {
   std::vector<int64_t> lens, tq;
   int64_t pageSize, numPages = 0, maxPages = 0, numTokens = 0;
-  std::vector<Inputs> seqs;                 // per sequence: q [1, T_q, H, D], k/v [1, len, Hkv, D]
-  std::vector<uint16_t> kCache, vCache, q;  // bf16 bits
+  std::vector<Inputs> seqs;                // per sequence: q [1, T_q, H, D], k/v [1, len, Hkv, D]
+  std::vector<uint16_t> kCache, vCache, q; // bf16 bits
   std::vector<int32_t> table, seqLens, cu;
   Device dev = Device::CPU;
   std::vector<Tensor> onDevice; // device copies (GPU case)
@@ -60,11 +60,14 @@ struct Batch {
     vCache = kCache;
     cu.push_back(0);
     for (int64_t b = 0; b < B; ++b) {
-      for (int64_t j = 0; j * ps < lens[size_t(b)]; ++j) table[size_t(b * maxPages + j)] = order[size_t(next++)];
+      for (int64_t j = 0; j * ps < lens[size_t(b)]; ++j)
+        table[size_t(b * maxPages + j)] = order[size_t(next++)];
       for (int64_t t = 0; t < lens[size_t(b)]; ++t) {
         int64_t slot = int64_t(table[size_t(b * maxPages + t / ps)]) * ps + t % ps;
-        std::memcpy(&kCache[size_t(slot * row)], &seqs[size_t(b)].k16[size_t(t * row)], size_t(row) * 2);
-        std::memcpy(&vCache[size_t(slot * row)], &seqs[size_t(b)].v16[size_t(t * row)], size_t(row) * 2);
+        std::memcpy(&kCache[size_t(slot * row)], &seqs[size_t(b)].k16[size_t(t * row)],
+                    size_t(row) * 2);
+        std::memcpy(&vCache[size_t(slot * row)], &seqs[size_t(b)].v16[size_t(t * row)],
+                    size_t(row) * 2);
       }
       q.insert(q.end(), seqs[size_t(b)].q16.begin(), seqs[size_t(b)].q16.end());
       seqLens.push_back(int32_t(lens[size_t(b)]));
@@ -74,7 +77,8 @@ struct Batch {
   }
   TensorView put(void *data, ScalarType t, std::vector<int64_t> shape) {
     TensorView host(data, t, shape);
-    if (dev == Device::CPU) return host;
+    if (dev == Device::CPU)
+      return host;
     onDevice.push_back(Tensor::copyOf(host, dev));
     return onDevice.back().view();
   }
@@ -91,7 +95,8 @@ struct Batch {
 class Paged : public ::testing::TestWithParam<Backend> {
 protected:
   void SetUp() override {
-    if (GetParam() == Backend::CUDA) HIP_SKIP_WITHOUT_GPU();
+    if (GetParam() == Backend::CUDA)
+      HIP_SKIP_WITHOUT_GPU();
   }
   Device device() const { return GetParam() == Backend::CUDA ? Device::CUDA : Device::CPU; }
   ComputeBackend backend() const {
@@ -142,7 +147,8 @@ TEST_P(Paged, EqualsContiguous) {
       EXPECT_EQ(hip.metadata[b].ks.toInt(), want.metadata.ks.toInt());
     }
     // The masks of this call, reused: the same output.
-    PagedHiPAttentionOutput again = paged_hip_attention(bt.qv(), cache, bt.cuv(), ha, &hip.metadata);
+    PagedHiPAttentionOutput again =
+        paged_hip_attention(bt.qv(), cache, bt.cuv(), ha, &hip.metadata);
     EXPECT_EQ(again.out.toFloat(), h) << "page size " << ps;
   }
 }
@@ -156,8 +162,9 @@ TEST_P(Paged, AppendWritesTheNewRowsOnly) {
   std::vector<uint16_t> kNew, vNew;
   for (size_t b = 0; b < bt.lens.size(); ++b)
     for (int64_t t = bt.lens[b] - bt.tq[b]; t < bt.lens[b]; ++t) {
-      int64_t slot = int64_t(bt.table[b * size_t(bt.maxPages) + size_t(t / bt.pageSize)]) * bt.pageSize +
-                     t % bt.pageSize;
+      int64_t slot =
+          int64_t(bt.table[b * size_t(bt.maxPages) + size_t(t / bt.pageSize)]) * bt.pageSize +
+          t % bt.pageSize;
       auto &s = bt.seqs[b];
       kNew.insert(kNew.end(), s.k16.begin() + t * row, s.k16.begin() + (t + 1) * row);
       vNew.insert(vNew.end(), s.v16.begin() + t * row, s.v16.begin() + (t + 1) * row);
@@ -194,20 +201,24 @@ TEST_P(Paged, BadInputsAreRefused) {
     EXPECT_THROW(paged_dense_attention(bt.qv(), cache, bt.cuv()), InvalidArgument) << what;
     std::vector<uint16_t> kNew(size_t(bt.numTokens * Hkv * D), 0x3f80); // 1.0
     std::vector<uint16_t> before = bt.kCache;
-    EXPECT_THROW(append_paged_kv(cache, bt.put(kNew.data(), ScalarType::bf16, {bt.numTokens, Hkv, D}),
-                                 bt.put(kNew.data(), ScalarType::bf16, {bt.numTokens, Hkv, D}),
-                                 bt.cuv()),
-                 InvalidArgument)
+    EXPECT_THROW(
+        append_paged_kv(cache, bt.put(kNew.data(), ScalarType::bf16, {bt.numTokens, Hkv, D}),
+                        bt.put(kNew.data(), ScalarType::bf16, {bt.numTokens, Hkv, D}), bt.cuv()),
+        InvalidArgument)
         << what;
     Tensor after = Tensor::copyOf(cache.k_cache, Device::CPU);
     EXPECT_EQ(std::memcmp(after.data(), before.data(), before.size() * 2), 0) << what;
   };
   refused("page index past num_pages", [](Batch &b) { b.table[1] = int32_t(b.numPages); });
   refused("negative page index", [](Batch &b) { b.table[0] = -1; });
-  refused("seq_len beyond the table", [](Batch &b) { b.seqLens[1] = int32_t(b.maxPages * 16 + 1); });
+  refused("seq_len beyond the table",
+          [](Batch &b) { b.seqLens[1] = int32_t(b.maxPages * 16 + 1); });
   refused("T_q over seq_len", [](Batch &b) { b.seqLens[1] = 0; });
   refused("cu_seqlens_q not from 0", [](Batch &b) { b.cu[0] = 1; });
-  refused("cu_seqlens_q decreasing", [](Batch &b) { b.cu[1] = 5; b.cu[2] = 4; });
+  refused("cu_seqlens_q decreasing", [](Batch &b) {
+    b.cu[1] = 5;
+    b.cu[2] = 4;
+  });
   // Shapes and dtypes.
   Batch bt = good;
   bt.dev = device();
@@ -229,6 +240,8 @@ TEST_P(Paged, BadInputsAreRefused) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, Paged, ::testing::Values(Backend::CPU, Backend::CUDA),
-                         [](const auto &info) { return info.param == Backend::CPU ? "Cpu" : "Gpu"; });
+                         [](const auto &info) {
+                           return info.param == Backend::CPU ? "Cpu" : "Gpu";
+                         });
 
 } // namespace
