@@ -52,6 +52,7 @@ void checkEnvironment() {
   oneOf("HIP_LLVM_OPT", {"0", "1", "2", "3"});
   oneOf("HIP_WGMMA", {"0", "1"});
   oneOf("HIP_LINE_INFO", {"0", "1"});
+  oneOf("HIP_CUDA_ALLOC_CACHE", {"0", "1"});
   intIn("HIP_PTX_VERSION", 80, 90);
   intIn("HIP_NUM_THREADS", 1, 4096);
   oneOf("HIP_DISABLE_AUTOTUNE", {"0", "1"});
