@@ -2,7 +2,8 @@
 //
 // Every entry point catches every exception: the status says which kind,
 // hip_last_error() the message (thread-local). Results are owned by handles
-// that keep the C++ Tensor and the shape/stride arrays a DLTensor view needs.
+// that keep the C++ Tensor and a view of it, whose shape a DLTensor view
+// points into (TensorView::toDLPack).
 //
 //===----------------------------------------------------------------------===//
 #include "hip/c_api.h"
@@ -11,11 +12,10 @@
 #include "hip/error.h"
 
 #include <string>
-#include <vector>
 
 struct hip_tensor {
   hip::Tensor t;
-  std::vector<int64_t> shape, strides;
+  hip::TensorView view; // (of t: the DLPack views point into its shape)
 };
 
 struct hip_mask {
@@ -74,36 +74,7 @@ template <typename T> T *needOut(T *p, const char *name) {
 
 void fill(hip_tensor &h, hip::Tensor t) {
   h.t = std::move(t);
-  h.shape = h.t.shape();
-  h.strides.assign(h.shape.size(), 1);
-  for (size_t i = h.shape.size(); i-- > 1;)
-    h.strides[i - 1] = h.strides[i] * h.shape[i];
-}
-
-void toDLPack(const hip_tensor &h, DLTensor *v) {
-  *v = DLTensor{};
-  v->data = h.t.data();
-  v->device = {h.t.device() == hip::Device::CUDA ? kDLCUDA : kDLCPU, 0};
-  v->ndim = int32_t(h.shape.size());
-  switch (h.t.dtype()) {
-  case hip::ScalarType::f32:
-    v->dtype = {kDLFloat, 32, 1};
-    break;
-  case hip::ScalarType::f16:
-    v->dtype = {kDLFloat, 16, 1};
-    break;
-  case hip::ScalarType::bf16:
-    v->dtype = {kDLBfloat, 16, 1};
-    break;
-  case hip::ScalarType::i32:
-    v->dtype = {kDLInt, 32, 1};
-    break;
-  case hip::ScalarType::i64:
-    v->dtype = {kDLInt, 64, 1};
-    break;
-  }
-  v->shape = const_cast<int64_t *>(h.shape.data());
-  v->strides = const_cast<int64_t *>(h.strides.data());
+  h.view = h.t.view();
 }
 
 hip::ComputeBackend backendOf(hip_backend b) {
@@ -167,7 +138,7 @@ hip_status hip_attention_args_init(hip_attention_args *args) {
 }
 
 hip_status hip_tensor_dlpack(const hip_tensor *t, DLTensor *v) {
-  return guarded([&] { toDLPack(*needOut(t, "tensor"), needOut(v, "view")); });
+  return guarded([&] { *needOut(v, "view") = needOut(t, "tensor")->view.toDLPack(); });
 }
 
 void hip_tensor_free(hip_tensor *t) { delete t; }
@@ -175,8 +146,8 @@ void hip_tensor_free(hip_tensor *t) { delete t; }
 hip_status hip_mask_dlpack(const hip_mask *m, DLTensor *indices, DLTensor *ks) {
   return guarded([&] {
     needOut(m, "mask");
-    toDLPack(m->indices, needOut(indices, "indices"));
-    toDLPack(m->ks, needOut(ks, "ks"));
+    *needOut(indices, "indices") = m->indices.view.toDLPack();
+    *needOut(ks, "ks") = m->ks.view.toDLPack();
   });
 }
 

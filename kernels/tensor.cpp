@@ -41,20 +41,31 @@ TensorView::TensorView(void *data, ScalarType dtype, std::vector<int64_t> shape,
                           " dimensions");
 }
 
+namespace {
+/// The DLPack code and bits of each element type (both directions).
+struct DLPackType {
+  ScalarType type;
+  uint8_t code, bits;
+};
+constexpr DLPackType kDLPackTypes[] = {{ScalarType::f32, kDLFloat, 32},
+                                       {ScalarType::f16, kDLFloat, 16},
+                                       {ScalarType::bf16, kDLBfloat, 16},
+                                       {ScalarType::i32, kDLInt, 32},
+                                       {ScalarType::i64, kDLInt, 64}};
+} // namespace
+
 TensorView TensorView::fromDLPack(const DLTensor &t) {
-  ScalarType st;
   auto bad = [&](const std::string &why) {
     return InvalidArgument("TensorView::fromDLPack: " + why);
   };
   if (t.dtype.lanes != 1) throw bad("vector lanes are not supported");
-  if (t.dtype.code == kDLFloat && t.dtype.bits == 32) st = ScalarType::f32;
-  else if (t.dtype.code == kDLFloat && t.dtype.bits == 16) st = ScalarType::f16;
-  else if (t.dtype.code == kDLBfloat && t.dtype.bits == 16) st = ScalarType::bf16;
-  else if (t.dtype.code == kDLInt && t.dtype.bits == 32) st = ScalarType::i32;
-  else if (t.dtype.code == kDLInt && t.dtype.bits == 64) st = ScalarType::i64;
-  else
+  const DLPackType *match = nullptr;
+  for (const DLPackType &d : kDLPackTypes)
+    if (t.dtype.code == d.code && t.dtype.bits == d.bits) match = &d;
+  if (!match)
     throw bad("unsupported dtype (code " + std::to_string(t.dtype.code) + ", " +
               std::to_string(t.dtype.bits) + " bits); f32, f16, bf16, i32, i64 are");
+  ScalarType st = match->type;
   Device dev;
   switch (t.device.device_type) {
   case kDLCPU:
@@ -67,6 +78,19 @@ TensorView TensorView::fromDLPack(const DLTensor &t) {
   std::vector<int64_t> shape(t.shape, t.shape + t.ndim), strides;
   if (t.strides) strides.assign(t.strides, t.strides + t.ndim);
   return TensorView(static_cast<char *>(t.data) + t.byte_offset, st, shape, dev, strides);
+}
+
+DLTensor TensorView::toDLPack() const {
+  DLTensor t{};
+  t.data = data;
+  t.device.device_type = device == Device::CUDA ? kDLCUDA : kDLCPU;
+  t.ndim = int32_t(shape.size());
+  for (const DLPackType &d : kDLPackTypes)
+    if (d.type == dtype) t.dtype.code = d.code, t.dtype.bits = d.bits;
+  t.dtype.lanes = 1;
+  t.shape = const_cast<int64_t *>(shape.data());
+  t.strides = strides.empty() ? nullptr : const_cast<int64_t *>(strides.data());
+  return t;
 }
 
 std::size_t checkedBytes(const std::vector<int64_t> &shape, ScalarType t, const std::string &what) {

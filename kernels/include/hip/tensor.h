@@ -38,6 +38,9 @@ struct TensorView {
   /// A view of a DLPack tensor (CPU, CUDA, CUDA host or managed memory;
   /// f32/f16/bf16/i32/i64, one lane). Throws InvalidArgument otherwise.
   static TensorView fromDLPack(const DLTensor &t);
+  /// A DLPack view of this view: its shape and strides point into this
+  /// object, which must outlive it (strides NULL when contiguous).
+  DLTensor toDLPack() const;
 
   bool defined() const { return !shape.empty() || data; }
   int64_t dim() const { return int64_t(shape.size()); }
