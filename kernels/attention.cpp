@@ -378,17 +378,12 @@ void maskTree(Builder &b, const Config &c) {
   AttnArgs a = declareArgs(b, t, false, false, [&] {
     indices = b.arg("indices", ptr(DType::i32));
     ks = b.arg("ks", ptr(DType::i32));
-  }, [&] { nQB = b.arg("nQB", DType::i32); }, 1, c["GROUPED"] != 0 && G == 1);
+  }, [&] { nQB = b.arg("nQB", DType::i32); }, G, c["GROUPED"] != 0 && G == 1);
+  // One KV head's group (G > 1; a.head its first query head) or one head,
+  // its query heads adjacent in program order with GROUPED (see declareArgs).
   Val qb = a.prog;
   Val q0 = qb * int(bq);
-  // One KV head's group (program axis 1 = batch * H_kv + KV head) or one
-  // head, its query heads adjacent in program order with GROUPED (see
-  // declareArgs).
-  Val batch = G > 1 ? program_id(1) / a.Hkv : a.batch;
-  Val kvHead = G > 1 ? program_id(1) % a.Hkv : a.kvHead;
-  Val kBase = G > 1 ? a.k + (cast(batch, DType::i64) * cast(a.skb, DType::i64) +
-                             cast(kvHead * a.skh, DType::i64))
-                    : a.kBase;
+  Val batch = a.batch, kBase = a.kBase;
   // Visible keys of the block's last query, searchable blocks.
   Val all = q0 + arange(0, bq);
   Val P = max(load(a.pos + (batch * a.Tq + all), all < a.Tq, -1), 0) + 1;
@@ -405,9 +400,9 @@ void maskTree(Builder &b, const Config &c) {
   // row layout, converted once before the loops.) Keys t > pos - W score -32000.
   Val posLim = load(a.pos + (batch * a.Tq + qrow), rowOk, 0) - int(W);
   Val d = arange(0, D);
-  Val qRows = G > 1 ? a.q + cast(batch, DType::i64) * cast(a.sqb, DType::i64) : a.qBase;
-  Val qOff = G > 1 ? (kvHead * int(G) + ri / int(QR)) * a.sqh + qrow * a.sqt : qrow * a.sqt;
-  Val qt = load(qRows + (expand_dims(qOff, 1) + expand_dims(d, 0)), expand_dims(rowOk, 1), 0.0);
+  // (With G > 1, qBase has no head offset: row r reads head a.head + r / QR.)
+  Val qOff = G > 1 ? (a.head + ri / int(QR)) * a.sqh + qrow * a.sqt : qrow * a.sqt;
+  Val qt = load(a.qBase + (expand_dims(qOff, 1) + expand_dims(d, 0)), expand_dims(rowOk, 1), 0.0);
   // Initial branches (§2.3): boundaries floor(B*i/K), aligned down to
   // step = ceil(A/K), A the largest power of two <= B.
   Val A = for_range(0, 31, 1, {constant(1, DType::i32)}, [&](Val, std::vector<Val> s) {
@@ -458,7 +453,7 @@ void maskTree(Builder &b, const Config &c) {
   Val denseIdx = where(i < B, (i + int(off)) * int(bk), int(kIndexSentinel));
   Val out = where(dense, denseIdx, sel), count = where(dense, B, int(K));
   for (int64_t g = 0; g < G; ++g) { // (G = 1: this program's head)
-    Val row = (batch * a.H + (G > 1 ? kvHead * int(G) + int(g) : a.head)) * nQB + qb;
+    Val row = (batch * a.H + a.head + int(g)) * nQB + qb;
     store(indices + (row * int(K) + i), out);
     store(ks + row, count);
   }

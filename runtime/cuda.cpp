@@ -299,7 +299,6 @@ struct AllocCache {
   std::mutex m;
   std::unordered_map<CUdeviceptr, std::size_t> sizes; // live and kept
   std::multimap<std::size_t, CUdeviceptr> kept;
-  std::size_t keptBytes = 0;
   bool enabled = [] {
     const char *e = std::getenv("HIP_CUDA_ALLOC_CACHE");
     return !(e && std::string(e) == "0");
@@ -318,7 +317,6 @@ DevicePtr Cuda::alloc(std::size_t bytes) {
   if (auto it = c.kept.find(bytes); it != c.kept.end()) {
     CUdeviceptr p = it->second;
     c.kept.erase(it);
-    c.keptBytes -= bytes;
     return p;
   }
   CUdeviceptr p = 0;
@@ -330,7 +328,6 @@ DevicePtr Cuda::alloc(std::size_t bytes) {
       check(driver().cuMemFree_v2(q), "cuMemFree_v2");
     }
     c.kept.clear();
-    c.keptBytes = 0;
     r = driver().cuMemAlloc_v2(&p, bytes);
   }
   check(r, "cuMemAlloc_v2");
@@ -347,7 +344,6 @@ void Cuda::free(DevicePtr p) {
   auto it = c.sizes.find(p);
   if (c.enabled && it != c.sizes.end()) {
     c.kept.emplace(it->second, p);
-    c.keptBytes += it->second;
     return;
   }
   if (it != c.sizes.end()) c.sizes.erase(it);
