@@ -34,7 +34,16 @@ if [ -z "${SKIP_SAN:-}" ]; then
   { san memcheck 333 128 4 2; ${SAN_SHORT:+:} san racecheck 333 128 4 2; san memcheck 1000 64 2 1; san racecheck 1100 128 2 1
     # the sparse kernel stacking a head-shared group (HEADS=4)
     ${SAN_SHORT:+:} san memcheck 1100 128 8 2 --mask-pipeline bench/head_shared.json
-    san racecheck 1100 128 8 2 --mask-pipeline bench/head_shared.json; } > "$OUT/sanitizer.txt" 2>&1
+    san racecheck 1100 128 8 2 --mask-pipeline bench/head_shared.json
+    # GQA heads adjacent in program order (mask search and sparse attention)
+    echo '{"stages": [{"type": "tree", "schedule": {"GROUPED": 1}}]}' > /tmp/grouped.json
+    ${SAN_SHORT:+:} san memcheck 777 128 8 2 --mask-pipeline /tmp/grouped.json
+    # the paged KV cache kernels (gather, scatter, copy) through their GPU tests
+    for tool in memcheck racecheck; do
+      (cd $B && HIP_CACHE_DIR=/tmp/hip-cache-tests timeout 240 compute-sanitizer --tool $tool --error-exitcode 9 \
+        ./bin/hipattn-tests --gtest_filter='Paged*' > "$OUT/san_${tool}_paged.log" 2>&1)
+      echo "$tool paged tests: rc=$? $(grep -c 'ERROR SUMMARY: 0 errors' "$OUT/san_${tool}_paged.log") clean summaries, $(grep -cE '^\[       OK' "$OUT/san_${tool}_paged.log") passed"
+    done; } > "$OUT/sanitizer.txt" 2>&1
 fi
 if [ -n "${MASK_SCHEDULES:-}" ]; then # pinned tree-stage schedules, ';'-separated JSON objects, at MASK_T
   IFS=';' read -ra scheds <<< "$MASK_SCHEDULES"
