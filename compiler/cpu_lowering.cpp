@@ -360,11 +360,27 @@ void CpuLowering::lowerSort(const dsl::Op &op, Location l) {
     return;
   }
   int64_t kk = op.ints[0];
+  bool byIndex = op.ints.size() > 1 && op.ints[1] != 0;
   size_t v = allocate(ty(op.results[0])), ix = allocate(ty(op.results[1]));
   forEach(R, kk, l, [&](Value i, Value p, Value lin) {
-    Value src = mk<arith::AddIOp>(b_, l, mk<arith::MulIOp>(b_, l, i, c64(L)), p);
-    storeAt(v, st.dtype, lin, loadAt(vOut, st.dtype, src, l), l);
-    storeAt(ix, DType::i32, lin, loadAt(iOut, DType::i32, src, l), l);
+    Value row = mk<arith::MulIOp>(b_, l, i, c64(L));
+    Value src = mk<arith::AddIOp>(b_, l, row, p);
+    Value x = loadAt(vOut, st.dtype, src, l), xi = loadAt(iOut, DType::i32, src, l);
+    if (byIndex) { // slot: how many of the row's k have a smaller index
+      auto loop = mk<scf::ForOp>(b_, l, c64(0), c64(kk), c64(1), ValueRange{c64(0)});
+      {
+        OpBuilder::InsertionGuard g(b_);
+        b_.setInsertionPointToStart(loop.getBody());
+        Value other = loadAt(iOut, DType::i32, mk<arith::AddIOp>(b_, l, row, loop.getInductionVar()), l);
+        Value less = mk<arith::CmpIOp>(b_, l, arith::CmpIPredicate::slt, other, xi);
+        mk<scf::YieldOp>(b_, l, ValueRange{mk<arith::AddIOp>(
+                                    b_, l, loop.getRegionIterArgs()[0],
+                                    mk<arith::ExtUIOp>(b_, l, b_.getI64Type(), less))});
+      }
+      lin = mk<arith::AddIOp>(b_, l, mk<arith::MulIOp>(b_, l, i, c64(kk)), loop.getResult(0));
+    }
+    storeAt(v, st.dtype, lin, x, l);
+    storeAt(ix, DType::i32, lin, xi, l);
   });
   buffers_[op.results[0]] = v;
   buffers_[op.results[1]] = ix;

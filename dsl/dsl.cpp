@@ -533,7 +533,7 @@ Val sort(const Operand &a, bool descending) {
   return bl.emit(OpKind::Sort, {v.id()}, v.type(), a.loc, {descending ? 1 : 0});
 }
 
-std::pair<Val, Val> topk(const Operand &a, int64_t k) {
+std::pair<Val, Val> topk(const Operand &a, int64_t k, TopKOrder order) {
   Builder &bl = cur(a.loc);
   Val v = bl.toVal(a, nullptr);
   if (!v.type().isTile() || v.type().isPtr() || v.dtype() == DType::i1)
@@ -547,7 +547,7 @@ std::pair<Val, Val> topk(const Operand &a, int64_t k) {
   Op &op = bl.emitOp(OpKind::TopK, {v.id()},
                      {v.type().withShape(shape), Type{DType::i32, DType::f32, shape}},
                      a.loc);
-  op.ints = {k};
+  op.ints = {k, order == TopKOrder::ByIndex ? 1 : 0};
   return {Val(&bl, op.results[0]), Val(&bl, op.results[1])};
 }
 

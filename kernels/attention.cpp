@@ -429,8 +429,12 @@ void maskTree(Builder &b, const Config &c) {
     Val cs = where(odd, sk + hk, sk);
     Val cn = where(odd, gather(br[1], half) - hk, hk);
     Val rep = cs + cn / 2;
-    Val chunkRow = expand_dims(arange(0, NC), 1);
-    Val scores = for_range(0, int(NC), 1, {full({NC, CH}, -kInf, DType::f32)}, [&](Val ci, std::vector<Val> acc) {
+    // Each step's N key scores go to their slots of one 1-D tile through
+    // one gather (a shared-memory round trip); the max over a block's kpb
+    // keys waits for the end of the level (a [N] -> [CH, kpb] reshape in the
+    // loop cost three more round trips per step).
+    Val slot = arange(0, NC * N);
+    Val keys = for_range(0, int(NC), 1, {full({NC * N}, -kInf, DType::f32)}, [&](Val ci, std::vector<Val> acc) {
       Val n = arange(0, N);
       Val cand = ci * int(CH) + n / int(kpb);
       Val tok = (gather(rep, cand) + int(off)) * int(bk) + int(bsk - 1) + n % int(kpb) * int(bsk);
@@ -441,15 +445,16 @@ void maskTree(Builder &b, const Config &c) {
       // Causal minus window, and exact zeros (padding), score -32000 (§2.4).
       s = where((expand_dims(tok, 0) > expand_dims(posLim, 1)) | (s == 0.0), -32000.0, s);
       s = where(expand_dims(rowOk, 1) & expand_dims(ok, 0), s, -kInf);
-      Val best = max(s, 0);
-      if (kpb > 1) best = max(reshape(best, {CH, kpb}), 1);
-      return std::vector<Val>{where(chunkRow == ci, broadcast_to(expand_dims(best, 0), {NC, CH}), acc[0])};
+      return std::vector<Val>{where(slot / int(N) == ci, gather(max(s, 0), slot % int(N)), acc[0])};
     })[0];
-    auto [top, idx] = topk(reshape(scores, {2 * K}), K);
+    Val scores = kpb > 1 ? max(reshape(keys, {2 * K, kpb}), 1) : keys;
+    // The K best in key order (a radix select; ties: the earlier half), so
+    // the branches stay sorted by start from level to level.
+    auto [top, idx] = topk(scores, K, TopKOrder::ByIndex);
     (void)top;
     return std::vector<Val>{gather(cs, idx), gather(cn, idx)};
   });
-  Val sel = sort((res[0] + int(off)) * int(bk));
+  Val sel = (res[0] + int(off)) * int(bk); // (ascending: see above)
   Val denseIdx = where(i < B, (i + int(off)) * int(bk), int(kIndexSentinel));
   Val out = where(dense, denseIdx, sel), count = where(dense, B, int(K));
   for (int64_t g = 0; g < G; ++g) { // (G = 1: this program's head)

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <numeric>
 
 namespace hip::kernels {
 
@@ -46,10 +47,16 @@ std::vector<int64_t> treeSearch(int64_t B, int64_t K, bool aligned,
         cand.push_back({c, c.size == 0 ? invalid : score(c.start + c.size / 2)});
     }
     // Top K by score; ties keep the earlier block (the reference leaves the
-    // order of ties open).
-    std::stable_sort(cand.begin(), cand.end(), [](const Cand &a, const Cand &b) { return a.s > b.s; });
+    // order of ties open): the branches stay in key order from level to
+    // level, so the candidates are too, and a stable sort by score keeps the
+    // earlier of equal ones. The K best go on in key order.
+    std::vector<size_t> order(cand.size());
+    std::iota(order.begin(), order.end(), size_t(0));
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return cand[a].s > cand[b].s; });
+    order.resize(std::min(order.size(), size_t(K)));
+    std::sort(order.begin(), order.end());
     branches.clear();
-    for (int64_t i = 0; i < K && i < int64_t(cand.size()); ++i) branches.push_back(cand[size_t(i)].b);
+    for (size_t i : order) branches.push_back(cand[i].b);
     if (trace) trace->push_back(branches);
     maxSize *= 0.5;
   }

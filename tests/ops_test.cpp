@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <numeric>
 #include <random>
 
@@ -168,6 +169,52 @@ TEST_P(Ops, SortAndTopK) {
     for (int j = 0; j < K; ++j) {
       EXPECT_EQ(asInt(topi[r * K + j]), idx[j]) << "row " << r << " rank " << j;
       EXPECT_EQ(topv[r * K + j], x0[r * N + idx[j]]);
+    }
+  }
+}
+
+// TopKOrder::ByIndex: the same k elements as a stable descending sort
+// keeps, in index order, at the shapes of the GPU's radix select (one row,
+// a multiple of the threads: 1 to 8 elements per thread) and of its
+// fallback (several rows, 16 per row), with many ties (a few levels, -0 and
+// +0, infinities, large negatives) so that the tie rule decides.
+TEST_P(Ops, TopKByIndex) {
+  struct Case {
+    int rows, n, k, warps;
+  };
+  for (Case c : {Case{1, 512, 256, 4}, Case{1, 1024, 128, 4}, Case{1, 512, 1, 4},
+                 Case{1, 512, 512, 4}, Case{1, 256, 64, 8}, Case{1, 128, 32, 4}, Case{4, 16, 4, 4}}) {
+    SCOPED_TRACE("rows " + std::to_string(c.rows) + " n " + std::to_string(c.n) + " k " +
+                 std::to_string(c.k) + " warps " + std::to_string(c.warps));
+    Builder b("topk_by_index");
+    b.setNumWarps(c.warps);
+    Val in = b.arg("x", ptr(DType::f32));
+    Val tv = b.arg("topv", ptr(DType::f32)), ti = b.arg("topi", ptr(DType::i32));
+    Val x = c.rows == 1 ? load(in + arange(0, c.n)) : load(in + grid2(c.rows, c.n));
+    auto [v, i] = topk(x, c.k, TopKOrder::ByIndex);
+    Val o = c.rows == 1 ? arange(0, c.k) : grid2(c.rows, c.k);
+    store(tv + o, v);
+    store(ti + o, i);
+    Kernel k = b.finish();
+    std::mt19937 rng(uint32_t(c.n * 7 + c.k));
+    const float levels[] = {-std::numeric_limits<float>::infinity(), -32000.f, -1.5f, -0.f, 0.f,
+                            0.25f, 3.f, std::numeric_limits<float>::infinity()};
+    std::vector<float> x0(size_t(c.rows * c.n));
+    for (auto &e : x0) e = rng() % 3 ? levels[rng() % 8] : float(int(rng() % 2000) - 1000) / 64;
+    auto topv = poison(size_t(c.rows * c.k)), topi = poison(size_t(c.rows * c.k));
+    run(k, t, {&x0, &topv, &topi});
+    for (int r = 0; r < c.rows; ++r) {
+      std::vector<int> idx(size_t(c.n));
+      std::iota(idx.begin(), idx.end(), 0);
+      // (-0 and +0 compare equal: ties, kept in index order)
+      std::stable_sort(idx.begin(), idx.end(),
+                       [&](int a, int d) { return x0[size_t(r * c.n + a)] > x0[size_t(r * c.n + d)]; });
+      idx.resize(size_t(c.k));
+      std::sort(idx.begin(), idx.end());
+      for (int j = 0; j < c.k; ++j) {
+        ASSERT_EQ(asInt(topi[size_t(r * c.k + j)]), idx[size_t(j)]) << "row " << r << " slot " << j;
+        EXPECT_EQ(topv[size_t(r * c.k + j)], x0[size_t(r * c.n + idx[size_t(j)])]);
+      }
     }
   }
 }

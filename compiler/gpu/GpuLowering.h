@@ -254,6 +254,7 @@ private:
   void asmVoid(const std::string &text, ValueRange args, const std::string &cons, Location loc);
   void lowerSort(const dsl::Op &op, Location loc);
   bool lowerSortInRegisters(const dsl::Op &op, Location loc);
+  bool lowerTopKSelect(const dsl::Op &op, Location loc);
   /// Whether (v, i) precedes (w, k) in a sort's order (ties: lower index).
   Value sortsBefore(bool desc, DType t, Value v, Value i, Value w, Value k, Location loc);
   void lowerGather(const dsl::Op &op, Location loc);

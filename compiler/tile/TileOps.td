@@ -318,12 +318,12 @@ def Tile_SortOp : Tile_Op<"sort", [Pure, SameOperandsAndResultType]> {
 }
 
 def Tile_TopKOp : Tile_Op<"topk", [Pure]> {
-  let summary = "the `k` largest along the last axis, descending, and their "
-                "i32 indices";
-  let arguments = (ins Tile_TileOf<NumberElems>:$src, I64Attr:$k);
+  let summary = "the `k` largest along the last axis and their i32 indices, "
+                "descending (or, with `index_order`, in ascending index order)";
+  let arguments = (ins Tile_TileOf<NumberElems>:$src, I64Attr:$k, UnitAttr:$index_order);
   let results = (outs Tile_TileOf<NumberElems>:$values, Tile_TileOf<[I32]>:$indices);
-  let assemblyFormat = "$src `,` $k attr-dict `:` type($src) `->` type($values) "
-                       "`,` type($indices)";
+  let assemblyFormat = "$src `,` $k (`index_order` $index_order^)? attr-dict `:` type($src) "
+                       "`->` type($values) `,` type($indices)";
   let hasVerifier = 1;
 }
 

@@ -118,7 +118,10 @@ private:
     case OpKind::Sort:
       if (intAt(0)) st.addAttribute("descending", b_.getUnitAttr());
       break;
-    case OpKind::TopK: st.addAttribute("k", b_.getI64IntegerAttr(intAt(0))); break;
+    case OpKind::TopK:
+      st.addAttribute("k", b_.getI64IntegerAttr(intAt(0)));
+      if (intAt(1)) st.addAttribute("index_order", b_.getUnitAttr());
+      break;
     case OpKind::Load: {
       int32_t masked = op.operands.size() > 1 ? 1 : 0;
       st.addAttribute("operandSegmentSizes", b_.getDenseI32ArrayAttr({1, masked, masked}));

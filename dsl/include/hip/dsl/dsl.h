@@ -206,9 +206,16 @@ Val dot(const Operand &a, const Operand &b);
 Val dot(const Operand &a, const Operand &b, const Operand &acc);
 /// Sorts along the last axis (stable).
 Val sort(const Operand &a, bool descending = false);
-/// The k largest along the last axis, descending, with their i32 indices
-/// (ties: smaller index first).
-std::pair<Val, Val> topk(const Operand &a, int64_t k);
+/// Order of topk()'s results.
+enum class TopKOrder {
+  ByValue, ///< descending values (ties: smaller index first)
+  ByIndex, ///< ascending indices: the same k elements as ByValue, in their
+           ///< original order; needs no sort of the result (on the GPU a
+           ///< radix select, see compiler/gpu/lowering/sort_gather.cpp)
+};
+/// The k largest along the last axis (ties: the smaller index is the larger),
+/// with their i32 indices, in the given order.
+std::pair<Val, Val> topk(const Operand &a, int64_t k, TopKOrder order = TopKOrder::ByValue);
 /// out[i...] = src[index[i...]] for a 1-D tile `src` and an i32 tile (or
 /// scalar) `index` of any shape; the result has the shape of `index`.
 /// Indices are clamped into [0, size(src)).
