@@ -116,7 +116,10 @@ private:
   }
   Value add(Value a, Value c, Location l) { return fold<arith::AddIOp>(b_, l, a, c); }
   Value mul(Value a, Value c, Location l) { return fold<arith::MulIOp>(b_, l, a, c); }
-  void barrier(Location l) { mk<NVVM::Barrier0Op>(b_, l); }
+  void barrier(Location l) {
+    mk<NVVM::Barrier0Op>(b_, l);
+    ++barriers_;
+  }
   Value smemPtr(Value byteOffset, Location l);
   void smemStore(Value v, DType t, Value byteOffset, Location l);
   Value smemLoad(DType t, Value byteOffset, Location l);
@@ -308,6 +311,19 @@ private:
   /// Sources of gathers in a loop that do not change in it, written to shared
   /// memory once before the loop: value -> absolute byte offset.
   std::map<int, size_t> gatherSrc_;
+  /// 1-D tiles an op left in shared memory in natural order (element i at
+  /// byte 4 i above tempBase): a gather from one reads it there as long as
+  /// no barrier was emitted since, at the same loop depth and temp base. (A
+  /// write to shared memory is always preceded by a barrier, for the threads
+  /// that may still read what it overwrites.)
+  struct SmemCopy {
+    size_t tempBase;
+    int barriers;
+    size_t depth;
+    DType t;
+  };
+  std::map<int, SmemCopy> smemCopy_;
+  int barriers_ = 0; // emitted so far
   std::vector<int> hoistGatherSources(const dsl::Block &body, Location loc);
   /// Element `i` (clamped to the source) of the hoisted gather source `src`.
   Value readGatherSource(int src, Value i, Location loc);

@@ -157,6 +157,8 @@ bool GpuLowering::lowerColReduceMma(const dsl::Op &op, const TileVal &in, Locati
     }
   }
   barrier(loc);
+  if (wm == 1 && rt.shape.size() == 1) // (slot = column: the result in order)
+    smemCopy_[op.results[0]] = {tempBase_, barriers_, loops_.size(), wt};
   const Layout *dst = defaultLayout(rt);
   TileVal out{dst, false, {}};
   for (size_t r = 0; r < dst->numRegs(); ++r) {

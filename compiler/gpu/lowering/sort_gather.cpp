@@ -393,6 +393,17 @@ void GpuLowering::lowerGather(const dsl::Op &op, Location loc) {
     vals_[op.results[0]] = out;
     return;
   }
+  auto copy = smemCopy_.find(op.operands[0]);
+  if (copy != smemCopy_.end() && copy->second.tempBase == tempBase_ &&
+      copy->second.barriers == barriers_ && copy->second.depth == loops_.size() &&
+      copy->second.t == st.dtype && eb == 4) { // still where its producer left it
+    for (Value i : idx.regs) {
+      i = mk<arith::MaxSIOp>(b_, loc, mk<arith::MinSIOp>(b_, loc, i, c32(n - 1)), c32(0));
+      out.regs.push_back(smemLoad(st.dtype, mul(i, c32(4), loc), loc));
+    }
+    vals_[op.results[0]] = out;
+    return;
+  }
   needShared(size_t(n * eb));
   barrier(loc);
   writeShared(in, st, loc);
