@@ -434,6 +434,11 @@ void maskTree(Builder &b, const Config &c) {
     // keys waits for the end of the level (a [N] -> [CH, kpb] reshape in the
     // loop cost three more round trips per step).
     Val slot = arange(0, NC * N);
+    // A key scores -inf when its half is empty or it lies past T_k: applied
+    // to the level's slots, not to each score of each step.
+    Val slotTok = (gather(rep, slot / int(kpb)) + int(off)) * int(bk) + int(bsk - 1) +
+                  slot % int(kpb) * int(bsk);
+    Val slotOk = (gather(cn, slot / int(kpb)) > 0) & (slotTok < a.Tk);
     Val keys = for_range(0, int(NC), 1, {full({NC * N}, -kInf, DType::f32)}, [&](Val ci, std::vector<Val> acc) {
       Val n = arange(0, N);
       Val cand = ci * int(CH) + n / int(kpb);
@@ -443,10 +448,14 @@ void maskTree(Builder &b, const Config &c) {
       Val kr = load(kBase + (expand_dims(tok * a.skt, 1) + expand_dims(d, 0)), expand_dims(ok, 1), 0.0);
       Val s = dot(qt, trans(kr)) * a.scale;
       // Causal minus window, and exact zeros (padding), score -32000 (§2.4).
+      // (Rows past T_q or padding have q = 0 and pos 0, so they score
+      // -32000 too: the max over the rows is the max over the valid ones
+      // wherever a valid row scores above -32000, i.e. always but for
+      // |q.k| * scale > 32000.)
       s = where((expand_dims(tok, 0) > expand_dims(posLim, 1)) | (s == 0.0), -32000.0, s);
-      s = where(expand_dims(rowOk, 1) & expand_dims(ok, 0), s, -kInf);
       return std::vector<Val>{where(slot / int(N) == ci, gather(max(s, 0), slot % int(N)), acc[0])};
     })[0];
+    keys = where(slotOk, keys, -kInf);
     Val scores = kpb > 1 ? max(reshape(keys, {2 * K, kpb}), 1) : keys;
     // The K best in key order (a radix select; ties: the earlier half), so
     // the branches stay sorted by start from level to level.
