@@ -535,11 +535,12 @@ void registerAttentionKernels() {
          }});
     registerKernel(
         {"hip_mask_tree", "HiP v1.1 hierarchical mask search, one query block per program (§2)",
-         {{"CHUNK", {16, 32, 64}}, {"num_warps", {4, 8}}, {"min_blocks", {1, 3}}, {"GROUPED", {0}}},
+         {{"CHUNK", {16, 32, 64}}, {"num_warps", {4, 8}}, {"min_blocks", {1, 3}}, {"GROUPED", {0}},
+          {"dot_a_shared", {0}}},
          Config{{"HEAD_DIM", 64}, {"DTYPE", 0}, {"BLOCK_SIZE_Q", 64}, {"BLOCK_STRIDE_Q", 2},
                 {"BLOCK_SIZE_K", 2}, {"BLOCK_STRIDE_K", 1}, {"MASK_K", 512}, {"KSEL", 256},
                 {"SINK", 16}, {"WINDOW", 256}, {"ALIGNED", 1}, {"CHUNK", 32}, {"HEADS", 1},
-                {"GROUPED", 0},
+                {"GROUPED", 0}, {"dot_a_shared", 0},
                 {"num_warps", 4}, {"min_blocks", 1},
                 // Pipelining the candidate rows repeats the gathers that
                 // address them: 87 ms against 74 ms at 128k on the H200.

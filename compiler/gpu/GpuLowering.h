@@ -325,6 +325,14 @@ private:
   std::map<int, SmemCopy> smemCopy_;
   int barriers_ = 0; // emitted so far
   std::vector<int> hoistGatherSources(const dsl::Block &body, Location loc);
+  /// Config "dot_a_shared" = 1: a dot's A operand defined before a loop
+  /// (attention's Q, the mask search's queries) is staged in shared memory
+  /// once before the outermost such loop and its fragments loaded at each
+  /// use, instead of being held in registers across the loop (64 registers
+  /// per thread for 32 x 128 bf16 rows at 4 warps): value -> absolute byte
+  /// offset of its [M][K + 8] rows.
+  std::map<int, size_t> sharedA_;
+  std::vector<int> stageLoopInvariantA(const dsl::Block &body, Location loc);
   /// Element `i` (clamped to the source) of the hoisted gather source `src`.
   Value readGatherSource(int src, Value i, Location loc);
   int64_t ivDiv_ = 1; // divisibility of the current loop's induction variable

@@ -291,6 +291,7 @@ void GpuLowering::lowerFor(const dsl::Op &op, Location loc) {
   for (size_t i = 0; i < nc; ++i) ls.push_back(carriedLayout(op, i, loc));
   size_t tempBefore = tempBase_;
   std::vector<int> ownGatherSrc = hoistGatherSources(blk, loc);
+  std::vector<int> ownSharedA = stageLoopInvariantA(blk, loc);
   // Software pipelining (num_stages >= 2): the loads feeding dots become
   // cp.async copies into a ring of shared buffers, issued num_stages - 1
   // iterations ahead. The prologue fills the first stages.
@@ -472,7 +473,34 @@ void GpuLowering::lowerFor(const dsl::Op &op, Location loc) {
     tempBase_ = savedTemp;
   }
   for (int s : ownGatherSrc) gatherSrc_.erase(s);
+  for (int s : ownSharedA) sharedA_.erase(s);
   tempBase_ = tempBefore;
+}
+
+std::vector<int> GpuLowering::stageLoopInvariantA(const dsl::Block &body, Location loc) {
+  std::vector<int> own;
+  auto it = k_.config.find("dot_a_shared");
+  if (it == k_.config.end() || it->second == 0) return own;
+  std::function<void(const dsl::Block &)> visit = [&](const dsl::Block &blk) {
+    for (const dsl::Op &o : blk.ops) {
+      for (const auto &r : o.regions) visit(*r);
+      if (o.kind != OpKind::Dot || wgmmaDot(o)) continue;
+      int a = o.operands[0];
+      if (sharedA_.count(a) || !vals_.count(a)) continue; // (defined in the loop)
+      const TileVal &in = vals_.at(a);
+      const dsl::Type &at = ty(a);
+      if (in.splat || !in.layout || in.layout->kind == Layout::Mma || at.dtype == DType::f32) continue;
+      if (own.empty()) barrier(loc); // earlier temporaries there may still be read
+      int64_t lda = at.shape[1] + 8;
+      stageRows(in, at, lda, 0, loc);
+      sharedA_[a] = tempBase_;
+      tempBase_ += (size_t(at.shape[0] * lda * 2) + 127) / 128 * 128;
+      own.push_back(a);
+    }
+  };
+  visit(body);
+  if (!own.empty()) barrier(loc);
+  return own;
 }
 
 /// Gathers of `body` from tiles defined before the loop (the mask search's

@@ -68,15 +68,19 @@ void GpuLowering::lowerDot(const dsl::Op &op, Location loc) {
                av->layout->S0 == M && av->layout->S1 == K;
   auto pa = pipe_.find(aId), pb = pipe_.find(bSrc);
   bool aPipe = pa != pipe_.end(), bPipe = pb != pipe_.end();
-  bool aHoist = !aRegs && !aPipe && size_t(depth_.count(aId) ? depth_.at(aId) : 0) < loops_.size();
+  auto sa = sharedA_.find(aId); // (staged before the loop: see stageLoopInvariantA)
+  bool aShared = !aRegs && !aPipe && sa != sharedA_.end();
+  bool aHoist = !aRegs && !aPipe && !aShared &&
+                size_t(depth_.count(aId) ? depth_.at(aId) : 0) < loops_.size();
   // wgmma reads B in the swizzled layout (ld 0) a pipelined loop wrote or
   // staged here.
   bool wg = wgmmaDot(op) && (!bPipe || pb->second.ld == 0);
   Value aBase, bBase;
   int64_t lda = K + 8, ldb = wg ? 0 : bRows ? K + 8 : N + 8;
   if (aPipe) aBase = pa->second.stageBase, lda = pa->second.ld;
+  if (aShared) aBase = c32(int64_t(sa->second));
   if (bPipe) bBase = pb->second.stageBase, ldb = pb->second.ld;
-  bool stageA = !aRegs && !aPipe && !aHoist, stageB = !bPipe;
+  bool stageA = !aRegs && !aPipe && !aHoist && !aShared, stageB = !bPipe;
   if (stageA || stageB) {
     // 1. Stage A [M][K] and B ([K][N], or x [N][K]) in shared memory, rows
     //    padded by 8 halfs (B swizzled for wgmma, 1024-byte aligned).
