@@ -421,6 +421,7 @@ void maskTree(Builder &b, const Config &c) {
                         })[0];
   nIter = where(dense, 0, nIter);
   Val half = arange(0, 2 * K) / 2, odd = arange(0, 2 * K) % 2 == 1;
+  Val masked = -32000.0 / a.scale; // (the sentinel before scaling)
   auto res = for_range(0, nIter, 1, {s0, size0}, [&](Val, std::vector<Val> br) {
     // Branch k splits into halves 2k (start s, size h) and 2k+1 (s + h,
     // size - h): three gathers of the branch tiles.
@@ -439,23 +440,28 @@ void maskTree(Builder &b, const Config &c) {
     Val slotTok = (gather(rep, slot / int(kpb)) + int(off)) * int(bk) + int(bsk - 1) +
                   slot % int(kpb) * int(bsk);
     Val slotOk = (gather(cn, slot / int(kpb)) > 0) & (slotTok < a.Tk);
+    // The steps read each key's token from one tile (-1: no key), written
+    // to shared memory once per level.
+    Val slotKey = where(slotOk, slotTok, -1);
     Val keys = for_range(0, int(NC), 1, {full({NC * N}, -kInf, DType::f32)}, [&](Val ci, std::vector<Val> acc) {
-      Val n = arange(0, N);
-      Val cand = ci * int(CH) + n / int(kpb);
-      Val tok = (gather(rep, cand) + int(off)) * int(bk) + int(bsk - 1) + n % int(kpb) * int(bsk);
-      Val ok = (gather(cn, cand) > 0) & (tok < a.Tk);
+      Val tok = gather(slotKey, ci * int(N) + arange(0, N));
+      Val ok = tok >= 0;
       // Candidate rows [N, D] (16-byte loads along D), scored as q . k^T.
       Val kr = load(kBase + (expand_dims(tok * a.skt, 1) + expand_dims(d, 0)), expand_dims(ok, 1), 0.0);
-      Val s = dot(qt, trans(kr)) * a.scale;
-      // Causal minus window, and exact zeros (padding), score -32000 (§2.4).
+      Val s = dot(qt, trans(kr));
+      // Causal minus window, and exact zeros (padding), score -32000 (§2.4),
+      // here -32000 / scale: the steps keep q.k, the level scales the
+      // maxima (max(s) * scale = max(s * scale) for scale > 0, rounding
+      // being monotonic; a q.k of exactly -32000 / scale is taken for the
+      // sentinel).
       // (Rows past T_q or padding have q = 0 and pos 0, so they score
       // -32000 too: the max over the rows is the max over the valid ones
       // wherever a valid row scores above -32000, i.e. always but for
       // |q.k| * scale > 32000.)
-      s = where((expand_dims(tok, 0) > expand_dims(posLim, 1)) | (s == 0.0), -32000.0, s);
+      s = where((expand_dims(tok, 0) > expand_dims(posLim, 1)) | (s == 0.0), masked, s);
       return std::vector<Val>{where(slot / int(N) == ci, gather(max(s, 0), slot % int(N)), acc[0])};
     })[0];
-    keys = where(slotOk, keys, -kInf);
+    keys = where(slotOk, where(keys == masked, -32000.0, keys * a.scale), -kInf);
     Val scores = kpb > 1 ? max(reshape(keys, {2 * K, kpb}), 1) : keys;
     // The K best in key order (a radix select; ties: the earlier half), so
     // the branches stay sorted by start from level to level.

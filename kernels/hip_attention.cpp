@@ -14,6 +14,7 @@
 #include "hip/mask_stage.h"
 #include "hip/runtime/cuda.h"
 
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 
@@ -148,6 +149,11 @@ MaskContext contextFor(const Problem &p, std::optional<float> softmaxScale) {
   ctx.target = currentTarget(p.backend);
   ctx.device = p.computeOn;
   ctx.B = p.B, ctx.Tq = p.Tq, ctx.Tk = p.Tk, ctx.H = p.H, ctx.Hkv = p.Hkv, ctx.D = p.D;
+  // (The mask search scores with q.k and scales the maxima: the same order
+  // only for a positive scale.)
+  if (softmaxScale && !(std::isfinite(*softmaxScale) && *softmaxScale > 0))
+    throw InvalidArgument("softmax_scale must be a positive finite number, got " +
+                          std::to_string(*softmaxScale));
   ctx.scale = softmaxScale.value_or(1.f);
   ctx.dtypeCode = p.dtypeCode;
   return ctx;

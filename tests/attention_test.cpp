@@ -21,6 +21,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <cstring>
 #include <random>
 #include <set>
@@ -530,6 +531,10 @@ TEST_P(Attention, BadInputsRaiseInvalidArgument) {
   expectInvalid(call(a, qLong, k, v), "T_q (65) must not exceed T_k (64)");
   x = a, x.is_causal = false;
   expectInvalid(call(x, q, k, v), "is_causal = false needs sink_token_size = 0");
+  for (float s : {0.f, -0.5f, std::numeric_limits<float>::infinity(), std::nanf("")}) {
+    x = a, x.softmax_scale = s;
+    expectInvalid(call(x, q, k, v), "softmax_scale must be a positive finite number");
+  }
   std::vector<uint16_t> q48(64 * 4 * 48), k48(64 * 2 * 48);
   expectInvalid(call(a, TensorView(q48.data(), ScalarType::bf16, {1, 64, 4, 48}),
                      TensorView(k48.data(), ScalarType::bf16, {1, 64, 2, 48}),
