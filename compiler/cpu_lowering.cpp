@@ -371,11 +371,13 @@ void CpuLowering::lowerSort(const dsl::Op &op, Location l) {
       {
         OpBuilder::InsertionGuard g(b_);
         b_.setInsertionPointToStart(loop.getBody());
-        Value other = loadAt(iOut, DType::i32, mk<arith::AddIOp>(b_, l, row, loop.getInductionVar()), l);
+        Value other =
+            loadAt(iOut, DType::i32, mk<arith::AddIOp>(b_, l, row, loop.getInductionVar()), l);
         Value less = mk<arith::CmpIOp>(b_, l, arith::CmpIPredicate::slt, other, xi);
-        mk<scf::YieldOp>(b_, l, ValueRange{mk<arith::AddIOp>(
-                                    b_, l, loop.getRegionIterArgs()[0],
-                                    mk<arith::ExtUIOp>(b_, l, b_.getI64Type(), less))});
+        mk<scf::YieldOp>(
+            b_, l,
+            ValueRange{mk<arith::AddIOp>(b_, l, loop.getRegionIterArgs()[0],
+                                         mk<arith::ExtUIOp>(b_, l, b_.getI64Type(), less))});
       }
       lin = mk<arith::AddIOp>(b_, l, mk<arith::MulIOp>(b_, l, i, c64(kk)), loop.getResult(0));
     }

@@ -443,24 +443,27 @@ void maskTree(Builder &b, const Config &c) {
     // The steps read each key's token from one tile (-1: no key), written
     // to shared memory once per level.
     Val slotKey = where(slotOk, slotTok, -1);
-    Val keys = for_range(0, int(NC), 1, {full({NC * N}, -kInf, DType::f32)}, [&](Val ci, std::vector<Val> acc) {
-      Val tok = gather(slotKey, ci * int(N) + arange(0, N));
-      Val ok = tok >= 0;
-      // Candidate rows [N, D] (16-byte loads along D), scored as q . k^T.
-      Val kr = load(kBase + (expand_dims(tok * a.skt, 1) + expand_dims(d, 0)), expand_dims(ok, 1), 0.0);
-      Val s = dot(qt, trans(kr));
-      // Causal minus window, and exact zeros (padding), score -32000 (§2.4),
-      // here -32000 / scale: the steps keep q.k, the level scales the
-      // maxima (max(s) * scale = max(s * scale) for scale > 0, rounding
-      // being monotonic; a q.k of exactly -32000 / scale is taken for the
-      // sentinel).
-      // (Rows past T_q or padding have q = 0 and pos 0, so they score
-      // -32000 too: the max over the rows is the max over the valid ones
-      // wherever a valid row scores above -32000, i.e. always but for
-      // |q.k| * scale > 32000.)
-      s = where((expand_dims(tok, 0) > expand_dims(posLim, 1)) | (s == 0.0), masked, s);
-      return std::vector<Val>{where(slot / int(N) == ci, gather(max(s, 0), slot % int(N)), acc[0])};
-    })[0];
+    Val keys = for_range(
+        0, int(NC), 1, {full({NC * N}, -kInf, DType::f32)}, [&](Val ci, std::vector<Val> acc) {
+          Val tok = gather(slotKey, ci * int(N) + arange(0, N));
+          Val ok = tok >= 0;
+          // Candidate rows [N, D] (16-byte loads along D), scored as q . k^T.
+          Val kr = load(kBase + (expand_dims(tok * a.skt, 1) + expand_dims(d, 0)),
+                        expand_dims(ok, 1), 0.0);
+          Val s = dot(qt, trans(kr));
+          // Causal minus window, and exact zeros (padding), score -32000 (§2.4),
+          // here -32000 / scale: the steps keep q.k, the level scales the
+          // maxima (max(s) * scale = max(s * scale) for scale > 0, rounding
+          // being monotonic; a q.k of exactly -32000 / scale is taken for the
+          // sentinel).
+          // (Rows past T_q or padding have q = 0 and pos 0, so they score
+          // -32000 too: the max over the rows is the max over the valid ones
+          // wherever a valid row scores above -32000, i.e. always but for
+          // |q.k| * scale > 32000.)
+          s = where((expand_dims(tok, 0) > expand_dims(posLim, 1)) | (s == 0.0), masked, s);
+          return std::vector<Val>{
+              where(slot / int(N) == ci, gather(max(s, 0), slot % int(N)), acc[0])};
+        })[0];
     keys = where(slotOk, where(keys == masked, -32000.0, keys * a.scale), -kInf);
     Val scores = kpb > 1 ? max(reshape(keys, {2 * K, kpb}), 1) : keys;
     // The K best in key order (a radix select; ties: the earlier half), so
@@ -540,21 +543,38 @@ void registerAttentionKernels() {
            return validateDots(c, {{c["BLOCK_M"], c["BLOCK_N"]}, {c["BLOCK_M"], c["HEAD_DIM"]}});
          }});
     registerKernel(
-        {"hip_mask_tree", "HiP v1.1 hierarchical mask search, one query block per program (§2)",
-         {{"CHUNK", {16, 32, 64}}, {"num_warps", {4, 8}}, {"min_blocks", {1, 3}}, {"GROUPED", {0}},
+        {"hip_mask_tree",
+         "HiP v1.1 hierarchical mask search, one query block per program (§2)",
+         {{"CHUNK", {16, 32, 64}},
+          {"num_warps", {4, 8}},
+          {"min_blocks", {1, 3}},
+          {"GROUPED", {0}},
           {"dot_a_shared", {0}}},
-         Config{{"HEAD_DIM", 64}, {"DTYPE", 0}, {"BLOCK_SIZE_Q", 64}, {"BLOCK_STRIDE_Q", 2},
-                {"BLOCK_SIZE_K", 2}, {"BLOCK_STRIDE_K", 1}, {"MASK_K", 512}, {"KSEL", 256},
-                {"SINK", 16}, {"WINDOW", 256}, {"ALIGNED", 1}, {"CHUNK", 32}, {"HEADS", 1},
-                {"GROUPED", 0}, {"dot_a_shared", 0},
-                {"num_warps", 4}, {"min_blocks", 1},
+         Config{{"HEAD_DIM", 64},
+                {"DTYPE", 0},
+                {"BLOCK_SIZE_Q", 64},
+                {"BLOCK_STRIDE_Q", 2},
+                {"BLOCK_SIZE_K", 2},
+                {"BLOCK_STRIDE_K", 1},
+                {"MASK_K", 512},
+                {"KSEL", 256},
+                {"SINK", 16},
+                {"WINDOW", 256},
+                {"ALIGNED", 1},
+                {"CHUNK", 32},
+                {"HEADS", 1},
+                {"GROUPED", 0},
+                {"dot_a_shared", 0},
+                {"num_warps", 4},
+                {"min_blocks", 1},
                 // Pipelining the candidate rows repeats the gathers that
                 // address them: 87 ms against 74 ms at 128k on the H200.
                 // (num_stages stays out of this tuned space: on the H200 at
                 // 16k 2 stages won for every attention kernel before wgmma
                 // waits were deferred, and tuning time grows with each key.)
                 {"num_stages", 1}},
-         maskTree, [](const Config &c) {
+         maskTree,
+         [](const Config &c) {
            std::string e = validatePow2(c, {"HEAD_DIM"}, 16);
            if (!e.empty()) return e;
            e = validatePow2(c, {"BLOCK_SIZE_Q", "BLOCK_STRIDE_Q", "BLOCK_SIZE_K",

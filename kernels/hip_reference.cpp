@@ -52,7 +52,8 @@ std::vector<int64_t> treeSearch(int64_t B, int64_t K, bool aligned,
     // earlier of equal ones. The K best go on in key order.
     std::vector<size_t> order(cand.size());
     std::iota(order.begin(), order.end(), size_t(0));
-    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return cand[a].s > cand[b].s; });
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return cand[a].s > cand[b].s; });
     order.resize(std::min(order.size(), size_t(K)));
     std::sort(order.begin(), order.end());
     branches.clear();

@@ -21,8 +21,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <limits>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <set>
 
@@ -217,10 +217,10 @@ TEST_P(Attention, TreeSchedulesKeepTheSelection) {
       want.push_back(kernels::referenceHipMask(in.head(in.q, T, H, b, h),
                                                in.head(in.k, T, Hkv, b, h / (H / Hkv)),
                                                in.visible(true), D, paramsOf(a)));
-  for (const char *sched : {R"({"GROUPED": 1})", R"({"GROUPED": 1, "CHUNK": 32, "num_warps": 8})",
-                            R"({"GROUPED": 0, "CHUNK": 64, "min_blocks": 2})",
-                            R"({"dot_a_shared": 1, "min_blocks": 4})",
-                            R"({"dot_a_shared": 1, "CHUNK": 16})"}) {
+  for (const char *sched :
+       {R"({"GROUPED": 1})", R"({"GROUPED": 1, "CHUNK": 32, "num_warps": 8})",
+        R"({"GROUPED": 0, "CHUNK": 64, "min_blocks": 2})",
+        R"({"dot_a_shared": 1, "min_blocks": 4})", R"({"dot_a_shared": 1, "CHUNK": 16})"}) {
     a.mask_pipeline = std::string(R"({"stages": [{"type": "tree", "schedule": )") + sched + "}]}";
     auto r = hip_attention(in.qv(), in.kv(), in.vv(), a);
     for (int64_t row = 0; row < B * H; ++row) {

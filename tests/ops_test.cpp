@@ -182,8 +182,9 @@ TEST_P(Ops, TopKByIndex) {
   struct Case {
     int rows, n, k, warps;
   };
-  for (Case c : {Case{1, 512, 256, 4}, Case{1, 1024, 128, 4}, Case{1, 512, 1, 4},
-                 Case{1, 512, 512, 4}, Case{1, 256, 64, 8}, Case{1, 128, 32, 4}, Case{4, 16, 4, 4}}) {
+  for (Case c :
+       {Case{1, 512, 256, 4}, Case{1, 1024, 128, 4}, Case{1, 512, 1, 4}, Case{1, 512, 512, 4},
+        Case{1, 256, 64, 8}, Case{1, 128, 32, 4}, Case{4, 16, 4, 4}}) {
     SCOPED_TRACE("rows " + std::to_string(c.rows) + " n " + std::to_string(c.n) + " k " +
                  std::to_string(c.k) + " warps " + std::to_string(c.warps));
     Builder b("topk_by_index");
@@ -197,8 +198,9 @@ TEST_P(Ops, TopKByIndex) {
     store(ti + o, i);
     Kernel k = b.finish();
     std::mt19937 rng(uint32_t(c.n * 7 + c.k));
-    const float levels[] = {-std::numeric_limits<float>::infinity(), -32000.f, -1.5f, -0.f, 0.f,
-                            0.25f, 3.f, std::numeric_limits<float>::infinity()};
+    const float levels[] = {
+        -std::numeric_limits<float>::infinity(), -32000.f, -1.5f, -0.f, 0.f, 0.25f, 3.f,
+        std::numeric_limits<float>::infinity()};
     std::vector<float> x0(size_t(c.rows * c.n));
     for (auto &e : x0) e = rng() % 3 ? levels[rng() % 8] : float(int(rng() % 2000) - 1000) / 64;
     auto topv = poison(size_t(c.rows * c.k)), topi = poison(size_t(c.rows * c.k));
@@ -207,8 +209,9 @@ TEST_P(Ops, TopKByIndex) {
       std::vector<int> idx(size_t(c.n));
       std::iota(idx.begin(), idx.end(), 0);
       // (-0 and +0 compare equal: ties, kept in index order)
-      std::stable_sort(idx.begin(), idx.end(),
-                       [&](int a, int d) { return x0[size_t(r * c.n + a)] > x0[size_t(r * c.n + d)]; });
+      std::stable_sort(idx.begin(), idx.end(), [&](int a, int d) {
+        return x0[size_t(r * c.n + a)] > x0[size_t(r * c.n + d)];
+      });
       idx.resize(size_t(c.k));
       std::sort(idx.begin(), idx.end());
       for (int j = 0; j < c.k; ++j) {

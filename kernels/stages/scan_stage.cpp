@@ -249,7 +249,10 @@ void scanSelect(Builder &b, const Config &c) {
   }
   // Present chunks rank above absent ones even when scored -inf.
   Val key = where(ch.present, maximum(sc, -kFloatMax), -kInf);
-  auto [top, idx] = topk(key, KS);
+  // When all KS are kept, their order does not matter (sorted by start
+  // below): the radix select in index order (same set, ties: the earlier
+  // chunk) instead of a sort by score.
+  auto [top, idx] = topk(key, KS, KEEP == KS ? TopKOrder::ByIndex : TopKOrder::ByValue);
   (void)top;
   Val rank = arange(0, KS);
   Val sel = (rank < int(KEEP)) & (gather(where(ch.present, 1, 0), idx) != 0);

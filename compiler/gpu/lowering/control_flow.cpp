@@ -489,7 +489,8 @@ std::vector<int> GpuLowering::stageLoopInvariantA(const dsl::Block &body, Locati
       if (sharedA_.count(a) || !vals_.count(a)) continue; // (defined in the loop)
       const TileVal &in = vals_.at(a);
       const dsl::Type &at = ty(a);
-      if (in.splat || !in.layout || in.layout->kind == Layout::Mma || at.dtype == DType::f32) continue;
+      if (in.splat || !in.layout || in.layout->kind == Layout::Mma || at.dtype == DType::f32)
+        continue;
       if (own.empty()) barrier(loc); // earlier temporaries there may still be read
       int64_t lda = at.shape[1] + 8;
       stageRows(in, at, lda, 0, loc);

@@ -154,8 +154,12 @@ bool GpuLowering::lowerTopKSelect(const dsl::Op &op, Location loc) {
   writeShared(in, st, loc);
   barrier(loc);
   Type i32 = b_.getI32Type();
-  auto cmpU = [&](arith::CmpIPredicate p, Value a, Value c) { return mk<arith::CmpIOp>(b_, loc, p, a, c).getResult(); };
-  auto sel = [&](Value c, Value x, Value y) { return mk<arith::SelectOp>(b_, loc, c, x, y).getResult(); };
+  auto cmpU = [&](arith::CmpIPredicate p, Value a, Value c) {
+    return mk<arith::CmpIOp>(b_, loc, p, a, c).getResult();
+  };
+  auto sel = [&](Value c, Value x, Value y) {
+    return mk<arith::SelectOp>(b_, loc, c, x, y).getResult();
+  };
   auto ext = [&](Value c) { return mk<arith::ExtUIOp>(b_, loc, i32, c).getResult(); };
   Value tid = add(mul(warp_, c32(32), loc), lane_, loc);
   Value base = mul(tid, c32(e), loc);
@@ -200,7 +204,8 @@ bool GpuLowering::lowerTopKSelect(const dsl::Op &op, Location loc) {
     leaderStore(warpSum(c), add(warpSlot, c32(int64_t(slots)), loc));
     barrier(loc);
     Value total = c32(0);
-    for (int w = 0; w < nw_; ++w) total = add(total, smemLoad(DType::i32, c32(int64_t(slots) + 4 * w), loc), loc);
+    for (int w = 0; w < nw_; ++w)
+      total = add(total, smemLoad(DType::i32, c32(int64_t(slots) + 4 * w), loc), loc);
     prefix = sel(cmpU(arith::CmpIPredicate::uge, total, c32(k)), cand, prefix);
   }
   // 2. Each element's slot: #(above T) before it + min(#(equal to T) before
@@ -214,13 +219,13 @@ bool GpuLowering::lowerTopKSelect(const dsl::Op &op, Location loc) {
   }
   Value incl = mine; // inclusive scan over the warp's lanes
   for (int d = 1; d < 32; d *= 2) {
-    Value up = asmCall(i32, ValueRange{incl, c32(d)}, "shfl.sync.up.b32 $0, $1, $2, 0x0, 0xffffffff;",
-                       "=r,r,r", true, loc)
+    Value up = asmCall(i32, ValueRange{incl, c32(d)},
+                       "shfl.sync.up.b32 $0, $1, $2, 0x0, 0xffffffff;", "=r,r,r", true, loc)
                    .getResult(0);
     incl = add(incl, sel(cmpU(arith::CmpIPredicate::uge, lane_, c32(d)), up, c32(0)), loc);
   }
-  Value last = asmCall(i32, ValueRange{incl}, "shfl.sync.idx.b32 $0, $1, 31, 0x1f, 0xffffffff;", "=r,r",
-                       true, loc)
+  Value last = asmCall(i32, ValueRange{incl}, "shfl.sync.idx.b32 $0, $1, 31, 0x1f, 0xffffffff;",
+                       "=r,r", true, loc)
                    .getResult(0);
   leaderStore(last, add(warpSlot, c32(int64_t(totOff)), loc));
   barrier(loc);
@@ -234,8 +239,9 @@ bool GpuLowering::lowerTopKSelect(const dsl::Op &op, Location loc) {
   Value gtBefore = fold<arith::AndIOp>(b_, loc, before, c32(0xffff));
   Value eqBefore = mk<arith::ShRUIOp>(b_, loc, before, c32(16));
   for (int64_t a = 0; a < e; ++a) {
-    Value take = fold<arith::OrIOp>(b_, loc, gt[a],
-                                    fold<arith::AndIOp>(b_, loc, eq[a], cmpU(arith::CmpIPredicate::ult, eqBefore, need)));
+    Value take = fold<arith::OrIOp>(
+        b_, loc, gt[a],
+        fold<arith::AndIOp>(b_, loc, eq[a], cmpU(arith::CmpIPredicate::ult, eqBefore, need)));
     Value slot = add(gtBefore, mk<arith::MinUIOp>(b_, loc, eqBefore, need), loc);
     auto ifOp = mk<scf::IfOp>(b_, loc, take, false);
     {
@@ -339,8 +345,8 @@ void GpuLowering::lowerSort(const dsl::Op &op, Location loc) {
     needShared(outIdx + size_t(R * k * 4));
     for (int64_t p0 = 0; p0 < R * k; p0 += nthreads_) {
       Value p = add(tid, c32(p0), loc);
-      auto ifOp = mk<scf::IfOp>(b_, loc, mk<arith::CmpIOp>(b_, loc, arith::CmpIPredicate::ult, p, c32(R * k)),
-                                false);
+      auto ifOp = mk<scf::IfOp>(
+          b_, loc, mk<arith::CmpIOp>(b_, loc, arith::CmpIPredicate::ult, p, c32(R * k)), false);
       OpBuilder::InsertionGuard g(b_);
       b_.setInsertionPoint(ifOp.thenBlock()->getTerminator());
       Value row = fold<arith::DivUIOp>(b_, loc, p, c32(k));
@@ -352,8 +358,9 @@ void GpuLowering::lowerSort(const dsl::Op &op, Location loc) {
         b_.setInsertionPointToStart(loop.getBody());
         Value other = idxAt(add(mul(row, c32(L), loc), loop.getInductionVar(), loc));
         Value less = mk<arith::CmpIOp>(b_, loc, arith::CmpIPredicate::slt, other, mineI);
-        mk<scf::YieldOp>(b_, loc, ValueRange{add(loop.getRegionIterArgs()[0],
-                                                 mk<arith::ExtUIOp>(b_, loc, b_.getI32Type(), less), loc)});
+        mk<scf::YieldOp>(b_, loc,
+                         ValueRange{add(loop.getRegionIterArgs()[0],
+                                        mk<arith::ExtUIOp>(b_, loc, b_.getI32Type(), less), loc)});
       }
       Value slot = add(mul(row, c32(k), loc), loop.getResult(0), loc);
       smemStore(valAt(src), st.dtype, add(mul(slot, c32(eb), loc), c32(int64_t(outOff)), loc), loc);
