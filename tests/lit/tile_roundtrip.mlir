@@ -98,10 +98,12 @@ tile.kernel @all_ops(%x: !tile.ptr<f32>, %h: !tile.ptr<bf16>, %n: i32 {multiple_
   // CHECK: tile.sort %{{.*}} descending : tensor<64xf32>
   // CHECK: tile.sort %{{.*}} : tensor<64xf32>
   // CHECK: tile.topk %{{.*}}, 8 : tensor<64xf32> -> tensor<8xf32>, tensor<8xi32>
+  // CHECK: tile.topk %{{.*}}, 8 index_order : tensor<64xf32> -> tensor<8xf32>, tensor<8xi32>
   // CHECK: tile.gather %{{.*}}[%{{.*}}] : tensor<64xf32>, tensor<8xi32> -> tensor<8xf32>
   %sd = tile.sort %sel descending : tensor<64xf32>
   %sa = tile.sort %sel : tensor<64xf32>
   %tv, %ti = tile.topk %sel, 8 : tensor<64xf32> -> tensor<8xf32>, tensor<8xi32>
+  %tw, %tj = tile.topk %sel, 8 index_order : tensor<64xf32> -> tensor<8xf32>, tensor<8xi32>
   %gv = tile.gather %sel[%ti] : tensor<64xf32>, tensor<8xi32> -> tensor<8xf32>
   // CHECK: %{{.*}}:2 = tile.for %{{.*}} = %{{.*}} to %{{.*}} step %{{.*}} iter_args(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (f32, tensor<64xf32>) {
   // CHECK: tile.yield %{{.*}}, %{{.*}} : f32, tensor<64xf32>
