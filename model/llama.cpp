@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <numeric>
 
 namespace hip::model {
 
@@ -748,7 +749,7 @@ PerplexityResult perplexity(const LlamaModel &m, const std::vector<int32_t> &tok
   return r;
 }
 
-int32_t pickToken(const std::vector<float> &logits, float temperature, double u) {
+int32_t pickToken(const std::vector<float> &logits, float temperature, double u, double topP) {
   if (logits.empty()) throw InvalidArgument("pickToken: no logits");
   if (temperature <= 0)
     return int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
@@ -756,10 +757,20 @@ int32_t pickToken(const std::vector<float> &logits, float temperature, double u)
   std::vector<double> p(logits.size());
   double s = 0;
   for (size_t i = 0; i < p.size(); ++i) s += p[i] = std::exp(double(logits[i] - mx) / temperature);
+  std::vector<int32_t> order(p.size());
+  std::iota(order.begin(), order.end(), 0);
+  if (topP < 1) { // the most likely tokens whose mass reaches top_p, in that order
+    std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return p[size_t(a)] > p[size_t(b)]; });
+    double kept = 0;
+    size_t n = 0;
+    while (n < order.size() && (n == 0 || kept < topP * s)) kept += p[size_t(order[n++])];
+    order.resize(n);
+    s = kept;
+  }
   double acc = 0, target = u * s;
-  for (size_t i = 0; i < p.size(); ++i)
-    if ((acc += p[i]) > target) return int32_t(i);
-  return int32_t(p.size() - 1);
+  for (int32_t i : order)
+    if ((acc += p[size_t(i)]) > target) return i;
+  return order.back();
 }
 
 } // namespace hip::model

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what is missing (Debian bookworm packages; lit, numpy, pytest from PyPI), then
+# Installs what is missing (Debian bookworm packages; lit, numpy, pytest, openai from PyPI), then
 # configures and builds the project into build/ (Release). Idempotent: a
 # second run with nothing changed only checks and returns in seconds.
 set -euo pipefail
@@ -10,6 +10,8 @@ need=()
 [ -f /usr/include/zstd.h ] || need+=(libzstd-dev)
 [ -f /usr/lib/x86_64-linux-gnu/libgtest.a ] || [ -f /usr/lib/libgtest.a ] || need+=(libgtest-dev)
 [ -f /usr/include/nlohmann/json.hpp ] || need+=(nlohmann-json3-dev)
+[ -f /usr/include/httplib.h ] || need+=(libcpp-httplib-dev)
+command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v cmake >/dev/null || need+=(cmake)
 command -v ninja >/dev/null || need+=(ninja-build)
 command -v g++ >/dev/null || need+=(g++)
@@ -24,9 +26,10 @@ if ! command -v lit >/dev/null && ! python3 -c "import lit" 2>/dev/null; then
   python3 -m pip install -q lit 2>/dev/null || python3 -m pip install -q --break-system-packages lit
 fi
 
-if ! python3 -c "import numpy, pytest" 2>/dev/null; then
-  echo "setup: installing numpy and pytest (PyPI)" >&2
-  python3 -m pip install -q numpy pytest 2>/dev/null || python3 -m pip install -q --break-system-packages numpy pytest
+if ! python3 -c "import numpy, pytest, openai" 2>/dev/null; then
+  echo "setup: installing numpy, pytest and openai (PyPI)" >&2
+  python3 -m pip install -q numpy pytest openai 2>/dev/null ||
+    python3 -m pip install -q --break-system-packages numpy pytest openai
 fi
 
 jobs=$(nproc)

@@ -38,6 +38,8 @@ int cmdTune(const std::string &what, const std::map<std::string, std::string> &f
 extern const char *kEvalHelp, *kGenerateHelp;
 int cmdEval(const std::vector<std::string> &args);
 int cmdGenerate(const std::vector<std::string> &args);
+extern const char *kServeHelp;
+int cmdServe(const std::vector<std::string> &args);
 } // namespace hip::tools
 
 using hip::tools::Options;
@@ -55,6 +57,7 @@ commands:
   eval       a GGUF Llama model on a text: perplexity (dense, hip or
              streaming attention), HiP's recall on its Q/K/V, Q/K/V dumps
   generate   generate text with a GGUF Llama model (HiP decode with mask reuse)
+  serve      an OpenAI-compatible HTTP server over a GGUF Llama model
   kernels    list the registered kernels and their config spaces
   compile    print one compilation stage of a kernel (tile, layouts, mlir,
              llvm, ptx)
@@ -102,6 +105,7 @@ compile and run times, and whether it matched.
     {"run", hip::tools::kRunHelp},
     {"eval", hip::tools::kEvalHelp},
     {"generate", hip::tools::kGenerateHelp},
+    {"serve", hip::tools::kServeHelp},
     {"tune", hip::tools::kTuneHelp},
     {"cache", R"(usage: hipattn cache show|clear|export FILE|import FILE
 
@@ -306,6 +310,7 @@ int hipattnMain(int argc, char **argv) {
     if (cmd == "demo") return cmdDemo(args);
     if (cmd == "eval") return hip::tools::cmdEval(args);
     if (cmd == "generate") return hip::tools::cmdGenerate(args);
+    if (cmd == "serve") return hip::tools::cmdServe(args);
     // The workload and HiP options `run` and `tune` share.
     std::vector<std::string> workload = {
         "--backend", "--B", "--T", "--H", "--Hkv", "--D", "--dtype", "--input", "--seed",

@@ -17,6 +17,7 @@
 #include "hip/runtime/cuda.h"
 
 #include "cli_common.h"
+#include "model_cli.h"
 
 #include <algorithm>
 #include <chrono>
@@ -108,34 +109,7 @@ mask and search it again every HIP_REFRESH_INTERVAL steps (default 8).
   HiP options as for 'hipattn eval' (--mask-k, --block-size-q, ...)
 )";
 
-namespace {
-
 using namespace hip::model;
-
-struct Flags {
-  std::map<std::string, std::string> f;
-  std::vector<std::string> positional;
-  bool json = false;
-
-  bool has(const std::string &k) const { return f.count(k) > 0; }
-  std::string str(const std::string &k, const std::string &d = "") const {
-    auto it = f.find(k);
-    return it == f.end() ? d : it->second;
-  }
-  std::string need(const std::string &k) const {
-    if (!has(k)) throw InvalidArgument(k + " is required");
-    return f.at(k);
-  }
-  int64_t num(const std::string &k, int64_t d) const { return intFlag(f, k, d); }
-  double real(const std::string &k, double d) const {
-    if (!has(k)) return d;
-    const std::string &s = f.at(k);
-    char *end = nullptr;
-    double v = std::strtod(s.c_str(), &end);
-    if (s.empty() || *end) throw InvalidArgument(k + " needs a number, got '" + s + "'");
-    return v;
-  }
-};
 
 const std::vector<std::string> kHiPFlags = {"--mask-k", "--block-size-q", "--block-stride-q",
                                             "--block-size-k", "--block-stride-k", "--sink",
@@ -152,8 +126,6 @@ Flags parseFlags(const std::vector<std::string> &args, std::vector<std::string> 
   return o;
 }
 
-/// Attention options from the flags; `streaming` widens the window by
-/// mask_k so that it attends to as many keys as HiP would.
 AttentionOptions attentionOptions(const Flags &o) {
   AttentionOptions a;
   a.method = parseAttentionMethod(o.str("--method", "dense"));
@@ -170,18 +142,6 @@ AttentionOptions attentionOptions(const Flags &o) {
   a.refreshInterval = o.num("--refresh-interval", envInt("HIP_REFRESH_INTERVAL", 8));
   if (a.refreshInterval < 1) throw InvalidArgument("--refresh-interval must be >= 1");
   return a;
-}
-
-std::string readText(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InvalidArgument("--text: cannot read '" + path + "'");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-double seconds(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
 }
 
 std::string describe(const AttentionOptions &a) {
@@ -204,6 +164,23 @@ std::string describe(const AttentionOptions &a) {
     return std::string(buf) + ", mask pipeline " + (j.is_discarded() ? h.mask_pipeline : j.dump());
   }
   return buf;
+}
+
+namespace {
+
+using namespace hip::model;
+
+
+std::string readText(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InvalidArgument("--text: cannot read '" + path + "'");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+double seconds(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
 }
 
 std::string jsonString(const std::string &s) {

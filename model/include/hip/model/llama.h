@@ -196,7 +196,9 @@ PerplexityResult perplexity(const LlamaModel &m, const std::vector<int32_t> &tok
                             const std::function<void(const PerplexityResult &, int64_t)> &progress = {});
 
 /// The index of the largest logit (ties: the first), or a sample from
-/// softmax(logits / temperature) drawn with `u` uniform in [0, 1).
-int32_t pickToken(const std::vector<float> &logits, float temperature, double u);
+/// softmax(logits / temperature) drawn with `u` uniform in [0, 1); with
+/// `topP` < 1 from the smallest set of most likely tokens whose probability
+/// reaches topP (nucleus sampling).
+int32_t pickToken(const std::vector<float> &logits, float temperature, double u, double topP = 1);
 
 } // namespace hip::model

@@ -61,6 +61,11 @@ public:
   int32_t eos() const { return eos_; }
   bool addBos() const { return addBos_; }
   const std::string &piece(int32_t id) const;
+  /// The id of the token whose text is `piece` (e.g. "<|im_start|>"), or -1.
+  int32_t find(const std::string &piece) const {
+    auto it = index_.find(piece);
+    return it == index_.end() ? -1 : it->second;
+  }
 
 private:
   std::vector<int32_t> encodeSentencePiece(const std::string &text) const;
