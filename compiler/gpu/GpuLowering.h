@@ -335,6 +335,9 @@ private:
   std::vector<int> stageLoopInvariantA(const dsl::Block &body, Location loc);
   /// Element `i` (clamped to the source) of the hoisted gather source `src`.
   Value readGatherSource(int src, Value i, Location loc);
+  /// Element `i` (clamped) of the 1-D tile of type `st` stored in natural
+  /// order at tempBase.
+  Value readElement(const dsl::Type &st, Value i, Location loc);
   int64_t ivDiv_ = 1; // divisibility of the current loop's induction variable
   std::map<int, TileVal> vals_;
   std::deque<Layout> layouts_;

@@ -401,33 +401,28 @@ void GpuLowering::lowerGather(const dsl::Op &op, Location loc) {
     return;
   }
   auto copy = smemCopy_.find(op.operands[0]);
-  if (copy != smemCopy_.end() && copy->second.tempBase == tempBase_ &&
-      copy->second.barriers == barriers_ && copy->second.depth == loops_.size() &&
-      copy->second.t == st.dtype && eb == 4) { // still where its producer left it
-    for (Value i : idx.regs) {
-      i = mk<arith::MaxSIOp>(b_, loc, mk<arith::MinSIOp>(b_, loc, i, c32(n - 1)), c32(0));
-      out.regs.push_back(smemLoad(st.dtype, mul(i, c32(4), loc), loc));
-    }
-    vals_[op.results[0]] = out;
-    return;
+  bool inPlace = copy != smemCopy_.end() && copy->second.tempBase == tempBase_ &&
+                 copy->second.barriers == barriers_ && copy->second.depth == loops_.size() &&
+                 copy->second.t == st.dtype && eb == 4; // still where its producer left it
+  if (!inPlace) {
+    needShared(size_t(n * eb));
+    barrier(loc);
+    writeShared(in, st, loc);
+    barrier(loc);
   }
-  needShared(size_t(n * eb));
-  barrier(loc);
-  writeShared(in, st, loc);
-  barrier(loc);
-  for (Value i : idx.regs) {
-    i = mk<arith::MaxSIOp>(b_, loc, mk<arith::MinSIOp>(b_, loc, i, c32(n - 1)), c32(0));
-    out.regs.push_back(smemLoad(st.dtype, mul(i, c32(eb), loc), loc));
-  }
+  for (Value i : idx.regs) out.regs.push_back(readElement(st, i, loc));
   vals_[op.results[0]] = out;
 }
 
-Value GpuLowering::readGatherSource(int src, Value i, Location loc) {
-  const dsl::Type &st = ty(src);
+Value GpuLowering::readElement(const dsl::Type &st, Value i, Location loc) {
   i = mk<arith::MaxSIOp>(b_, loc, mk<arith::MinSIOp>(b_, loc, i, c32(st.numel() - 1)), c32(0));
+  return smemLoad(st.dtype, mul(i, c32(storageBytes(st.dtype)), loc), loc);
+}
+
+Value GpuLowering::readGatherSource(int src, Value i, Location loc) {
   size_t temp = tempBase_;
   tempBase_ = gatherSrc_.at(src); // (smemLoad's offsets are relative to it)
-  Value v = smemLoad(st.dtype, mul(i, c32(storageBytes(st.dtype)), loc), loc);
+  Value v = readElement(ty(src), i, loc);
   tempBase_ = temp;
   return v;
 }
