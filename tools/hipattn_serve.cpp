@@ -577,6 +577,12 @@ int cmdServe(const std::vector<std::string> &args) {
   // A thread per connection that may wait on a request (streams hold theirs).
   size_t threads = size_t(std::min<int64_t>(maxBatch + maxQueue + 4, 256));
   http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  // SO_REUSEADDR only: httplib's default also sets SO_REUSEPORT, with which a
+  // second server on a port in use binds too and silently shares it.
+  http.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   auto guarded = [&](auto &&fn) {
     return [&, fn](const httplib::Request &req, httplib::Response &res) {
       try {

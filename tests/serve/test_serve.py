@@ -209,6 +209,12 @@ def test_metrics_count_the_work(server):
     assert m["hipattn_time_to_first_token_seconds_count"] >= 10
 
 
+def test_a_port_in_use_is_refused(server):
+    r = subprocess.run([HIPATTN, "serve", "--model", str(MODEL), "--port", str(server[1])],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "cannot listen on 127.0.0.1:" in r.stderr, r.stderr
+
+
 def test_sigterm_drains_and_exits(server, client):
     proc, port = server
     results = []
