@@ -174,6 +174,14 @@ void logCompile(const CompiledKernel &c, const std::string &how) {
   std::fprintf(stderr, "hip-attention: compiled %s for %s in %.1f ms (%s)\n", c.name.c_str(),
                c.target.str().c_str(), c.compileMs, how.c_str());
 }
+
+/// The phases of one compile (times since its start, ms) for logCompile.
+std::string phaseTimes(double tile, double lowered, double llvm, double total, const char *last) {
+  char s[200];
+  std::snprintf(s, sizeof s, "tile dialect %.1f ms, ->mlir %.1f ms, ->llvm dialect %.1f ms, ->%s %.1f ms",
+                tile, lowered - tile, llvm - lowered, last, total - llvm);
+  return s;
+}
 } // namespace
 
 std::shared_ptr<CompiledKernel> compile(const dsl::Kernel &k, const Target &t) {
@@ -226,12 +234,8 @@ std::shared_ptr<CompiledKernel> compile(const dsl::Kernel &k, const Target &t) {
     out->cpuEntry = reinterpret_cast<decltype(out->cpuEntry)>(entry);
   }
   out->compileMs = msSince(t0);
-  char detail[200];
-  std::snprintf(detail, sizeof detail,
-                "tile dialect %.1f ms, ->mlir %.1f ms, ->llvm dialect %.1f ms, ->%s %.1f ms", tTile,
-                tLower - tTile, tLLVM - tLower, t.backend == Backend::CUDA ? "ptx" : "host code",
-                out->compileMs - tLLVM);
-  logCompile(*out, detail);
+  logCompile(*out, phaseTimes(tTile, tLower, tLLVM, out->compileMs,
+                              t.backend == Backend::CUDA ? "ptx" : "host code"));
   if (t.backend == Backend::CUDA) rt::KernelCache::global().put(key, encodePTX(*out));
   std::lock_guard<std::mutex> g(memoMutex);
   return memo.emplace(key, out).first->second;
@@ -243,14 +247,24 @@ std::string emitStage(const dsl::Kernel &k, const Target &t, const std::string &
     throw InvalidArgument("unknown stage '" + stage + "' (stages: tile, layouts, mlir, llvm, ptx)");
   if ((stage == "ptx" || stage == "layouts") && t.backend != Backend::CUDA)
     throw InvalidArgument("--emit " + stage + " needs a GPU target (e.g. --target sm_90a)");
+  auto t0 = std::chrono::steady_clock::now();
   dsl::Kernel canonical = tile::roundTrip(k, /*canonicalize=*/true);
+  double tTile = msSince(t0);
   auto ctx = detail::createContext();
   detail::Lowered low = lowerFor(canonical, t, *ctx, stage == "layouts");
+  double tLower = msSince(t0);
   if (stage == "layouts") return low.layouts;
   if (stage == "mlir") return detail::printModule(*low.module);
   detail::lowerToLLVMDialect(*low.module, k.name, t);
+  double tLLVM = msSince(t0);
   if (stage == "llvm") return detail::translateToLLVMText(*low.module, t);
-  return detail::emitPTX(*low.module, t);
+  std::string ptx = detail::emitPTX(*low.module, t);
+  CompiledKernel timed;
+  timed.name = k.name;
+  timed.target = t;
+  timed.compileMs = msSince(t0);
+  logCompile(timed, phaseTimes(tTile, tLower, tLLVM, timed.compileMs, "ptx"));
+  return ptx;
 }
 
 void launch(CompiledKernel &k, std::array<unsigned, 3> grid, const std::vector<ArgValue> &args,

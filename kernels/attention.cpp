@@ -329,29 +329,28 @@ void blockSparseAttention(Builder &b, const Config &c) {
       return pack(update(unpack(s), r.qt, kt, vt, k.mask->second, a.scale, t));
     }));
   }
-  // 2. Sink: keys [0, S) not also in the window.
-  if (S > 0)
-    st = unpack(for_range(0, int(S), BN, pack(st), [&](Val n, std::vector<Val> s) {
-      Val tok = n + arange(0, BN);
-      Val ok = (tok < int(S)) & (tok < a.Tk);
-      auto [kt, vt] = loadKV(a, tok, ok, D);
-      Val valid = expand_dims(ok, 0) & (expand_dims(tok, 0) <= pj - int(W));
-      return pack(update(unpack(s), r.qt, kt, vt, valid, a.scale, t));
-    }));
-  // 3. Window: p - W < t <= p, over the union of the rows' windows.
+  // 2. Sink, keys [0, S) not also in the window, and 3. window, p - W < t
+  // <= p over the union of the rows' windows: one loop (one copy of the
+  // tile's code), whose first ceil(S / BN) tiles are the sink's.
+  int64_t sinkTiles = (S + BN - 1) / BN;
+  Val lo = constant(0, DType::i32), hi = constant(0, DType::i32);
   if (W > 0) {
-    Val pMax = max(r.pos, 0);
     Val pMin = min(where(r.ok, r.pos, std::numeric_limits<int32_t>::max()), 0);
-    Val lo = maximum(pMin - int(W) + 1, 0) / int(BN) * int(BN);
-    st = unpack(for_range(lo, pMax + 1, BN, pack(st), [&](Val n, std::vector<Val> s) {
-      Val tok = n + arange(0, BN);
-      Val ok = tok < a.Tk;
+    lo = maximum(pMin - int(W) + 1, 0) / int(BN) * int(BN);
+    hi = max(r.pos, 0) + 1;
+  }
+  Val first = lo - int(sinkTiles * BN);
+  if (S > 0 || W > 0)
+    st = unpack(for_range(first, hi, BN, pack(st), [&](Val n, std::vector<Val> s) {
+      Val sink = n < lo;
+      Val tok = where(sink, n - first, n) + ar;
+      Val ok = where(sink, tok < int(S), constant(1, DType::i1)) & (tok < a.Tk);
       auto [kt, vt] = loadKV(a, tok, ok, D);
       Val tk = expand_dims(tok, 0);
-      Val valid = expand_dims(ok, 0) & (tk > pj - int(W)) & (tk <= pj);
+      Val inWindow = (tk > pj - int(W)) & (tk <= pj);
+      Val valid = expand_dims(ok, 0) & where(sink, tk <= pj - int(W), inWindow);
       return pack(update(unpack(s), r.qt, kt, vt, valid, a.scale, t));
     }));
-  }
   storeRows(a, r, st, D, t);
 }
 
