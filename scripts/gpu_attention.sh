@@ -13,6 +13,9 @@ mkdir -p "$OUT" /tmp/hipbuild
 tar -xJf .carry/build.tar.xz -C /tmp/hipbuild
 B=/tmp/hipbuild/build
 export HIP_CACHE_DIR=/tmp/hip-cache HIP_DISABLE_AUTOTUNE=1
+# The model and text of ../shared/data, when packed as .carry/data (the model
+# and worked-example tests run instead of skipping).
+[ -d .carry/data ] && export HIP_DATA_DIR=$PWD/.carry/data
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv > "$OUT/gpu.txt" 2>&1
 if [ -z "${SKIP_TESTS:-}" ]; then
   (cd $B && HIP_CACHE_DIR=/tmp/hip-cache-tests timeout ${TEST_TIMEOUT:-420} ./bin/hipattn-tests \
@@ -44,6 +47,14 @@ if [ -z "${SKIP_SAN:-}" ]; then
         ./bin/hipattn-tests --gtest_filter='*/Paged.*/Gpu' > "$OUT/san_${tool}_paged.log" 2>&1)
       echo "$tool paged tests: rc=$? $(grep -cE 'ERROR SUMMARY: 0 errors|RACECHECK SUMMARY: 0 hazards' "$OUT/san_${tool}_paged.log") clean summaries, $(grep -cE '^\[       OK' "$OUT/san_${tool}_paged.log") passed"
     done; } > "$OUT/sanitizer.txt" 2>&1
+fi
+if [ -n "${COMPILE:-}" ]; then # cold compiles (no cache), each kernel alone on an idle host, 3 times
+  for k in "flash_attention --config HEAD_DIM=128" "hip_block_sparse_attention --config HEAD_DIM=128" \
+           "hip_mask_tree --config HEAD_DIM=128,CHUNK=32,min_blocks=3"; do
+    for i in 1 2 3; do
+      HIP_LOG=1 $B/bin/hipattn compile $k --target sm_90a --emit ptx --divisible all -o /dev/null
+    done
+  done > "$OUT/compile.txt" 2>&1
 fi
 if [ -n "${MASK_SCHEDULES:-}" ]; then # pinned tree-stage schedules, ';'-separated JSON objects, at MASK_T
   IFS=';' read -ra scheds <<< "$MASK_SCHEDULES"
@@ -100,6 +111,7 @@ if [ -z "${SKIP_TESTS:-}" ]; then
   echo "==== pytest (rc=$pytest_rc)"; tail -5 "$OUT/pytest.log"
 fi
 [ -f "$OUT/sanitizer.txt" ] && { echo "==== compute-sanitizer"; cat "$OUT/sanitizer.txt"; }
+[ -f "$OUT/compile.txt" ] && { echo "==== cold compile, sm_90a"; sed 's/hip-attention: compiled //' "$OUT/compile.txt"; }
 [ -f "$OUT/mask_schedules.txt" ] && { echo "==== mask search, pinned schedules, T=${MASK_T:-131072}"; cat "$OUT/mask_schedules.txt"; }
 [ -f "$OUT/ncu.txt" ] && { echo "==== ncu"; grep -E "^  [a-z_]+ \(|Compute \(SM\) Throughput|DRAM Throughput|L2 Hit Rate|Registers Per|Achieved Occupancy|Duration|Stall|Warp Cycles Per Issued|Memory Throughput|L1/TEX Hit|Issue Slots Busy|Executed Ipc A" "$OUT/ncu.txt" | head -60; }
 [ -s "$OUT/ncu_stalls.txt" ] && { echo "==== stalls (warps per issue)"; sort -k3 -g -r "$OUT/ncu_stalls.txt" | awk '$3 > 0.05' | head -12; }
