@@ -249,6 +249,9 @@ void flashAttention(Builder &b, const Config &c) {
   int64_t BM = c["BLOCK_M"], BN = c["BLOCK_N"], D = c["HEAD_DIM"];
   bool causal = c["CAUSAL"] != 0;
   AttnArgs a = declareArgs(b, t, true, true, [] {});
+  // Causal: the last query tiles (the most keys) first, so that the GPU's
+  // last wave holds the short programs, not the longest.
+  if (causal) a.prog = num_programs(0) - 1 - a.prog;
   Rows r = loadRows(a, BM, BM, D);
   Val hi = causal ? minimum(a.Tk, max(r.pos, 0) + 1) : a.Tk;
   // Key tiles that every row of the program sees in full (below the
@@ -320,18 +323,9 @@ void blockSparseAttention(Builder &b, const Config &c) {
     Val valid = expand_dims(ok, 0) & (expand_dims(tok, 0) <= pj - int(W));
     return TileKeys{tok, std::pair<Val, Val>(ok, valid)};
   };
-  if (c["PIPE"]) {
-    st = pipelinedTiles(a, r.qt, st, constant(0, DType::i32), nSel, BN, D, t, selected);
-  } else {
-    st = unpack(for_range(0, nSel, BN, pack(st), [&](Val n, std::vector<Val> s) {
-      TileKeys k = selected(n);
-      auto [kt, vt] = loadKV(a, k.tok, k.mask->first, D);
-      return pack(update(unpack(s), r.qt, kt, vt, k.mask->second, a.scale, t));
-    }));
-  }
   // 2. Sink, keys [0, S) not also in the window, and 3. window, p - W < t
-  // <= p over the union of the rows' windows: one loop (one copy of the
-  // tile's code), whose first ceil(S / BN) tiles are the sink's.
+  // <= p over the union of the rows' windows: the tiles [first, hi), whose
+  // first ceil(S / BN) are the sink's.
   int64_t sinkTiles = (S + BN - 1) / BN;
   Val lo = constant(0, DType::i32), hi = constant(0, DType::i32);
   if (W > 0) {
@@ -340,17 +334,37 @@ void blockSparseAttention(Builder &b, const Config &c) {
     hi = max(r.pos, 0) + 1;
   }
   Val first = lo - int(sinkTiles * BN);
-  if (S > 0 || W > 0)
-    st = unpack(for_range(first, hi, BN, pack(st), [&](Val n, std::vector<Val> s) {
-      Val sink = n < lo;
-      Val tok = where(sink, n - first, n) + ar;
-      Val ok = where(sink, tok < int(S), constant(1, DType::i1)) & (tok < a.Tk);
+  if (!(S > 0 || W > 0)) hi = first;
+  auto sinkOrWindow = [&](Val m) {
+    Val sink = m < lo;
+    Val tok = where(sink, m - first, m) + ar;
+    Val ok = where(sink, tok < int(S), constant(1, DType::i1)) & (tok < a.Tk);
+    Val tk = expand_dims(tok, 0);
+    Val inWindow = (tk > pj - int(W)) & (tk <= pj);
+    Val valid = expand_dims(ok, 0) & where(sink, tk <= pj - int(W), inWindow);
+    return TileKeys{tok, std::pair<Val, Val>(ok, valid)};
+  };
+  if (c["PIPE"]) {
+    st = pipelinedTiles(a, r.qt, st, constant(0, DType::i32), nSel, BN, D, t, selected);
+    st = unpack(for_range(first, hi, BN, pack(st), [&](Val m, std::vector<Val> s) {
+      TileKeys k = sinkOrWindow(m);
+      auto [kt, vt] = loadKV(a, k.tok, k.mask->first, D);
+      return pack(update(unpack(s), r.qt, kt, vt, k.mask->second, a.scale, t));
+    }));
+  } else {
+    // One loop over the selected tiles, then the sink's and the window's:
+    // one copy of the tile's code (the compile time is LLVM's, per copy).
+    Val selEnd = (nSel + int(BN - 1)) / int(BN) * int(BN);
+    st = unpack(for_range(0, selEnd + (hi - first), BN, pack(st), [&](Val n, std::vector<Val> s) {
+      Val isSel = n < selEnd;
+      TileKeys k = selected(n), w = sinkOrWindow(n - selEnd + first);
+      Val tok = where(isSel, k.tok, w.tok);
+      Val ok = where(isSel, k.mask->first, w.mask->first);
       auto [kt, vt] = loadKV(a, tok, ok, D);
-      Val tk = expand_dims(tok, 0);
-      Val inWindow = (tk > pj - int(W)) & (tk <= pj);
-      Val valid = expand_dims(ok, 0) & where(sink, tk <= pj - int(W), inWindow);
+      Val valid = where(isSel, k.mask->second, w.mask->second);
       return pack(update(unpack(s), r.qt, kt, vt, valid, a.scale, t));
     }));
+  }
   storeRows(a, r, st, D, t);
 }
 
@@ -506,8 +520,8 @@ std::string validatePow2(const Config &c, std::initializer_list<const char *> ke
 // value in the space): each would double the candidates, and neither won
 // when tuned (PIPE=1: flash attention at 16k on the H200; GROUPED=1: within
 // noise at 128k on the H100, L2 already serving 96 % of the gathers); so
-// are the mask search's dot_a_shared (query rows in shared memory: 32.9 ms
-// against 32.0 at 128k, H100) and num_stages.
+// is the mask search's dot_a_shared (query rows in shared memory: 32.9 ms
+// against 32.0 at 128k, H100).
 void registerAttentionKernels() {
   static bool done = [] {
     registerKernel({"flash_attention", "dense attention (online softmax), causal or not, GQA",
@@ -550,7 +564,7 @@ void registerAttentionKernels() {
           {"num_warps", {4, 8}},
           {"min_blocks", {1, 3}},
           {"GROUPED", {0}},
-          {"dot_a_shared", {0}}, {"num_stages", {1}}},
+          {"dot_a_shared", {0}}, {"num_stages", {1, 2}}},
          Config{{"HEAD_DIM", 64},
                 {"DTYPE", 0},
                 {"BLOCK_SIZE_Q", 64},
@@ -568,12 +582,12 @@ void registerAttentionKernels() {
                 {"dot_a_shared", 0},
                 {"num_warps", 4},
                 {"min_blocks", 1},
-                // Pipelining the candidate rows repeated the gathers that
-                // address them: 87 ms against 74 ms at 128k on the H200
-                // (2026-12-04). Since a step reads its keys' tokens from one
-                // per-level tile that cost is small (sm_90a: 296 PTX
-                // instructions per step against 244): pinned-only until
-                // measured again.
+                // 2: the next step's candidate rows load during this one
+                // (sm_90a: 296 PTX instructions per step against 244, 26.6
+                // against 31.3 ms at 128k on the H100; the tree stage asks
+                // for it on sm_90a). Before a step read its keys' tokens
+                // from one per-level tile, pipelining repeated the gathers
+                // that address the rows and lost (87 against 74 ms, H200).
                 {"num_stages", 1}},
          maskTree,
          [](const Config &c) {

@@ -16,6 +16,9 @@ export HIP_CACHE_DIR=/tmp/hip-cache HIP_DISABLE_AUTOTUNE=1
 # The model and text of ../shared/data, when packed as .carry/data (the model
 # and worked-example tests run instead of skipping).
 [ -d .carry/data ] && export HIP_DATA_DIR=$PWD/.carry/data
+# hipattn's shared libraries that the GPU host lacks (cpp-httplib and what it
+# links), copied from the build machine as .carry/libs.
+[ -d .carry/libs ] && export LD_LIBRARY_PATH=$PWD/.carry/libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv > "$OUT/gpu.txt" 2>&1
 if [ -z "${SKIP_TESTS:-}" ]; then
   (cd $B && HIP_CACHE_DIR=/tmp/hip-cache-tests timeout ${TEST_TIMEOUT:-420} ./bin/hipattn-tests \

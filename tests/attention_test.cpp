@@ -221,7 +221,7 @@ TEST_P(Attention, TreeSchedulesKeepTheSelection) {
        {R"({"GROUPED": 1})", R"({"GROUPED": 1, "CHUNK": 32, "num_warps": 8})",
         R"({"GROUPED": 0, "CHUNK": 64, "min_blocks": 2})",
         R"({"dot_a_shared": 1, "min_blocks": 4})", R"({"dot_a_shared": 1, "CHUNK": 16})",
-        R"({"num_stages": 2})"}) {
+        R"({"num_stages": 2})", R"({"num_stages": 1, "min_blocks": 3})"}) {
     a.mask_pipeline = std::string(R"({"stages": [{"type": "tree", "schedule": )") + sched + "}]}";
     auto r = hip_attention(in.qv(), in.kv(), in.vv(), a);
     for (int64_t row = 0; row < B * H; ++row) {

@@ -69,7 +69,9 @@ public:
     // spills): the search is bound by instruction latency at 8 warps per SM
     // (ncu, H100, 128k: 12.5 % occupancy, issue slots 34 % busy, L2 hit rate
     // 96 %, DRAM 1.6 %); H200 at 128k: 43.3 ms against 47.0 ms for 128 keys
-    // per step at 2 blocks per SM.
+    // per step at 2 blocks per SM. And with the next step's candidate rows
+    // loaded during this one (num_stages 2): H100, 128k, one call: 26.6 ms
+    // against 31.3 (min_blocks 4: 27.2 / 30.7).
     int64_t chunk = std::clamp<int64_t>(64 / kpb, 1, 2 * K);
     int64_t G = headShared_ ? ctx.H / ctx.Hkv : 1, rows = 16;
     while (rows < G * (bq_ / bsq_)) rows *= 2;
@@ -85,7 +87,8 @@ public:
                     {"BLOCK_STRIDE_Q", bsq_}, {"BLOCK_SIZE_K", bk_}, {"BLOCK_STRIDE_K", bsk_},
                     {"MASK_K", maskK_}, {"KSEL", K}, {"SINK", ctx.sink},
                     {"WINDOW", ctx.window}, {"ALIGNED", aligned_ ? 1 : 0}, {"CHUNK", chunk},
-                    {"num_warps", warps}, {"min_blocks", moreBlocks ? 3 : 1}};
+                    {"num_warps", warps}, {"min_blocks", moreBlocks ? 3 : 1},
+                    {"num_stages", moreBlocks ? 2 : 1}};
     if (G > 1) cfg.set("HEADS", G);
     auto grid = [&](const dsl::Config &k) -> std::array<unsigned, 3> {
       if (G == 1 && k.get("GROUPED", 0)) // (a GQA group's heads adjacent on axis 0)
