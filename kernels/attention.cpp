@@ -323,9 +323,18 @@ void blockSparseAttention(Builder &b, const Config &c) {
     Val valid = expand_dims(ok, 0) & (expand_dims(tok, 0) <= pj - int(W));
     return TileKeys{tok, std::pair<Val, Val>(ok, valid)};
   };
+  if (c["PIPE"]) {
+    st = pipelinedTiles(a, r.qt, st, constant(0, DType::i32), nSel, BN, D, t, selected);
+  } else {
+    st = unpack(for_range(0, nSel, BN, pack(st), [&](Val n, std::vector<Val> s) {
+      TileKeys k = selected(n);
+      auto [kt, vt] = loadKV(a, k.tok, k.mask->first, D);
+      return pack(update(unpack(s), r.qt, kt, vt, k.mask->second, a.scale, t));
+    }));
+  }
   // 2. Sink, keys [0, S) not also in the window, and 3. window, p - W < t
-  // <= p over the union of the rows' windows: the tiles [first, hi), whose
-  // first ceil(S / BN) are the sink's.
+  // <= p over the union of the rows' windows: one loop (one copy of the
+  // tile's code), whose first ceil(S / BN) tiles are the sink's.
   int64_t sinkTiles = (S + BN - 1) / BN;
   Val lo = constant(0, DType::i32), hi = constant(0, DType::i32);
   if (W > 0) {
@@ -334,37 +343,17 @@ void blockSparseAttention(Builder &b, const Config &c) {
     hi = max(r.pos, 0) + 1;
   }
   Val first = lo - int(sinkTiles * BN);
-  if (!(S > 0 || W > 0)) hi = first;
-  auto sinkOrWindow = [&](Val m) {
-    Val sink = m < lo;
-    Val tok = where(sink, m - first, m) + ar;
-    Val ok = where(sink, tok < int(S), constant(1, DType::i1)) & (tok < a.Tk);
-    Val tk = expand_dims(tok, 0);
-    Val inWindow = (tk > pj - int(W)) & (tk <= pj);
-    Val valid = expand_dims(ok, 0) & where(sink, tk <= pj - int(W), inWindow);
-    return TileKeys{tok, std::pair<Val, Val>(ok, valid)};
-  };
-  if (c["PIPE"]) {
-    st = pipelinedTiles(a, r.qt, st, constant(0, DType::i32), nSel, BN, D, t, selected);
-    st = unpack(for_range(first, hi, BN, pack(st), [&](Val m, std::vector<Val> s) {
-      TileKeys k = sinkOrWindow(m);
-      auto [kt, vt] = loadKV(a, k.tok, k.mask->first, D);
-      return pack(update(unpack(s), r.qt, kt, vt, k.mask->second, a.scale, t));
-    }));
-  } else {
-    // One loop over the selected tiles, then the sink's and the window's:
-    // one copy of the tile's code (the compile time is LLVM's, per copy).
-    Val selEnd = (nSel + int(BN - 1)) / int(BN) * int(BN);
-    st = unpack(for_range(0, selEnd + (hi - first), BN, pack(st), [&](Val n, std::vector<Val> s) {
-      Val isSel = n < selEnd;
-      TileKeys k = selected(n), w = sinkOrWindow(n - selEnd + first);
-      Val tok = where(isSel, k.tok, w.tok);
-      Val ok = where(isSel, k.mask->first, w.mask->first);
+  if (S > 0 || W > 0)
+    st = unpack(for_range(first, hi, BN, pack(st), [&](Val n, std::vector<Val> s) {
+      Val sink = n < lo;
+      Val tok = where(sink, n - first, n) + ar;
+      Val ok = where(sink, tok < int(S), constant(1, DType::i1)) & (tok < a.Tk);
       auto [kt, vt] = loadKV(a, tok, ok, D);
-      Val valid = where(isSel, k.mask->second, w.mask->second);
+      Val tk = expand_dims(tok, 0);
+      Val inWindow = (tk > pj - int(W)) & (tk <= pj);
+      Val valid = expand_dims(ok, 0) & where(sink, tk <= pj - int(W), inWindow);
       return pack(update(unpack(s), r.qt, kt, vt, valid, a.scale, t));
     }));
-  }
   storeRows(a, r, st, D, t);
 }
 
