@@ -169,8 +169,7 @@ void clearInMemoryCache() {
 namespace {
 /// With HIP_LOG set (non-empty, not 0): one line per compiled kernel.
 void logCompile(const CompiledKernel &c, const std::string &how) {
-  const char *env = std::getenv("HIP_LOG");
-  if (!env || !*env || std::string(env) == "0") return;
+  if (!logEnabled()) return;
   std::fprintf(stderr, "hip-attention: compiled %s for %s in %.1f ms (%s)\n", c.name.c_str(),
                c.target.str().c_str(), c.compileMs, how.c_str());
 }

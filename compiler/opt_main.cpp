@@ -8,8 +8,10 @@
 // project uses, it offers:
 //   --hip-lower-to-llvm   scf -> cf, arith/math/cf -> llvm, reconcile casts
 //   --hip-tile-to-llvm=target=T   tile.kernel -> the backend for T -> llvm
+//   --hip-test-axis-info  remarks with the hip-axis-info facts of each value
 //
 //===----------------------------------------------------------------------===//
+#include "gpu/transforms/AxisInfo.h"
 #include "lowering.h"
 #include "tile/tile.h"
 
@@ -38,6 +40,7 @@ int optMain(int argc, char **argv) {
         pm.addPass(mlir::createCSEPass());
       });
   tile::registerPasses();
+  gpu::registerAxisInfoTestPass();
   mlir::DialectRegistry registry;
   buildRegistry(registry);
   tile::registerDialect(registry);

@@ -162,8 +162,8 @@ MaskContext contextFor(const Problem &p, std::optional<float> softmaxScale) {
 /// Tile sizes of the attention kernels per head dim, chosen so that the
 /// GPU code does not spill (ptxas -v on sm_90a); the autotuner refines them.
 /// One warp per 16 query rows, so that the warps split M only and P stays in
-/// registers between the two dots. The warps are halved until both dots
-/// (BM x BN and BM x D) tile.
+/// registers between the two dots (the compiler halves them where a dot
+/// does not tile).
 /// Three pipeline stages where the dots run on wgmma (sm_90a): the P V
 /// product of one key tile then runs on into the next iteration (the
 /// compiler defers its wait when a third stage holds the tile being
@@ -186,7 +186,6 @@ Schedule attentionSchedule(const Target &t, int64_t D, int64_t BM = 0) {
       if (t.hasWgmma() && D <= 128) s.stages = 2;
     }
   }
-  s.warps = fittingWarps(int(s.warps), {{s.BM, s.BN}, {s.BM, D}});
   return s;
 }
 

@@ -4,7 +4,7 @@
 # ragged shapes, the latency sweep against torch SDPA (cuDNN, FlashAttention-2)
 # and Nsight Compute on the dense kernel; on request the sweep again with
 # HIP_WGMMA=0 (SYNC_CMP=1), with the tree stage's head_shared option (HEAD_SHARED=1) and the
-# matmul against cuBLAS (MATMUL=1). Needs the build packed as
+# matmul against cuBLAS (MATMUL=1), GPU tests under compute-sanitizer (SAN_GTEST=filter). Needs the build packed as
 #   tar -cJf .carry/build.tar.xz build/bin build/lib
 # Logs go to $OUT; a short table is printed last.
 set -u
@@ -36,6 +36,14 @@ san() { # tool, T, D, H, Hkv, more hipattn run arguments
     --T "$T" --D "$D" --H "$H" --Hkv "$Hkv" --json --reps 1 "$@" > "$log" 2>&1
   echo "$tool T=$T D=$D H=$H/$Hkv $*: rc=$? $(grep -cE 'ERROR SUMMARY: 0 errors|RACECHECK SUMMARY: 0 hazards' "$log") clean summaries, $(grep -m1 -o '"rel_error": [0-9.e-]*' "$log")"
 }
+san_gtest() { # tool, gtest filter, log name: GPU tests under compute-sanitizer
+  (cd $B && HIP_CACHE_DIR=/tmp/hip-cache-tests timeout 240 compute-sanitizer --tool $1 --error-exitcode 9 \
+    ./bin/hipattn-tests --gtest_filter="$2" > "$OUT/san_$1_$3.log" 2>&1)
+  echo "$1 $3 tests ($2): rc=$? $(grep -cE 'ERROR SUMMARY: 0 errors|RACECHECK SUMMARY: 0 hazards' "$OUT/san_$1_$3.log") clean summaries, $(grep -cE '^\[       OK' "$OUT/san_$1_$3.log") passed"
+}
+if [ -n "${SAN_GTEST:-}" ]; then # SAN_GTEST=filter: those GPU tests under memcheck and racecheck
+  for tool in memcheck racecheck; do san_gtest $tool "$SAN_GTEST" gtest; done > "$OUT/sanitizer_gtest.txt" 2>&1
+fi
 if [ -z "${SKIP_SAN:-}" ]; then
   { san memcheck 333 128 4 2; ${SAN_SHORT:+:} san racecheck 333 128 4 2; san memcheck 1000 64 2 1; san racecheck 1100 128 2 1
     # the sparse kernel stacking a head-shared group (HEADS=4)
@@ -45,11 +53,7 @@ if [ -z "${SKIP_SAN:-}" ]; then
     echo '{"stages": [{"type": "tree", "schedule": {"GROUPED": 1}}]}' > /tmp/grouped.json
     ${SAN_SHORT:+:} san memcheck 777 128 8 2 --mask-pipeline /tmp/grouped.json
     # the paged KV cache kernels (gather, scatter, copy) through their GPU tests
-    for tool in memcheck racecheck; do
-      (cd $B && HIP_CACHE_DIR=/tmp/hip-cache-tests timeout 240 compute-sanitizer --tool $tool --error-exitcode 9 \
-        ./bin/hipattn-tests --gtest_filter='*/Paged.*/Gpu' > "$OUT/san_${tool}_paged.log" 2>&1)
-      echo "$tool paged tests: rc=$? $(grep -cE 'ERROR SUMMARY: 0 errors|RACECHECK SUMMARY: 0 hazards' "$OUT/san_${tool}_paged.log") clean summaries, $(grep -cE '^\[       OK' "$OUT/san_${tool}_paged.log") passed"
-    done; } > "$OUT/sanitizer.txt" 2>&1
+    for tool in memcheck racecheck; do san_gtest $tool '*/Paged.*/Gpu' paged; done; } > "$OUT/sanitizer.txt" 2>&1
 fi
 if [ -n "${COMPILE:-}" ]; then # cold compiles (no cache), each kernel alone on an idle host, 3 times
   for k in "flash_attention --config HEAD_DIM=128" "hip_block_sparse_attention --config HEAD_DIM=128" \
@@ -59,10 +63,10 @@ if [ -n "${COMPILE:-}" ]; then # cold compiles (no cache), each kernel alone on 
     done
   done > "$OUT/compile.txt" 2>&1
 fi
-if [ -n "${MASK_SCHEDULES:-}" ]; then # pinned tree-stage schedules, ';'-separated JSON objects, at MASK_T
+if [ -n "${MASK_SCHEDULES:-}" ]; then # pinned tree-stage schedules, ';'-separated JSON objects, at MASK_T (MASK_HS=1: with head_shared)
   IFS=';' read -ra scheds <<< "$MASK_SCHEDULES"
   for sc in "${scheds[@]}"; do
-    echo "{\"stages\": [{\"type\": \"tree\", \"schedule\": $sc}]}" > /tmp/mask_sched.json
+    echo "{\"stages\": [{\"type\": \"tree\"${MASK_HS:+, \"head_shared\": true}, \"schedule\": $sc}]}" > /tmp/mask_sched.json
     printf '%s  ' "$sc"; timeout 120 $B/bin/hipattn run --backend cuda --T ${MASK_T:-131072} --H 32 --Hkv 8 \
       --D 128 --json --latency-only --reps 3 --mask-pipeline /tmp/mask_sched.json 2>&1 | grep -o '"hip_mask_ms": [0-9.]*' || echo failed
   done > "$OUT/mask_schedules.txt" 2>&1
@@ -80,7 +84,7 @@ if [ -n "${NCU:-}" ]; then # one launch of each attention kernel (NCU_T, default
     $B/bin/hipattn run --backend cuda --T ${NCU_T:-16384} --H 32 --Hkv 8 --D 128 --json --latency-only \
     --reps 1 ${NCU_ARGS:-} 2>&1 | grep -E "stalled.*ratio|issue_active" > "$OUT/ncu_stalls.txt"
 fi
-T_LIST=${T_LIST:-4096 16384 65536 131072} REPS=${REPS:-3} bench/attention_sweep.sh $B/bin "$OUT/sweep" > "$OUT/sweep.txt" 2> "$OUT/sweep.err"
+[ -z "${SKIP_SWEEP:-}" ] && T_LIST=${T_LIST:-4096 16384 65536 131072} REPS=${REPS:-3} bench/attention_sweep.sh $B/bin "$OUT/sweep" > "$OUT/sweep.txt" 2> "$OUT/sweep.err"
 if [ -n "${SYNC_CMP:-}" ]; then # the same sweep with sm_90a's dots kept on mma.sync
   HIP_WGMMA=0 T_LIST=${SYNC_T:-$T_LIST} REPS=${REPS:-3} bench/attention_sweep.sh $B/bin "$OUT/sweep_sync" \
     > "$OUT/sweep_sync.txt" 2> "$OUT/sweep_sync.err"
@@ -114,12 +118,13 @@ if [ -z "${SKIP_TESTS:-}" ]; then
   echo "==== pytest (rc=$pytest_rc)"; tail -5 "$OUT/pytest.log"
 fi
 [ -f "$OUT/sanitizer.txt" ] && { echo "==== compute-sanitizer"; cat "$OUT/sanitizer.txt"; }
+[ -f "$OUT/sanitizer_gtest.txt" ] && { echo "==== compute-sanitizer, GPU tests"; cat "$OUT/sanitizer_gtest.txt"; }
 [ -f "$OUT/compile.txt" ] && { echo "==== cold compile, sm_90a"; sed 's/hip-attention: compiled //' "$OUT/compile.txt"; }
-[ -f "$OUT/mask_schedules.txt" ] && { echo "==== mask search, pinned schedules, T=${MASK_T:-131072}"; cat "$OUT/mask_schedules.txt"; }
+[ -f "$OUT/mask_schedules.txt" ] && { echo "==== mask search, pinned schedules, T=${MASK_T:-131072}${MASK_HS:+, head_shared}"; cat "$OUT/mask_schedules.txt"; }
 [ -f "$OUT/ncu.txt" ] && { echo "==== ncu"; grep -E "^  [a-z_]+ \(|Compute \(SM\) Throughput|DRAM Throughput|L2 Hit Rate|Registers Per|Achieved Occupancy|Duration|Stall|Warp Cycles Per Issued|Memory Throughput|L1/TEX Hit|Issue Slots Busy|Executed Ipc A" "$OUT/ncu.txt" | head -60; }
 [ -s "$OUT/ncu_stalls.txt" ] && { echo "==== stalls (warps per issue)"; sort -k3 -g -r "$OUT/ncu_stalls.txt" | awk '$3 > 0.05' | head -12; }
 [ -f "$OUT/tune.log" ] && { echo "==== tune"; grep -iE "best|winner|error" "$OUT/tune.log" | head -12; echo "==== sweep with tuned schedules"; cat "$OUT/sweep_tuned.txt"; }
 [ -f "$OUT/matmul.txt" ] && { echo "==== matmul 4096^3"; grep -E "^==|cuBLAS|best|%" "$OUT/matmul.txt" | head -16; }
 [ -f "$OUT/sweep_hs.txt" ] && { echo "==== sweep, head_shared mask search"; cat "$OUT/sweep_hs.txt" "$OUT/recall_hs.txt"; }
 [ -f "$OUT/sweep_sync.txt" ] && { echo "==== sweep, HIP_WGMMA=0 (mma.sync)"; cat "$OUT/sweep_sync.txt"; }
-echo "==== sweep"; tail -4 "$OUT/sweep.err"; cat "$OUT/sweep.txt"
+[ -f "$OUT/sweep.txt" ] && { echo "==== sweep"; tail -4 "$OUT/sweep.err"; cat "$OUT/sweep.txt"; }

@@ -10,6 +10,11 @@
 
 namespace hip {
 
+bool logEnabled() {
+  const char *env = std::getenv("HIP_LOG");
+  return env && *env && std::string(env) != "0";
+}
+
 int64_t envInt(const char *name, int64_t fallback) {
   const char *s = std::getenv(name);
   if (!s || !*s) return fallback;

@@ -117,7 +117,8 @@ TEST_P(Attention, DenseMatchesReference) {
 // Every dense schedule computes the same attention: in particular PIPE=1
 // (the next tile's QK^T before this tile's P V; prologue and epilogue
 // outside the loop, loops of zero, one and many tiles, ragged T) and three
-// pipeline stages (on sm_90a: P V left running into the next iteration).
+// pipeline stages (on sm_90a: P V left running into the next iteration);
+// 8 warps on 16 x 32 tiles, which the GPU compiler runs on 4.
 TEST_P(Attention, DenseSchedulesMatchReference) {
   struct Case { int64_t B, Tq, Tk, H, Hkv, D; bool causal; };
   struct Sched { int64_t BM, BN, warps, stages, pipe; };
@@ -130,7 +131,7 @@ TEST_P(Attention, DenseSchedulesMatchReference) {
     all.maskK = c.Tk + 16, all.blockSizeQ = 16, all.blockStrideQ = 1, all.blockSizeK = 1;
     all.sink = 0, all.window = 0;
     for (Sched s : {Sched{64, 64, 4, 2, 1}, Sched{64, 32, 4, 3, 1}, Sched{128, 64, 8, 3, 1},
-                    Sched{128, 64, 8, 3, 0}, Sched{64, 64, 4, 3, 0}}) {
+                    Sched{128, 64, 8, 3, 0}, Sched{64, 64, 4, 3, 0}, Sched{16, 32, 8, 2, 0}}) {
       DenseAttentionArgs da;
       da.is_causal = c.causal;
       da.backend = backend();
@@ -154,7 +155,8 @@ TEST_P(Attention, DenseSchedulesMatchReference) {
 // Every sparse-attention schedule gives the same output: PIPE=1 (the next
 // gathered tile's QK^T before this tile's P V), three stages, the GQA
 // group's heads adjacent in program order (GROUPED), over
-// selected blocks that end inside a tile, D 64 and 128.
+// selected blocks that end inside a tile, D 64 and 128; more warps than
+// the tiles split into (run on fewer).
 TEST_P(Attention, SparseSchedulesMatchReference) {
   struct Sched { int64_t BM, BN, warps, stages, pipe, grouped = 0; };
   uint64_t seed = 70;
@@ -163,7 +165,7 @@ TEST_P(Attention, SparseSchedulesMatchReference) {
     HiPAttentionArgs a = args(128, 64, 2, 2, 1, 16, 64);
     for (Sched s : {Sched{64, 32, 4, 2, 1}, Sched{64, 32, 4, 3, 1}, Sched{64, 64, 4, 3, 0},
                     Sched{64, 64, 4, 2, 0}, Sched{64, 32, 4, 3, 0}, Sched{32, 32, 4, 3, 1},
-                    Sched{64, 64, 4, 2, 0, 1}, Sched{32, 32, 4, 3, 0, 1}}) {
+                    Sched{64, 64, 4, 2, 0, 1}, Sched{32, 32, 4, 3, 0, 1}, Sched{16, 32, 8, 2, 0}}) {
       a.attention_schedule = {{"BLOCK_M", s.BM}, {"BLOCK_N", s.BN}, {"num_warps", s.warps},
                               {"num_stages", s.stages}, {"PIPE", s.pipe}, {"GROUPED", s.grouped}};
       auto r = hip_attention(in.qv(), in.kv(), in.vv(), a);
@@ -204,8 +206,9 @@ TEST_P(Attention, MaskMatchesReferenceSearch) {
 
 // Every schedule of the tree stage's kernel (pinned through the stage's
 // "schedule") selects the reference's blocks: the GQA group's heads adjacent
-// in program order (GROUPED), other chunk sizes, warps and occupancy hints;
-// B 2, GQA 2. Unknown keys and rejected values are refused.
+// in program order (GROUPED), other chunk sizes, warps (8 on a 16 x 32
+// scores dot: the GPU compiler runs 4) and occupancy hints; B 2, GQA 2.
+// Unknown keys and rejected values are refused.
 TEST_P(Attention, TreeSchedulesKeepTheSelection) {
   const int64_t B = 2, T = 700, H = 4, Hkv = 2, D = 64;
   Inputs in(B, T, T, H, Hkv, D, 33);
@@ -221,7 +224,8 @@ TEST_P(Attention, TreeSchedulesKeepTheSelection) {
        {R"({"GROUPED": 1})", R"({"GROUPED": 1, "CHUNK": 32, "num_warps": 8})",
         R"({"GROUPED": 0, "CHUNK": 64, "min_blocks": 2})",
         R"({"dot_a_shared": 1, "min_blocks": 4})", R"({"dot_a_shared": 1, "CHUNK": 16})",
-        R"({"num_stages": 2})", R"({"num_stages": 1, "min_blocks": 3})"}) {
+        R"({"num_stages": 2})", R"({"num_stages": 1, "min_blocks": 3})",
+        R"({"CHUNK": 16, "num_warps": 8})"}) {
     a.mask_pipeline = std::string(R"({"stages": [{"type": "tree", "schedule": )") + sched + "}]}";
     auto r = hip_attention(in.qv(), in.kv(), in.vv(), a);
     for (int64_t row = 0; row < B * H; ++row) {
@@ -239,34 +243,39 @@ TEST_P(Attention, TreeSchedulesKeepTheSelection) {
 
 // The tree stage's head_shared option: one search per (query block, KV
 // head) over the max of its query heads, equal to the float64 reference of
-// that rule, and the same selection for each head of a group (B 2, GQA 4 and 2).
+// that rule, and the same selection for each head of a group (B 2, GQA 4 and 2;
+// 128 rows of D 128 as at the benchmark's shape), with the default schedule
+// and with the next step's rows loaded a step ahead (num_stages 2).
 TEST_P(Attention, HeadSharedMaskMatchesReference) {
   struct Case { int64_t T, H, Hkv, D, maskK, bq, bsq, bk, bsk, sink, window; };
   uint64_t seed = 40;
-  for (Case c : {Case{600, 8, 2, 32, 64, 32, 2, 4, 1, 16, 64},
-                 Case{500, 4, 2, 64, 32, 16, 1, 2, 2, 8, 32}}) {
-    const int64_t B = 2;
-    Inputs in(B, c.T, c.T, c.H, c.Hkv, c.D, seed++);
-    HiPAttentionArgs a = args(c.maskK, c.bq, c.bsq, c.bk, c.bsk, c.sink, c.window);
-    a.mask_only = true;
-    a.mask_pipeline = R"({"stages": [{"type": "tree", "head_shared": true}]})";
-    auto r = hip_attention(in.qv(), in.kv(), in.vv(), a);
-    int64_t G = c.H / c.Hkv;
-    for (int64_t b = 0; b < B; ++b)
-      for (int64_t kh = 0; kh < c.Hkv; ++kh) {
-        std::vector<std::vector<float>> qs;
-        for (int64_t g = 0; g < G; ++g) qs.push_back(in.head(in.q, c.T, c.H, b, kh * G + g));
-        auto want = kernels::referenceHipMaskShared(qs, in.head(in.k, c.T, c.Hkv, b, kh),
-                                                    in.visible(true), c.D, paramsOf(a));
-        for (int64_t g = 0; g < G; ++g) {
-          auto got = blocksOf(r.metadata, b * c.H + kh * G + g);
-          ASSERT_EQ(got.size(), want.size());
-          for (size_t qb = 0; qb < want.size(); ++qb)
-            EXPECT_EQ(got[qb], want[qb]) << "T " << c.T << " batch " << b << " head "
-                                         << kh * G + g << " query block " << qb;
+  for (Case c :
+       {Case{600, 8, 2, 32, 64, 32, 2, 4, 1, 16, 64}, Case{500, 4, 2, 64, 32, 16, 1, 2, 2, 8, 32},
+        Case{700, 8, 2, 128, 128, 64, 2, 2, 1, 16, 64}})
+    for (const char *sched : {"", R"(, "schedule": {"num_stages": 2})"}) {
+      const int64_t B = 2;
+      Inputs in(B, c.T, c.T, c.H, c.Hkv, c.D, seed++);
+      HiPAttentionArgs a = args(c.maskK, c.bq, c.bsq, c.bk, c.bsk, c.sink, c.window);
+      a.mask_only = true;
+      a.mask_pipeline =
+          std::string(R"({"stages": [{"type": "tree", "head_shared": true)") + sched + "}]}";
+      auto r = hip_attention(in.qv(), in.kv(), in.vv(), a);
+      int64_t G = c.H / c.Hkv;
+      for (int64_t b = 0; b < B; ++b)
+        for (int64_t kh = 0; kh < c.Hkv; ++kh) {
+          std::vector<std::vector<float>> qs;
+          for (int64_t g = 0; g < G; ++g) qs.push_back(in.head(in.q, c.T, c.H, b, kh * G + g));
+          auto want = kernels::referenceHipMaskShared(qs, in.head(in.k, c.T, c.Hkv, b, kh),
+                                                      in.visible(true), c.D, paramsOf(a));
+          for (int64_t g = 0; g < G; ++g) {
+            auto got = blocksOf(r.metadata, b * c.H + kh * G + g);
+            ASSERT_EQ(got.size(), want.size());
+            for (size_t qb = 0; qb < want.size(); ++qb)
+              EXPECT_EQ(got[qb], want[qb]) << "T " << c.T << " batch " << b << " head "
+                                           << kh * G + g << " query block " << qb << sched;
+          }
         }
-      }
-  }
+    }
 }
 
 // With head_shared, the sparse attention stacks each GQA group's heads in

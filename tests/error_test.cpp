@@ -113,15 +113,25 @@ TEST(Errors, LoopBodyReturnsWrongType) {
 }
 
 TEST(Errors, GpuDotShapeTheWarpsCannotTile) {
-  // A 16x16 dot over 4 warps cannot be split into m16n8 tiles per warp; the
-  // GPU backend says so at the dot's line (the CPU backend accepts it).
-  Builder b("small_dot");
-  b.setNumWarps(4);
-  Val out = b.arg("out", ptr(DType::f32));
-  int line = __LINE__ + 1;
-  Val d = dot(full({16, 16}, 0.0, DType::bf16), full({16, 16}, 0.0, DType::bf16));
-  store(out + arange(0, 16), sum(d, 1));
-  Kernel k = b.finish();
+  // A 16x16 dot over 8 warps does not split into m16n8 tiles per warp: the
+  // GPU backend runs the kernel on 2 warps instead (the launch takes the
+  // compiled kernel's block size). An 8-row dot does not tile over even one
+  // warp: the GPU backend says so at the dot's line (the CPU backend accepts
+  // both).
+  auto kernel = [](int64_t M, int &line) {
+    Builder b("small_dot");
+    b.setNumWarps(8);
+    Val out = b.arg("out", ptr(DType::f32));
+    line = __LINE__ + 1;
+    Val d = dot(full({M, 16}, 0.0, DType::bf16), full({16, 16}, 0.0, DType::bf16));
+    store(out + arange(0, M), sum(d, 1));
+    return b.finish();
+  };
+  int line = 0;
+  Kernel fits = kernel(16, line);
+  for (const char *t : {"sm_80", "sm_90a"})
+    EXPECT_EQ(hip::compile(fits, hip::parseTarget(t))->numThreads, 64) << t;
+  Kernel k = kernel(8, line);
   try {
     hip::compile(k, hip::parseTarget("sm_90a"));
     ADD_FAILURE() << "no error";

@@ -37,7 +37,7 @@ struct Layout {
 };
 
 /// "Unbounded" in the axis analysis.
-constexpr int64_t kBig = int64_t(1) << 30;
+constexpr int64_t kBig = dsl::AxisInfo::kBig;
 
 /// How a group of elements travels through inline PTX (see ptxWords()).
 struct PtxWords {
@@ -60,8 +60,6 @@ struct TileVal {
   /// src-size can express).
   int64_t prefix = 1;
 };
-
-inline int64_t pow2Divisor(int64_t v) { return v == 0 ? kBig : std::min(kBig, v & -v); }
 
 inline int log2floor(int64_t v) {
   int r = 0;
@@ -147,7 +145,8 @@ private:
   void lowerBlock(const dsl::Block &blk);
   void lowerOp(const dsl::Op &op);
   void lowerOpImpl(const dsl::Op &op);
-  void analyse(const dsl::Op &op);
+  /// `v` with the hip-axis-info facts of value `id` (dsl::Kernel::axis).
+  TileVal withFacts(TileVal v, int id) const;
   int vectorWidth(const TileVal &ptr, const TileVal *mask, int elemBytes) const;
   void lowerElementwise(const dsl::Op &op, Location loc);
   Value pack(ArrayRef<Value> elems, Location loc);
@@ -268,6 +267,15 @@ private:
   const Layout *carriedLayout(const dsl::Op &forOp, size_t i, Location loc);
 
   void scanKernel(const dsl::Block &blk);
+  /// Lowers nw_ until every dot tiles over the warps (see driver.cpp).
+  void fitWarps();
+  /// The warps along M and along N of an M x N dot result on mma.sync.
+  std::pair<int, int> warpGrid(int64_t M, int64_t N) const;
+  /// Whether an M x N dot result takes wgmma's layout (one m64 block per
+  /// warpgroup, all columns).
+  bool wgmmaTile(int64_t M, int64_t N) const {
+    return wgmma_ && M == 16 * nw_ && N % 8 == 0 && N <= 256;
+  }
   bool fromDot(int v, int depth) const;
   TileVal hoisted(int v, const Layout *l, Location loc);
   const Layout *rowSlice(const Layout *l);
@@ -338,7 +346,6 @@ private:
   /// Element `i` (clamped) of the 1-D tile of type `st` stored in natural
   /// order at tempBase.
   Value readElement(const dsl::Type &st, Value i, Location loc);
-  int64_t ivDiv_ = 1; // divisibility of the current loop's induction variable
   std::map<int, TileVal> vals_;
   std::deque<Layout> layouts_;
   std::map<const Layout *, std::pair<Value, Value>> bases_;
@@ -348,7 +355,7 @@ private:
   std::map<int, int> uses_;                // uses of every value (scanKernel)
   bool chained_ = false;                   // some dot's A operand comes from a dot
   bool dotResults_ = false;                // a dot's result feeds other ops (see scanKernel)
-  bool wgmma_ = false;                     // some dot runs on wgmma (see scanKernel)
+  bool wgmma_ = false;                     // some dot runs on wgmma (see fitWarps)
   std::set<int> transB_;                   // transposes read directly by their dot
   std::vector<scf::ForOp> loops_;          // the loops being lowered, outermost first
   std::map<int, int> depth_;               // loops_.size() where each value was defined

@@ -28,6 +28,11 @@
 //===----------------------------------------------------------------------===//
 #include "GpuLowering.h"
 
+#include "hip/env.h"
+
+#include <algorithm>
+#include <cstdio>
+
 namespace hip::detail::gpu {
 
 // ---- Driver -------------------------------------------------------------------------
@@ -36,6 +41,8 @@ Lowered GpuLowering::run() {
   Lowered out;
   out.module = ModuleOp::create(loc);
   b_.setInsertionPointToEnd(out.module->getBody());
+  scanKernel(k_.body);
+  fitWarps();
   auto smem = mk<LLVM::GlobalOp>(b_, loc, LLVM::LLVMArrayType::get(b_.getI8Type(), 0),
                                  false, LLVM::Linkage::External, "hip_smem", Attribute(),
                                  16, 3);
@@ -60,10 +67,9 @@ Lowered GpuLowering::run() {
   prologueEnd_ = smemBase_.getDefiningOp();
   for (size_t i = 0; i < k_.params.size(); ++i) {
     const dsl::Param &p = k_.params[i];
-    int64_t div = p.type.isPtr() ? 16 / dsl::dtypeBytes(p.type.pointee) : p.multipleOf;
-    vals_[k_.body.args[i]] = TileVal{nullptr, false, {entry_->getArgument(i)}, 1, div, kBig};
+    vals_[k_.body.args[i]] =
+        withFacts(TileVal{nullptr, false, {entry_->getArgument(i)}}, k_.body.args[i]);
   }
-  scanKernel(k_.body);
   // wgmma's swizzled B tiles sit at 1024-byte aligned offsets.
   if (wgmma_) smem.setAlignment(1024);
   lowerBlock(k_.body);
@@ -86,7 +92,7 @@ void GpuLowering::lowerOp(const dsl::Op &op) {
     deferred_.erase(r); // (an op lowered again: a pipelined loop's address slice)
   }
   lowerOpImpl(op);
-  analyse(op);
+  for (int r : op.results) vals_[r] = withFacts(std::move(vals_[r]), r);
 }
 
 /// Whether value `v` is computed (through elementwise ops and broadcasts)
@@ -131,8 +137,46 @@ void GpuLowering::scanKernel(const dsl::Block &blk) {
         dsl::dtypeBytes(ty(o->operands[1]).dtype) == 2)
       transB_.insert(o->operands[1]);
   }
+}
+
+/// The config's num_warps is a request: where some dot's result does not
+/// tile over that many warps on mma.sync (M % 16·wm or N % 8·wn non-zero on
+/// the grid warpGrid() picks, e.g. a 16-row dot over 8 warps), the kernel
+/// runs with half as many, and so on down to one warp, instead of being
+/// refused; the launch takes its block size from the compiled kernel. With
+/// HIP_LOG set, the change is logged. Sets wgmma_ for the warps chosen.
+void GpuLowering::fitWarps() {
+  std::vector<const dsl::Op *> dots;
   for (auto &[v, o] : allDefs_)
-    if (o->kind == OpKind::Dot && wgmmaDot(*o)) wgmma_ = true;
+    if (o->kind == OpKind::Dot && o->results[0] == v) dots.push_back(o);
+  auto tiles = [&](const dsl::Op *o) {
+    int64_t M = ty(o->operands[0]).shape[0], N = ty(o->operands[1]).shape[1];
+    if (wgmmaTile(M, N)) return true;
+    auto [wm, wn] = warpGrid(M, N);
+    return M % (16 * wm) == 0 && N % (8 * wn) == 0;
+  };
+  auto setWgmma = [&] {
+    wgmma_ = std::any_of(dots.begin(), dots.end(), [&](const dsl::Op *o) { return wgmmaDot(*o); });
+  };
+  setWgmma();
+  const int asked = nw_;
+  const dsl::Op *misfit = nullptr;
+  while (nw_ > 1) {
+    auto bad = std::find_if_not(dots.begin(), dots.end(), tiles);
+    if (bad == dots.end()) break;
+    if (!misfit) misfit = *bad;
+    nw_ /= 2;
+    setWgmma();
+  }
+  nthreads_ = 32 * nw_;
+  if (misfit && logEnabled()) {
+    const dsl::Type &rt = ty(misfit->results[0]);
+    std::fprintf(stderr,
+                 "hip-attention: %s: num_warps %d -> %d (a %lldx%lld dot does not tile over %d "
+                 "warps)\n",
+                 k_.name.c_str(), asked, nw_, static_cast<long long>(rt.shape[0]),
+                 static_cast<long long>(rt.shape[1]), asked);
+  }
 }
 
 /// Value `v` converted to layout `l` once, before the outermost loop being
@@ -158,81 +202,10 @@ const Layout *GpuLowering::rowSlice(const Layout *l) {
   return nullptr;
 }
 
-/// Forward axis analysis for the op just lowered (see TileVal).
-void GpuLowering::analyse(const dsl::Op &op) {
-  if (op.results.empty()) return;
-  TileVal &r = vals_[op.results[0]];
-  auto in = [&](size_t i) -> const TileVal & { return vals_.at(op.operands[i]); };
-  auto setInfo = [&](int64_t c, int64_t d, int64_t k) {
-    r.contig = c;
-    r.div = d;
-    r.cst = k;
-  };
-  bool scalar = !ty(op.results[0]).isTile();
-  // Prefix runs of masks (see TileVal::prefix); constant runs qualify.
-  auto pre = [&](size_t i) { return std::max(in(i).prefix, in(i).cst); };
-  r.prefix = 1;
-  switch (op.kind) {
-  case OpKind::CmpLT: case OpKind::CmpLE:
-    if (in(0).contig > 1 && in(1).cst > 1) r.prefix = std::min(in(0).contig, in(1).cst);
-    break;
-  case OpKind::CmpGT: case OpKind::CmpGE:
-    if (in(1).contig > 1 && in(0).cst > 1) r.prefix = std::min(in(1).contig, in(0).cst);
-    break;
-  case OpKind::And: r.prefix = std::min(pre(0), pre(1)); break;
-  case OpKind::Broadcast: case OpKind::ExpandDims: case OpKind::Reshape:
-    r.prefix = in(0).prefix;
-    break;
-  default: break;
-  }
-  switch (op.kind) {
-  case OpKind::Constant: return setInfo(1, pow2Divisor(op.iconst), kBig);
-  case OpKind::Arange:
-    return setInfo(op.ints[1] - op.ints[0], pow2Divisor(op.ints[0]), 1);
-  case OpKind::Splat: return setInfo(1, in(0).div, kBig);
-  case OpKind::Broadcast: {
-    auto &src = ty(op.operands[0]).shape;
-    if (!src.empty() && src.back() == 1 && ty(op.results[0]).shape.back() > 1)
-      return setInfo(1, in(0).div, kBig);
-    return setInfo(in(0).contig, in(0).div, in(0).cst);
-  }
-  case OpKind::ExpandDims:
-    if (op.ints[0] == 0) return setInfo(in(0).contig, in(0).div, in(0).cst);
-    return setInfo(1, in(0).contig > 1 ? 1 : in(0).div, kBig);
-  case OpKind::Add:
-  case OpKind::AddPtr: {
-    const TileVal &a = in(0), &b = in(1);
-    return setInfo(std::max(std::min(a.contig, b.cst), std::min(b.contig, a.cst)),
-                   std::min(a.div, b.div), std::min(a.cst, b.cst));
-  }
-  case OpKind::Sub:
-    return setInfo(std::min(in(0).contig, in(1).cst), std::min(in(0).div, in(1).div),
-                   std::min(in(0).cst, in(1).cst));
-  case OpKind::Mul: {
-    int64_t da = in(0).contig > 1 ? 1 : in(0).div, db = in(1).contig > 1 ? 1 : in(1).div;
-    return setInfo(1, std::min(kBig, da * db), std::min(in(0).cst, in(1).cst));
-  }
-  case OpKind::CmpLT: case OpKind::CmpLE: case OpKind::CmpGT:
-  case OpKind::CmpGE: case OpKind::CmpEQ: case OpKind::CmpNE: {
-    const TileVal &a = in(0), &b = in(1);
-    int64_t k = 1;
-    if (a.contig == 1 && b.contig == 1) k = std::min(a.cst, b.cst);
-    else if (a.contig > 1 && b.cst > 1) k = std::min({a.contig, b.cst, std::min(a.div, b.div)});
-    else if (b.contig > 1 && a.cst > 1) k = std::min({b.contig, a.cst, std::min(a.div, b.div)});
-    return setInfo(1, 1, k);
-  }
-  case OpKind::And: case OpKind::Or: case OpKind::Xor:
-    return setInfo(1, 1, std::min(in(0).cst, in(1).cst));
-  case OpKind::Cast: { // i32 -> i64 keeps runs, multiples and constants
-    DType from = ty(op.operands[0]).dtype, to = ty(op.results[0]).dtype;
-    if (from == DType::i32 && to == DType::i64) return setInfo(in(0).contig, in(0).div, in(0).cst);
-    return setInfo(1, 1, scalar ? kBig : 1);
-  }
-  case OpKind::Select:
-    return setInfo(1, 1, std::min({in(0).cst, in(1).cst, in(2).cst}));
-  default:
-    return setInfo(1, 1, scalar ? kBig : 1);
-  }
+TileVal GpuLowering::withFacts(TileVal v, int id) const {
+  const dsl::AxisInfo &a = k_.axis.at(size_t(id));
+  v.contig = a.contig, v.div = a.div, v.cst = a.cst, v.prefix = a.prefix;
+  return v;
 }
 
 int GpuLowering::vectorWidth(const TileVal &p, const TileVal *mask, int elemBytes) const {
@@ -414,31 +387,12 @@ const TileVal &GpuLowering::val(int id) {
 namespace hip::detail {
 Lowered lowerToGpu(const dsl::Kernel &k, const Target &t, mlir::MLIRContext &ctx,
                    bool wantLayouts) {
+  if (k.axis.size() != k.valueTypes.size())
+    throw InternalError("kernel '" + k.name +
+                        "' reached the GPU lowering without its hip-axis-info facts (it must be "
+                        "exported from the tile dialect)");
   gpu::GpuLowering l(k, t, ctx, wantLayouts);
   return l.run();
 }
 
 } // namespace hip::detail
-
-namespace hip {
-// Warps along M first while each warp keeps >= 16 rows, then along N.
-std::pair<int, int> mmaWarpGrid(int64_t M, int64_t N, int numWarps) {
-  int wm = 1;
-  while (wm < numWarps && M % (16 * wm * 2) == 0 && M / (wm * 2) >= N / (numWarps / (wm * 2)))
-    wm *= 2;
-  return {wm, numWarps / wm};
-}
-
-bool dotTileable(int64_t M, int64_t N, int numWarps) {
-  auto [wm, wn] = mmaWarpGrid(M, N, numWarps);
-  return M % (16 * wm) == 0 && N % (8 * wn) == 0;
-}
-
-int fittingWarps(int numWarps, const std::vector<std::pair<int64_t, int64_t>> &dots) {
-  auto fits = [&](int w) {
-    return std::all_of(dots.begin(), dots.end(), [&](auto &d) { return dotTileable(d.first, d.second, w); });
-  };
-  while (numWarps > 1 && !fits(numWarps)) numWarps /= 2;
-  return numWarps;
-}
-} // namespace hip

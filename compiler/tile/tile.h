@@ -21,6 +21,7 @@
 #include "mlir/IR/OwningOpRef.h"
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,13 @@ mlir::OwningOpRef<mlir::ModuleOp> importKernel(const dsl::Kernel &k, mlir::MLIRC
 /// op and its location) for what the lowerings cannot take, e.g. an op of
 /// another dialect in the body.
 dsl::Kernel exportKernel(KernelOp op);
+
+/// The DSL op kind of a tile dialect op (none for other ops).
+std::optional<dsl::OpKind> kindOf(mlir::Operation &op);
+/// A constant's value as the DSL holds it: an integer, or a float converted
+/// to an integer (as the C++ DSL does; the GPU backend reads divisibility
+/// from it).
+int64_t constantInt(ConstantOp op);
 
 /// Verifies `op`; on failure throws `InternalError` (when the IR came from
 /// the DSL, whose own checks should have caught it) or `CompileError`

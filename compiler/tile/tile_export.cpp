@@ -6,11 +6,14 @@
 // a tile.for's block arguments and body before its results, a tile.if's
 // branches before its results), which makes import -> export reproduce a
 // traced kernel exactly. A splat tile constant becomes the DSL's scalar
-// constant + splat.
+// constant + splat. Each value takes along its hip-axis-info facts
+// (dsl::Kernel::axis; gpu/transforms/AxisInfo.h), run on the tile.kernel
+// before it is exported.
 //
 //===----------------------------------------------------------------------===//
 #include "tile.h"
 
+#include "../gpu/transforms/AxisInfo.h"
 #include "../lowering.h"
 
 #include "hip/error.h"
@@ -101,8 +104,28 @@ int64_t toInt64(double v) {
   return static_cast<int64_t>(v);
 }
 
+} // namespace
+
+std::optional<OpKind> kindOf(Operation &op) {
+  auto it = kindsByName().find(op.getName().getStringRef());
+  if (it == kindsByName().end()) return std::nullopt;
+  return it->second;
+}
+
+int64_t constantInt(ConstantOp c) {
+  Attribute v = c.getValue();
+  if (auto dense = dyn_cast<DenseElementsAttr>(v)) v = dense.getSplatValue<Attribute>();
+  if (auto f = dyn_cast<FloatAttr>(v)) return toInt64(f.getValueAsDouble());
+  auto i = cast<IntegerAttr>(v);
+  return i.getType().isInteger(1) ? int64_t(i.getValue().getBoolValue()) : i.getInt();
+}
+
+namespace {
+
 class Exporter {
 public:
+  explicit Exporter(KernelOp kernel) : axis_(kernel) {}
+
   dsl::Kernel run(KernelOp kernel) {
     k_.name = kernel.getSymName().str();
     k_.numWarps = static_cast<int>(kernel.getNumWarps());
@@ -160,6 +183,7 @@ private:
   int define(Value v, Operation *where) {
     int id = static_cast<int>(k_.valueTypes.size());
     k_.valueTypes.push_back(typeOf(v.getType(), where));
+    k_.axis.push_back(axis_.get(v));
     ids_[v] = id;
     return id;
   }
@@ -227,18 +251,14 @@ private:
     auto dense = dyn_cast<DenseElementsAttr>(v);
     if (dense) v = dense.getSplatValue<Attribute>();
     dsl::Op &d = emit(to, OpKind::Constant, c);
-    if (auto f = dyn_cast<FloatAttr>(v)) {
-      d.fconst = f.getValueAsDouble();
-      d.iconst = toInt64(d.fconst);
-    } else {
-      auto i = cast<IntegerAttr>(v);
-      d.iconst = i.getType().isInteger(1) ? int64_t(i.getValue().getBoolValue()) : i.getInt();
-      d.fconst = static_cast<double>(d.iconst);
-    }
+    d.iconst = constantInt(c);
+    if (auto f = dyn_cast<FloatAttr>(v)) d.fconst = f.getValueAsDouble();
+    else d.fconst = static_cast<double>(d.iconst);
     dsl::Type scalar = typeOf(c.getType(), c);
     scalar.shape.clear();
     int id = static_cast<int>(k_.valueTypes.size());
     k_.valueTypes.push_back(scalar);
+    k_.axis.push_back(hip::detail::gpu::AxisInfoAnalysis::ofConstant(d.iconst));
     d.results = {id};
     if (!dense) {
       ids_[c.getResult()] = id;
@@ -249,12 +269,13 @@ private:
     s.results = {define(c.getResult(), c)};
   }
 
+  hip::detail::gpu::AxisInfoAnalysis axis_;
   dsl::Kernel k_;
   llvm::DenseMap<Value, int> ids_;
 };
 
 } // namespace
 
-dsl::Kernel exportKernel(KernelOp op) { return Exporter().run(op); }
+dsl::Kernel exportKernel(KernelOp op) { return Exporter(op).run(op); }
 
 } // namespace hip::tile

@@ -75,8 +75,9 @@ public:
     int64_t chunk = std::clamp<int64_t>(64 / kpb, 1, 2 * K);
     int64_t G = headShared_ ? ctx.H / ctx.Hkv : 1, rows = 16;
     while (rows < G * (bq_ / bsq_)) rows *= 2;
-    // (8 warps for 128 rows: one m64 wgmma block per warpgroup on Hopper.)
-    int64_t warps = fittingWarps(rows >= 128 ? 8 : 4, {{rows, chunk * kpb}});
+    // (8 warps for 128 rows: one m64 wgmma block per warpgroup on Hopper;
+    // the compiler runs fewer where the scores' dot does not tile.)
+    int64_t warps = rows >= 128 ? 8 : 4;
     bool moreBlocks = ctx.target.hasWgmma() && G == 1 && warps == 4 && ctx.D <= 128;
     Candidates c;
     c.blockSizeQ = bq_;

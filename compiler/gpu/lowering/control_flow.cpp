@@ -206,7 +206,7 @@ void GpuLowering::asmVoid(const std::string &text, ValueRange args, const std::s
 
 bool GpuLowering::issueCopies(const Pipeline &plan, Value iv, Value hi, Value stage,
                               const dsl::Block &blk, Location loc) {
-  vals_[blk.args[0]] = {nullptr, false, {iv}, 1, ivDiv_, kBig};
+  vals_[blk.args[0]] = withFacts(TileVal{nullptr, false, {iv}}, blk.args[0]);
   for (const dsl::Op *o : plan.slice) lowerOp(*o);
   for (const dsl::Op *l : plan.loads) {
     const TileVal &p = val(l->operands[0]);
@@ -286,7 +286,6 @@ void GpuLowering::lowerFor(const dsl::Op &op, Location loc) {
   const dsl::Block &blk = *op.regions[0];
   Value lo = val(op.operands[0]).regs[0], hi = val(op.operands[1]).regs[0];
   Value step = val(op.operands[2]).regs[0];
-  ivDiv_ = std::min(val(op.operands[0]).div, val(op.operands[2]).div);
   std::vector<const Layout *> ls;
   for (size_t i = 0; i < nc; ++i) ls.push_back(carriedLayout(op, i, loc));
   size_t tempBefore = tempBase_;
@@ -409,7 +408,7 @@ void GpuLowering::lowerFor(const dsl::Op &op, Location loc) {
                                  {}};
       }
     }
-    vals_[blk.args[0]] = {nullptr, false, {iv}, 1, ivDiv_, kBig};
+    vals_[blk.args[0]] = withFacts(TileVal{nullptr, false, {iv}}, blk.args[0]);
     unflatten(loop.getRegionIterArgs(), std::vector<int>(blk.args.begin() + 1, blk.args.end()));
     std::set<const dsl::Op *> outerDefer = std::move(deferDots_);
     std::set<int> outerResults = std::move(deferResults_);

@@ -14,4 +14,7 @@ int64_t envInt(const char *name, int64_t fallback);
 /// Throws InvalidArgument naming the first bad one; unset or empty is fine.
 void checkEnvironment();
 
+/// Whether HIP_LOG asks for log lines on stderr (set, non-empty, not "0").
+bool logEnabled();
+
 } // namespace hip

@@ -135,14 +135,6 @@ private:
   std::map<uint64_t, std::shared_ptr<CompiledKernel>> variants_;
 };
 
-/// How the GPU backend spreads `numWarps` warps over an M x N dot result
-/// (warps along M, warps along N), and whether mma.sync m16n8 tiles then
-/// cover it exactly: kernels check their dots with it in their validate().
-std::pair<int, int> mmaWarpGrid(int64_t M, int64_t N, int numWarps);
-bool dotTileable(int64_t M, int64_t N, int numWarps);
-/// `numWarps`, halved until every M x N dot of `dots` tiles (at least 1).
-int fittingWarps(int numWarps, const std::vector<std::pair<int64_t, int64_t>> &dots);
-
 /// The compiler's own version string (part of every cache key).
 const char *compilerVersion();
 

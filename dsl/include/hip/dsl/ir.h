@@ -97,6 +97,17 @@ struct Param {
 };
 
 /// A traced kernel: parameters, body, value types.
+/// What the compiler knows of one value's integers (its hip-axis-info
+/// analysis, compiler/gpu/transforms/AxisInfo.cpp): along the last
+/// dimension, runs of `contig` consecutive values (x, x+1, ...), every value
+/// a multiple of `div`, runs of `cst` equal values; for masks, runs of
+/// `prefix` elements whose true elements come first. kBig: unbounded.
+struct AxisInfo {
+  static constexpr int64_t kBig = int64_t(1) << 30;
+  int64_t contig = 1, div = 1, cst = 1, prefix = 1;
+  bool operator==(const AxisInfo &) const = default;
+};
+
 struct Kernel {
   std::string name;
   std::vector<Param> params;
@@ -105,6 +116,10 @@ struct Kernel {
   int numWarps = 4;
   /// Compile-time config the kernel was traced with (printed, hashed).
   std::map<std::string, int64_t> config;
+  /// Per value (indexed like valueTypes): the facts of the hip-axis-info
+  /// analysis, filled when the kernel is exported from the tile dialect
+  /// (what the GPU backend lowers); empty for a kernel just traced.
+  std::vector<AxisInfo> axis;
 
   const Type &typeOf(int v) const { return valueTypes.at(v); }
   /// Textual form (stable: used for the cache key and --emit tile).
