@@ -211,7 +211,7 @@ std::shared_ptr<CompiledKernel> compile(const dsl::Kernel &k, const Target &t) {
   }
   // tile IR -> tile dialect (verified, canonicalized) -> backend MLIR ->
   // LLVM dialect -> PTX or host code.
-  dsl::Kernel canonical = tile::roundTrip(k, /*canonicalize=*/true);
+  dsl::Kernel canonical = tile::roundTrip(k, /*canonicalize=*/true, t);
   double tTile = msSince(t0);
   auto ctx = detail::createContext();
   detail::Lowered low = lowerFor(canonical, t, *ctx, detail::dumpEnabled("layouts"));
@@ -247,7 +247,7 @@ std::string emitStage(const dsl::Kernel &k, const Target &t, const std::string &
   if ((stage == "ptx" || stage == "layouts") && t.backend != Backend::CUDA)
     throw InvalidArgument("--emit " + stage + " needs a GPU target (e.g. --target sm_90a)");
   auto t0 = std::chrono::steady_clock::now();
-  dsl::Kernel canonical = tile::roundTrip(k, /*canonicalize=*/true);
+  dsl::Kernel canonical = tile::roundTrip(k, /*canonicalize=*/true, t);
   double tTile = msSince(t0);
   auto ctx = detail::createContext();
   detail::Lowered low = lowerFor(canonical, t, *ctx, stage == "layouts");

@@ -9,8 +9,10 @@
 //   --hip-lower-to-llvm   scf -> cf, arith/math/cf -> llvm, reconcile casts
 //   --hip-tile-to-llvm=target=T   tile.kernel -> the backend for T -> llvm
 //   --hip-test-axis-info  remarks with the hip-axis-info facts of each value
+//   --hip-accelerate-dot=target=T  each tile.dot's instruction and warp split
 //
 //===----------------------------------------------------------------------===//
+#include "gpu/transforms/AccelerateDot.h"
 #include "gpu/transforms/AxisInfo.h"
 #include "lowering.h"
 #include "tile/tile.h"
@@ -41,6 +43,7 @@ int optMain(int argc, char **argv) {
       });
   tile::registerPasses();
   gpu::registerAxisInfoTestPass();
+  gpu::registerAccelerateDotPass();
   mlir::DialectRegistry registry;
   buildRegistry(registry);
   tile::registerDialect(registry);

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "../lowering.h"
+#include "transforms/AccelerateDot.h"
 
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 
@@ -94,6 +95,8 @@ private:
   const Layout *blocked(int64_t S0, int64_t S1);
   const Layout *mma(int64_t M, int64_t N, const std::source_location &where);
   const Layout *mmaWith(int64_t M, int64_t N, int wm, int wn, const std::source_location &where);
+  /// The accumulator layout of a dot: its hip-accelerate-dot plan (ints).
+  const Layout *dotLayout(const dsl::Op &dot);
   /// The Slice (1-D) or RowBcast ([M, 1]) layout of the rows of Mma `parent`.
   const Layout *rowsOf(const Layout *parent, Layout::Kind kind);
   const Layout *defaultLayout(const dsl::Type &t) {
@@ -267,15 +270,6 @@ private:
   const Layout *carriedLayout(const dsl::Op &forOp, size_t i, Location loc);
 
   void scanKernel(const dsl::Block &blk);
-  /// Lowers nw_ until every dot tiles over the warps (see driver.cpp).
-  void fitWarps();
-  /// The warps along M and along N of an M x N dot result on mma.sync.
-  std::pair<int, int> warpGrid(int64_t M, int64_t N) const;
-  /// Whether an M x N dot result takes wgmma's layout (one m64 block per
-  /// warpgroup, all columns).
-  bool wgmmaTile(int64_t M, int64_t N) const {
-    return wgmma_ && M == 16 * nw_ && N % 8 == 0 && N <= 256;
-  }
   bool fromDot(int v, int depth) const;
   TileVal hoisted(int v, const Layout *l, Location loc);
   const Layout *rowSlice(const Layout *l);
@@ -355,7 +349,7 @@ private:
   std::map<int, int> uses_;                // uses of every value (scanKernel)
   bool chained_ = false;                   // some dot's A operand comes from a dot
   bool dotResults_ = false;                // a dot's result feeds other ops (see scanKernel)
-  bool wgmma_ = false;                     // some dot runs on wgmma (see fitWarps)
+  bool wgmma_ = false;                     // some dot runs on wgmma (its plan says so)
   std::set<int> transB_;                   // transposes read directly by their dot
   std::vector<scf::ForOp> loops_;          // the loops being lowered, outermost first
   std::map<int, int> depth_;               // loops_.size() where each value was defined

@@ -28,11 +28,6 @@
 //===----------------------------------------------------------------------===//
 #include "GpuLowering.h"
 
-#include "hip/env.h"
-
-#include <algorithm>
-#include <cstdio>
-
 namespace hip::detail::gpu {
 
 // ---- Driver -------------------------------------------------------------------------
@@ -42,7 +37,6 @@ Lowered GpuLowering::run() {
   out.module = ModuleOp::create(loc);
   b_.setInsertionPointToEnd(out.module->getBody());
   scanKernel(k_.body);
-  fitWarps();
   auto smem = mk<LLVM::GlobalOp>(b_, loc, LLVM::LLVMArrayType::get(b_.getI8Type(), 0),
                                  false, LLVM::Linkage::External, "hip_smem", Attribute(),
                                  16, 3);
@@ -137,45 +131,12 @@ void GpuLowering::scanKernel(const dsl::Block &blk) {
         dsl::dtypeBytes(ty(o->operands[1]).dtype) == 2)
       transB_.insert(o->operands[1]);
   }
-}
-
-/// The config's num_warps is a request: where some dot's result does not
-/// tile over that many warps on mma.sync (M % 16·wm or N % 8·wn non-zero on
-/// the grid warpGrid() picks, e.g. a 16-row dot over 8 warps), the kernel
-/// runs with half as many, and so on down to one warp, instead of being
-/// refused; the launch takes its block size from the compiled kernel. With
-/// HIP_LOG set, the change is logged. Sets wgmma_ for the warps chosen.
-void GpuLowering::fitWarps() {
-  std::vector<const dsl::Op *> dots;
-  for (auto &[v, o] : allDefs_)
-    if (o->kind == OpKind::Dot && o->results[0] == v) dots.push_back(o);
-  auto tiles = [&](const dsl::Op *o) {
-    int64_t M = ty(o->operands[0]).shape[0], N = ty(o->operands[1]).shape[1];
-    if (wgmmaTile(M, N)) return true;
-    auto [wm, wn] = warpGrid(M, N);
-    return M % (16 * wm) == 0 && N % (8 * wn) == 0;
-  };
-  auto setWgmma = [&] {
-    wgmma_ = std::any_of(dots.begin(), dots.end(), [&](const dsl::Op *o) { return wgmmaDot(*o); });
-  };
-  setWgmma();
-  const int asked = nw_;
-  const dsl::Op *misfit = nullptr;
-  while (nw_ > 1) {
-    auto bad = std::find_if_not(dots.begin(), dots.end(), tiles);
-    if (bad == dots.end()) break;
-    if (!misfit) misfit = *bad;
-    nw_ /= 2;
-    setWgmma();
-  }
-  nthreads_ = 32 * nw_;
-  if (misfit && logEnabled()) {
-    const dsl::Type &rt = ty(misfit->results[0]);
-    std::fprintf(stderr,
-                 "hip-attention: %s: num_warps %d -> %d (a %lldx%lld dot does not tile over %d "
-                 "warps)\n",
-                 k_.name.c_str(), asked, nw_, static_cast<long long>(rt.shape[0]),
-                 static_cast<long long>(rt.shape[1]), asked);
+  for (auto &[v, o] : allDefs_) {
+    if (o->kind != OpKind::Dot) continue;
+    if (o->ints.size() != 3)
+      throw InternalError("kernel '" + k_.name +
+                          "': a dot reached the GPU lowering without a hip-accelerate-dot plan");
+    if (wgmmaDot(*o)) wgmma_ = true;
   }
 }
 

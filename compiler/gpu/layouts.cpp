@@ -38,23 +38,16 @@ const Layout *GpuLowering::blocked(int64_t S0, int64_t S1) {
 }
 
 const Layout *GpuLowering::mma(int64_t M, int64_t N, const std::source_location &where) {
-  if (wgmmaTile(M, N)) return mmaWith(M, N, nw_, 1, where);
-  auto [wm, wn] = warpGrid(M, N);
+  // A value in a dot's layout that is not a dot's result (an accumulator a
+  // loop carries): the layout hip-accelerate-dot gives a dot of its shape.
+  if (wgmma_ && M == 16 * nw_ && N % 8 == 0 && N <= 256) return mmaWith(M, N, nw_, 1, where);
+  auto [wm, wn] = mmaWarpGrid(M, N, nw_, chained_);
   return mmaWith(M, N, wm, wn, where);
 }
 
-std::pair<int, int> GpuLowering::warpGrid(int64_t M, int64_t N) const {
-  // Kernels with chained dots (a dot's result feeds another dot's A operand,
-  // as attention's P does) split the warps along M only where M allows: each
-  // warp then owns whole rows, so the accumulator is the next A operand and
-  // row reductions stay inside a quad of lanes. Others split along M first
-  // while each warp keeps at least 16 rows and M / wm >= N / wn, then along N.
-  int wm = 1;
-  if (chained_)
-    while (wm < nw_ && M % (16 * wm * 2) == 0) wm *= 2;
-  else
-    while (wm < nw_ && M % (16 * wm * 2) == 0 && M / (wm * 2) >= N / (nw_ / (wm * 2))) wm *= 2;
-  return {wm, nw_ / wm};
+const Layout *GpuLowering::dotLayout(const dsl::Op &dot) {
+  const dsl::Type &at = ty(dot.operands[0]), &bt = ty(dot.operands[1]);
+  return mmaWith(at.shape[0], bt.shape[1], int(dot.ints.at(1)), int(dot.ints.at(2)), dot.loc);
 }
 
 const Layout *GpuLowering::mmaWith(int64_t M, int64_t N, int wm, int wn,

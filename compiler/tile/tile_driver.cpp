@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 #include "tile.h"
 
+#include "../gpu/transforms/AccelerateDot.h"
 #include "../lowering.h"
 
 #include "hip/error.h"
@@ -86,6 +87,14 @@ dsl::Kernel roundTrip(const dsl::Kernel &k, bool canon) {
   auto ctx = createTileContext();
   OwningOpRef<ModuleOp> m = importVerified(k, *ctx);
   if (canon) canonicalize(*m);
+  return exportKernel(onlyKernel(*m));
+}
+
+dsl::Kernel roundTrip(const dsl::Kernel &k, bool canon, const Target &target) {
+  auto ctx = createTileContext();
+  OwningOpRef<ModuleOp> m = importVerified(k, *ctx);
+  if (canon) canonicalize(*m);
+  if (target.backend == Backend::CUDA) hip::detail::gpu::accelerateDots(onlyKernel(*m), target);
   return exportKernel(onlyKernel(*m));
 }
 

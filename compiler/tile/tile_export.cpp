@@ -8,7 +8,8 @@
 // traced kernel exactly. A splat tile constant becomes the DSL's scalar
 // constant + splat. Each value takes along its hip-axis-info facts
 // (dsl::Kernel::axis; gpu/transforms/AxisInfo.h), run on the tile.kernel
-// before it is exported.
+// before it is exported; a dot, hip-accelerate-dot's plan (its hip.mma
+// attribute) when the kernel went through it.
 //
 //===----------------------------------------------------------------------===//
 #include "tile.h"
@@ -240,6 +241,10 @@ private:
     case OpKind::Sort: d.ints = {op.hasAttr("descending") ? 1 : 0}; break;
     case OpKind::TopK:
       d.ints = {intAttr(&op, "k"), op.hasAttr("index_order") ? 1 : 0};
+      break;
+    case OpKind::Dot: // hip-accelerate-dot's plan: instruction, warps along M and N
+      if (auto plan = op.getAttrOfType<DenseI64ArrayAttr>("hip.mma"); plan && plan.size() == 3)
+        d.ints.assign(plan.asArrayRef().begin(), plan.asArrayRef().end());
       break;
     default: break;
     }

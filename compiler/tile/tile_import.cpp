@@ -138,6 +138,9 @@ private:
         throw InternalError("tile import: constant of a non-number type");
       break;
     }
+    case OpKind::Dot: // the hip-accelerate-dot plan of an exported kernel
+      if (op.ints.size() == 3) st.addAttribute("hip.mma", b_.getDenseI64ArrayAttr(op.ints));
+      break;
     default: break;
     }
   }

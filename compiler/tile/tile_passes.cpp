@@ -1,13 +1,14 @@
 //===- compiler/tile/tile_passes.cpp - Passes on tile IR (hipattn-opt) ----===//
 //
-// --hip-tile-to-llvm=target=T: each tile.kernel is exported to a dsl::Kernel,
-// lowered by the backend for T (the same code compile() runs) down to the
+// --hip-tile-to-llvm=target=T: each tile.kernel is exported to a dsl::Kernel
+// (after hip-accelerate-dot on a GPU target), lowered by the backend for T (the same code compile() runs) down to the
 // LLVM dialect, and replaced by the result. Lets lit tests lower textual
 // tile IR.
 //
 //===----------------------------------------------------------------------===//
 #include "tile.h"
 
+#include "../gpu/transforms/AccelerateDot.h"
 #include "../lowering.h"
 
 #include "mlir/Pass/Pass.h"
@@ -40,6 +41,7 @@ struct TileToLLVMPass : PassWrapper<TileToLLVMPass, OperationPass<ModuleOp>> {
     for (KernelOp kernel : llvm::make_early_inc_range(getOperation().getOps<KernelOp>())) {
       try {
         Target t = parseTarget(target);
+        if (t.backend == Backend::CUDA) hip::detail::gpu::accelerateDots(kernel, t);
         dsl::Kernel k = exportKernel(kernel);
         hip::detail::Lowered low = t.backend == Backend::CUDA
                                   ? hip::detail::lowerToGpu(k, t, getContext())

@@ -43,7 +43,7 @@ void GpuLowering::lowerDot(const dsl::Op &op, Location loc) {
     throw CompileError("dot() inner dimension " + std::to_string(K) +
                            " must be a multiple of 16 for mma.sync",
                        op.loc);
-  const Layout *cl = mma(M, N, op.loc);
+  const Layout *cl = dotLayout(op);
   // The accumulator in the mma layout first: moving it may use the same
   // temporary shared memory as the operand staging below.
   // A deferred wgmma chains on its predecessor's accumulator while that
@@ -226,7 +226,7 @@ GpuLowering::DotGeom GpuLowering::dotGeom(const dsl::Op &op, Location loc) {
   const dsl::Type &at = ty(op.operands[0]), &bt = ty(op.operands[1]);
   DotGeom g;
   g.M = at.shape[0], g.K = at.shape[1], g.N = bt.shape[1];
-  g.cl = mma(g.M, g.N, op.loc);
+  g.cl = dotLayout(op);
   int64_t WM = g.M / g.cl->wm, WN = g.N / g.cl->wn;
   g.MI = WM / 16, g.NI = WN / 8;
   g.wRow = mul(fold<arith::DivUIOp>(b_, loc, warp_, c32(g.cl->wn)), c32(WM), loc);

@@ -21,14 +21,7 @@
 namespace hip::detail::gpu {
 
 bool GpuLowering::wgmmaDot(const dsl::Op &op) const {
-  if (!target_.hasWgmma() || nw_ % 4 != 0) return false;
-  const dsl::Type &at = ty(op.operands[0]), &bt = ty(op.operands[1]);
-  if (at.dtype != DType::bf16 && at.dtype != DType::f16) return false;
-  int64_t M = at.shape[0], K = at.shape[1], N = bt.shape[1];
-  if (M != 16 * nw_ || K % 16 != 0 || N % 8 != 0 || N > 256) return false;
-  bool rows = transB_.count(op.operands[1]) > 0;
-  int64_t R = rows ? N : K, C = rows ? K : N;
-  return R % 8 == 0 && C % 64 == 0;
+  return op.kind == OpKind::Dot && op.ints.size() == 3 && op.ints[0] == 3;
 }
 
 Value GpuLowering::swizzledOffset(Value i, Value j, int64_t R, Location loc) {
@@ -160,7 +153,7 @@ void GpuLowering::lowerDotWgmma(const dsl::Op &op, TileVal acc,
       d[i] = mk<LLVM::ExtractValueOp>(b_, loc, m.getResult(0), ArrayRef<int64_t>{int64_t(i)});
   }
   asmVoid("wgmma.commit_group.sync.aligned;", ValueRange{}, "", loc);
-  acc.layout = mma(at.shape[0], N, op.loc);
+  acc.layout = dotLayout(op);
   acc.splat = false;
   acc.regs = d; // (the product: the last k-step's outputs)
   int64_t group = groupSeq_++;

@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 #pragma once
 
+#include "hip/compiler/compiler.h"
 #include "hip/dsl/ir.h"
 
 #include <string>
@@ -20,6 +21,10 @@ namespace hip::tile {
 /// canonicalize if asked, export. Throws InternalError naming the op and the
 /// user's source line if the imported IR does not verify.
 dsl::Kernel roundTrip(const dsl::Kernel &k, bool canonicalize);
+/// The same for `target`; on a GPU target the dialect's GPU passes run
+/// before the export (hip-accelerate-dot: each dot's instruction and warp
+/// split, in dsl::Op::ints, and the kernel's warp count).
+dsl::Kernel roundTrip(const dsl::Kernel &k, bool canonicalize, const Target &target);
 
 /// `k` in the tile dialect's MLIR syntax (a module with one tile.kernel),
 /// verified and canonicalized if asked; with `locations`, every op's

@@ -1,0 +1,40 @@
+//===- compiler/gpu/transforms/AccelerateDot.h - hip-accelerate-dot -*- C++ -*-===//
+//
+// The pass of the GPU pipeline that puts dots on tensor cores
+// (DESIGN.md, "IR stages"): for each tile.dot of a tile.kernel it chooses the
+// instruction (wgmma.mma_async m64nNk16 on sm_90a, else mma.sync m16n8k16)
+// and how the warps split the M x N result, and it fixes the kernel's warp
+// count: the config's num_warps is a request, halved (down to one warp)
+// while some dot's result does not tile over the warps, so no kernel has to
+// check its warp counts and a config that does not tile still compiles.
+// Each dot gets the discardable attribute
+//   hip.mma = array<i64: V, WM, WN>   (V: 3 wgmma, 2 mma.sync; WM x WN warps)
+// which the exporter hands to the lowering (dsl::Op::ints of the dot), and
+// tile.kernel's num_warps becomes the chosen count.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "../../tile/tile.h"
+
+#include "hip/compiler/compiler.h"
+
+#include <utility>
+
+namespace hip::detail::gpu {
+
+/// The warps along M and along N of an M x N result on mma.sync over `nw`
+/// warps. Kernels whose dots are chained (a dot's result feeds another's A
+/// operand, as attention's P does) split along M only, as far as M allows:
+/// each warp then owns whole rows. Others split along M first while each
+/// warp keeps at least 16 rows and M / wm >= N / wn, then along N.
+std::pair<int, int> mmaWarpGrid(int64_t M, int64_t N, int nw, bool chained);
+
+/// Runs hip-accelerate-dot on `kernel` for `target` (a GPU target).
+/// Throws CompileError where a dot does not tile even over one warp.
+void accelerateDots(tile::KernelOp kernel, const Target &target);
+
+/// Registers --hip-accelerate-dot=target=T with hipattn-opt.
+void registerAccelerateDotPass();
+
+} // namespace hip::detail::gpu
