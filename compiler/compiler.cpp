@@ -199,6 +199,8 @@ std::shared_ptr<CompiledKernel> compile(const dsl::Kernel &k, const Target &t) {
   out->params = k.params;
   out->cacheKey = key;
   detail::maybeDump(k.name, "tile", [&] { return tile::toMLIR(k, true, true); });
+  if (t.backend == Backend::CUDA)
+    detail::maybeDump(k.name, "tile-gpu", [&] { return tile::toMLIR(k, true, t); });
   if (t.backend == Backend::CUDA) {
     if (auto hit = rt::KernelCache::global().get(key); hit && decodePTX(*hit, *out)) {
       out->fromCache = true;
@@ -242,10 +244,13 @@ std::shared_ptr<CompiledKernel> compile(const dsl::Kernel &k, const Target &t) {
 
 std::string emitStage(const dsl::Kernel &k, const Target &t, const std::string &stage) {
   if (stage == "tile") return tile::toMLIR(k, /*canonicalize=*/true, /*locations=*/true);
-  if (stage != "layouts" && stage != "mlir" && stage != "llvm" && stage != "ptx")
-    throw InvalidArgument("unknown stage '" + stage + "' (stages: tile, layouts, mlir, llvm, ptx)");
-  if ((stage == "ptx" || stage == "layouts") && t.backend != Backend::CUDA)
+  if (stage != "tile-gpu" && stage != "layouts" && stage != "mlir" && stage != "llvm" &&
+      stage != "ptx")
+    throw InvalidArgument("unknown stage '" + stage +
+                          "' (stages: tile, tile-gpu, layouts, mlir, llvm, ptx)");
+  if ((stage == "ptx" || stage == "layouts" || stage == "tile-gpu") && t.backend != Backend::CUDA)
     throw InvalidArgument("--emit " + stage + " needs a GPU target (e.g. --target sm_90a)");
+  if (stage == "tile-gpu") return tile::toMLIR(k, /*locations=*/true, t);
   auto t0 = std::chrono::steady_clock::now();
   dsl::Kernel canonical = tile::roundTrip(k, /*canonicalize=*/true, t);
   double tTile = msSince(t0);

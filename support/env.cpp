@@ -71,10 +71,10 @@ void checkEnvironment() {
     while (start <= dump.size()) {
       size_t end = dump.find(',', start);
       std::string stage = dump.substr(start, end == std::string::npos ? end : end - start);
-      if (stage != "tile" && stage != "layouts" && stage != "mlir" && stage != "llvm" &&
-          stage != "ptx")
-        throw InvalidArgument("HIP_DUMP_IR must be 'all' or a comma list of tile, layouts, mlir, "
-                              "llvm, ptx, got '" + dump + "'");
+      if (stage != "tile" && stage != "tile-gpu" && stage != "layouts" && stage != "mlir" &&
+          stage != "llvm" && stage != "ptx")
+        throw InvalidArgument("HIP_DUMP_IR must be 'all' or a comma list of tile, tile-gpu, "
+                              "layouts, mlir, llvm, ptx, got '" + dump + "'");
       if (end == std::string::npos) break;
       start = end + 1;
     }

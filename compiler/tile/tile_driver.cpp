@@ -105,6 +105,14 @@ std::string toMLIR(const dsl::Kernel &k, bool canon, bool locations) {
   return print(*m, locations);
 }
 
+std::string toMLIR(const dsl::Kernel &k, bool locations, const Target &target) {
+  auto ctx = createTileContext();
+  OwningOpRef<ModuleOp> m = importVerified(k, *ctx);
+  canonicalize(*m);
+  hip::detail::gpu::accelerateDots(onlyKernel(*m), target);
+  return print(*m, locations);
+}
+
 std::vector<dsl::Kernel> parseKernels(const std::string &text) {
   auto ctx = createTileContext();
   OwningOpRef<ModuleOp> m;

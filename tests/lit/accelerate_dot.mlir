@@ -57,3 +57,10 @@ tile.kernel @fewer_warps(%out: !tile.ptr<f32>) num_warps(8) config {} {
 // of @fewer_warps has 4 warps.
 // LLVM-LABEL: llvm.func @fewer_warps
 // LLVM-SAME: nvvm.maxntid = array<i32: 128, 1, 1>
+
+// `hipattn compile --emit tile-gpu` shows a registered kernel after the pass:
+// the sm_90a flash attention's two dots on wgmma over 8 warps.
+// RUN: hipattn compile flash_attention --config HEAD_DIM=128,BLOCK_M=128,num_warps=8 --target sm_90a --emit tile-gpu | FileCheck %s --check-prefix=EMIT
+// EMIT: tile.kernel @flash_attention
+// EMIT-SAME: num_warps(8)
+// EMIT-COUNT-2: tile.dot {{.*}}hip.mma = array<i64: 3, 8, 1>

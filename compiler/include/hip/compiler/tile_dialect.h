@@ -30,6 +30,9 @@ dsl::Kernel roundTrip(const dsl::Kernel &k, bool canonicalize, const Target &tar
 /// verified and canonicalized if asked; with `locations`, every op's
 /// loc("file":line:col) as well. hipattn-opt parses it.
 std::string toMLIR(const dsl::Kernel &k, bool canonicalize, bool locations);
+/// The same after the dialect's passes for GPU `target` (canonicalized:
+/// hip-accelerate-dot's plan on each dot, the kernel's warp count).
+std::string toMLIR(const dsl::Kernel &k, bool locations, const Target &target);
 
 /// The kernels of textual tile IR (a module of tile.kernel ops), verified and
 /// exported. Throws CompileError with the parser's or verifier's messages.
