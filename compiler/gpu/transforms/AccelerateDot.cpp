@@ -72,7 +72,8 @@ public:
     int nw = asked;
     tile::DotOp misfit;
     while (nw > 1) {
-      auto bad = std::find_if(dots_.begin(), dots_.end(), [&](tile::DotOp d) { return !tiles(d, nw); });
+      auto bad =
+          std::find_if(dots_.begin(), dots_.end(), [&](tile::DotOp d) { return !tiles(d, nw); });
       if (bad == dots_.end()) break;
       if (!misfit) misfit = *bad;
       nw /= 2;
@@ -80,7 +81,8 @@ public:
     Builder b(kernel_.getContext());
     for (tile::DotOp d : dots_) {
       int64_t M = shapeOf(d->getOperand(0))[0], N = shapeOf(d->getOperand(1))[1];
-      auto [wm, wn] = wgmmaTile(M, N, nw) ? std::pair<int, int>{nw, 1} : mmaWarpGrid(M, N, nw, chained_);
+      auto [wm, wn] =
+          wgmmaTile(M, N, nw) ? std::pair<int, int>{nw, 1} : mmaWarpGrid(M, N, nw, chained_);
       if (M % (16 * wm) != 0 || N % (8 * wn) != 0)
         throw CompileError(formatLoc(d->getLoc()) + ": dot result " + std::to_string(M) + "x" +
                            std::to_string(N) + " cannot be tiled by mma.sync m16n8 over " +
@@ -91,9 +93,11 @@ public:
     kernel_.setNumWarps(uint32_t(nw));
     if (misfit && logEnabled()) {
       ArrayRef<int64_t> r = shapeOf(misfit.getResult());
-      std::fprintf(stderr, "hip-attention: %s: num_warps %d -> %d (a %lldx%lld dot does not tile over %d warps)\n",
-                   kernel_.getSymName().str().c_str(), asked, nw, static_cast<long long>(r[0]),
-                   static_cast<long long>(r[1]), asked);
+      std::fprintf(
+          stderr,
+          "hip-attention: %s: num_warps %d -> %d (a %lldx%lld dot does not tile over %d warps)\n",
+          kernel_.getSymName().str().c_str(), asked, nw, static_cast<long long>(r[0]),
+          static_cast<long long>(r[1]), asked);
     }
   }
 
@@ -122,7 +126,8 @@ private:
   /// A result of one m64 block per warpgroup, all columns (wgmma's layout),
   /// when some dot of the kernel runs on wgmma.
   bool wgmmaTile(int64_t M, int64_t N, int nw) const {
-    bool any = std::any_of(dots_.begin(), dots_.end(), [&](tile::DotOp d) { return wgmmaDot(d, nw); });
+    bool any =
+        std::any_of(dots_.begin(), dots_.end(), [&](tile::DotOp d) { return wgmmaDot(d, nw); });
     return any && M == 16 * nw && N % 8 == 0 && N <= 256;
   }
 
@@ -147,13 +152,15 @@ struct AccelerateDotPass : PassWrapper<AccelerateDotPass, OperationPass<ModuleOp
   StringRef getDescription() const override {
     return "choose each tile.dot's tensor-core instruction and warp split, and the kernel's warps";
   }
-  Option<std::string> target{*this, "target", llvm::cl::desc("a GPU chip (sm_80, ..., sm_90a, ...)"),
+  Option<std::string> target{*this, "target",
+                             llvm::cl::desc("a GPU chip (sm_80, ..., sm_90a, ...)"),
                              llvm::cl::init("sm_90a")};
   void runOnOperation() override {
     for (tile::KernelOp kernel : getOperation().getOps<tile::KernelOp>()) {
       try {
         Target t = parseTarget(target);
-        if (t.backend != Backend::CUDA) throw InvalidArgument("hip-accelerate-dot needs a GPU target");
+        if (t.backend != Backend::CUDA)
+          throw InvalidArgument("hip-accelerate-dot needs a GPU target");
         accelerateDots(kernel, t);
       } catch (const hip::Error &e) {
         kernel.emitError() << e.what();

@@ -97,8 +97,10 @@ void AxisInfoAnalysis::visit(Operation &op) {
     break;
   }
   case OpKind::ExpandDims:
-    if (op.getAttrOfType<IntegerAttr>("axis").getInt() == 0) r = info(in(0).contig, in(0).div, in(0).cst);
-    else r = info(1, in(0).contig > 1 ? 1 : in(0).div, kBig);
+    if (op.getAttrOfType<IntegerAttr>("axis").getInt() == 0)
+      r = info(in(0).contig, in(0).div, in(0).cst);
+    else
+      r = info(1, in(0).contig > 1 ? 1 : in(0).div, kBig);
     break;
   case OpKind::Add:
   case OpKind::AddPtr: {
@@ -146,7 +148,9 @@ void AxisInfoAnalysis::visit(Operation &op) {
     if (in(1).contig > 1 && in(0).cst > 1) r.prefix = std::min(in(1).contig, in(0).cst);
     break;
   case OpKind::And: r.prefix = std::min(pre(0), pre(1)); break;
-  case OpKind::Broadcast: case OpKind::ExpandDims: case OpKind::Reshape: r.prefix = in(0).prefix; break;
+  case OpKind::Broadcast: case OpKind::ExpandDims: case OpKind::Reshape:
+    r.prefix = in(0).prefix;
+    break;
   default: break;
   }
   facts_[res] = r;
