@@ -13,14 +13,14 @@
 
 namespace hip {
 
-std::string formatLocation(std::source_location loc) {
+std::string formatLocation(SourceLoc loc) {
   std::string_view file = loc.file_name();
   if (auto slash = file.find_last_of('/'); slash != std::string_view::npos)
     file.remove_prefix(slash + 1);
   return std::string(file) + ":" + std::to_string(loc.line());
 }
 
-CompileError::CompileError(const std::string &msg, std::source_location loc)
+CompileError::CompileError(const std::string &msg, SourceLoc loc)
     : Error(formatLocation(loc) + ": " + msg) {}
 
 int runTool(const char *tool, int (*body)(int, char **), int argc, char **argv) {

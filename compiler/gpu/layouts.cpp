@@ -37,7 +37,7 @@ const Layout *GpuLowering::blocked(int64_t S0, int64_t S1) {
   return &layouts_.back();
 }
 
-const Layout *GpuLowering::mma(int64_t M, int64_t N, const std::source_location &where) {
+const Layout *GpuLowering::mma(int64_t M, int64_t N, const SourceLoc &where) {
   // A value in a dot's layout that is not a dot's result (an accumulator a
   // loop carries): the layout hip-accelerate-dot gives a dot of its shape.
   if (wgmma_ && M == 16 * nw_ && N % 8 == 0 && N <= 256) return mmaWith(M, N, nw_, 1, where);
@@ -51,7 +51,7 @@ const Layout *GpuLowering::dotLayout(const dsl::Op &dot) {
 }
 
 const Layout *GpuLowering::mmaWith(int64_t M, int64_t N, int wm, int wn,
-                                   const std::source_location &where) {
+                                   const SourceLoc &where) {
   for (auto &l : layouts_)
     if (l.kind == Layout::Mma && l.S0 == M && l.S1 == N && l.wm == wm && l.wn == wn) return &l;
   if (M % (16 * wm) != 0 || N % (8 * wn) != 0)

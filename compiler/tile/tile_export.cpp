@@ -22,13 +22,10 @@
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringMap.h"
 
-#include <bit>
 #include <cmath>
 #include <map>
 #include <mutex>
 #include <set>
-#include <source_location>
-#include <tuple>
 
 using namespace mlir;
 using hip::dsl::DType;
@@ -38,50 +35,17 @@ namespace hip::tile {
 
 namespace {
 
-/// A std::source_location for file:line:column read from MLIR text. The
-/// standard gives no constructor for one, but dsl::Op keeps its location as
-/// std::source_location (the lowerings report errors with it). libstdc++ and
-/// libc++ both implement it as one pointer to {file, function, line,
-/// column}; we build such records (interned, never freed, so the locations
-/// stay valid for the life of the process) and point a source_location at
-/// them. Where the layout is not the expected one, locations are dropped.
-struct LocationRecord {
-  const char *file;
-  const char *function;
-  std::uint_least32_t line;
-  std::uint_least32_t column;
-};
-
-bool sourceLocationLayoutMatches() {
-  if constexpr (sizeof(std::source_location) != sizeof(const LocationRecord *)) {
-    return false;
-  } else {
-    // Read a real location through the record layout and compare.
-    static const std::source_location probe = std::source_location::current();
-    auto *rec = std::bit_cast<const LocationRecord *>(probe);
-    return rec && rec->line == probe.line() && rec->column == probe.column() &&
-           rec->file == probe.file_name();
-  }
-}
-
-std::source_location makeSourceLocation(llvm::StringRef file, unsigned line, unsigned column) {
-  static const bool layoutOk = sourceLocationLayoutMatches();
-  if (!layoutOk || file.empty()) return {};
+/// The user's file:line:column of an MLIR location (none if it has none).
+/// File names are kept for the life of the process: compiled kernels and
+/// their error messages point at them.
+SourceLoc sourceLocationOf(Location loc) {
+  auto fl = loc->findInstanceOf<FileLineColLoc>();
+  if (!fl || fl.getFilename().getValue().empty()) return {};
   static std::mutex mu;
   static std::set<std::string, std::less<>> files;
-  static std::map<std::tuple<const char *, unsigned, unsigned>, LocationRecord> records;
   std::lock_guard<std::mutex> g(mu);
-  const char *f = files.emplace(file.str()).first->c_str();
-  auto [it, _] = records.try_emplace({f, line, column}, LocationRecord{f, "", line, column});
-  if constexpr (sizeof(std::source_location) == sizeof(const LocationRecord *))
-    return std::bit_cast<std::source_location>(&it->second);
-  return {};
-}
-
-std::source_location sourceLocationOf(Location loc) {
-  if (auto fl = loc->findInstanceOf<FileLineColLoc>())
-    return makeSourceLocation(fl.getFilename().getValue(), fl.getLine(), fl.getColumn());
-  return {};
+  const char *file = files.emplace(fl.getFilename().getValue().str()).first->c_str();
+  return SourceLoc(file, fl.getLine(), fl.getColumn());
 }
 
 /// Op name -> DSL op kind, for every kind (the mnemonics are the DSL's names).

@@ -6,11 +6,35 @@
 //===----------------------------------------------------------------------===//
 #pragma once
 
+#include <cstdint>
 #include <source_location>
 #include <stdexcept>
 #include <string>
 
 namespace hip {
+
+/// Where in the user's code something was written: file, function, line and
+/// column. Made from the std::source_location the DSL captures, or from the
+/// file:line:column of an MLIR location read back from tile IR (the compiler
+/// keeps such file names for the life of the process). Its accessors are
+/// std::source_location's.
+class SourceLoc {
+public:
+  SourceLoc() = default;
+  SourceLoc(const std::source_location &l) // NOLINT: implicit, as the DSL passes them
+      : file_(l.file_name()), function_(l.function_name()), line_(l.line()), column_(l.column()) {}
+  SourceLoc(const char *file, std::uint_least32_t line, std::uint_least32_t column)
+      : file_(file ? file : ""), line_(line), column_(column) {}
+  const char *file_name() const { return file_; }
+  const char *function_name() const { return function_; }
+  std::uint_least32_t line() const { return line_; }
+  std::uint_least32_t column() const { return column_; }
+
+private:
+  const char *file_ = "";
+  const char *function_ = "";
+  std::uint_least32_t line_ = 0, column_ = 0;
+};
 
 /// Base of every error the library throws.
 class Error : public std::runtime_error {
@@ -22,7 +46,7 @@ public:
 /// The message starts with "file:line: ".
 class CompileError : public Error {
 public:
-  CompileError(const std::string &msg, std::source_location loc);
+  CompileError(const std::string &msg, SourceLoc loc);
   explicit CompileError(const std::string &msg) : Error(msg) {}
 };
 
@@ -45,7 +69,7 @@ public:
 };
 
 /// "file:line" of a source location, with the directory stripped.
-std::string formatLocation(std::source_location loc);
+std::string formatLocation(SourceLoc loc);
 
 /// Runs a tool's body and turns every exception into its exit status with one
 /// line on stderr ("TOOL: error: ..."): 2 for InvalidArgument (bad input),

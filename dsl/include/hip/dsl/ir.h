@@ -9,11 +9,12 @@
 //===----------------------------------------------------------------------===//
 #pragma once
 
+#include "hip/error.h"
+
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
-#include <source_location>
 #include <string>
 #include <vector>
 
@@ -78,7 +79,7 @@ struct Op {
   int64_t iconst = 0;
   /// Regions: For has one (args: iv, carried...), If has then/else.
   std::vector<std::unique_ptr<Block>> regions;
-  std::source_location loc;
+  SourceLoc loc; // where the kernel's author wrote the op
 };
 
 struct Block {
