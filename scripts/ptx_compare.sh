@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # PTX of every registered kernel (default configs and the schedules the
-# attention kernels run with) for sm_80, sm_90a and sm_120a, from two builds:
+# attention kernels run with) for sm_80, sm_90a and sm_120a, the variant for
+# divisible strides and the general one, from two builds:
 # a compiler change that should not change code shows "0 differ".
 #   scripts/ptx_compare.sh OLD_BIN_DIR NEW_BIN_DIR   (e.g. /tmp/old/bin build/bin)
 set -u
@@ -20,18 +21,20 @@ cfgs=(
 )
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 n=0; d=0
+for div in "--divisible all" ""; do # the variant for strides that are multiples of 16, and the general one
 for t in sm_80 sm_90a sm_120a; do
   for c in "${cfgs[@]}"; do
     k=${c%%|*}; cf=${c#*|}
     for side in old new; do
       bin=$OLD; [ $side = new ] && bin=$NEW
       HIP_CACHE_DIR="$tmp/cache-$side" "$bin/hipattn" compile "$k" ${cf:+--config "$cf"} --target $t \
-        --emit ptx --divisible all > "$tmp/$side.ptx" 2>&1
+        --emit ptx $div > "$tmp/$side.ptx" 2>&1
     done
     n=$((n + 1))
     if ! cmp -s "$tmp/old.ptx" "$tmp/new.ptx"; then
-      d=$((d + 1)); echo "differs: $t $k ${cf:-(default)}"
+      d=$((d + 1)); echo "differs: $t $k ${cf:-(default)} ${div:-(general variant)}"
     fi
   done
+done
 done
 echo "$n kernel/config/target PTX files compared, $d differ"

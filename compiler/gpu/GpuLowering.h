@@ -8,6 +8,7 @@
 #pragma once
 
 #include "../lowering.h"
+#include "lowering/ptx.h"
 #include "transforms/AccelerateDot.h"
 
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
@@ -43,7 +44,6 @@ constexpr int64_t kBig = dsl::AxisInfo::kBig;
 /// How a group of elements travels through inline PTX (see ptxWords()).
 struct PtxWords {
   int count, bits;
-  const char *cons;
 };
 
 /// Values of a tile (or scalar) in registers, with what is known of them
@@ -233,9 +233,6 @@ private:
     std::vector<Value> next;    // k-step 0 of the next stage (lowerDot fills it)
   };
   std::optional<FragPrefetch> prefetch_;
-  /// Inline PTX; `sideEffects` keeps LLVM from merging or moving it.
-  LLVM::InlineAsmOp asmCall(TypeRange results, ValueRange args, const std::string &text,
-                            const std::string &cons, bool sideEffects, Location loc);
   void stageRows(const TileVal &v, const dsl::Type &t, int64_t ld, size_t byteBase, Location loc);
   /// A loop's software-pipelining plan (see lowerFor).
   struct Pipeline {
@@ -256,7 +253,6 @@ private:
   bool isZero(int id);
   bool issueCopies(const Pipeline &plan, Value iv, Value hi, Value stage, const dsl::Block &blk,
                    Location loc);
-  void asmVoid(const std::string &text, ValueRange args, const std::string &cons, Location loc);
   void lowerSort(const dsl::Op &op, Location loc);
   bool lowerSortInRegisters(const dsl::Op &op, Location loc);
   bool lowerTopKSelect(const dsl::Op &op, Location loc);

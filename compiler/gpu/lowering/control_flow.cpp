@@ -199,11 +199,6 @@ bool GpuLowering::isZero(int id) {
   return op->kind == OpKind::Constant && op->fconst == 0 && op->iconst == 0;
 }
 
-void GpuLowering::asmVoid(const std::string &text, ValueRange args, const std::string &cons,
-                          Location loc) {
-  asmCall(TypeRange{}, args, text, cons, true, loc);
-}
-
 bool GpuLowering::issueCopies(const Pipeline &plan, Value iv, Value hi, Value stage,
                               const dsl::Block &blk, Location loc) {
   vals_[blk.args[0]] = withFacts(TileVal{nullptr, false, {iv}}, blk.args[0]);
@@ -239,8 +234,11 @@ bool GpuLowering::issueCopies(const Pipeline &plan, Value iv, Value hi, Value st
                       loc);
       Value src = mk<LLVM::PtrToIntOp>(b_, loc, b_.getI64Type(), p.regs[g]);
       auto cpAsync = [&](Value srcBytes) {
-        asmVoid("cp.async.cg.shared.global [$0], [$1], 16, $2;",
-                ValueRange{add(sBase, dst, loc), src, srcBytes}, "r,l,r", loc);
+        Ptx("cp.async.cg.shared.global [$i0], [$i1], 16, $i2;")
+            .in(add(sBase, dst, loc))
+            .in(src)
+            .in(srcBytes)
+            .emit(b_, loc);
       };
       if (!masked) { // zero-filled past the loop's end
         cpAsync(mk<arith::SelectOp>(b_, loc, inRange, c32(16), c32(0)));
@@ -277,7 +275,7 @@ bool GpuLowering::issueCopies(const Pipeline &plan, Value iv, Value hi, Value st
       mk<LLVM::StoreOp>(b_, loc, pack(got, loc), smemPtrAbs(dst, loc), 16u);
     }
   }
-  asmVoid("cp.async.commit_group;", ValueRange{}, "", loc);
+  Ptx("cp.async.commit_group;").emit(b_, loc);
   return true;
 }
 
@@ -327,8 +325,7 @@ void GpuLowering::lowerFor(const dsl::Op &op, Location loc) {
         aheadDot = &o;
   }
   if (aheadDot) {
-    asmVoid("cp.async.wait_group " + std::to_string(plan->stages - 2) + ";", ValueRange{}, "",
-            loc);
+    Ptx("cp.async.wait_group " + std::to_string(plan->stages - 2) + ";").emit(b_, loc);
     barrier(loc);
     frags0 = loadFrags(dotGeom(*aheadDot, loc), c32(int64_t(plan->base[0])), plan->ld[0],
                        c32(int64_t(plan->base[1])), plan->ld[1], 0, loc);
@@ -381,10 +378,9 @@ void GpuLowering::lowerFor(const dsl::Op &op, Location loc) {
       // The previous iteration's deferred groups may run on; older ones,
       // which read the stage refilled below, are done.
       if (!plan->deferDots.empty())
-        asmVoid("wgmma.wait_group.sync.aligned " + std::to_string(plan->deferDots.size()) + ";",
-                ValueRange{}, "", loc);
+        Ptx("wgmma.wait_group.sync.aligned " + std::to_string(plan->deferDots.size()) + ";").emit(b_, loc);
       if (!aheadDot) {
-        asmVoid("cp.async.wait_group " + std::to_string(A - 1) + ";", ValueRange{}, "", loc);
+        Ptx("cp.async.wait_group " + std::to_string(A - 1) + ";").emit(b_, loc);
         fenceProxyAsync(loc); // wgmma reads the copies through the async proxy
         barrier(loc);
       }
@@ -462,7 +458,7 @@ void GpuLowering::lowerFor(const dsl::Op &op, Location loc) {
   }
   if (plan) {
     // Copies of the iterations past the end may still be landing.
-    asmVoid("cp.async.wait_all;", ValueRange{}, "", loc);
+    Ptx("cp.async.wait_all;").emit(b_, loc);
     barrier(loc);
     for (size_t n = 0; n < plan->loads.size(); ++n) {
       pipe_.erase(plan->loads[n]->results[0]);

@@ -129,7 +129,7 @@ void GpuLowering::lowerDot(const dsl::Op &op, Location loc) {
   Type s4f = LLVM::LLVMStructType::getLiteral(&ctx_, {f32, f32, f32, f32});
   std::string mmaText = std::string("mma.sync.aligned.m16n8k16.row.col.f32.") +
                         (at.dtype == DType::bf16 ? "bf16.bf16" : "f16.f16") +
-                        ".f32 {$0,$1,$2,$3}, {$4,$5,$6,$7}, {$8,$9}, {$10,$11,$12,$13};";
+                        ".f32 {$o0,$o1,$o2,$o3}, {$i0,$i1,$i2,$i3}, {$i4,$i5}, {$i6,$i7,$i8,$i9};";
   bool ahead = prefetch_ && prefetch_->dot == &op;
   // The fragments of k-step kk + 1 are loaded before the mma.sync of step
   // kk, so shared-memory latency overlaps the tensor cores. In a loop with
@@ -141,8 +141,7 @@ void GpuLowering::lowerDot(const dsl::Op &op, Location loc) {
     if (kk + 1 < K / 16) {
       nxt = frags(kk + 1);
     } else if (ahead) {
-      asmVoid("cp.async.wait_group " + std::to_string(prefetch_->stages - 2) + ";", ValueRange{},
-              "", loc);
+      Ptx("cp.async.wait_group " + std::to_string(prefetch_->stages - 2) + ";").emit(b_, loc);
       barrier(loc);
       prefetch_->next = loadFrags(g, prefetch_->nextA, lda, prefetch_->nextB, ldb, 0, loc);
     }
@@ -154,9 +153,10 @@ void GpuLowering::lowerDot(const dsl::Op &op, Location loc) {
                                 cur[a0 + 3],     cur[b0],          cur[b0 + 1],
                                 acc.regs[r0],    acc.regs[r0 + 1], acc.regs[r0 + 2],
                                 acc.regs[r0 + 3]};
-        auto m = asmCall(s4f, args, mmaText, "=f,=f,=f,=f,r,r,r,r,r,r,f,f,f,f", false, loc);
-        for (int c = 0; c < 4; ++c)
-          acc.regs[r0 + c] = mk<LLVM::ExtractValueOp>(b_, loc, m.getResult(0), ArrayRef<int64_t>{c});
+        Ptx mma(mmaText);
+        mma.outs(f32, 4).ins(args);
+        std::vector<Value> d = mma.results(b_, loc, mma.emit(b_, loc, /*pure=*/true));
+        std::copy(d.begin(), d.end(), acc.regs.begin() + long(r0));
       }
     cur = std::move(nxt);
   }
@@ -214,14 +214,6 @@ std::vector<Value> GpuLowering::hoistedFragsA(int a, const DotGeom &g, int64_t K
   return all;
 }
 
-LLVM::InlineAsmOp GpuLowering::asmCall(TypeRange results, ValueRange args,
-                                       const std::string &text, const std::string &cons,
-                                       bool sideEffects, Location loc) {
-  return mk<LLVM::InlineAsmOp>(b_, loc, results, args, text, cons, sideEffects, false,
-                               LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr(),
-                               ArrayAttr());
-}
-
 GpuLowering::DotGeom GpuLowering::dotGeom(const dsl::Op &op, Location loc) {
   const dsl::Type &at = ty(op.operands[0]), &bt = ty(op.operands[1]);
   DotGeom g;
@@ -259,12 +251,10 @@ std::vector<Value> GpuLowering::loadFragsA(const DotGeom &g, Value aBase, int64_
     Value col = add(c32(kk * 16), g.lHi, loc);
     Value addr = add(add(g.sBase, aBase, loc),
                      mul(add(mul(row, c32(lda), loc), col, loc), c32(2), loc), loc);
-    auto ld = asmCall(s4i, ValueRange{addr},
-                      "ldmatrix.sync.aligned.m8n8.x4.shared.b16 {$0,$1,$2,$3}, [$4];",
-                      "=r,=r,=r,=r,r", true, loc);
-    for (int q = 0; q < 4; ++q)
-      out[size_t(im * 4 + q)] =
-          mk<LLVM::ExtractValueOp>(b_, loc, ld.getResult(0), ArrayRef<int64_t>{q});
+    Ptx ld("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {$o0,$o1,$o2,$o3}, [$i0];");
+    ld.outs(b_.getI32Type(), 4).in(addr);
+    std::vector<Value> q = ld.results(b_, loc, ld.emit(b_, loc));
+    std::copy(q.begin(), q.end(), out.begin() + long(im * 4));
   }
   return out;
 }
@@ -301,15 +291,11 @@ std::vector<Value> GpuLowering::loadFragsB(const DotGeom &g, Value bBase, int64_
                  loc);
     }
     std::string tr = rows ? "" : ".trans";
-    auto ld = pair ? asmCall(s4i, ValueRange{addr},
-                             "ldmatrix.sync.aligned.m8n8.x4" + tr + ".shared.b16 {$0,$1,$2,$3}, [$4];",
-                             "=r,=r,=r,=r,r", true, loc)
-                   : asmCall(s2i, ValueRange{addr},
-                             "ldmatrix.sync.aligned.m8n8.x2" + tr + ".shared.b16 {$0,$1}, [$2];",
-                             "=r,=r,r", true, loc);
-    for (int q = 0; q < (pair ? 4 : 2); ++q)
-      out[size_t((in + q / 2) * 2 + q % 2)] =
-          mk<LLVM::ExtractValueOp>(b_, loc, ld.getResult(0), ArrayRef<int64_t>{q});
+    Ptx ld(pair ? "ldmatrix.sync.aligned.m8n8.x4" + tr + ".shared.b16 {$o0,$o1,$o2,$o3}, [$i0];"
+                : "ldmatrix.sync.aligned.m8n8.x2" + tr + ".shared.b16 {$o0,$o1}, [$i0];");
+    ld.outs(b_.getI32Type(), pair ? 4 : 2).in(addr);
+    std::vector<Value> q = ld.results(b_, loc, ld.emit(b_, loc));
+    std::copy(q.begin(), q.end(), out.begin() + long(in * 2));
   }
   return out;
 }

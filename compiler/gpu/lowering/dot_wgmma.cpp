@@ -34,33 +34,22 @@ Value GpuLowering::swizzledOffset(Value i, Value j, int64_t R, Location loc) {
 }
 
 void GpuLowering::fenceProxyAsync(Location loc) {
-  if (wgmma_) asmVoid("fence.proxy.async.shared::cta;", ValueRange{}, "", loc);
+  if (wgmma_) Ptx("fence.proxy.async.shared::cta;").emit(b_, loc);
 }
 
 /// `regs` passed through an inline-asm statement `text` (tied in and out):
 /// every later use sees the values after it, every earlier write lands
 /// before it (CUTLASS's warpgroup_fence_operand, with the instruction).
-static std::vector<Value> throughAsm(OpBuilder &b, MLIRContext &ctx, ArrayRef<Value> regs,
-                                     const std::string &text, Location loc) {
-  std::vector<Type> types;
-  std::string cons;
-  for (Value v : regs) {
-    types.push_back(v.getType());
-    cons += std::string(cons.empty() ? "" : ",") + (v.getType().isF32() ? "=f" : "=r");
-  }
-  for (size_t i = 0; i < regs.size(); ++i) cons += "," + std::to_string(i);
-  Type st = LLVM::LLVMStructType::getLiteral(&ctx, types);
-  auto op = mk<LLVM::InlineAsmOp>(b, loc, TypeRange{st}, ValueRange(regs), text, cons, true,
-                                  false, LLVM::tailcallkind::TailCallKind::None,
-                                  LLVM::AsmDialectAttr(), ArrayAttr());
-  std::vector<Value> out;
-  for (size_t i = 0; i < regs.size(); ++i)
-    out.push_back(mk<LLVM::ExtractValueOp>(b, loc, op.getResult(0), ArrayRef<int64_t>{int64_t(i)}));
-  return out;
+static std::vector<Value> throughAsm(OpBuilder &b, ArrayRef<Value> regs, const std::string &text,
+                                     Location loc) {
+  Ptx p(text);
+  for (Value v : regs) p.out(v.getType());
+  for (size_t i = 0; i < regs.size(); ++i) p.tied(regs[i], i);
+  return p.results(b, loc, p.emit(b, loc));
 }
 
 std::vector<Value> GpuLowering::wgmmaWait(ArrayRef<Value> regs, int pending, Location loc) {
-  return throughAsm(b_, ctx_, regs, "wgmma.wait_group.sync.aligned " + std::to_string(pending) + ";",
+  return throughAsm(b_, regs, "wgmma.wait_group.sync.aligned " + std::to_string(pending) + ";",
                     loc);
 }
 
@@ -81,7 +70,7 @@ void GpuLowering::lowerDotWgmma(const dsl::Op &op, TileVal acc,
   // accumulator, the packed A) before the asynchronous reads.
   std::vector<Value> regs(acc.regs.begin(), acc.regs.end());
   regs.insert(regs.end(), aFrags.begin(), aFrags.end());
-  regs = throughAsm(b_, ctx_, regs, "wgmma.fence.sync.aligned;", loc);
+  regs = throughAsm(b_, regs, "wgmma.fence.sync.aligned;", loc);
   std::vector<Value> d(regs.begin(), regs.begin() + nAcc), a(regs.begin() + nAcc, regs.end());
   // Descriptor: start address >> 4 (bits 0-13), leading byte offset >> 4
   // (16-29), stride byte offset >> 4 (32-45), 128-byte swizzle (62-63).
@@ -132,27 +121,22 @@ void GpuLowering::lowerDotWgmma(const dsl::Op &op, TileVal acc,
   // K-major, and trans-b.
   text += ", $" + std::to_string(nAcc + nA) + ", p, 1, 1, " + (aDesc ? "0, " : "") +
           (bRows ? "0" : "1") + ";\n}";
-  std::string cons;
-  for (size_t i = 0; i < nAcc; ++i) cons += i ? ",=f" : "=f";
-  cons += aDesc ? ",l,l,r" : ",r,r,r,r,l,r";
-  for (size_t i = 0; i < nAcc; ++i) cons += "," + std::to_string(i);
   Type f32 = b_.getF32Type();
-  Type st = LLVM::LLVMStructType::getLiteral(&ctx_, std::vector<Type>(nAcc, f32));
   for (int64_t kk = 0; kk < K / 16; ++kk) {
     Value desc = fold<arith::AddIOp>(b_, loc, descB, c64(uint64_t(kOffset(bRows, R, kk) >> 4)));
-    std::vector<Value> args;
+    // (the text numbers its operands itself: the nAcc accumulators, A, B's
+    // descriptor, the scale-d flag; the accumulators are read in place)
+    Ptx mma(text);
+    mma.outs(f32, nAcc);
     if (aDesc)
-      args.push_back(fold<arith::AddIOp>(b_, loc, descA, c64(uint64_t(kOffset(true, M, kk) >> 4))));
+      mma.in(fold<arith::AddIOp>(b_, loc, descA, c64(uint64_t(kOffset(true, M, kk) >> 4))));
     else
-      args.insert(args.end(), a.begin() + kk * 4, a.begin() + kk * 4 + 4);
-    args.push_back(desc);
-    args.push_back(c32(zeroAcc && kk == 0 ? 0 : 1));
-    args.insert(args.end(), d.begin(), d.end());
-    auto m = asmCall(st, args, text, cons, true, loc);
-    for (size_t i = 0; i < nAcc; ++i)
-      d[i] = mk<LLVM::ExtractValueOp>(b_, loc, m.getResult(0), ArrayRef<int64_t>{int64_t(i)});
+      mma.ins(ValueRange(ArrayRef<Value>(a).slice(size_t(kk * 4), 4)));
+    mma.in(desc).in(c32(zeroAcc && kk == 0 ? 0 : 1));
+    for (size_t i = 0; i < nAcc; ++i) mma.tied(d[i], i);
+    d = mma.results(b_, loc, mma.emit(b_, loc));
   }
-  asmVoid("wgmma.commit_group.sync.aligned;", ValueRange{}, "", loc);
+  Ptx("wgmma.commit_group.sync.aligned;").emit(b_, loc);
   acc.layout = dotLayout(op);
   acc.splat = false;
   acc.regs = d; // (the product: the last k-step's outputs)

@@ -36,8 +36,8 @@ std::string vecSuffix(int words) { return words == 1 ? "" : ".v" + std::to_strin
 /// How a group of `vec` elements of `eb` bytes travels through inline PTX:
 /// 32-bit words, or one 16/64-bit value when the group is smaller.
 PtxWords ptxWords(int vec, int eb) {
-  if (vec * eb >= 4 && !(vec == 1 && eb == 8)) return {vec * eb / 4, 32, "r"};
-  return {1, eb * 8, eb == 2 ? "h" : eb == 4 ? "r" : "l"};
+  if (vec * eb >= 4 && !(vec == 1 && eb == 8)) return {vec * eb / 4, 32};
+  return {1, eb * 8};
 }
 
 /// The elements of a group as the words of `pw` (bit casts only).
@@ -67,7 +67,6 @@ std::vector<Value> GpuLowering::loadGroup(ArrayRef<Value> ptrs, ArrayRef<Value> 
   PtxWords pw = ptxWords(vec, eb);
   int words = pw.count, wbits = pw.bits;
   Type wt = b_.getIntegerType(wbits);
-  const char *cons = pw.cons;
   std::vector<Value> otherWords = toWords(others, pw, loc);
   std::string bits = "b" + std::to_string(wbits);
   // The mask goes in as a predicate register ("b").
@@ -76,22 +75,13 @@ std::vector<Value> GpuLowering::loadGroup(ArrayRef<Value> ptrs, ArrayRef<Value> 
     text += "mov." + bits + " $" + std::to_string(w) + ", $" + std::to_string(words + 2 + w) + "; ";
   text += "@$" + std::to_string(words + 1) + " ld.global" + vecSuffix(words) + "." + bits + " " +
           asmOperands(0, words) + ", [$" + std::to_string(words) + "]; }";
-  std::string c;
-  for (int w = 0; w < words; ++w) c += std::string("=") + cons + ",";
-  c += "l,b";
-  for (int w = 0; w < words; ++w) c += std::string(",") + cons;
-  std::vector<Value> args{mk<LLVM::PtrToIntOp>(b_, loc, b_.getI64Type(), ptrs[0]), masks[0]};
-  args.insert(args.end(), otherWords.begin(), otherWords.end());
-  Type resTy = words == 1 ? wt
-                          : Type(LLVM::LLVMStructType::getLiteral(
-                                &ctx_, std::vector<Type>(size_t(words), wt)));
-  auto asmOp = asmCall(resTy, args, text, c, true, loc);
-  if (vec == 1) return {mk<arith::BitcastOp>(b_, loc, et, asmOp.getResult(0))};
-  std::vector<Value> ws;
-  for (int w = 0; w < words; ++w)
-    ws.push_back(words == 1 ? asmOp.getResult(0)
-                            : Value(mk<LLVM::ExtractValueOp>(b_, loc, asmOp.getResult(0),
-                                                             ArrayRef<int64_t>{w})));
+  Ptx ld(text);
+  ld.outs(wt, size_t(words))
+      .in(mk<LLVM::PtrToIntOp>(b_, loc, b_.getI64Type(), ptrs[0]))
+      .in(masks[0])
+      .ins(otherWords);
+  std::vector<Value> ws = ld.results(b_, loc, ld.emit(b_, loc));
+  if (vec == 1) return {mk<arith::BitcastOp>(b_, loc, et, ws[0])};
   if (words == vec) { // a word per element: no vector shuffle
     for (Value &w : ws)
       if (w.getType() != et) w = mk<arith::BitcastOp>(b_, loc, et, w);
@@ -110,16 +100,15 @@ void GpuLowering::storeGroup(ArrayRef<Value> ptrs, ArrayRef<Value> elems, ArrayR
   }
   PtxWords pw = ptxWords(vec, eb);
   int words = pw.count, wbits = pw.bits;
-  const char *cons = pw.cons;
   std::vector<Value> ws = toWords(elems, pw, loc);
   // The mask goes in as a predicate register ("b").
   std::string text = "@$1 st.global" + vecSuffix(words) + ".b" + std::to_string(wbits) +
                      " [$0], " + asmOperands(2, words) + ";";
-  std::string c = "l,b";
-  for (int w = 0; w < words; ++w) c += std::string(",") + cons;
-  std::vector<Value> args{mk<LLVM::PtrToIntOp>(b_, loc, b_.getI64Type(), ptrs[0]), masks[0]};
-  args.insert(args.end(), ws.begin(), ws.end());
-  asmCall(TypeRange{}, args, text, c, true, loc);
+  Ptx(text)
+      .in(mk<LLVM::PtrToIntOp>(b_, loc, b_.getI64Type(), ptrs[0]))
+      .in(masks[0])
+      .ins(ws)
+      .emit(b_, loc);
 }
 
 /// Pointers to the `vec` consecutive elements of a group, from its first:

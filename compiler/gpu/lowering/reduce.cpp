@@ -176,8 +176,11 @@ bool GpuLowering::lowerColReduceMma(const dsl::Op &op, const TileVal &in, Locati
 Value GpuLowering::shflXor(Value v, int offset, Location loc) {
   bool f = v.getType().isF32();
   Value bits = f ? Value(mk<arith::BitcastOp>(b_, loc, b_.getI32Type(), v)) : v;
-  Value res = asmCall(b_.getI32Type(), ValueRange{bits, c32(offset)},
-                      "shfl.sync.bfly.b32 $0, $1, $2, 0x1f, 0xffffffff;", "=r,r,r", true, loc)
+  Value res = Ptx("shfl.sync.bfly.b32 $o0, $i0, $i1, 0x1f, 0xffffffff;")
+                  .out(b_.getI32Type())
+                  .in(bits)
+                  .in(c32(offset))
+                  .emit(b_, loc)
                   .getResult(0);
   return f ? Value(mk<arith::BitcastOp>(b_, loc, b_.getF32Type(), res)) : res;
 }

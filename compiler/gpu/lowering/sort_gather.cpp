@@ -180,8 +180,7 @@ bool GpuLowering::lowerTopKSelect(const dsl::Op &op, Location loc) {
     key[a] = fold<arith::XOrIOp>(b_, loc, bits, flip);
   }
   auto warpSum = [&](Value x) {
-    return asmCall(i32, ValueRange{x}, "redux.sync.add.u32 $0, $1, 0xffffffff;", "=r,r", true, loc)
-        .getResult(0);
+    return Ptx("redux.sync.add.u32 $o0, $i0, 0xffffffff;").out(i32).in(x).emit(b_, loc).getResult(0);
   };
   auto leaderStore = [&](Value x, Value off) { // lane 0 writes its warp's value
     auto ifOp = mk<scf::IfOp>(b_, loc, cmpU(arith::CmpIPredicate::eq, lane_, c32(0)), false);
@@ -219,13 +218,18 @@ bool GpuLowering::lowerTopKSelect(const dsl::Op &op, Location loc) {
   }
   Value incl = mine; // inclusive scan over the warp's lanes
   for (int d = 1; d < 32; d *= 2) {
-    Value up = asmCall(i32, ValueRange{incl, c32(d)},
-                       "shfl.sync.up.b32 $0, $1, $2, 0x0, 0xffffffff;", "=r,r,r", true, loc)
+    Value up = Ptx("shfl.sync.up.b32 $o0, $i0, $i1, 0x0, 0xffffffff;")
+                   .out(i32)
+                   .in(incl)
+                   .in(c32(d))
+                   .emit(b_, loc)
                    .getResult(0);
     incl = add(incl, sel(cmpU(arith::CmpIPredicate::uge, lane_, c32(d)), up, c32(0)), loc);
   }
-  Value last = asmCall(i32, ValueRange{incl}, "shfl.sync.idx.b32 $0, $1, 31, 0x1f, 0xffffffff;",
-                       "=r,r", true, loc)
+  Value last = Ptx("shfl.sync.idx.b32 $o0, $i0, 31, 0x1f, 0xffffffff;")
+                   .out(i32)
+                   .in(incl)
+                   .emit(b_, loc)
                    .getResult(0);
   leaderStore(last, add(warpSlot, c32(int64_t(totOff)), loc));
   barrier(loc);
