@@ -22,6 +22,9 @@ using namespace mlir;
 #define GET_TYPEDEF_CLASSES
 #include "TileTypes.cpp.inc"
 
+#define GET_ATTRDEF_CLASSES
+#include "TileAttrs.cpp.inc"
+
 #define GET_OP_CLASSES
 #include "TileOps.cpp.inc"
 
@@ -32,10 +35,96 @@ void TileDialect::initialize() {
 #define GET_TYPEDEF_LIST
 #include "TileTypes.cpp.inc"
       >();
+  addAttributes<
+#define GET_ATTRDEF_LIST
+#include "TileAttrs.cpp.inc"
+      >();
   addOperations<
 #define GET_OP_LIST
 #include "TileOps.cpp.inc"
       >();
+}
+
+// ---- Layout encodings ---------------------------------------------------------
+
+namespace {
+bool isPow2(unsigned v) { return v && !(v & (v - 1)); }
+/// Whether `order` is a permutation of 0 .. rank-1.
+bool isPermutation(llvm::ArrayRef<unsigned> order, size_t rank) {
+  if (order.size() != rank) return false;
+  llvm::SmallVector<bool> seen(rank, false);
+  for (unsigned d : order) {
+    if (d >= rank || seen[d]) return false;
+    seen[d] = true;
+  }
+  return true;
+}
+bool isLayout(Attribute a) {
+  return isa<BlockedEncodingAttr, MmaEncodingAttr, DotOperandEncodingAttr, SharedEncodingAttr,
+             SliceEncodingAttr>(a);
+}
+} // namespace
+
+LogicalResult BlockedEncodingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                          ArrayRef<unsigned> sizePerThread,
+                                          ArrayRef<unsigned> threadsPerWarp,
+                                          ArrayRef<unsigned> warpsPerCTA, ArrayRef<unsigned> order) {
+  size_t rank = sizePerThread.size();
+  if (rank < 1 || rank > 2 || threadsPerWarp.size() != rank || warpsPerCTA.size() != rank)
+    return emitError() << "#tile.blocked needs 1 or 2 dimensions in each list, got "
+                       << sizePerThread.size() << ", " << threadsPerWarp.size() << ", "
+                       << warpsPerCTA.size();
+  unsigned lanes = 1;
+  for (size_t d = 0; d < rank; ++d) {
+    if (!isPow2(sizePerThread[d]) || !isPow2(threadsPerWarp[d]) || !isPow2(warpsPerCTA[d]))
+      return emitError() << "#tile.blocked sizes must be powers of two";
+    lanes *= threadsPerWarp[d];
+  }
+  if (lanes != 32) return emitError() << "#tile.blocked threadsPerWarp must multiply to 32, got " << lanes;
+  if (!isPermutation(order, rank))
+    return emitError() << "#tile.blocked order must be a permutation of the " << rank
+                       << " dimensions";
+  return success();
+}
+
+LogicalResult MmaEncodingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                      unsigned version, ArrayRef<unsigned> warpsPerCTA) {
+  if (version != 2 && version != 3)
+    return emitError() << "#tile.mma version must be 2 (mma.sync) or 3 (wgmma), got " << version;
+  if (warpsPerCTA.size() != 2 || !isPow2(warpsPerCTA[0]) || !isPow2(warpsPerCTA[1]))
+    return emitError() << "#tile.mma warpsPerCTA must be two powers of two";
+  if (version == 3 && (warpsPerCTA[1] != 1 || warpsPerCTA[0] % 4 != 0))
+    return emitError() << "#tile.mma version 3 (wgmma) takes whole warpgroups along M: "
+                          "warpsPerCTA = [4k, 1]";
+  return success();
+}
+
+LogicalResult DotOperandEncodingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                             unsigned opIdx, Attribute parent, unsigned kWidth) {
+  if (opIdx > 1) return emitError() << "#tile.dot_op opIdx must be 0 (A) or 1 (B), got " << opIdx;
+  if (!isa<MmaEncodingAttr>(parent))
+    return emitError() << "#tile.dot_op parent must be a #tile.mma layout";
+  if (kWidth == 0 || !isPow2(kWidth))
+    return emitError() << "#tile.dot_op kWidth must be a power of two";
+  return success();
+}
+
+LogicalResult SharedEncodingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                         unsigned vec, unsigned perPhase, unsigned maxPhase,
+                                         ArrayRef<unsigned> order) {
+  if (!isPow2(vec) || !isPow2(perPhase) || !isPow2(maxPhase))
+    return emitError() << "#tile.shared vec, perPhase and maxPhase must be powers of two";
+  if (!isPermutation(order, order.size()) || order.empty() || order.size() > 2)
+    return emitError() << "#tile.shared order must be a permutation of 1 or 2 dimensions";
+  return success();
+}
+
+LogicalResult SliceEncodingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                        unsigned dim, Attribute parent) {
+  if (!isLayout(parent) || isa<SharedEncodingAttr>(parent))
+    return emitError() << "#tile.slice parent must be a register layout";
+  if (dim > 1) return emitError() << "#tile.slice dim must be 0 or 1 (of a 2-D parent), got " << dim;
+  return success();
 }
 
 // ---- Type helpers -------------------------------------------------------------

@@ -23,6 +23,9 @@
 #define GET_TYPEDEF_CLASSES
 #include "TileTypes.h.inc"
 
+#define GET_ATTRDEF_CLASSES
+#include "TileAttrs.h.inc"
+
 namespace hip::tile {
 
 /// i1 of the shape of `t` (a scalar or a tile): the type of masks and of

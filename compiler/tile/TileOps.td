@@ -37,6 +37,7 @@ def Tile_Dialect : Dialect {
     canonicalizes every kernel in this form before its GPU/CPU lowering.
   }];
   let useDefaultTypePrinterParser = 1;
+  let useDefaultAttributePrinterParser = 1;
   let hasConstantMaterializer = 1;
 }
 
@@ -77,6 +78,103 @@ class Tile_ValueOf<list<Type> elems>
 // C++ helpers (TileDialect.h) the type relations below use.
 defvar Tile_BoolLike = "::hip::tile::boolLike($_self)";
 defvar Tile_PointeeLike = "::hip::tile::pointeeLike($_self)";
+
+//===----------------------------------------------------------------------===//
+// Layout encodings (GPU): which thread holds which element of a tile
+//===----------------------------------------------------------------------===//
+
+// A list of unsigned numbers, printed and parsed as [a, b, ...].
+class Tile_UIntList<string desc> : ArrayRefParameter<"unsigned", desc> {
+  let printer = [{
+    $_printer << "[";
+    ::llvm::interleaveComma($_self, $_printer);
+    $_printer << "]";
+  }];
+  let parser = [{ [&]() -> ::mlir::FailureOr<::llvm::SmallVector<unsigned>> {
+    ::llvm::SmallVector<unsigned> v;
+    if ($_parser.parseCommaSeparatedList(::mlir::AsmParser::Delimiter::Square, [&] {
+          unsigned x;
+          if ($_parser.parseInteger(x)) return ::mlir::failure();
+          v.push_back(x);
+          return ::mlir::success();
+        }))
+      return ::mlir::failure();
+    return v;
+  }() }];
+}
+
+class Tile_Encoding<string name, string attrMnemonic> : AttrDef<Tile_Dialect, name> {
+  let mnemonic = attrMnemonic;
+  let genVerifyDecl = 1;
+}
+
+def Tile_BlockedEncodingAttr : Tile_Encoding<"BlockedEncoding", "blocked"> {
+  let summary = "elements per thread, threads per warp, warps per block, per dimension";
+  let description = [{
+    Loads, stores and elementwise ops: each thread holds `sizePerThread`
+    consecutive elements per dimension, a warp's 32 lanes spread
+    `threadsPerWarp`, the block's warps `warpsPerCTA`; `order` lists the
+    dimensions fastest first. Where the tile is smaller than that footprint,
+    elements repeat over threads; where larger, the footprint repeats.
+    `#tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>`
+  }];
+  let parameters = (ins Tile_UIntList<"elements per thread">:$sizePerThread,
+                        Tile_UIntList<"lanes per dimension">:$threadsPerWarp,
+                        Tile_UIntList<"warps per dimension">:$warpsPerCTA,
+                        Tile_UIntList<"dimensions, fastest first">:$order);
+  let assemblyFormat = "`<` `sizePerThread` `=` $sizePerThread `,` `threadsPerWarp` `=` $threadsPerWarp `,` `warpsPerCTA` `=` $warpsPerCTA `,` `order` `=` $order `>`";
+}
+
+def Tile_MmaEncodingAttr : Tile_Encoding<"MmaEncoding", "mma"> {
+  let summary = "accumulator of a tensor-core dot";
+  let description = [{
+    Version 2: `mma.sync.m16n8k16` (each warp a `warpsPerCTA` share of the
+    result in 16 x 8 blocks); version 3: `wgmma.mma_async.m64nNk16` (each
+    warpgroup 64 rows, all columns: `warpsPerCTA = [W, 1]`, W a multiple of
+    4). hip-accelerate-dot sets one on each `tile.dot` (`hip.mma`).
+    `#tile.mma<version = 3, warpsPerCTA = [8, 1]>`
+  }];
+  let parameters = (ins "unsigned":$version, Tile_UIntList<"warps along M and N">:$warpsPerCTA);
+  let assemblyFormat = "`<` `version` `=` $version `,` `warpsPerCTA` `=` $warpsPerCTA `>`";
+}
+
+def Tile_DotOperandEncodingAttr : Tile_Encoding<"DotOperandEncoding", "dot_op"> {
+  let summary = "A (opIdx 0) or B (opIdx 1) operand of a dot with accumulator `parent`";
+  let description = [{
+    The registers mma.sync (or wgmma, for A) reads an operand from: the
+    fragments of the parent accumulator layout's warps, `kWidth` consecutive
+    elements along K per register group. With the warps along M only, an
+    accumulator converts to the next dot's A operand in registers.
+    `#tile.dot_op<opIdx = 0, parent = #tile.mma<version = 2, warpsPerCTA = [4, 1]>, kWidth = 2>`
+  }];
+  let parameters = (ins "unsigned":$opIdx, "::mlir::Attribute":$parent, "unsigned":$kWidth);
+  let assemblyFormat = "`<` `opIdx` `=` $opIdx `,` `parent` `=` $parent `,` `kWidth` `=` $kWidth `>`";
+}
+
+def Tile_SharedEncodingAttr : Tile_Encoding<"SharedEncoding", "shared"> {
+  let summary = "a tile in shared memory, rows swizzled";
+  let description = [{
+    Row r's `vec`-element groups are XOR-ed with (r / perPhase) % maxPhase,
+    so that ldmatrix and wgmma's descriptors read without bank conflicts
+    (128-byte swizzle for bf16: vec 8, perPhase 1, maxPhase 8); maxPhase 1:
+    no swizzle. `order` as for blocked.
+    `#tile.shared<vec = 8, perPhase = 1, maxPhase = 8, order = [1, 0]>`
+  }];
+  let parameters = (ins "unsigned":$vec, "unsigned":$perPhase, "unsigned":$maxPhase,
+                        Tile_UIntList<"dimensions, fastest first">:$order);
+  let assemblyFormat = "`<` `vec` `=` $vec `,` `perPhase` `=` $perPhase `,` `maxPhase` `=` $maxPhase `,` `order` `=` $order `>`";
+}
+
+def Tile_SliceEncodingAttr : Tile_Encoding<"SliceEncoding", "slice"> {
+  let summary = "a reduction's result: the parent layout without dimension `dim`";
+  let description = [{
+    The rows (dim 1) or columns (dim 0) of a 2-D tile in layout `parent`,
+    held by the threads that held them there (broadcasting back is free).
+    `#tile.slice<dim = 1, parent = #tile.mma<version = 2, warpsPerCTA = [8, 1]>>`
+  }];
+  let parameters = (ins "unsigned":$dim, "::mlir::Attribute":$parent);
+  let assemblyFormat = "`<` `dim` `=` $dim `,` `parent` `=` $parent `>`";
+}
 
 //===----------------------------------------------------------------------===//
 // Op classes

@@ -207,8 +207,8 @@ private:
       d.ints = {intAttr(&op, "k"), op.hasAttr("index_order") ? 1 : 0};
       break;
     case OpKind::Dot: // hip-accelerate-dot's plan: instruction, warps along M and N
-      if (auto plan = op.getAttrOfType<DenseI64ArrayAttr>("hip.mma"); plan && plan.size() == 3)
-        d.ints.assign(plan.asArrayRef().begin(), plan.asArrayRef().end());
+      if (auto plan = op.getAttrOfType<MmaEncodingAttr>("hip.mma"))
+        d.ints = {plan.getVersion(), plan.getWarpsPerCTA()[0], plan.getWarpsPerCTA()[1]};
       break;
     default: break;
     }

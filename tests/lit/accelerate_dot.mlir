@@ -1,6 +1,6 @@
-// hip-accelerate-dot: each tile.dot's tensor-core instruction (hip.mma's
-// first number: 3 wgmma.mma_async, 2 mma.sync) and warp split (warps along
-// M, along N), and the kernel's warp count, chosen on the dialect so that
+// hip-accelerate-dot: each tile.dot's accumulator layout (hip.mma, a
+// #tile.mma: version 3 wgmma.mma_async, 2 mma.sync; warps along M and N),
+// and the kernel's warp count, chosen on the dialect so that
 // no kernel checks its warps and a config that does not tile still compiles.
 // RUN: hipattn-opt %s --split-input-file --hip-accelerate-dot=target=sm_90a | FileCheck %s --check-prefixes=CHECK,HOPPER
 // RUN: hipattn-opt %s --split-input-file --hip-accelerate-dot=target=sm_80 | FileCheck %s --check-prefixes=CHECK,AMPERE
@@ -11,10 +11,10 @@
 // run on wgmma, one m64 block per warpgroup.
 // CHECK-LABEL: tile.kernel @chained
 // CHECK-SAME: num_warps(8)
-// HOPPER: tile.dot {{.*}}hip.mma = array<i64: 3, 8, 1>
-// HOPPER: tile.dot {{.*}}hip.mma = array<i64: 3, 8, 1>
-// AMPERE: tile.dot {{.*}}hip.mma = array<i64: 2, 8, 1>
-// AMPERE: tile.dot {{.*}}hip.mma = array<i64: 2, 8, 1>
+// HOPPER: tile.dot {{.*}}hip.mma = #tile.mma<version = 3, warpsPerCTA = [8, 1]>
+// HOPPER: tile.dot {{.*}}hip.mma = #tile.mma<version = 3, warpsPerCTA = [8, 1]>
+// AMPERE: tile.dot {{.*}}hip.mma = #tile.mma<version = 2, warpsPerCTA = [8, 1]>
+// AMPERE: tile.dot {{.*}}hip.mma = #tile.mma<version = 2, warpsPerCTA = [8, 1]>
 tile.kernel @chained(%out: !tile.ptr<f32>) num_warps(8) config {} {
   %a = tile.constant dense<1.0> : tensor<128x64xbf16>
   %b = tile.constant dense<1.0> : tensor<64x64xbf16>
@@ -30,8 +30,8 @@ tile.kernel @chained(%out: !tile.ptr<f32>) num_warps(8) config {} {
 // and as many rows as columns, then N (2 x 2 here).
 // CHECK-LABEL: tile.kernel @single
 // CHECK-SAME: num_warps(4)
-// HOPPER: tile.dot {{.*}}hip.mma = array<i64: 3, 4, 1>
-// AMPERE: tile.dot {{.*}}hip.mma = array<i64: 2, 2, 2>
+// HOPPER: tile.dot {{.*}}hip.mma = #tile.mma<version = 3, warpsPerCTA = [4, 1]>
+// AMPERE: tile.dot {{.*}}hip.mma = #tile.mma<version = 2, warpsPerCTA = [2, 2]>
 tile.kernel @single(%out: !tile.ptr<f32>) num_warps(4) config {} {
   %a = tile.constant dense<1.0> : tensor<64x32xbf16>
   %b = tile.constant dense<1.0> : tensor<32x64xbf16>
@@ -45,7 +45,7 @@ tile.kernel @single(%out: !tile.ptr<f32>) num_warps(4) config {} {
 // runs on 4, each with 8 of the columns.
 // CHECK-LABEL: tile.kernel @fewer_warps
 // CHECK-SAME: num_warps(4)
-// CHECK: tile.dot {{.*}}hip.mma = array<i64: 2, 1, 4>
+// CHECK: tile.dot {{.*}}hip.mma = #tile.mma<version = 2, warpsPerCTA = [1, 4]>
 tile.kernel @fewer_warps(%out: !tile.ptr<f32>) num_warps(8) config {} {
   %a = tile.constant dense<1.0> : tensor<16x16xbf16>
   %b = tile.constant dense<1.0> : tensor<16x32xbf16>
@@ -63,4 +63,4 @@ tile.kernel @fewer_warps(%out: !tile.ptr<f32>) num_warps(8) config {} {
 // RUN: hipattn compile flash_attention --config HEAD_DIM=128,BLOCK_M=128,num_warps=8 --target sm_90a --emit tile-gpu | FileCheck %s --check-prefix=EMIT
 // EMIT: tile.kernel @flash_attention
 // EMIT-SAME: num_warps(8)
-// EMIT-COUNT-2: tile.dot {{.*}}hip.mma = array<i64: 3, 8, 1>
+// EMIT-COUNT-2: tile.dot {{.*}}hip.mma = #tile.mma<version = 3, warpsPerCTA = [8, 1]>

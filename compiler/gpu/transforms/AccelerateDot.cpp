@@ -78,7 +78,6 @@ public:
       if (!misfit) misfit = *bad;
       nw /= 2;
     }
-    Builder b(kernel_.getContext());
     for (tile::DotOp d : dots_) {
       int64_t M = shapeOf(d->getOperand(0))[0], N = shapeOf(d->getOperand(1))[1];
       auto [wm, wn] =
@@ -88,7 +87,8 @@ public:
                            std::to_string(N) + " cannot be tiled by mma.sync m16n8 over " +
                            std::to_string(nw) + " warps (need M % " + std::to_string(16 * wm) +
                            " == 0 and N % " + std::to_string(8 * wn) + " == 0)");
-      d->setAttr("hip.mma", b.getDenseI64ArrayAttr({wgmmaDot(d, nw) ? 3 : 2, wm, wn}));
+      d->setAttr("hip.mma", tile::MmaEncodingAttr::get(kernel_.getContext(), wgmmaDot(d, nw) ? 3 : 2,
+                                                      {unsigned(wm), unsigned(wn)}));
     }
     kernel_.setNumWarps(uint32_t(nw));
     if (misfit && logEnabled()) {

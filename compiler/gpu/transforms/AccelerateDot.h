@@ -7,8 +7,9 @@
 // count: the config's num_warps is a request, halved (down to one warp)
 // while some dot's result does not tile over the warps, so no kernel has to
 // check its warp counts and a config that does not tile still compiles.
-// Each dot gets the discardable attribute
-//   hip.mma = array<i64: V, WM, WN>   (V: 3 wgmma, 2 mma.sync; WM x WN warps)
+// Each dot gets the discardable attribute (its accumulator's layout)
+//   hip.mma = #tile.mma<version = V, warpsPerCTA = [WM, WN]>
+// (V: 3 wgmma, 2 mma.sync; WM x WN warps)
 // which the exporter hands to the lowering (dsl::Op::ints of the dot), and
 // tile.kernel's num_warps becomes the chosen count.
 //
