@@ -40,8 +40,7 @@ const Layout *GpuLowering::blocked(int64_t S0, int64_t S1) {
 const Layout *GpuLowering::mma(int64_t M, int64_t N, const SourceLoc &where) {
   // A value in a dot's layout that is not a dot's result (an accumulator a
   // loop carries): the layout hip-accelerate-dot gives a dot of its shape.
-  if (wgmma_ && M == 16 * nw_ && N % 8 == 0 && N <= 256) return mmaWith(M, N, nw_, 1, where);
-  auto [wm, wn] = mmaWarpGrid(M, N, nw_, chained_);
+  auto [wm, wn] = accumulatorWarps(M, N, nw_, chained_, wgmma_);
   return mmaWith(M, N, wm, wn, where);
 }
 

@@ -8,7 +8,7 @@
 //===----------------------------------------------------------------------===//
 #include "tile.h"
 
-#include "../gpu/transforms/AccelerateDot.h"
+#include "../gpu/transforms/Passes.h"
 #include "../lowering.h"
 
 #include "hip/error.h"
@@ -83,34 +83,41 @@ std::string print(Operation *op, bool locations) {
 
 // ---- MLIR-free entry points (hip/compiler/tile_dialect.h) ----------------------
 
+namespace {
+/// `k` in a context of its own: imported, verified, canonicalized if asked
+/// and, for a GPU `target`, through the dialect's GPU passes.
+struct Prepared {
+  std::unique_ptr<MLIRContext> ctx;
+  OwningOpRef<ModuleOp> module; // (destroyed before its context)
+};
+Prepared prepare(const dsl::Kernel &k, bool canon, const Target *target) {
+  Prepared p{createTileContext(), {}};
+  p.module = importVerified(k, *p.ctx);
+  if (canon) canonicalize(*p.module);
+  if (target && target->backend == Backend::CUDA)
+    hip::detail::gpu::runGpuPasses(onlyKernel(*p.module), *target);
+  return p;
+}
+} // namespace
+
 dsl::Kernel roundTrip(const dsl::Kernel &k, bool canon) {
-  auto ctx = createTileContext();
-  OwningOpRef<ModuleOp> m = importVerified(k, *ctx);
-  if (canon) canonicalize(*m);
-  return exportKernel(onlyKernel(*m));
+  Prepared p = prepare(k, canon, nullptr);
+  return exportKernel(onlyKernel(*p.module));
 }
 
 dsl::Kernel roundTrip(const dsl::Kernel &k, bool canon, const Target &target) {
-  auto ctx = createTileContext();
-  OwningOpRef<ModuleOp> m = importVerified(k, *ctx);
-  if (canon) canonicalize(*m);
-  if (target.backend == Backend::CUDA) hip::detail::gpu::accelerateDots(onlyKernel(*m), target);
-  return exportKernel(onlyKernel(*m));
+  Prepared p = prepare(k, canon, &target);
+  return exportKernel(onlyKernel(*p.module));
 }
 
 std::string toMLIR(const dsl::Kernel &k, bool canon, bool locations) {
-  auto ctx = createTileContext();
-  OwningOpRef<ModuleOp> m = importVerified(k, *ctx);
-  if (canon) canonicalize(*m);
-  return print(*m, locations);
+  Prepared p = prepare(k, canon, nullptr);
+  return print(*p.module, locations);
 }
 
 std::string toMLIR(const dsl::Kernel &k, bool locations, const Target &target) {
-  auto ctx = createTileContext();
-  OwningOpRef<ModuleOp> m = importVerified(k, *ctx);
-  canonicalize(*m);
-  hip::detail::gpu::accelerateDots(onlyKernel(*m), target);
-  return print(*m, locations);
+  Prepared p = prepare(k, /*canon=*/true, &target);
+  return print(*p.module, locations);
 }
 
 std::vector<dsl::Kernel> parseKernels(const std::string &text) {

@@ -8,7 +8,7 @@
 //===----------------------------------------------------------------------===//
 #include "tile.h"
 
-#include "../gpu/transforms/AccelerateDot.h"
+#include "../gpu/transforms/Passes.h"
 #include "../lowering.h"
 
 #include "mlir/Pass/Pass.h"
@@ -41,7 +41,7 @@ struct TileToLLVMPass : PassWrapper<TileToLLVMPass, OperationPass<ModuleOp>> {
     for (KernelOp kernel : llvm::make_early_inc_range(getOperation().getOps<KernelOp>())) {
       try {
         Target t = parseTarget(target);
-        if (t.backend == Backend::CUDA) hip::detail::gpu::accelerateDots(kernel, t);
+        if (t.backend == Backend::CUDA) hip::detail::gpu::runGpuPasses(kernel, t);
         dsl::Kernel k = exportKernel(kernel);
         hip::detail::Lowered low = t.backend == Backend::CUDA
                                   ? hip::detail::lowerToGpu(k, t, getContext())

@@ -29,7 +29,8 @@ using hip::dsl::OpKind;
 
 namespace hip::detail::gpu {
 
-std::pair<int, int> mmaWarpGrid(int64_t M, int64_t N, int nw, bool chained) {
+std::pair<int, int> accumulatorWarps(int64_t M, int64_t N, int nw, bool chained, bool anyWgmma) {
+  if (anyWgmma && M == 16 * nw && N % 8 == 0 && N <= 256) return {nw, 1};
   int wm = 1;
   if (chained)
     while (wm < nw && M % (16 * wm * 2) == 0) wm *= 2;
@@ -80,8 +81,7 @@ public:
     }
     for (tile::DotOp d : dots_) {
       int64_t M = shapeOf(d->getOperand(0))[0], N = shapeOf(d->getOperand(1))[1];
-      auto [wm, wn] =
-          wgmmaTile(M, N, nw) ? std::pair<int, int>{nw, 1} : mmaWarpGrid(M, N, nw, chained_);
+      auto [wm, wn] = accumulatorWarps(M, N, nw, chained_, anyWgmma(nw));
       if (M % (16 * wm) != 0 || N % (8 * wn) != 0)
         throw CompileError(formatLoc(d->getLoc()) + ": dot result " + std::to_string(M) + "x" +
                            std::to_string(N) + " cannot be tiled by mma.sync m16n8 over " +
@@ -123,18 +123,13 @@ private:
     return R % 8 == 0 && C % 64 == 0;
   }
 
-  /// A result of one m64 block per warpgroup, all columns (wgmma's layout),
-  /// when some dot of the kernel runs on wgmma.
-  bool wgmmaTile(int64_t M, int64_t N, int nw) const {
-    bool any =
-        std::any_of(dots_.begin(), dots_.end(), [&](tile::DotOp d) { return wgmmaDot(d, nw); });
-    return any && M == 16 * nw && N % 8 == 0 && N <= 256;
+  bool anyWgmma(int nw) const {
+    return std::any_of(dots_.begin(), dots_.end(), [&](tile::DotOp d) { return wgmmaDot(d, nw); });
   }
 
   bool tiles(tile::DotOp d, int nw) const {
     int64_t M = shapeOf(d->getOperand(0))[0], N = shapeOf(d->getOperand(1))[1];
-    if (wgmmaTile(M, N, nw)) return true;
-    auto [wm, wn] = mmaWarpGrid(M, N, nw, chained_);
+    auto [wm, wn] = accumulatorWarps(M, N, nw, chained_, anyWgmma(nw));
     return M % (16 * wm) == 0 && N % (8 * wn) == 0;
   }
 

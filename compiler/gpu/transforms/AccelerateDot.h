@@ -24,12 +24,17 @@
 
 namespace hip::detail::gpu {
 
-/// The warps along M and along N of an M x N result on mma.sync over `nw`
-/// warps. Kernels whose dots are chained (a dot's result feeds another's A
-/// operand, as attention's P does) split along M only, as far as M allows:
-/// each warp then owns whole rows. Others split along M first while each
-/// warp keeps at least 16 rows and M / wm >= N / wn, then along N.
-std::pair<int, int> mmaWarpGrid(int64_t M, int64_t N, int nw, bool chained);
+/// The warps along M and along N of an M x N accumulator over `nw` warps.
+/// When some dot of the kernel runs on wgmma (`anyWgmma`), a result of 16
+/// rows per warp and N a multiple of 8 up to 256 takes wgmma's layout: one
+/// m64 block per warpgroup, all columns (nw x 1). Otherwise mma.sync's:
+/// kernels whose dots are chained (a dot's result feeds another's A
+/// operand, as attention's P does) split along M only, as far as M allows,
+/// so each warp owns whole rows; others split along M first while each
+/// warp keeps at least 16 rows and M / wm >= N / wn, then along N. The
+/// lowering takes the same grid for a value in a dot's layout that is not a
+/// dot's result (an accumulator a loop carries).
+std::pair<int, int> accumulatorWarps(int64_t M, int64_t N, int nw, bool chained, bool anyWgmma);
 
 /// Runs hip-accelerate-dot on `kernel` for `target` (a GPU target).
 /// Throws CompileError where a dot does not tile even over one warp.
