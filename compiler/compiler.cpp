@@ -244,10 +244,8 @@ std::shared_ptr<CompiledKernel> compile(const dsl::Kernel &k, const Target &t) {
 
 std::string emitStage(const dsl::Kernel &k, const Target &t, const std::string &stage) {
   if (stage == "tile") return tile::toMLIR(k, /*canonicalize=*/true, /*locations=*/true);
-  if (stage != "tile-gpu" && stage != "layouts" && stage != "mlir" && stage != "llvm" &&
-      stage != "ptx")
-    throw InvalidArgument("unknown stage '" + stage +
-                          "' (stages: tile, tile-gpu, layouts, mlir, llvm, ptx)");
+  if (!isIrStage(stage))
+    throw InvalidArgument("unknown stage '" + stage + "' (stages: " + irStageList() + ")");
   if ((stage == "ptx" || stage == "layouts" || stage == "tile-gpu") && t.backend != Backend::CUDA)
     throw InvalidArgument("--emit " + stage + " needs a GPU target (e.g. --target sm_90a)");
   if (stage == "tile-gpu") return tile::toMLIR(k, /*locations=*/true, t);

@@ -10,6 +10,22 @@
 
 namespace hip {
 
+namespace {
+constexpr const char *kIrStages[] = {"tile", "tile-gpu", "layouts", "mlir", "llvm", "ptx"};
+} // namespace
+
+std::string irStageList() {
+  std::string s;
+  for (const char *stage : kIrStages) s += (s.empty() ? "" : ", ") + std::string(stage);
+  return s;
+}
+
+bool isIrStage(const std::string &stage) {
+  for (const char *s : kIrStages)
+    if (stage == s) return true;
+  return false;
+}
+
 bool logEnabled() {
   const char *env = std::getenv("HIP_LOG");
   return env && *env && std::string(env) != "0";
@@ -71,10 +87,9 @@ void checkEnvironment() {
     while (start <= dump.size()) {
       size_t end = dump.find(',', start);
       std::string stage = dump.substr(start, end == std::string::npos ? end : end - start);
-      if (stage != "tile" && stage != "tile-gpu" && stage != "layouts" && stage != "mlir" &&
-          stage != "llvm" && stage != "ptx")
-        throw InvalidArgument("HIP_DUMP_IR must be 'all' or a comma list of tile, tile-gpu, "
-                              "layouts, mlir, llvm, ptx, got '" + dump + "'");
+      if (!isIrStage(stage))
+        throw InvalidArgument("HIP_DUMP_IR must be 'all' or a comma list of " + irStageList() +
+                              ", got '" + dump + "'");
       if (end == std::string::npos) break;
       start = end + 1;
     }

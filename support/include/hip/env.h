@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 namespace hip {
 
@@ -16,5 +17,10 @@ void checkEnvironment();
 
 /// Whether HIP_LOG asks for log lines on stderr (set, non-empty, not "0").
 bool logEnabled();
+
+/// The compilation stages that HIP_DUMP_IR and `hipattn compile --emit`
+/// name, as a comma list for messages, and whether `stage` is one.
+std::string irStageList();
+bool isIrStage(const std::string &stage);
 
 } // namespace hip
