@@ -15,6 +15,7 @@
 #include "hip/runtime/cache.h"
 #include "hip/runtime/thread_pool.h"
 #include "lowering.h"
+#include "tile/tile.h"
 
 #include <chrono>
 #include <cstdio>
@@ -133,10 +134,12 @@ std::string cacheKey(const dsl::Kernel &k, const Target &t, const std::string &i
                        compilerVersion() + "\n" + codegenEnvironment());
 }
 
-detail::Lowered lowerFor(const dsl::Kernel &k, const Target &t, mlir::MLIRContext &ctx,
-                         bool wantLayouts = false) {
-  return t.backend == Backend::CUDA ? detail::lowerToGpu(k, t, ctx, wantLayouts)
-                                    : detail::lowerToCpu(k, ctx);
+/// The backend's module for the tile kernel `kernel` (in the context of
+/// `kernel`, left as it was).
+detail::Lowered lowerFor(tile::KernelOp kernel, const Target &t, bool wantLayouts = false) {
+  return t.backend == Backend::CUDA
+             ? detail::lowerToGpu(kernel, t, wantLayouts)
+             : detail::lowerToCpu(kernel);
 }
 
 /// GPU cache payload: "hipattn-ptx v1 <threads> <shared>\n" + PTX.
@@ -213,10 +216,10 @@ std::shared_ptr<CompiledKernel> compile(const dsl::Kernel &k, const Target &t) {
   }
   // tile IR -> tile dialect (verified, canonicalized) -> backend MLIR ->
   // LLVM dialect -> PTX or host code.
-  dsl::Kernel canonical = tile::roundTrip(k, /*canonicalize=*/true, t);
-  double tTile = msSince(t0);
   auto ctx = detail::createContext();
-  detail::Lowered low = lowerFor(canonical, t, *ctx, detail::dumpEnabled("layouts"));
+  auto tileModule = tile::prepareForBackend(k, *ctx, t);
+  double tTile = msSince(t0);
+  detail::Lowered low = lowerFor(tile::onlyKernel(*tileModule), t, detail::dumpEnabled("layouts"));
   double tLower = msSince(t0);
   if (t.backend == Backend::CUDA) detail::maybeDump(k.name, "layouts", [&] { return low.layouts; });
   detail::maybeDump(k.name, "mlir", [&] { return detail::printModule(*low.module); });
@@ -250,10 +253,10 @@ std::string emitStage(const dsl::Kernel &k, const Target &t, const std::string &
     throw InvalidArgument("--emit " + stage + " needs a GPU target (e.g. --target sm_90a)");
   if (stage == "tile-gpu") return tile::toMLIR(k, /*locations=*/true, t);
   auto t0 = std::chrono::steady_clock::now();
-  dsl::Kernel canonical = tile::roundTrip(k, /*canonicalize=*/true, t);
-  double tTile = msSince(t0);
   auto ctx = detail::createContext();
-  detail::Lowered low = lowerFor(canonical, t, *ctx, stage == "layouts");
+  auto tileModule = tile::prepareForBackend(k, *ctx, t);
+  double tTile = msSince(t0);
+  detail::Lowered low = lowerFor(tile::onlyKernel(*tileModule), t, stage == "layouts");
   double tLower = msSince(t0);
   if (stage == "layouts") return low.layouts;
   if (stage == "mlir") return detail::printModule(*low.module);

@@ -24,6 +24,10 @@
 #include <memory>
 #include <string>
 
+namespace hip::tile {
+class KernelOp;
+}
+
 namespace hip::detail {
 
 /// A tile shape seen as 2-D (rows, columns): scalars (1, 1), [N] as (1, N).
@@ -86,6 +90,9 @@ mlir::Type scalarType(mlir::MLIRContext *ctx, dsl::DType t);
 /// Location of a tile-IR op: the user's file:line:column (unknown if the op
 /// has no source file).
 mlir::Location locOf(mlir::MLIRContext *ctx, const dsl::Op &op);
+/// Location of a tile dialect op for the code lowered from it: the user's
+/// file (its name only, as above):line:column (unknown if it has none).
+mlir::Location locOf(mlir::MLIRContext *ctx, mlir::Operation *op);
 
 mlir::Value constInt(mlir::OpBuilder &b, mlir::Location loc, mlir::Type t, int64_t v);
 mlir::Value constI32(mlir::OpBuilder &b, mlir::Location loc, int64_t v);
@@ -123,17 +130,20 @@ struct Lowered {
   int numThreads = 1;
   std::size_t sharedBytes = 0;
   std::size_t scratchBytes = 0;
-  /// GPU: the tile IR annotated with the layout chosen for each value.
+  /// GPU: the tile kernel with each op's `hip.layout` (the layouts chosen
+  /// for its results), in MLIR syntax.
   std::string layouts;
 };
 
-/// GPU: per-thread code with layouts; throws CompileError for unsupported
-/// shapes (e.g. dot tiles the mma.sync shapes cannot cover).
-/// `wantLayouts`: also fill Lowered::layouts (printing costs time).
-Lowered lowerToGpu(const dsl::Kernel &k, const Target &t, mlir::MLIRContext &ctx,
-                   bool wantLayouts = false);
-/// CPU: one program as loop nests over scratch buffers.
-Lowered lowerToCpu(const dsl::Kernel &k, mlir::MLIRContext &ctx);
+/// GPU: per-thread code with layouts for `kernel` (verified, through
+/// runGpuPasses), in a new module of its context; the tile IR is left as it
+/// was. Throws CompileError for unsupported shapes (e.g. dot tiles the
+/// mma.sync shapes cannot cover). `wantLayouts`: also fill
+/// Lowered::layouts (printing costs time).
+Lowered lowerToGpu(tile::KernelOp kernel, const Target &t, bool wantLayouts = false);
+/// CPU: one program as loop nests over scratch buffers (into a new module of
+/// `kernel`'s context).
+Lowered lowerToCpu(tile::KernelOp kernel);
 
 /// Lowers arith/scf/math/cf to the LLVM dialect in place.
 void lowerToLLVMDialect(mlir::ModuleOp m, const std::string &what, const Target &t);

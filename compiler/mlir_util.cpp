@@ -93,6 +93,13 @@ Location locOf(MLIRContext *ctx, const dsl::Op &op) {
                              op.loc.line(), op.loc.column());
 }
 
+Location locOf(MLIRContext *ctx, Operation *op) {
+  auto fl = op->getLoc()->findInstanceOf<FileLineColLoc>();
+  if (!fl || fl.getFilename().getValue().empty()) return UnknownLoc::get(ctx);
+  return FileLineColLoc::get(ctx, std::filesystem::path(fl.getFilename().str()).filename().string(),
+                             fl.getLine(), fl.getColumn());
+}
+
 Value constInt(OpBuilder &b, Location loc, Type t, int64_t v) {
   return mk<arith::ConstantIntOp>(b, loc, t, v);
 }

@@ -14,6 +14,7 @@
 //===----------------------------------------------------------------------===//
 #include "gpu/transforms/AccelerateDot.h"
 #include "gpu/transforms/AxisInfo.h"
+#include "gpu/transforms/Pipeline.h"
 #include "lowering.h"
 #include "tile/tile.h"
 
@@ -44,6 +45,7 @@ int optMain(int argc, char **argv) {
   tile::registerPasses();
   gpu::registerAxisInfoTestPass();
   gpu::registerAccelerateDotPass();
+  gpu::registerPipelinePass();
   mlir::DialectRegistry registry;
   buildRegistry(registry);
   tile::registerDialect(registry);

@@ -79,7 +79,6 @@ const char *opName(OpKind k) {
 namespace {
 struct Printer {
   const Kernel &k;
-  const std::function<std::string(int)> &annotate;
   std::ostringstream os;
   void values(const std::vector<int> &vs) {
     for (size_t i = 0; i < vs.size(); ++i)
@@ -114,10 +113,6 @@ struct Printer {
       if (!op.results.empty()) {
         os << " : ";
         types(op.results);
-        if (annotate) {
-          std::string note = annotate(op.results[0]);
-          if (!note.empty()) os << "  // " << note;
-        }
       } else if (op.kind == OpKind::Store || op.kind == OpKind::Yield) {
         os << " : ";
         types(op.operands);
@@ -143,8 +138,8 @@ struct Printer {
 };
 } // namespace
 
-std::string Kernel::print(const std::function<std::string(int)> &annotate) const {
-  Printer p{*this, annotate, {}};
+std::string Kernel::print() const {
+  Printer p{*this, {}};
   p.os << "tile.kernel @" << name << "(";
   for (size_t i = 0; i < params.size(); ++i)
     p.os << (i ? ", " : "") << "%" << body.args[i] << " " << params[i].name

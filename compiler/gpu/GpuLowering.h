@@ -8,8 +8,10 @@
 #pragma once
 
 #include "../lowering.h"
+#include "../tile/tile.h"
 #include "lowering/ptx.h"
 #include "transforms/AccelerateDot.h"
+#include "transforms/AxisInfo.h"
 
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 
@@ -39,7 +41,7 @@ struct Layout {
 };
 
 /// "Unbounded" in the axis analysis.
-constexpr int64_t kBig = dsl::AxisInfo::kBig;
+constexpr int64_t kBig = AxisInfo::kBig;
 
 /// How a group of elements travels through inline PTX (see ptxWords()).
 struct PtxWords {
@@ -83,9 +85,10 @@ PtxWords ptxWords(int vec, int eb);
 
 class GpuLowering {
 public:
-  GpuLowering(const dsl::Kernel &k, const Target &t, MLIRContext &ctx, bool wantLayouts)
-      : k_(k), target_(t), ctx_(ctx), b_(&ctx), se_{b_, true, 1},
-        nw_(k.numWarps), nthreads_(32 * k.numWarps), wantLayouts_(wantLayouts) {}
+  /// Lowers `kernel` (verified, through the GPU passes: its values carry
+  /// hip-axis-info facts, its dots hip-accelerate-dot plans) into a new
+  /// module of `ctx`, the kernel's context.
+  GpuLowering(tile::KernelOp kernel, const Target &t, MLIRContext &ctx, bool wantLayouts);
 
   Lowered run();
   std::string describe(int id) const;
@@ -96,7 +99,7 @@ private:
   const Layout *mma(int64_t M, int64_t N, const SourceLoc &where);
   const Layout *mmaWith(int64_t M, int64_t N, int wm, int wn, const SourceLoc &where);
   /// The accumulator layout of a dot: its hip-accelerate-dot plan (ints).
-  const Layout *dotLayout(const dsl::Op &dot);
+  const Layout *dotLayout(Operation *dot);
   /// The Slice (1-D) or RowBcast ([M, 1]) layout of the rows of Mma `parent`.
   const Layout *rowsOf(const Layout *parent, Layout::Kind kind);
   const Layout *defaultLayout(const dsl::Type &t) {
@@ -144,14 +147,39 @@ private:
   /// every thread; a layout that replicates elements names one holder each).
   Value ownsCopy(const Layout *l, Location loc);
 
+  // ---- the tile.kernel being lowered ----
+  // Its values are numbered (ints) in the order of the DSL builder (kernel
+  // arguments; op by op, a region's block arguments and ops before the op's
+  // results); the maps below that are keyed by value iterate in that
+  // program order, which keeps the emitted code deterministic.
+  void numberBlock(Block &blk, const AxisInfoAnalysis &axis);
+  int define(Value v, const AxisInfo &facts);
+  OpKind kind(Operation *op) const { return kinds_.lookup(op); }
+  int id(Value v) const;
+  int arg(Operation *op, unsigned i) const { return id(op->getOperand(i)); }
+  int res(Operation *op, unsigned i) const { return id(op->getResult(i)); }
+  std::vector<int> args(Operation *op) const;
+  std::vector<int> results(Operation *op) const;
+  std::vector<int> blockArgs(Block &blk) const;
+  /// Op `op`'s integer attribute `name` (the verifier guarantees it).
+  int64_t intAttr(Operation *op, StringRef name) const;
+  /// The body of `op`'s region `r` (tile.for, tile.if).
+  static Block &body(Operation *op, unsigned r = 0) { return op->getRegion(r).front(); }
+  /// The user's file:line:column of `op`, for messages.
+  SourceLoc srcLoc(Operation *op) const { return tile::sourceLocOf(op->getLoc()); }
+  /// The value of constant `v` if it is a scalar tile.constant.
+  std::optional<int64_t> scalarConstant(int v) const;
+  /// The text of --emit layouts: the kernel with each op's layout.
+  std::string printLayouts();
+
   // ---- ops ----
-  void lowerBlock(const dsl::Block &blk);
-  void lowerOp(const dsl::Op &op);
-  void lowerOpImpl(const dsl::Op &op);
+  void lowerBlock(Block &blk);
+  void lowerOp(Operation *op);
+  void lowerOpImpl(Operation *op);
   /// `v` with the hip-axis-info facts of value `id` (dsl::Kernel::axis).
   TileVal withFacts(TileVal v, int id) const;
   int vectorWidth(const TileVal &ptr, const TileVal *mask, int elemBytes) const;
-  void lowerElementwise(const dsl::Op &op, Location loc);
+  void lowerElementwise(Operation *op, Location loc);
   Value pack(ArrayRef<Value> elems, Location loc);
   std::vector<Value> toWords(ArrayRef<Value> elems, const PtxWords &pw, Location loc);
   std::vector<Value> unpack(Value v, int n, Location loc);
@@ -161,23 +189,23 @@ private:
                   Location loc);
   Value allTrue(ArrayRef<Value> masks, Location loc);
   std::vector<Value> groupPointers(Value first, int vec, DType elem, Location loc);
-  void lowerLoad(const dsl::Op &op, Location loc);
-  void lowerStore(const dsl::Op &op, Location loc);
-  void lowerReduce(const dsl::Op &op, Location loc);
-  bool lowerRowReduceShuffle(const dsl::Op &op, const TileVal &in, Location loc);
-  bool lowerColReduceMma(const dsl::Op &op, const TileVal &in, Location loc);
+  void lowerLoad(Operation *op, Location loc);
+  void lowerStore(Operation *op, Location loc);
+  void lowerReduce(Operation *op, Location loc);
+  bool lowerRowReduceShuffle(Operation *op, const TileVal &in, Location loc);
+  bool lowerColReduceMma(Operation *op, const TileVal &in, Location loc);
   Value shflXor(Value v, int offset, Location loc);
-  void lowerDot(const dsl::Op &op, Location loc);
+  void lowerDot(Operation *op, Location loc);
   /// Whether dot `op` runs on wgmma (see dot_wgmma.cpp): sm_90a, one m64
   /// row block per warpgroup (M == 16 * warps), N <= 256, and a B tile in
   /// shared memory whose rows hold whole 128-byte swizzle atoms.
-  bool wgmmaDot(const dsl::Op &op) const;
+  bool wgmmaDot(Operation *op) const;
   /// Byte offset of element (i, j) of an R-row 16-bit tile in the 128-byte
   /// swizzled layout wgmma reads (columns in groups of 64, see dot_wgmma.cpp).
   Value swizzledOffset(Value i, Value j, int64_t R, Location loc);
   /// A from registers (`aFrags`) or, when `aBase` is set, from a 128-byte
   /// swizzled K-major tile of shared memory (A's rows, like B's with bRows).
-  void lowerDotWgmma(const dsl::Op &op, TileVal acc, const std::vector<Value> &aFrags,
+  void lowerDotWgmma(Operation *op, TileVal acc, const std::vector<Value> &aFrags,
                      Value aBase, Value bBase, bool bRows, Location loc);
   /// `regs` tied through `wgmma.wait_group pending`: later uses see the
   /// values the groups before the last `pending` ones wrote.
@@ -192,14 +220,14 @@ private:
   /// deferResults_.
   std::map<int, int64_t> pending_;
   int64_t groupSeq_ = 0;
-  std::set<const dsl::Op *> deferDots_;
+  std::set<Operation *> deferDots_;
   std::set<int> deferResults_;
   bool keepPending_ = false; // a loop's yield passes deferred values on
   /// Waits for the group of pending value `id` (and every older one).
   void waitFor(int id, Location loc);
   /// The value whose tile a dot reads as B (the transposed source of
   /// dot(a, trans(x))).
-  int bSrcOf(const dsl::Op &dot) const;
+  int bSrcOf(Operation *dot) const;
   void flushPending(Location loc);
   /// Orders this thread's generic-proxy writes of shared memory before a
   /// later read by the async proxy (wgmma); emitted only where wgmma is used.
@@ -211,7 +239,7 @@ private:
     int64_t M, N, K, MI, NI;
     Value wRow, wCol, l16, lHi, sBase;
   };
-  DotGeom dotGeom(const dsl::Op &op, Location loc);
+  DotGeom dotGeom(Operation *op, Location loc);
   /// The A and B fragments of k-step `kk` read from shared memory with
   /// ldmatrix: MI x 4 registers of A, then NI x 2 of B.
   std::vector<Value> loadFrags(const DotGeom &g, Value aBase, int64_t lda, Value bBase,
@@ -226,7 +254,7 @@ private:
   /// A pipelined loop's dot whose first k-step fragments are loaded one
   /// iteration ahead (see lowerFor).
   struct FragPrefetch {
-    const dsl::Op *dot = nullptr;
+    Operation *dot = nullptr;
     int stages = 0;
     std::vector<Value> carried; // k-step 0 of this iteration's stage
     Value nextA, nextB;         // the next stage's buffers
@@ -241,32 +269,33 @@ private:
     /// stages - 1, or stages - 2 when `deferDots` leave wgmma groups (and
     /// the stages they read) in flight across the iteration boundary.
     int ahead = 0;
-    std::set<const dsl::Op *> deferDots;
+    std::set<Operation *> deferDots;
     std::vector<size_t> deferCarried; // the loop-carried values they yield
-    std::vector<const dsl::Op *> loads; // become cp.async copies
-    std::vector<const dsl::Op *> slice; // compute their addresses/masks
+    std::vector<Operation *> loads; // become cp.async copies
+    std::vector<Operation *> slice; // compute their addresses/masks
     std::vector<int64_t> ld;            // row pitch (elements) per load; 0: swizzled
     std::vector<size_t> base, stageBytes;
     size_t end = 0; // first byte above the buffers
   };
-  std::optional<Pipeline> planPipeline(const dsl::Op &op);
+  std::optional<Pipeline> planPipeline(Operation *op);
   bool isZero(int id);
-  bool issueCopies(const Pipeline &plan, Value iv, Value hi, Value stage, const dsl::Block &blk,
+  bool issueCopies(const Pipeline &plan, Value iv, Value hi, Value stage, Block &blk,
                    Location loc);
-  void lowerSort(const dsl::Op &op, Location loc);
-  bool lowerSortInRegisters(const dsl::Op &op, Location loc);
-  bool lowerTopKSelect(const dsl::Op &op, Location loc);
+  void lowerSort(Operation *op, Location loc);
+  bool lowerSortInRegisters(Operation *op, Location loc);
+  bool lowerTopKSelect(Operation *op, Location loc);
   /// Whether (v, i) precedes (w, k) in a sort's order (ties: lower index).
   Value sortsBefore(bool desc, DType t, Value v, Value i, Value w, Value k, Location loc);
-  void lowerGather(const dsl::Op &op, Location loc);
-  void lowerFor(const dsl::Op &op, Location loc);
-  void lowerIf(const dsl::Op &op, Location loc);
+  void lowerGather(Operation *op, Location loc);
+  void lowerFor(Operation *op, Location loc);
+  void lowerIf(Operation *op, Location loc);
   std::vector<Value> flatten(const std::vector<int> &ids, const std::vector<const Layout *> &ls,
                              Location loc);
-  const Layout *carriedLayout(const dsl::Op &forOp, size_t i, Location loc);
+  const Layout *carriedLayout(Operation *forOp, size_t i, Location loc);
 
-  void scanKernel(const dsl::Block &blk);
-  bool fromDot(int v, int depth) const;
+  void scanKernel(Block &blk);
+  /// Whether value `v` is computed from a dot's result (computedFromDot).
+  bool fromDot(int v) const { return computedFromDot(values_.at(size_t(v))); }
   TileVal hoisted(int v, const Layout *l, Location loc);
   const Layout *rowSlice(const Layout *l);
   /// The Mma layout whose rows a loop-carried [M] value should live in: that
@@ -274,18 +303,28 @@ private:
   const Layout *sliceParent(int v, int depth);
 
   const TileVal &val(int id);
-  TileVal shapeGather(const dsl::Op &op, Location loc);
+  TileVal shapeGather(Operation *op, Location loc);
   /// Shape ops not yet materialised (see lowerOpImpl): where they were.
   struct Deferred {
-    const dsl::Op *op;
+    Operation *op;
     Operation *marker;
     size_t tempBase;
   };
   std::map<int, Deferred> deferred_;
   bool eager_ = false; // materialising a deferred mask: lower it now
-  const dsl::Type &ty(int id) const { return k_.typeOf(id); }
+  const dsl::Type &ty(int id) const { return types_.at(size_t(id)); }
 
-  const dsl::Kernel &k_;
+  tile::KernelOp kernel_;
+  std::string name_;
+  std::map<std::string, int64_t> config_; // the kernel's compile-time config
+  llvm::DenseMap<Value, int> ids_;
+  std::vector<dsl::Type> types_;      // per value id
+  std::vector<AxisInfo> facts_;  // per value id: hip-axis-info
+  std::vector<Value> values_;         // per value id (null: a splat's scalar)
+  llvm::DenseMap<Operation *, OpKind> kinds_;
+  /// A tile constant (a splat) also numbers its scalar, as the DSL does.
+  llvm::DenseMap<Operation *, int> splatScalar_;
+  std::vector<int> params_; // ids of the kernel's arguments
   Target target_;
   MLIRContext &ctx_;
   OpBuilder b_;
@@ -322,7 +361,7 @@ private:
   };
   std::map<int, SmemCopy> smemCopy_;
   int barriers_ = 0; // emitted so far
-  std::vector<int> hoistGatherSources(const dsl::Block &body, Location loc);
+  std::vector<int> hoistGatherSources(Block &body, Location loc);
   /// Config "dot_a_shared" = 1: a dot's A operand defined before a loop
   /// (attention's Q, the mask search's queries) is staged in shared memory
   /// once before the outermost such loop and its fragments loaded at each
@@ -330,7 +369,7 @@ private:
   /// per thread for 32 x 128 bf16 rows at 4 warps): value -> absolute byte
   /// offset of its [M][K + 8] rows.
   std::map<int, size_t> sharedA_;
-  std::vector<int> stageLoopInvariantA(const dsl::Block &body, Location loc);
+  std::vector<int> stageLoopInvariantA(Block &body, Location loc);
   /// Element `i` (clamped to the source) of the hoisted gather source `src`.
   Value readGatherSource(int src, Value i, Location loc);
   /// Element `i` (clamped) of the 1-D tile of type `st` stored in natural
@@ -340,8 +379,8 @@ private:
   std::deque<Layout> layouts_;
   std::map<const Layout *, std::pair<Value, Value>> bases_;
   std::map<int64_t, Value> consts_;
-  std::map<int, const dsl::Op *> defs_; // defining op of each lowered value
-  std::map<int, const dsl::Op *> allDefs_; // defining op of every value (scanKernel)
+  std::map<int, Operation *> defs_; // defining op of each lowered value
+  std::map<int, Operation *> allDefs_; // defining op of every value (scanKernel)
   std::map<int, int> uses_;                // uses of every value (scanKernel)
   bool chained_ = false;                   // some dot's A operand comes from a dot
   bool dotResults_ = false;                // a dot's result feeds other ops (see scanKernel)

@@ -30,26 +30,139 @@
 
 namespace hip::detail::gpu {
 
+// ---- The tile.kernel ------------------------------------------------------------------
+GpuLowering::GpuLowering(tile::KernelOp kernel, const Target &t, MLIRContext &ctx,
+                         bool wantLayouts)
+    : target_(t), ctx_(ctx), b_(&ctx), se_{b_, true, 1},
+      nw_(static_cast<int>(kernel.getNumWarps())), nthreads_(32 * nw_),
+      wantLayouts_(wantLayouts), kernel_(kernel), name_(kernel.getSymName().str()) {
+  for (NamedAttribute kv : kernel.getConfig())
+    config_[kv.getName().str()] = cast<IntegerAttr>(kv.getValue()).getInt();
+  numberBlock(kernel.getBody().front(), AxisInfoAnalysis(kernel));
+  for (BlockArgument a : kernel.getBody().front().getArguments()) params_.push_back(id(a));
+}
+
+int GpuLowering::define(Value v, const AxisInfo &facts) {
+  std::optional<dsl::Type> t = tile::dslTypeOf(v.getType());
+  if (!t) throw InternalError("kernel '" + name_ + "': a value of a type the DSL does not have");
+  int n = static_cast<int>(types_.size());
+  types_.push_back(*t);
+  facts_.push_back(facts);
+  values_.push_back(v);
+  ids_[v] = n;
+  return n;
+}
+
+void GpuLowering::numberBlock(Block &blk, const AxisInfoAnalysis &axis) {
+  for (BlockArgument a : blk.getArguments()) define(a, axis.get(a));
+  for (Operation &op : blk) {
+    std::optional<OpKind> k = tile::kindOf(op);
+    if (!k)
+      throw CompileError("'" + op.getName().getStringRef().str() +
+                             "' is not an op of the tile dialect",
+                         srcLoc(&op));
+    kinds_[&op] = *k;
+    if (auto c = dyn_cast<tile::ConstantOp>(op)) {
+      // A tile constant is the splat of a scalar one (numbered first).
+      AxisInfo facts = AxisInfoAnalysis::ofConstant(tile::constantInt(c));
+      if (!isa<DenseElementsAttr>(c.getValue())) {
+        define(c.getResult(), facts);
+        continue;
+      }
+      splatScalar_[&op] = static_cast<int>(types_.size());
+      dsl::Type scalar = *tile::dslTypeOf(c.getType());
+      scalar.shape.clear();
+      types_.push_back(scalar);
+      facts_.push_back(facts);
+      values_.push_back(Value());
+      define(c.getResult(), axis.get(c.getResult()));
+      continue;
+    }
+    for (Region &r : op.getRegions())
+      if (!r.empty()) numberBlock(r.front(), axis);
+    for (Value r : op.getResults()) define(r, axis.get(r));
+  }
+}
+
+int GpuLowering::id(Value v) const {
+  auto it = ids_.find(v);
+  if (it == ids_.end()) throw InternalError("kernel '" + name_ + "': a value defined outside it");
+  return it->second;
+}
+
+std::vector<int> GpuLowering::args(Operation *op) const {
+  std::vector<int> out;
+  for (Value v : op->getOperands()) out.push_back(id(v));
+  return out;
+}
+
+std::vector<int> GpuLowering::results(Operation *op) const {
+  std::vector<int> out;
+  for (Value v : op->getResults()) out.push_back(id(v));
+  return out;
+}
+
+std::vector<int> GpuLowering::blockArgs(Block &blk) const {
+  std::vector<int> out;
+  for (Value v : blk.getArguments()) out.push_back(id(v));
+  return out;
+}
+
+int64_t GpuLowering::intAttr(Operation *op, StringRef name) const {
+  auto a = op->getAttrOfType<IntegerAttr>(name);
+  if (!a) throw InternalError("'" + op->getName().getStringRef().str() + "' lacks '" + name.str() + "'");
+  return a.getInt();
+}
+
+std::optional<int64_t> GpuLowering::scalarConstant(int v) const {
+  auto d = allDefs_.find(v);
+  if (d == allDefs_.end() || kind(d->second) != OpKind::Constant ||
+      splatScalar_.count(d->second))
+    return std::nullopt;
+  return tile::constantInt(cast<tile::ConstantOp>(d->second));
+}
+
+std::string GpuLowering::printLayouts() {
+  // Each op with tile results gets their layouts as an attribute for the
+  // print (a string; an array of them for several results), removed after.
+  std::vector<Operation *> marked;
+  kernel_.walk([&](Operation *op) {
+    std::vector<Attribute> ds;
+    bool any = false;
+    for (Value r : op->getResults()) {
+      std::string d = describe(id(r));
+      any |= !d.empty();
+      ds.push_back(StringAttr::get(&ctx_, d));
+    }
+    if (!any) return;
+    op->setAttr("hip.layout", ds.size() == 1 ? ds[0] : ArrayAttr::get(&ctx_, ds));
+    marked.push_back(op);
+  });
+  std::string text = tile::print(kernel_, /*locations=*/false);
+  for (Operation *op : marked) op->removeAttr("hip.layout");
+  return text;
+}
+
 // ---- Driver -------------------------------------------------------------------------
 Lowered GpuLowering::run() {
-  Location loc = FileLineColLoc::get(&ctx_, k_.name, 0, 0);
+  Location loc = FileLineColLoc::get(&ctx_, name_, 0, 0);
   Lowered out;
   out.module = ModuleOp::create(loc);
   b_.setInsertionPointToEnd(out.module->getBody());
-  scanKernel(k_.body);
+  scanKernel(kernel_.getBody().front());
   auto smem = mk<LLVM::GlobalOp>(b_, loc, LLVM::LLVMArrayType::get(b_.getI8Type(), 0),
                                  false, LLVM::Linkage::External, "hip_smem", Attribute(),
                                  16, 3);
   std::vector<Type> argTypes;
-  for (auto &p : k_.params) argTypes.push_back(elementType(&ctx_, p.type.dtype, 1));
+  for (int p : params_) argTypes.push_back(elementType(&ctx_, ty(p).dtype, 1));
   auto fnTy = LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(&ctx_), argTypes);
-  auto fn = mk<LLVM::LLVMFuncOp>(b_, loc, k_.name, fnTy);
+  auto fn = mk<LLVM::LLVMFuncOp>(b_, loc, name_, fnTy);
   fn->setAttr(NVVM::NVVMDialect::getKernelFuncAttrName(), b_.getUnitAttr());
   fn->setAttr(NVVM::NVVMDialect::getMaxntidAttrName(),
               b_.getDenseI32ArrayAttr({nthreads_, 1, 1}));
   // Config "min_blocks": ask ptxas to fit that many blocks per SM (it caps
   // registers per thread accordingly), like __launch_bounds__'s second value.
-  if (auto mb = k_.config.find("min_blocks"); mb != k_.config.end() && mb->second > 1)
+  if (auto mb = config_.find("min_blocks"); mb != config_.end() && mb->second > 1)
     fn->setAttr(NVVM::NVVMDialect::getMinctasmAttrName(),
                 b_.getI32IntegerAttr(static_cast<int32_t>(mb->second)));
   entry_ = fn.addEntryBlock(b_);
@@ -59,84 +172,64 @@ Lowered GpuLowering::run() {
   warp_ = fold<arith::DivUIOp>(b_, loc, tid, c32(32));
   smemBase_ = mk<LLVM::AddressOfOp>(b_, loc, smem);
   prologueEnd_ = smemBase_.getDefiningOp();
-  for (size_t i = 0; i < k_.params.size(); ++i) {
-    const dsl::Param &p = k_.params[i];
-    vals_[k_.body.args[i]] =
-        withFacts(TileVal{nullptr, false, {entry_->getArgument(i)}}, k_.body.args[i]);
-  }
+  for (size_t i = 0; i < params_.size(); ++i)
+    vals_[params_[i]] = withFacts(TileVal{nullptr, false, {entry_->getArgument(i)}}, params_[i]);
   // wgmma's swizzled B tiles sit at 1024-byte aligned offsets.
   if (wgmma_) smem.setAlignment(1024);
-  lowerBlock(k_.body);
+  lowerBlock(kernel_.getBody().front());
   mk<LLVM::ReturnOp>(b_, loc, ValueRange{});
-  out.entry = k_.name;
-  if (wantLayouts_) out.layouts = k_.print([&](int id) { return describe(id); });
+  out.entry = name_;
+  if (wantLayouts_) out.layouts = printLayouts();
   out.numThreads = nthreads_;
   out.sharedBytes = (smemBytes_ + 15) / 16 * 16;
   return out;
 }
 
-void GpuLowering::lowerBlock(const dsl::Block &blk) {
-  for (const dsl::Op &op : blk.ops) lowerOp(op);
+void GpuLowering::lowerBlock(Block &blk) {
+  for (Operation &op : blk) lowerOp(&op);
 }
 
-void GpuLowering::lowerOp(const dsl::Op &op) {
-  for (int r : op.results) {
-    defs_[r] = &op;
+void GpuLowering::lowerOp(Operation *op) {
+  for (int r : results(op)) {
+    defs_[r] = op;
     depth_[r] = int(loops_.size());
     deferred_.erase(r); // (an op lowered again: a pipelined loop's address slice)
   }
   lowerOpImpl(op);
-  for (int r : op.results) vals_[r] = withFacts(std::move(vals_[r]), r);
-}
-
-/// Whether value `v` is computed (through elementwise ops and broadcasts)
-/// from the result of a dot.
-bool GpuLowering::fromDot(int v, int depth) const {
-  auto d = allDefs_.find(v);
-  if (d == allDefs_.end() || depth > 12) return false;
-  const dsl::Op &op = *d->second;
-  if (op.kind == OpKind::Dot) return true;
-  bool through = (op.kind >= OpKind::Add && op.kind <= OpKind::AddPtr) ||
-                 op.kind == OpKind::Broadcast || op.kind == OpKind::ExpandDims;
-  if (!through) return false;
-  for (int o : op.operands)
-    if (fromDot(o, depth + 1)) return true;
-  return false;
+  for (int r : results(op)) vals_[r] = withFacts(std::move(vals_[r]), r);
 }
 
 /// Whole-kernel facts the lowering needs before it starts: uses and
 /// definitions of every value, whether dots are chained (see mma()), and the
 /// transposes that only feed a dot's B operand.
-void GpuLowering::scanKernel(const dsl::Block &blk) {
-  std::function<void(const dsl::Block &)> walk = [&](const dsl::Block &b) {
-    for (const dsl::Op &o : b.ops) {
-      for (int r : o.results) allDefs_[r] = &o;
-      for (int v : o.operands) ++uses_[v];
-      for (auto &r : o.regions) walk(*r);
+void GpuLowering::scanKernel(Block &blk) {
+  std::function<void(Block &)> walk = [&](Block &b) {
+    for (Operation &o : b) {
+      for (int r : results(&o)) allDefs_[r] = &o;
+      if (auto s = splatScalar_.find(&o); s != splatScalar_.end()) allDefs_[s->second] = &o;
+      for (int v : args(&o)) ++uses_[v];
+      for (Region &r : o.getRegions()) walk(r.front());
     }
   };
   walk(blk);
   // A dot whose result is computed on (not just stored or accumulated): the
   // ops around it then prefer its layout (see lowerElementwise).
   for (auto &[v, o] : allDefs_)
-    for (int x : o->operands)
-      if (o->kind != OpKind::Store && o->kind != OpKind::Dot && o->kind != OpKind::Yield &&
-          allDefs_.count(x) && allDefs_.at(x)->kind == OpKind::Dot)
+    for (int x : args(o))
+      if (kind(o) != OpKind::Store && kind(o) != OpKind::Dot && kind(o) != OpKind::Yield &&
+          allDefs_.count(x) && kind(allDefs_.at(x)) == OpKind::Dot)
         dotResults_ = true;
   for (auto &[v, o] : allDefs_) {
-    if (o->kind != OpKind::Dot || o->results[0] != v) continue;
-    if (fromDot(o->operands[0], 0)) chained_ = true;
-    auto t = allDefs_.find(o->operands[1]);
-    if (t != allDefs_.end() && t->second->kind == OpKind::Trans && uses_[o->operands[1]] == 1 &&
-        dsl::dtypeBytes(ty(o->operands[1]).dtype) == 2)
-      transB_.insert(o->operands[1]);
+    if (kind(o) != OpKind::Dot || res(o, 0) != v) continue;
+    if (fromDot(arg(o, 0))) chained_ = true;
+    if (readsTransposedB(cast<tile::DotOp>(o))) transB_.insert(arg(o, 1));
   }
   for (auto &[v, o] : allDefs_) {
-    if (o->kind != OpKind::Dot) continue;
-    if (o->ints.size() != 3)
-      throw InternalError("kernel '" + k_.name +
+    if (kind(o) != OpKind::Dot) continue;
+    if (!o->hasAttr("hip.mma"))
+      throw InternalError("kernel '" + name_ +
                           "': a dot reached the GPU lowering without a hip-accelerate-dot plan");
-    if (wgmmaDot(*o)) wgmma_ = true;
+    if (wgmmaDot(o)) wgmma_ = true;
   }
 }
 
@@ -164,7 +257,7 @@ const Layout *GpuLowering::rowSlice(const Layout *l) {
 }
 
 TileVal GpuLowering::withFacts(TileVal v, int id) const {
-  const dsl::AxisInfo &a = k_.axis.at(size_t(id));
+  const AxisInfo &a = facts_.at(size_t(id));
   v.contig = a.contig, v.div = a.div, v.cst = a.cst, v.prefix = a.prefix;
   return v;
 }
@@ -181,16 +274,16 @@ int GpuLowering::vectorWidth(const TileVal &p, const TileVal *mask, int elemByte
   return v * elemBytes >= 4 ? static_cast<int>(v) : 1;
 }
 
-void GpuLowering::lowerOpImpl(const dsl::Op &op) {
+void GpuLowering::lowerOpImpl(Operation *op) {
   Location loc = locOf(&ctx_, op);
-  const dsl::Type *rt = op.results.empty() ? nullptr : &ty(op.results[0]);
-  switch (op.kind) {
+  const dsl::Type *rt = results(op).empty() ? nullptr : &ty(res(op, 0));
+  switch (kind(op)) {
   case OpKind::ProgramId:
   case OpKind::NumPrograms: {
     Value v;
-    int a = static_cast<int>(op.ints[0]);
+    int a = static_cast<int>(intAttr(op, "axis"));
     Type i32 = b_.getI32Type();
-    if (op.kind == OpKind::ProgramId)
+    if (kind(op) == OpKind::ProgramId)
       v = a == 0 ? Value(mk<NVVM::BlockIdXOp>(b_, loc, i32))
           : a == 1 ? Value(mk<NVVM::BlockIdYOp>(b_, loc, i32))
                    : Value(mk<NVVM::BlockIdZOp>(b_, loc, i32));
@@ -198,22 +291,29 @@ void GpuLowering::lowerOpImpl(const dsl::Op &op) {
       v = a == 0 ? Value(mk<NVVM::GridDimXOp>(b_, loc, i32))
           : a == 1 ? Value(mk<NVVM::GridDimYOp>(b_, loc, i32))
                    : Value(mk<NVVM::GridDimZOp>(b_, loc, i32));
-    vals_[op.results[0]] = {nullptr, false, {v}};
+    vals_[res(op, 0)] = {nullptr, false, {v}};
     return;
   }
-  case OpKind::Constant:
-    vals_[op.results[0]] = {nullptr, false,
-                            {constantOf(b_, loc, rt->dtype, op.fconst, op.iconst)}};
+  case OpKind::Constant: {
+    auto c = cast<tile::ConstantOp>(op);
+    Value v = constantOf(b_, loc, rt->dtype, tile::constantFloat(c), tile::constantInt(c));
+    if (auto s = splatScalar_.find(op); s != splatScalar_.end()) { // a tile: its splat
+      vals_[s->second] = {nullptr, false, {v}};
+      vals_[res(op, 0)] = {nullptr, true, {v}};
+      return;
+    }
+    vals_[res(op, 0)] = {nullptr, false, {v}};
     return;
+  }
   case OpKind::Splat:
-    vals_[op.results[0]] = {nullptr, true, {val(op.operands[0]).regs[0]}};
+    vals_[res(op, 0)] = {nullptr, true, {val(arg(op, 0)).regs[0]}};
     return;
   case OpKind::Arange: {
     const Layout *l = defaultLayout(*rt);
     TileVal v{l, false, {}};
     for (size_t r = 0; r < l->numRegs(); ++r)
-      v.regs.push_back(add(coords(l, r, loc).second, c32(op.ints[0]), loc));
-    vals_[op.results[0]] = v;
+      v.regs.push_back(add(coords(l, r, loc).second, c32(intAttr(op, "start")), loc));
+    vals_[res(op, 0)] = v;
     return;
   }
   case OpKind::Broadcast:
@@ -222,54 +322,54 @@ void GpuLowering::lowerOpImpl(const dsl::Op &op) {
   case OpKind::Trans: {
     // A transpose whose one use is a dot's B operand is not materialised:
     // the dot reads the source's rows as B's columns (ldmatrix without .trans).
-    if (op.kind == OpKind::Trans && transB_.count(op.results[0])) return;
+    if (kind(op) == OpKind::Trans && transB_.count(res(op, 0))) return;
     // (A deferred source stays deferred: remat looks through both.)
     const TileVal &src =
-        deferred_.count(op.operands[0]) ? vals_.at(op.operands[0]) : val(op.operands[0]);
+        deferred_.count(arg(op, 0)) ? vals_.at(arg(op, 0)) : val(arg(op, 0));
     if (src.splat) {
-      vals_[op.results[0]] = src;
+      vals_[res(op, 0)] = src;
       return;
     }
     // The rows of an mma layout stay where they are: expand_dims makes them a
     // column, and broadcasting that column over an mma tile copies registers.
-    if (op.kind == OpKind::ExpandDims && src.layout && src.layout->kind == Layout::Slice &&
-        op.ints[0] == 1) {
+    if (kind(op) == OpKind::ExpandDims && src.layout && src.layout->kind == Layout::Slice &&
+        intAttr(op, "axis") == 1) {
       TileVal r = src;
       r.layout = rowsOf(src.layout, Layout::RowBcast);
-      vals_[op.results[0]] = r;
+      vals_[res(op, 0)] = r;
       return;
     }
-    if (op.kind == OpKind::Broadcast && src.layout && src.layout->kind == Layout::RowBcast &&
+    if (kind(op) == OpKind::Broadcast && src.layout && src.layout->kind == Layout::RowBcast &&
         rt->shape.size() == 2 && rt->shape[1] % (8 * src.layout->wn) == 0) {
-      const Layout *dst = mmaWith(rt->shape[0], rt->shape[1], src.layout->wm, src.layout->wn, op.loc);
+      const Layout *dst = mmaWith(rt->shape[0], rt->shape[1], src.layout->wm, src.layout->wn, srcLoc(op));
       TileVal r = src;
       r.layout = dst;
       r.regs.clear();
       for (size_t k = 0; k < dst->numRegs(); ++k) r.regs.push_back(src.regs[rowRegister(dst, k)]);
-      vals_[op.results[0]] = r;
+      vals_[res(op, 0)] = r;
       return;
     }
     const Layout *dst = defaultLayout(*rt);
-    vals_[op.results[0]] = src; // placeholder so that remat can look through this op
-    if (auto r = remat(op.results[0], dst, loc)) {
-      vals_[op.results[0]] = *r;
+    vals_[res(op, 0)] = src; // placeholder so that remat can look through this op
+    if (auto r = remat(res(op, 0), dst, loc)) {
+      vals_[res(op, 0)] = *r;
       return;
     }
     // With chained dots, a broadcast that would go through shared memory
     // waits for a use that needs it in registers: most are only read through
     // remat (masks recomputed in the mma layout), and then never move.
-    if (dotResults_ && (op.kind == OpKind::ExpandDims || op.kind == OpKind::Broadcast)) {
+    if (dotResults_ && (kind(op) == OpKind::ExpandDims || kind(op) == OpKind::Broadcast)) {
       // A marker keeps the place (it dies in canonicalization); the temporary
       // shared memory of that place is the one to use.
       Operation *marker = mk<arith::ConstantIntOp>(b_, loc, b_.getI32Type(), 0).getOperation();
-      deferred_[op.results[0]] = Deferred{&op, marker, tempBase_};
+      deferred_[res(op, 0)] = Deferred{op, marker, tempBase_};
       return;
     }
-    vals_[op.results[0]] = shapeGather(op, loc);
+    vals_[res(op, 0)] = shapeGather(op, loc);
     return;
   }
   case OpKind::Load:
-    if (pipe_.count(op.results[0])) return; // copied by the pipelined loop
+    if (pipe_.count(res(op, 0))) return; // copied by the pipelined loop
     return lowerLoad(op, loc);
   case OpKind::Store: return lowerStore(op, loc);
   case OpKind::ReduceSum:
@@ -289,17 +389,17 @@ void GpuLowering::lowerOpImpl(const dsl::Op &op) {
 
 /// A shape op (expand_dims, broadcast, reshape, trans) of a value that
 /// remat cannot recompute: its elements through shared memory.
-TileVal GpuLowering::shapeGather(const dsl::Op &op, Location loc) {
-  const dsl::Type &st = ty(op.operands[0]);
-  const dsl::Type *rt = &ty(op.results[0]);
-  const TileVal &src = val(op.operands[0]);
+TileVal GpuLowering::shapeGather(Operation *op, Location loc) {
+  const dsl::Type &st = ty(arg(op, 0));
+  const dsl::Type *rt = &ty(res(op, 0));
+  const TileVal &src = val(arg(op, 0));
   auto [S0, S1] = view2d(st.shape);
   int64_t D1 = view2d(rt->shape).second;
   const Layout *dst = defaultLayout(*rt);
     std::function<Value(Value, Value)> lin;
-    if (op.kind == OpKind::Trans) {
+    if (kind(op) == OpKind::Trans) {
       lin = [&, S1 = S1](Value i, Value j) { return add(mul(j, c32(S1), loc), i, loc); };
-    } else if (op.kind == OpKind::Broadcast) {
+    } else if (kind(op) == OpKind::Broadcast) {
       lin = [&, S0 = S0, S1 = S1](Value i, Value j) {
         Value si = S0 == 1 ? c32(0) : i, sj = S1 == 1 ? c32(0) : j;
         return add(mul(si, c32(S1), loc), sj, loc);
@@ -325,12 +425,12 @@ const TileVal &GpuLowering::val(int id) {
     size_t savedTemp = tempBase_;
     tempBase_ = def.tempBase;
     TileVal info = vals_.at(id), r;
-    if (def.op->kind == OpKind::Broadcast || def.op->kind == OpKind::ExpandDims ||
-        def.op->kind == OpKind::Reshape || def.op->kind == OpKind::Trans) {
-      r = shapeGather(*def.op, locOf(&ctx_, *def.op));
+    if (kind(def.op) == OpKind::Broadcast || kind(def.op) == OpKind::ExpandDims ||
+        kind(def.op) == OpKind::Reshape || kind(def.op) == OpKind::Trans) {
+      r = shapeGather(def.op, locOf(&ctx_, def.op));
     } else { // a deferred mask (lowerElementwise)
       eager_ = true;
-      lowerElementwise(*def.op, locOf(&ctx_, *def.op));
+      lowerElementwise(def.op, locOf(&ctx_, def.op));
       eager_ = false;
       r = vals_.at(id);
     }
@@ -346,13 +446,8 @@ const TileVal &GpuLowering::val(int id) {
 } // namespace hip::detail::gpu
 
 namespace hip::detail {
-Lowered lowerToGpu(const dsl::Kernel &k, const Target &t, mlir::MLIRContext &ctx,
-                   bool wantLayouts) {
-  if (k.axis.size() != k.valueTypes.size())
-    throw InternalError("kernel '" + k.name +
-                        "' reached the GPU lowering without its hip-axis-info facts (it must be "
-                        "exported from the tile dialect)");
-  gpu::GpuLowering l(k, t, ctx, wantLayouts);
+Lowered lowerToGpu(tile::KernelOp kernel, const Target &t, bool wantLayouts) {
+  gpu::GpuLowering l(kernel, t, *kernel->getContext(), wantLayouts);
   return l.run();
 }
 

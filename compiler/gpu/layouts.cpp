@@ -44,9 +44,11 @@ const Layout *GpuLowering::mma(int64_t M, int64_t N, const SourceLoc &where) {
   return mmaWith(M, N, wm, wn, where);
 }
 
-const Layout *GpuLowering::dotLayout(const dsl::Op &dot) {
-  const dsl::Type &at = ty(dot.operands[0]), &bt = ty(dot.operands[1]);
-  return mmaWith(at.shape[0], bt.shape[1], int(dot.ints.at(1)), int(dot.ints.at(2)), dot.loc);
+const Layout *GpuLowering::dotLayout(Operation *dot) {
+  const dsl::Type &at = ty(arg(dot, 0)), &bt = ty(arg(dot, 1));
+  auto plan = dot->getAttrOfType<tile::MmaEncodingAttr>("hip.mma");
+  return mmaWith(at.shape[0], bt.shape[1], int(plan.getWarpsPerCTA()[0]),
+                 int(plan.getWarpsPerCTA()[1]), srcLoc(dot));
 }
 
 const Layout *GpuLowering::mmaWith(int64_t M, int64_t N, int wm, int wn,
@@ -279,48 +281,48 @@ std::optional<TileVal> GpuLowering::remat(int id, const Layout *l, Location loc)
       return Value();
     };
     if (d == defs_.end()) return leaf();
-    const dsl::Op &op = *d->second;
-    auto [Q0, Q1] = op.operands.empty() ? std::pair<int64_t, int64_t>{1, 1}
-                                        : view2d(ty(op.operands[0]).shape);
+    Operation *op = d->second;
+    auto [Q0, Q1] = op->getNumOperands() == 0 ? std::pair<int64_t, int64_t>{1, 1}
+                                        : view2d(ty(arg(op, 0)).shape);
     Value out;
-    switch (op.kind) {
-    case OpKind::Arange: out = add(j, c32(op.ints[0]), loc); break;
+    switch (kind(op)) {
+    case OpKind::Arange: out = add(j, c32(intAttr(op, "start")), loc); break;
     case OpKind::ExpandDims: // [N] viewed as (1, N): axis 1 turns it into a column
-      out = ty(op.operands[0]).shape.size() == 1 && op.ints[0] == 1
-                ? elem(op.operands[0], c32(0), i, depth + 1, None, ti)
-                : elem(op.operands[0], i, j, depth + 1, ti, tj);
+      out = ty(arg(op, 0)).shape.size() == 1 && intAttr(op, "axis") == 1
+                ? elem(arg(op, 0), c32(0), i, depth + 1, None, ti)
+                : elem(arg(op, 0), i, j, depth + 1, ti, tj);
       break;
     case OpKind::Broadcast:
-      out = elem(op.operands[0], Q0 == 1 ? c32(0) : i, Q1 == 1 ? c32(0) : j, depth + 1,
+      out = elem(arg(op, 0), Q0 == 1 ? c32(0) : i, Q1 == 1 ? c32(0) : j, depth + 1,
                  Q0 == 1 ? None : ti, Q1 == 1 ? None : tj);
       break;
-    case OpKind::Trans: out = elem(op.operands[0], j, i, depth + 1, tj, ti); break;
+    case OpKind::Trans: out = elem(arg(op, 0), j, i, depth + 1, tj, ti); break;
     case OpKind::Gather: { // from a source already in shared memory: one read
-      if (!gatherSrc_.count(op.operands[0])) return leaf();
-      Value x = elem(op.operands[1], i, j, depth + 1, ti, tj);
+      if (!gatherSrc_.count(arg(op, 0))) return leaf();
+      Value x = elem(arg(op, 1), i, j, depth + 1, ti, tj);
       if (!x) return Value();
-      out = readGatherSource(op.operands[0], x, loc);
+      out = readGatherSource(arg(op, 0), x, loc);
       break;
     }
     case OpKind::Reshape: {
       int64_t R1 = view2d(ty(v).shape).second;
       Value lin = add(mul(i, c32(R1), loc), j, loc);
-      out = elem(op.operands[0], fold<arith::DivUIOp>(b_, loc, lin, c32(Q1)),
+      out = elem(arg(op, 0), fold<arith::DivUIOp>(b_, loc, lin, c32(Q1)),
                  fold<arith::RemUIOp>(b_, loc, lin, c32(Q1)), depth + 1, None, None);
       break;
     }
     default: {
-      bool elementwise = (op.kind >= OpKind::Add && op.kind <= OpKind::AddPtr);
+      bool elementwise = (kind(op) >= OpKind::Add && kind(op) <= OpKind::AddPtr);
       if (!elementwise) return leaf();
-      std::vector<Value> args;
-      for (int o : op.operands) {
+      std::vector<Value> elems;
+      for (int o : args(op)) {
         Value a = elem(o, i, j, depth + 1, ti, tj);
         if (!a) return Value();
-        args.push_back(a);
+        elems.push_back(a);
       }
-      int typed = op.kind == OpKind::Select ? 1 : 0;
-      out = se_.emit(loc, op.kind, args, ty(op.operands[typed]).dtype, ty(v).dtype,
-                     ty(op.operands[0]).pointee);
+      int typed = kind(op) == OpKind::Select ? 1 : 0;
+      out = se_.emit(loc, kind(op), elems, ty(arg(op, typed)).dtype, ty(v).dtype,
+                     ty(arg(op, 0)).pointee);
     }
     }
     if (out) memo[key] = out;

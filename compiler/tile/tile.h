@@ -4,7 +4,9 @@
 //   importKernel: hip::dsl::Kernel -> module with one tile.kernel (each op
 //                 located at the user's file:line:column)
 //   verify, canonicalize: MLIR's verifier and the dialect's folders
-//   exportKernel: tile.kernel -> hip::dsl::Kernel for the GPU/CPU lowerings
+//   prepareForBackend: import, verify, canonicalize, GPU passes: what the
+//                 GPU and CPU lowerings take (they lower the dialect itself)
+//   exportKernel: tile.kernel -> hip::dsl::Kernel (parsed text, round trips)
 // Private to compiler/ (includes MLIR); hip/compiler/tile_dialect.h is the
 // MLIR-free interface for the rest of the project.
 //
@@ -40,12 +42,29 @@ mlir::OwningOpRef<mlir::ModuleOp> importKernel(const dsl::Kernel &k, mlir::MLIRC
 /// another dialect in the body.
 dsl::Kernel exportKernel(KernelOp op);
 
+/// The one tile.kernel of `m`.
+KernelOp onlyKernel(mlir::ModuleOp m);
+/// `k` imported into `ctx` (which gets the tile dialect), verified,
+/// canonicalized and, for a GPU target, through the dialect's GPU passes:
+/// what a backend lowers (the compile path of compile() and emitStage()).
+mlir::OwningOpRef<mlir::ModuleOp> prepareForBackend(const dsl::Kernel &k, mlir::MLIRContext &ctx,
+                                                    const Target &target);
+
 /// The DSL op kind of a tile dialect op (none for other ops).
 std::optional<dsl::OpKind> kindOf(mlir::Operation &op);
 /// A constant's value as the DSL holds it: an integer, or a float converted
 /// to an integer (as the C++ DSL does; the GPU backend reads divisibility
 /// from it).
 int64_t constantInt(ConstantOp op);
+/// A constant's value as a double (an integer constant converted).
+double constantFloat(ConstantOp op);
+/// The DSL type of a tile-dialect type (a scalar, a tile, a pointer); none
+/// for a type the DSL does not have.
+std::optional<dsl::Type> dslTypeOf(mlir::Type t);
+/// The user's file:line:column of an MLIR location (none if it has none).
+/// File names are kept for the life of the process: compiled kernels and
+/// their error messages point at them.
+SourceLoc sourceLocOf(mlir::Location loc);
 
 /// Verifies `op`; on failure throws `InternalError` (when the IR came from
 /// the DSL, whose own checks should have caught it) or `CompileError`

@@ -25,13 +25,13 @@ using hip::detail::DiagnosticCollector;
 
 namespace hip::tile {
 
-namespace {
 KernelOp onlyKernel(ModuleOp m) {
   auto kernels = m.getOps<KernelOp>();
   if (kernels.empty()) throw InternalError("tile module without a tile.kernel");
   return *kernels.begin();
 }
 
+namespace {
 /// Imports `k` and verifies it: the module compile() works on.
 OwningOpRef<ModuleOp> importVerified(const dsl::Kernel &k, MLIRContext &ctx) {
   OwningOpRef<ModuleOp> m = importKernel(k, ctx);
@@ -90,25 +90,33 @@ struct Prepared {
   std::unique_ptr<MLIRContext> ctx;
   OwningOpRef<ModuleOp> module; // (destroyed before its context)
 };
+OwningOpRef<ModuleOp> prepareIn(const dsl::Kernel &k, MLIRContext &ctx, bool canon,
+                                const Target *target) {
+  OwningOpRef<ModuleOp> m = importVerified(k, ctx);
+  if (canon) canonicalize(*m);
+  if (target && target->backend == Backend::CUDA)
+    hip::detail::gpu::runGpuPasses(onlyKernel(*m), *target);
+  return m;
+}
+
 Prepared prepare(const dsl::Kernel &k, bool canon, const Target *target) {
   Prepared p{createTileContext(), {}};
-  p.module = importVerified(k, *p.ctx);
-  if (canon) canonicalize(*p.module);
-  if (target && target->backend == Backend::CUDA)
-    hip::detail::gpu::runGpuPasses(onlyKernel(*p.module), *target);
+  p.module = prepareIn(k, *p.ctx, canon, target);
   return p;
 }
 } // namespace
+
+OwningOpRef<ModuleOp> prepareForBackend(const dsl::Kernel &k, MLIRContext &ctx,
+                                        const Target &target) {
+  ctx.loadDialect<TileDialect>();
+  return prepareIn(k, ctx, /*canon=*/true, &target);
+}
 
 dsl::Kernel roundTrip(const dsl::Kernel &k, bool canon) {
   Prepared p = prepare(k, canon, nullptr);
   return exportKernel(onlyKernel(*p.module));
 }
 
-dsl::Kernel roundTrip(const dsl::Kernel &k, bool canon, const Target &target) {
-  Prepared p = prepare(k, canon, &target);
-  return exportKernel(onlyKernel(*p.module));
-}
 
 std::string toMLIR(const dsl::Kernel &k, bool canon, bool locations) {
   Prepared p = prepare(k, canon, nullptr);

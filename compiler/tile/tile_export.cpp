@@ -1,20 +1,17 @@
 //===- compiler/tile/tile_export.cpp - tile dialect -> dsl::Kernel --------===//
 //
-// The inverse of tile_import.cpp, so that the existing lowerings compile
-// tile IR whether it was traced or parsed from text. Values are numbered in
-// the order the DSL builder numbers them (kernel arguments; then, op by op,
-// a tile.for's block arguments and body before its results, a tile.if's
-// branches before its results), which makes import -> export reproduce a
-// traced kernel exactly. A splat tile constant becomes the DSL's scalar
-// constant + splat. Each value takes along its hip-axis-info facts
-// (dsl::Kernel::axis; gpu/transforms/AxisInfo.h), run on the tile.kernel
-// before it is exported; a dot, hip-accelerate-dot's plan (its hip.mma
-// attribute) when the kernel went through it.
+// The inverse of tile_import.cpp: tile IR read from text (parseKernels) as
+// the DSL's kernel, and the import -> export round trip the tests check.
+// The backends do not use it: they lower the tile dialect itself. Values are
+// numbered in the order the DSL builder numbers them (kernel arguments; then,
+// op by op, a tile.for's block arguments and body before its results, a
+// tile.if's branches before its results), which makes import -> export
+// reproduce a traced kernel exactly. A splat tile constant becomes the DSL's
+// scalar constant + splat.
 //
 //===----------------------------------------------------------------------===//
 #include "tile.h"
 
-#include "../gpu/transforms/AxisInfo.h"
 #include "../lowering.h"
 
 #include "hip/error.h"
@@ -34,19 +31,6 @@ using hip::dsl::OpKind;
 namespace hip::tile {
 
 namespace {
-
-/// The user's file:line:column of an MLIR location (none if it has none).
-/// File names are kept for the life of the process: compiled kernels and
-/// their error messages point at them.
-SourceLoc sourceLocationOf(Location loc) {
-  auto fl = loc->findInstanceOf<FileLineColLoc>();
-  if (!fl || fl.getFilename().getValue().empty()) return {};
-  static std::mutex mu;
-  static std::set<std::string, std::less<>> files;
-  std::lock_guard<std::mutex> g(mu);
-  const char *file = files.emplace(fl.getFilename().getValue().str()).first->c_str();
-  return SourceLoc(file, fl.getLine(), fl.getColumn());
-}
 
 /// Op name -> DSL op kind, for every kind (the mnemonics are the DSL's names).
 const llvm::StringMap<OpKind> &kindsByName() {
@@ -71,6 +55,45 @@ int64_t toInt64(double v) {
 
 } // namespace
 
+SourceLoc sourceLocOf(Location loc) {
+  auto fl = loc->findInstanceOf<FileLineColLoc>();
+  if (!fl || fl.getFilename().getValue().empty()) return {};
+  static std::mutex mu;
+  static std::set<std::string, std::less<>> files;
+  std::lock_guard<std::mutex> g(mu);
+  const char *file = files.emplace(fl.getFilename().getValue().str()).first->c_str();
+  return SourceLoc(file, fl.getLine(), fl.getColumn());
+}
+
+namespace {
+DType dtypeOf(Type t) {
+  if (t.isInteger(1)) return DType::i1;
+  if (t.isInteger(32)) return DType::i32;
+  if (t.isInteger(64)) return DType::i64;
+  if (t.isF16()) return DType::f16;
+  if (t.isBF16()) return DType::bf16;
+  if (t.isF32()) return DType::f32;
+  if (isa<PtrType>(t)) return DType::ptr;
+  throw InternalError("unsupported element type");
+}
+} // namespace
+
+std::optional<dsl::Type> dslTypeOf(Type t) {
+  dsl::Type out;
+  Type elem = t;
+  if (auto r = dyn_cast<RankedTensorType>(t)) {
+    out.shape.assign(r.getShape().begin(), r.getShape().end());
+    elem = r.getElementType();
+  }
+  try {
+    out.dtype = dtypeOf(elem);
+    if (auto p = dyn_cast<PtrType>(elem)) out.pointee = dtypeOf(p.getPointee());
+  } catch (const InternalError &) {
+    return std::nullopt;
+  }
+  return out;
+}
+
 std::optional<OpKind> kindOf(Operation &op) {
   auto it = kindsByName().find(op.getName().getStringRef());
   if (it == kindsByName().end()) return std::nullopt;
@@ -85,11 +108,18 @@ int64_t constantInt(ConstantOp c) {
   return i.getType().isInteger(1) ? int64_t(i.getValue().getBoolValue()) : i.getInt();
 }
 
+double constantFloat(ConstantOp c) {
+  Attribute v = c.getValue();
+  if (auto dense = dyn_cast<DenseElementsAttr>(v)) v = dense.getSplatValue<Attribute>();
+  if (auto f = dyn_cast<FloatAttr>(v)) return f.getValueAsDouble();
+  return static_cast<double>(constantInt(c));
+}
+
 namespace {
 
 class Exporter {
 public:
-  explicit Exporter(KernelOp kernel) : axis_(kernel) {}
+  Exporter() = default;
 
   dsl::Kernel run(KernelOp kernel) {
     k_.name = kernel.getSymName().str();
@@ -115,40 +145,17 @@ private:
                        op->getName().getStringRef().str() + "' " + msg);
   }
 
-  static DType dtypeOf(Type t) {
-    if (t.isInteger(1)) return DType::i1;
-    if (t.isInteger(32)) return DType::i32;
-    if (t.isInteger(64)) return DType::i64;
-    if (t.isF16()) return DType::f16;
-    if (t.isBF16()) return DType::bf16;
-    if (t.isF32()) return DType::f32;
-    if (isa<PtrType>(t)) return DType::ptr;
-    throw InternalError("unsupported element type");
-  }
-
   dsl::Type typeOf(Type t, Operation *where) {
-    dsl::Type out;
-    Type elem = t;
-    if (auto r = dyn_cast<RankedTensorType>(t)) {
-      out.shape.assign(r.getShape().begin(), r.getShape().end());
-      elem = r.getElementType();
-    }
-    try {
-      out.dtype = dtypeOf(elem);
-      if (auto p = dyn_cast<PtrType>(elem)) out.pointee = dtypeOf(p.getPointee());
-    } catch (const InternalError &) {
-      std::string s;
-      llvm::raw_string_ostream os(s);
-      os << t;
-      fail(where, "has a value of type " + s + ", which the DSL does not have");
-    }
-    return out;
+    if (auto d = dslTypeOf(t)) return *d;
+    std::string s;
+    llvm::raw_string_ostream os(s);
+    os << t;
+    fail(where, "has a value of type " + s + ", which the DSL does not have");
   }
 
   int define(Value v, Operation *where) {
     int id = static_cast<int>(k_.valueTypes.size());
     k_.valueTypes.push_back(typeOf(v.getType(), where));
-    k_.axis.push_back(axis_.get(v));
     ids_[v] = id;
     return id;
   }
@@ -168,7 +175,7 @@ private:
   dsl::Op &emit(dsl::Block &to, OpKind kind, Operation *op) {
     dsl::Op d;
     d.kind = kind;
-    d.loc = sourceLocationOf(op->getLoc());
+    d.loc = sourceLocOf(op->getLoc());
     to.ops.push_back(std::move(d));
     return to.ops.back();
   }
@@ -206,28 +213,20 @@ private:
     case OpKind::TopK:
       d.ints = {intAttr(&op, "k"), op.hasAttr("index_order") ? 1 : 0};
       break;
-    case OpKind::Dot: // hip-accelerate-dot's plan: instruction, warps along M and N
-      if (auto plan = op.getAttrOfType<MmaEncodingAttr>("hip.mma"))
-        d.ints = {plan.getVersion(), plan.getWarpsPerCTA()[0], plan.getWarpsPerCTA()[1]};
-      break;
     default: break;
     }
   }
 
   /// A scalar constant, or a scalar constant and its splat for a tile.
   void constant(ConstantOp c, dsl::Block &to) {
-    Attribute v = c.getValue();
-    auto dense = dyn_cast<DenseElementsAttr>(v);
-    if (dense) v = dense.getSplatValue<Attribute>();
+    bool dense = isa<DenseElementsAttr>(c.getValue());
     dsl::Op &d = emit(to, OpKind::Constant, c);
     d.iconst = constantInt(c);
-    if (auto f = dyn_cast<FloatAttr>(v)) d.fconst = f.getValueAsDouble();
-    else d.fconst = static_cast<double>(d.iconst);
+    d.fconst = constantFloat(c);
     dsl::Type scalar = typeOf(c.getType(), c);
     scalar.shape.clear();
     int id = static_cast<int>(k_.valueTypes.size());
     k_.valueTypes.push_back(scalar);
-    k_.axis.push_back(hip::detail::gpu::AxisInfoAnalysis::ofConstant(d.iconst));
     d.results = {id};
     if (!dense) {
       ids_[c.getResult()] = id;
@@ -238,13 +237,12 @@ private:
     s.results = {define(c.getResult(), c)};
   }
 
-  hip::detail::gpu::AxisInfoAnalysis axis_;
   dsl::Kernel k_;
   llvm::DenseMap<Value, int> ids_;
 };
 
 } // namespace
 
-dsl::Kernel exportKernel(KernelOp op) { return Exporter(op).run(op); }
+dsl::Kernel exportKernel(KernelOp op) { return Exporter().run(op); }
 
 } // namespace hip::tile

@@ -42,11 +42,11 @@ struct TileToLLVMPass : PassWrapper<TileToLLVMPass, OperationPass<ModuleOp>> {
       try {
         Target t = parseTarget(target);
         if (t.backend == Backend::CUDA) hip::detail::gpu::runGpuPasses(kernel, t);
-        dsl::Kernel k = exportKernel(kernel);
+        std::string name = kernel.getSymName().str();
         hip::detail::Lowered low = t.backend == Backend::CUDA
-                                  ? hip::detail::lowerToGpu(k, t, getContext())
-                                  : hip::detail::lowerToCpu(k, getContext());
-        hip::detail::lowerToLLVMDialect(*low.module, k.name, t);
+                                  ? hip::detail::lowerToGpu(kernel, t)
+                                  : hip::detail::lowerToCpu(kernel);
+        hip::detail::lowerToLLVMDialect(*low.module, name, t);
         for (Operation &op : llvm::make_early_inc_range(*low.module->getBody()))
           op.moveBefore(kernel);
         kernel.erase();

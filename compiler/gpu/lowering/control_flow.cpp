@@ -12,39 +12,39 @@ namespace hip::detail::gpu {
 const Layout *GpuLowering::sliceParent(int v, int depth) {
   auto d = allDefs_.find(v);
   if (d == allDefs_.end() || depth > 12) return nullptr;
-  const dsl::Op &op = *d->second;
-  if ((op.kind == OpKind::ReduceMax || op.kind == OpKind::ReduceSum ||
-       op.kind == OpKind::ReduceMin) &&
-      ty(op.operands[0]).shape.size() == 2 && op.ints[0] == 1 && fromDot(op.operands[0], 0)) {
-    auto &sh = ty(op.operands[0]).shape;
-    return mma(sh[0], sh[1], op.loc);
+  Operation *op = d->second;
+  if ((kind(op) == OpKind::ReduceMax || kind(op) == OpKind::ReduceSum ||
+       kind(op) == OpKind::ReduceMin) &&
+      ty(arg(op, 0)).shape.size() == 2 && intAttr(op, "axis") == 1 && fromDot(arg(op, 0))) {
+    auto &sh = ty(arg(op, 0)).shape;
+    return mma(sh[0], sh[1], srcLoc(op));
   }
-  if (!(op.kind >= OpKind::Add && op.kind <= OpKind::AddPtr)) return nullptr;
-  for (int o : op.operands)
+  if (!(kind(op) >= OpKind::Add && kind(op) <= OpKind::AddPtr)) return nullptr;
+  for (int o : args(op))
     if (const Layout *p = sliceParent(o, depth + 1)) return p;
   return nullptr;
 }
 
-const Layout *GpuLowering::carriedLayout(const dsl::Op &forOp, size_t i, Location loc) {
-  int init = forOp.operands[3 + i];
+const Layout *GpuLowering::carriedLayout(Operation *forOp, size_t i, Location loc) {
+  int init = arg(forOp, 3 + i);
   const dsl::Type &t = ty(init);
   if (!t.isTile()) return nullptr;
   const TileVal &v = val(init);
   if (v.layout && !v.splat) return v.layout;
   // A row statistic of a dot result (softmax's max and sum) stays in the
   // rows of the dot's mma layout.
-  int yielded = forOp.regions[0]->ops.back().operands[i];
+  int yielded = arg(body(forOp).getTerminator(), unsigned(i));
   if (chained_ && t.shape.size() == 1)
     if (const Layout *p = sliceParent(yielded, 0))
       if (p->S0 == t.shape[0]) return rowsOf(p, Layout::Slice);
   // An accumulator rescaled before the dot (softmax's acc * alpha) too.
-  if (chained_ && t.shape.size() == 2 && fromDot(yielded, 0))
-    return mma(t.shape[0], t.shape[1], forOp.loc);
+  if (chained_ && t.shape.size() == 2 && fromDot(yielded))
+    return mma(t.shape[0], t.shape[1], srcLoc(forOp));
   // A splat init that feeds a dot accumulator lives in the mma layout.
-  int arg = forOp.regions[0]->args[1 + i];
-  for (const dsl::Op &op : forOp.regions[0]->ops)
-    if (op.kind == OpKind::Dot && op.operands[2] == arg)
-      return mma(t.shape[0], t.shape[1], op.loc);
+  int iterArg = id(body(forOp).getArgument(unsigned(1 + i)));
+  for (Operation &op : body(forOp))
+    if (kind(&op) == OpKind::Dot && arg(&op, 2) == iterArg)
+      return mma(t.shape[0], t.shape[1], srcLoc(&op));
   return defaultLayout(t);
 }
 
@@ -61,130 +61,46 @@ std::vector<Value> GpuLowering::flatten(const std::vector<int> &ids,
   return out;
 }
 
-std::optional<GpuLowering::Pipeline> GpuLowering::planPipeline(const dsl::Op &op) {
-  auto it = k_.config.find("num_stages");
-  int stages = it == k_.config.end() ? 1 : static_cast<int>(it->second);
-  if (stages < 2) return std::nullopt;
-  const dsl::Block &blk = *op.regions[0];
-  std::map<int, const dsl::Op *> def;
-  for (const dsl::Op &o : blk.ops)
-    for (int r : o.results) def[r] = &o;
+std::optional<GpuLowering::Pipeline> GpuLowering::planPipeline(Operation *op) {
+  // hip-pipeline's choice (transforms/Pipeline.h): the copies, in order, their
+  // buffers' layouts, the deferred dots and the copies' address slice.
+  auto marks = op->getAttrOfType<DictionaryAttr>("hip.pipeline");
+  if (!marks) return std::nullopt;
+  Block &blk = body(op);
   Pipeline plan;
-  plan.stages = stages;
-  // 1. Loads of 2-byte tiles whose only use is as an operand of a dot of
-  //    this body (B may be a transpose of such a load that only the dot
-  //    reads). The other operand may come from registers or be a loop
-  //    invariant (attention's P and Q).
-  std::set<const dsl::Op *> swizzled; // B operands of wgmma dots
-  for (const dsl::Op &o : blk.ops) {
-    if (o.kind != OpKind::Dot) continue;
-    std::vector<const dsl::Op *> ls;
-    for (int i = 0; i < 2; ++i) {
-      int x = o.operands[i];
-      if (i == 1 && transB_.count(x) && def.count(x)) x = def[x]->operands[0];
-      auto d = def.find(x);
-      if (d != def.end() && d->second->kind == OpKind::Load && uses_[x] == 1 &&
-          dsl::dtypeBytes(ty(x).dtype) == 2) {
-        ls.push_back(d->second);
-        // wgmma reads B, and A when its rows hold whole 64-column swizzle
-        // groups, from the swizzled layout through descriptors.
-        if (wgmmaDot(o) && (i == 1 || ty(x).shape[1] % 64 == 0)) swizzled.insert(d->second);
-      }
+  plan.stages = static_cast<int>(marks.getAs<IntegerAttr>("stages").getInt());
+  plan.ahead = static_cast<int>(marks.getAs<IntegerAttr>("ahead").getInt());
+  std::map<int64_t, Operation *> copies;
+  std::set<Operation *> swizzled;
+  Operation *yield = blk.getTerminator();
+  for (Operation &o : blk) {
+    if (auto n = o.getAttrOfType<IntegerAttr>("hip.copy")) {
+      copies[n.getInt()] = &o;
+      if (o.getAttrOfType<tile::SharedEncodingAttr>("hip.shared").getMaxPhase() > 1)
+        swizzled.insert(&o);
     }
-    plan.loads.insert(plan.loads.end(), ls.begin(), ls.end());
-  }
-  if (plan.loads.empty()) return std::nullopt;
-  // Deferred wgmma dots: a dot whose result is only yielded (an accumulator
-  // carried by the loop: the matmul's, attention's P V) may stay in flight
-  // into the next iteration, overlapping that iteration's waits, barrier,
-  // copies and first dot. The operands must not change while it runs: B
-  // from a pipeline stage, A from one too or computed from a dot of this body
-  // that is waited for (attention's P: the next iteration's P is computed
-  // after that dot's wait, which completes the deferred group too). The
-  // stage a deferred dot reads is refilled one iteration later than usual:
-  // copies run stages - 2 ahead, and each iteration begins with wait_group 1
-  // (every group but the newest done) before its barrier, so the stage
-  // written at iteration i, that of i - 2, is no longer read by any warp.
-  plan.ahead = stages - 1;
-  const dsl::Op &yield = blk.ops.back();
-  auto swz = [&](int x) {
-    if (transB_.count(x) && def.count(x)) x = def[x]->operands[0];
-    return def.count(x) && swizzled.count(def[x]) > 0;
-  };
-  // Not in a loop of at most two iterations known when traced (attention's
-  // sink): LLVM unrolls it, and ptxas then takes the wait_group 1 for a group
-  // left running into code that rewrites its registers and serializes every
-  // wgmma of the kernel (C7515).
-  auto constOf = [&](int v) -> std::optional<int64_t> {
-    auto d = allDefs_.find(v);
-    if (d == allDefs_.end() || d->second->kind != OpKind::Constant) return std::nullopt;
-    return d->second->iconst;
-  };
-  auto cLo = constOf(op.operands[0]), cHi = constOf(op.operands[1]),
-       cStep = constOf(op.operands[2]);
-  bool shortLoop = cLo && cHi && cStep && *cStep > 0 && (*cHi - *cLo + *cStep - 1) / *cStep <= 2;
-  std::set<const dsl::Op *> waited; // wgmma dots of the body that wait at once
-  for (const dsl::Op &o : blk.ops) {
-    if (o.kind != OpKind::Dot) continue;
-    int r = o.results[0];
-    size_t c = 0;
-    while (c < yield.operands.size() && yield.operands[c] != r) ++c;
-    std::function<bool(int, int)> fromWaited = [&](int v, int depth) {
-      auto d = def.find(v);
-      if (d == def.end() || depth > 16) return false;
-      if (waited.count(d->second)) return true;
-      for (int x : d->second->operands)
-        if (fromWaited(x, depth + 1)) return true;
-      return false;
-    };
-    bool defer = stages >= 3 && !shortLoop && wgmmaDot(o) && swz(o.operands[1]) && uses_[r] == 1 &&
-                 c < yield.operands.size() &&
-                 (swz(o.operands[0]) || fromWaited(o.operands[0], 0));
-    if (defer) {
+    if (o.hasAttr("hip.copy_slice")) plan.slice.push_back(&o);
+    if (o.hasAttr("hip.defer")) {
       plan.deferDots.insert(&o);
+      size_t c = 0;
+      while (c < yield->getNumOperands() && yield->getOperand(unsigned(c)) != o.getResult(0)) ++c;
       plan.deferCarried.push_back(c);
-    } else if (wgmmaDot(o)) {
-      waited.insert(&o);
     }
   }
-  if (!plan.deferDots.empty()) plan.ahead = stages - 2;
-  // 2. The ops computing their addresses and masks: pure ops of this body
-  //    that depend on the induction variable and loop invariants only.
-  std::set<int> carried(blk.args.begin() + 1, blk.args.end());
-  std::set<const dsl::Op *> slice;
-  bool ok = true;
-  std::function<void(int)> visit = [&](int v) {
-    if (carried.count(v)) ok = false;
-    auto d = def.find(v);
-    if (d == def.end() || slice.count(d->second)) return;
-    const dsl::Op *o = d->second;
-    // Loads of indices and gathers from loop invariants may address the
-    // copies (gathered rows): they run with the copies, num_stages - 1
-    // iterations ahead of the dot that reads the rows.
-    if (!o->regions.empty() || o->kind == OpKind::Dot ||
-        (o->kind >= OpKind::ReduceSum && o->kind < OpKind::Gather))
-      ok = false;
-    slice.insert(o);
-    for (int x : o->operands) visit(x);
-  };
-  for (const dsl::Op *l : plan.loads)
-    for (int x : l->operands) visit(x);
-  if (!ok) return std::nullopt;
-  for (const dsl::Op &o : blk.ops)
-    if (slice.count(&o)) plan.slice.push_back(&o);
+  for (auto &[n, l] : copies) plan.loads.push_back(l);
   // 3. One buffer per load and stage, rows padded by 8 halfs; wgmma's B
   //    operands in the swizzled layout (ld 0), 1024-byte aligned (the
   //    swizzle pattern repeats every 8 rows of 128 bytes).
   size_t off = tempBase_;
-  for (const dsl::Op *l : plan.loads) {
-    auto [R, C] = view2d(ty(l->results[0]).shape);
+  for (Operation *l : plan.loads) {
+    auto [R, C] = view2d(ty(res(l, 0)).shape);
     bool swz = swizzled.count(l) > 0;
     if (swz) off = (off + 1023) / 1024 * 1024;
     plan.ld.push_back(swz ? 0 : C + 8);
     plan.base.push_back(off);
     plan.stageBytes.push_back(swz ? size_t(R * C * 2 + 1023) / 1024 * 1024
                                   : size_t(R * (C + 8) * 2 + 127) / 128 * 128);
-    off += plan.stageBytes.back() * size_t(stages);
+    off += plan.stageBytes.back() * size_t(plan.stages);
   }
   plan.end = off;
   return plan;
@@ -194,17 +110,19 @@ std::optional<GpuLowering::Pipeline> GpuLowering::planPipeline(const dsl::Op &op
 bool GpuLowering::isZero(int id) {
   auto d = defs_.find(id);
   if (d == defs_.end()) return false;
-  const dsl::Op *op = d->second;
-  if (op->kind == OpKind::Splat) return isZero(op->operands[0]);
-  return op->kind == OpKind::Constant && op->fconst == 0 && op->iconst == 0;
+  Operation *op = d->second;
+  if (kind(op) == OpKind::Splat) return isZero(arg(op, 0));
+  auto c = dyn_cast<tile::ConstantOp>(op);
+  return c && tile::constantFloat(c) == 0 && tile::constantInt(c) == 0;
 }
 
 bool GpuLowering::issueCopies(const Pipeline &plan, Value iv, Value hi, Value stage,
-                              const dsl::Block &blk, Location loc) {
-  vals_[blk.args[0]] = withFacts(TileVal{nullptr, false, {iv}}, blk.args[0]);
-  for (const dsl::Op *o : plan.slice) lowerOp(*o);
-  for (const dsl::Op *l : plan.loads) {
-    const TileVal &p = val(l->operands[0]);
+                              Block &blk, Location loc) {
+  int ivId = id(blk.getArgument(0));
+  vals_[ivId] = withFacts(TileVal{nullptr, false, {iv}}, ivId);
+  for (Operation *o : plan.slice) lowerOp(o);
+  for (Operation *l : plan.loads) {
+    const TileVal &p = val(arg(l, 0));
     const Layout *lay = p.layout;
     if (!lay || lay->kind != Layout::Blocked || lay->wrap1 || lay->s1 % 8 != 0 ||
         vectorWidth(p, nullptr, 2) != 8)
@@ -213,24 +131,24 @@ bool GpuLowering::issueCopies(const Pipeline &plan, Value iv, Value hi, Value st
   Value inRange = mk<arith::CmpIOp>(b_, loc, arith::CmpIPredicate::slt, iv, hi);
   Value sBase = mk<LLVM::PtrToIntOp>(b_, loc, b_.getI32Type(), smemBase_);
   for (size_t n = 0; n < plan.loads.size(); ++n) {
-    const dsl::Op &l = *plan.loads[n];
-    const TileVal &p = val(l.operands[0]);
+    Operation *l = plan.loads[n];
+    const TileVal &p = val(arg(l, 0));
     const Layout *lay = p.layout;
-    bool masked = l.operands.size() > 1;
+    bool masked = l->getNumOperands() > 1;
     TileVal mask, other;
     if (masked) {
-      mask = convert(l.operands[1], lay, loc);
-      other = convert(l.operands[2], lay, loc);
+      mask = convert(arg(l, 1), lay, loc);
+      other = convert(arg(l, 2), lay, loc);
     }
-    Type et = regType(ty(l.results[0]).dtype);
-    bool prefixMask = masked && std::max(mask.prefix, mask.cst) >= 8 && isZero(l.operands[2]);
+    Type et = regType(ty(res(l, 0)).dtype);
+    bool prefixMask = masked && std::max(mask.prefix, mask.cst) >= 8 && isZero(arg(l, 2));
     Value stageOff = add(c32(int64_t(plan.base[n])),
                          mul(stage, c32(int64_t(plan.stageBytes[n])), loc), loc);
     for (size_t g = 0; g < p.regs.size(); g += 8) {
       auto [i, j] = coords(lay, g, loc);
       Value dst = add(stageOff,
                       plan.ld[n] ? mul(add(mul(i, c32(plan.ld[n]), loc), j, loc), c32(2), loc)
-                                 : swizzledOffset(i, j, view2d(ty(l.results[0]).shape).first, loc),
+                                 : swizzledOffset(i, j, view2d(ty(res(l, 0)).shape).first, loc),
                       loc);
       Value src = mk<LLVM::PtrToIntOp>(b_, loc, b_.getI64Type(), p.regs[g]);
       auto cpAsync = [&](Value srcBytes) {
@@ -268,7 +186,7 @@ bool GpuLowering::issueCopies(const Pipeline &plan, Value iv, Value hi, Value st
       b_.setInsertionPoint(ifOp.thenBlock()->getTerminator());
       cpAsync(c32(16));
       b_.setInsertionPoint(ifOp.elseBlock()->getTerminator());
-      std::vector<Value> ptrs = groupPointers(p.regs[g], 8, ty(l.results[0]).dtype, loc), got;
+      std::vector<Value> ptrs = groupPointers(p.regs[g], 8, ty(res(l, 0)).dtype, loc), got;
       for (int e = 0; e < 8; ++e)
         got.push_back(loadGroup(ArrayRef<Value>(ptrs).slice(e, 1), ArrayRef<Value>(m).slice(e, 1),
                                 ArrayRef<Value>(other.regs).slice(g + e, 1), et, 2, loc)[0]);
@@ -279,11 +197,11 @@ bool GpuLowering::issueCopies(const Pipeline &plan, Value iv, Value hi, Value st
   return true;
 }
 
-void GpuLowering::lowerFor(const dsl::Op &op, Location loc) {
-  size_t nc = op.results.size();
-  const dsl::Block &blk = *op.regions[0];
-  Value lo = val(op.operands[0]).regs[0], hi = val(op.operands[1]).regs[0];
-  Value step = val(op.operands[2]).regs[0];
+void GpuLowering::lowerFor(Operation *op, Location loc) {
+  size_t nc = op->getNumResults();
+  Block &blk = body(op);
+  Value lo = val(arg(op, 0)).regs[0], hi = val(arg(op, 1)).regs[0];
+  Value step = val(arg(op, 2)).regs[0];
   std::vector<const Layout *> ls;
   for (size_t i = 0; i < nc; ++i) ls.push_back(carriedLayout(op, i, loc));
   size_t tempBefore = tempBase_;
@@ -316,22 +234,23 @@ void GpuLowering::lowerFor(const dsl::Op &op, Location loc) {
   // of iteration i - 1: every warp read that stage before the barrier of
   // iteration i - 1, so they need no barrier of their own. Its wait then
   // covers tile i + 1 (S - 1 groups from the prologue, i + 1 from the loop).
-  const dsl::Op *aheadDot = nullptr;
+  Operation *aheadDot = nullptr;
   std::vector<Value> frags0;
   if (plan && plan->loads.size() == 2 && plan->deferDots.empty()) {
-    for (const dsl::Op &o : blk.ops)
-      if (o.kind == OpKind::Dot && o.operands[0] == plan->loads[0]->results[0] &&
-          o.operands[1] == plan->loads[1]->results[0] && plan->ld[1] != 0)
+    for (Operation &o : blk)
+      if (kind(&o) == OpKind::Dot && arg(&o, 0) == res(plan->loads[0], 0) &&
+          arg(&o, 1) == res(plan->loads[1], 0) && plan->ld[1] != 0)
         aheadDot = &o;
   }
   if (aheadDot) {
     Ptx("cp.async.wait_group " + std::to_string(plan->stages - 2) + ";").emit(b_, loc);
     barrier(loc);
-    frags0 = loadFrags(dotGeom(*aheadDot, loc), c32(int64_t(plan->base[0])), plan->ld[0],
+    frags0 = loadFrags(dotGeom(aheadDot, loc), c32(int64_t(plan->base[0])), plan->ld[0],
                        c32(int64_t(plan->base[1])), plan->ld[1], 0, loc);
   }
   if (!pending_.empty()) flushPending(loc); // groups of an enclosing loop: done before this one
-  std::vector<int> inits(op.operands.begin() + 3, op.operands.end());
+  std::vector<int> inits = args(op);
+  inits.erase(inits.begin(), inits.begin() + 3);
   std::vector<Value> flat = flatten(inits, ls, loc);
   size_t nflat = flat.size();
   if (plan) flat.push_back(c32(0)); // the stage this iteration reads
@@ -356,7 +275,8 @@ void GpuLowering::lowerFor(const dsl::Op &op, Location loc) {
   }
   auto loop = mk<scf::ForOp>(b_, loc, lo, hi, step, flat);
   loops_.push_back(loop);
-  for (int a : blk.args) depth_[a] = int(loops_.size());
+  std::vector<int> bodyArgs = blockArgs(blk);
+  for (int a : bodyArgs) depth_[a] = int(loops_.size());
   auto unflatten = [&](ValueRange regs, const std::vector<int> &ids) {
     size_t pos = 0;
     for (size_t i = 0; i < nc; ++i) {
@@ -389,7 +309,7 @@ void GpuLowering::lowerFor(const dsl::Op &op, Location loc) {
       if (!issueCopies(*plan, ivNext, hi, wstage, blk, loc))
         throw InternalError("pipelined loop: copies failed after the prologue succeeded");
       for (size_t n = 0; n < plan->loads.size(); ++n)
-        pipe_[plan->loads[n]->results[0]] = {
+        pipe_[res(plan->loads[n], 0)] = {
             add(c32(int64_t(plan->base[n])), mul(stage, c32(int64_t(plan->stageBytes[n])), loc), loc),
             plan->ld[n]};
       if (aheadDot) {
@@ -404,21 +324,21 @@ void GpuLowering::lowerFor(const dsl::Op &op, Location loc) {
                                  {}};
       }
     }
-    vals_[blk.args[0]] = withFacts(TileVal{nullptr, false, {iv}}, blk.args[0]);
-    unflatten(loop.getRegionIterArgs(), std::vector<int>(blk.args.begin() + 1, blk.args.end()));
-    std::set<const dsl::Op *> outerDefer = std::move(deferDots_);
+    vals_[bodyArgs[0]] = withFacts(TileVal{nullptr, false, {iv}}, bodyArgs[0]);
+    unflatten(loop.getRegionIterArgs(), std::vector<int>(bodyArgs.begin() + 1, bodyArgs.end()));
+    std::set<Operation *> outerDefer = std::move(deferDots_);
     std::set<int> outerResults = std::move(deferResults_);
-    deferDots_ = plan ? plan->deferDots : std::set<const dsl::Op *>{};
+    deferDots_ = plan ? plan->deferDots : std::set<Operation *>{};
     deferResults_.clear();
-    for (const dsl::Op *d : deferDots_) deferResults_.insert(d->results[0]);
+    for (Operation *d : deferDots_) deferResults_.insert(res(d, 0));
     // The previous iteration's deferred groups, newest last.
     if (plan)
       for (size_t k = 0; k < plan->deferCarried.size(); ++k)
-        pending_[blk.args[1 + plan->deferCarried[k]]] =
+        pending_[bodyArgs[1 + plan->deferCarried[k]]] =
             groupSeq_ - int64_t(plan->deferCarried.size() - k);
-    for (size_t i = 0; i + 1 < blk.ops.size(); ++i) lowerOp(blk.ops[i]);
+    for (Operation &o : blk.without_terminator()) lowerOp(&o);
     keepPending_ = true; // the deferred groups carry on into the next iteration
-    std::vector<Value> next = flatten(blk.ops.back().operands, ls, loc);
+    std::vector<Value> next = flatten(args(blk.getTerminator()), ls, loc);
     keepPending_ = false;
     // Nothing else may run past the iteration (its stage is refilled).
     for (auto it = pending_.begin(); it != pending_.end();)
@@ -443,27 +363,27 @@ void GpuLowering::lowerFor(const dsl::Op &op, Location loc) {
     hoistedFrags_.erase(it->first);
     it = hoistDepth_.erase(it);
   }
-  unflatten(loop.getResults(), op.results);
+  unflatten(loop.getResults(), results(op));
   if (guard) {
     // The last iteration's groups, before the stages are reused.
     for (size_t k = 0; k < plan->deferCarried.size(); ++k)
-      pending_[op.results[plan->deferCarried[k]]] =
+      pending_[res(op, unsigned(plan->deferCarried[k]))] =
           groupSeq_ - int64_t(plan->deferCarried.size() - k);
     flushPending(loc);
     std::vector<Value> out;
-    for (int r : op.results) out.insert(out.end(), vals_[r].regs.begin(), vals_[r].regs.end());
+    for (int r : results(op)) out.insert(out.end(), vals_[r].regs.begin(), vals_[r].regs.end());
     mk<scf::YieldOp>(b_, loc, out);
     b_.setInsertionPointAfter(guard);
-    unflatten(guard.getResults(), op.results);
+    unflatten(guard.getResults(), results(op));
   }
   if (plan) {
     // Copies of the iterations past the end may still be landing.
     Ptx("cp.async.wait_all;").emit(b_, loc);
     barrier(loc);
     for (size_t n = 0; n < plan->loads.size(); ++n) {
-      pipe_.erase(plan->loads[n]->results[0]);
-      pipelined_.insert(plan->loads[n]->results[0]);
-      if (!plan->ld[n]) swizzled_.insert(plan->loads[n]->results[0]);
+      pipe_.erase(res(plan->loads[n], 0));
+      pipelined_.insert(res(plan->loads[n], 0));
+      if (!plan->ld[n]) swizzled_.insert(res(plan->loads[n], 0));
     }
     tempBase_ = savedTemp;
   }
@@ -472,15 +392,15 @@ void GpuLowering::lowerFor(const dsl::Op &op, Location loc) {
   tempBase_ = tempBefore;
 }
 
-std::vector<int> GpuLowering::stageLoopInvariantA(const dsl::Block &body, Location loc) {
+std::vector<int> GpuLowering::stageLoopInvariantA(Block &loopBody, Location loc) {
   std::vector<int> own;
-  auto it = k_.config.find("dot_a_shared");
-  if (it == k_.config.end() || it->second == 0) return own;
-  std::function<void(const dsl::Block &)> visit = [&](const dsl::Block &blk) {
-    for (const dsl::Op &o : blk.ops) {
-      for (const auto &r : o.regions) visit(*r);
-      if (o.kind != OpKind::Dot || wgmmaDot(o)) continue;
-      int a = o.operands[0];
+  auto it = config_.find("dot_a_shared");
+  if (it == config_.end() || it->second == 0) return own;
+  std::function<void(Block &)> visit = [&](Block &blk) {
+    for (Operation &o : blk) {
+      for (Region &r : o.getRegions()) visit(r.front());
+      if (kind(&o) != OpKind::Dot || wgmmaDot(&o)) continue;
+      int a = arg(&o, 0);
       if (sharedA_.count(a) || !vals_.count(a)) continue; // (defined in the loop)
       const TileVal &in = vals_.at(a);
       const dsl::Type &at = ty(a);
@@ -494,7 +414,7 @@ std::vector<int> GpuLowering::stageLoopInvariantA(const dsl::Block &body, Locati
       own.push_back(a);
     }
   };
-  visit(body);
+  visit(loopBody);
   if (!own.empty()) barrier(loc);
   return own;
 }
@@ -504,11 +424,11 @@ std::vector<int> GpuLowering::stageLoopInvariantA(const dsl::Block &body, Locati
 /// shared buffer here, before the loop, between two barriers; the gathers in
 /// the loop then only read it: no write and no barrier per iteration. The
 /// buffers sit below the loop's temporaries (tempBase_ is raised past them).
-std::vector<int> GpuLowering::hoistGatherSources(const dsl::Block &body, Location loc) {
+std::vector<int> GpuLowering::hoistGatherSources(Block &loopBody, Location loc) {
   std::vector<int> own;
-  for (const dsl::Op &o : body.ops) {
-    if (o.kind != OpKind::Gather) continue;
-    int s = o.operands[0];
+  for (Operation &o : loopBody) {
+    if (kind(&o) != OpKind::Gather) continue;
+    int s = arg(&o, 0);
     if (gatherSrc_.count(s) || !vals_.count(s)) continue; // (not yet lowered: defined in the loop)
     const TileVal &in = vals_.at(s);
     if (in.splat || !in.layout) continue;
@@ -523,33 +443,33 @@ std::vector<int> GpuLowering::hoistGatherSources(const dsl::Block &body, Locatio
   return own;
 }
 
-void GpuLowering::lowerIf(const dsl::Op &op, Location loc) {
+void GpuLowering::lowerIf(Operation *op, Location loc) {
   // A wait inside a branch would not dominate the uses after the if.
   flushPending(loc);
-  size_t nr = op.results.size();
+  size_t nr = op->getNumResults();
   std::vector<const Layout *> ls;
   for (size_t i = 0; i < nr; ++i)
-    ls.push_back(ty(op.results[i]).isTile() ? defaultLayout(ty(op.results[i])) : nullptr);
+    ls.push_back(ty(res(op, i)).isTile() ? defaultLayout(ty(res(op, i))) : nullptr);
   std::vector<Type> types;
   for (size_t i = 0; i < nr; ++i) {
     size_t n = ls[i] ? ls[i]->numRegs() : 1;
-    Type t = regType(ty(op.results[i]).dtype);
+    Type t = regType(ty(res(op, i)).dtype);
     types.insert(types.end(), n, t);
   }
-  auto ifOp = mk<scf::IfOp>(b_, loc, types, val(op.operands[0]).regs[0], true);
+  auto ifOp = mk<scf::IfOp>(b_, loc, types, val(arg(op, 0)).regs[0], true);
   for (int br = 0; br < 2; ++br) {
     OpBuilder::InsertionGuard g(b_);
     enterEmptyBlock(b_, br == 0 ? ifOp.thenBlock() : ifOp.elseBlock());
-    const dsl::Block &src = *op.regions[br];
-    for (size_t i = 0; i + 1 < src.ops.size(); ++i) lowerOp(src.ops[i]);
-    mk<scf::YieldOp>(b_, loc, flatten(src.ops.back().operands, ls, loc));
+    Block &src = body(op, unsigned(br));
+    for (Operation &o : src.without_terminator()) lowerOp(&o);
+    mk<scf::YieldOp>(b_, loc, flatten(args(src.getTerminator()), ls, loc));
   }
   size_t pos = 0;
   for (size_t i = 0; i < nr; ++i) {
     size_t n = ls[i] ? ls[i]->numRegs() : 1;
     TileVal v{ls[i], false, {}};
     for (size_t r = 0; r < n; ++r) v.regs.push_back(ifOp.getResult(pos++));
-    vals_[op.results[i]] = v;
+    vals_[res(op, i)] = v;
   }
 }
 

@@ -32,26 +32,26 @@ void GpuLowering::stageRows(const TileVal &v, const dsl::Type &t, int64_t ld, si
   }
 }
 
-void GpuLowering::lowerDot(const dsl::Op &op, Location loc) {
-  const dsl::Type &at = ty(op.operands[0]), &bt = ty(op.operands[1]);
+void GpuLowering::lowerDot(Operation *op, Location loc) {
+  const dsl::Type &at = ty(arg(op, 0)), &bt = ty(arg(op, 1));
   int64_t M = at.shape[0], K = at.shape[1], N = bt.shape[1];
   if (at.dtype == DType::f32)
     throw CompileError("dot() of f32 tiles is not supported on the GPU backend (cast the "
                        "operands to bf16 or f16)",
-                       op.loc);
+                       srcLoc(op));
   if (K % 16 != 0)
     throw CompileError("dot() inner dimension " + std::to_string(K) +
                            " must be a multiple of 16 for mma.sync",
-                       op.loc);
+                       srcLoc(op));
   const Layout *cl = dotLayout(op);
   // The accumulator in the mma layout first: moving it may use the same
   // temporary shared memory as the operand staging below.
   // A deferred wgmma chains on its predecessor's accumulator while that
   // group still runs (the hardware orders them); any other use waits.
-  bool chain = wgmmaDot(op) && pending_.count(op.operands[2]) && uses_[op.operands[2]] == 1 &&
-               vals_.at(op.operands[2]).layout == cl;
-  TileVal acc = chain ? vals_.at(op.operands[2]) : convert(op.operands[2], cl, loc);
-  if (chain) pending_.erase(op.operands[2]); // done when this dot's group is
+  bool chain = wgmmaDot(op) && pending_.count(arg(op, 2)) && uses_[arg(op, 2)] == 1 &&
+               vals_.at(arg(op, 2)).layout == cl;
+  TileVal acc = chain ? vals_.at(arg(op, 2)) : convert(arg(op, 2), cl, loc);
+  if (chain) pending_.erase(arg(op, 2)); // done when this dot's group is
   // Where the operands come from:
   //  A: registers (the 16-bit accumulator of a previous dot whose warps own
   //     the same rows: the FlashAttention-2 repack), fragments loaded once
@@ -59,9 +59,9 @@ void GpuLowering::lowerDot(const dsl::Op &op, Location loc) {
   //     loop's stage, or staged here;
   //  B: a pipelined stage or staged here, either [K][N] (ldmatrix .trans) or,
   //     for dot(a, trans(x)), x's rows [N][K] (ldmatrix without .trans).
-  int aId = op.operands[0], bId = op.operands[1];
+  int aId = arg(op, 0), bId = arg(op, 1);
   bool bRows = transB_.count(bId) > 0;
-  int bSrc = bRows ? allDefs_.at(bId)->operands[0] : bId;
+  int bSrc = bRows ? arg(allDefs_.at(bId), 0) : bId;
   const TileVal *av = vals_.count(aId) ? &val(aId) : nullptr;
   bool aRegs = av && av->layout && !av->splat && av->layout->kind == Layout::Mma &&
                av->layout->wn == 1 && cl->wn == 1 && av->layout->wm == cl->wm &&
@@ -130,7 +130,7 @@ void GpuLowering::lowerDot(const dsl::Op &op, Location loc) {
   std::string mmaText = std::string("mma.sync.aligned.m16n8k16.row.col.f32.") +
                         (at.dtype == DType::bf16 ? "bf16.bf16" : "f16.f16") +
                         ".f32 {$o0,$o1,$o2,$o3}, {$i0,$i1,$i2,$i3}, {$i4,$i5}, {$i6,$i7,$i8,$i9};";
-  bool ahead = prefetch_ && prefetch_->dot == &op;
+  bool ahead = prefetch_ && prefetch_->dot == op;
   // The fragments of k-step kk + 1 are loaded before the mma.sync of step
   // kk, so shared-memory latency overlaps the tensor cores. In a loop with
   // fragment prefetch, step 0 came from the previous iteration and the last
@@ -162,7 +162,7 @@ void GpuLowering::lowerDot(const dsl::Op &op, Location loc) {
   }
   acc.layout = cl;
   acc.splat = false;
-  vals_[op.results[0]] = acc;
+  vals_[res(op, 0)] = acc;
 }
 
 /// The A fragments of k-step kk from a 16-bit tile in the mma accumulator
@@ -214,8 +214,8 @@ std::vector<Value> GpuLowering::hoistedFragsA(int a, const DotGeom &g, int64_t K
   return all;
 }
 
-GpuLowering::DotGeom GpuLowering::dotGeom(const dsl::Op &op, Location loc) {
-  const dsl::Type &at = ty(op.operands[0]), &bt = ty(op.operands[1]);
+GpuLowering::DotGeom GpuLowering::dotGeom(Operation *op, Location loc) {
+  const dsl::Type &at = ty(arg(op, 0)), &bt = ty(arg(op, 1));
   DotGeom g;
   g.M = at.shape[0], g.K = at.shape[1], g.N = bt.shape[1];
   g.cl = dotLayout(op);

@@ -20,8 +20,10 @@
 
 namespace hip::detail::gpu {
 
-bool GpuLowering::wgmmaDot(const dsl::Op &op) const {
-  return op.kind == OpKind::Dot && op.ints.size() == 3 && op.ints[0] == 3;
+bool GpuLowering::wgmmaDot(Operation *op) const {
+  if (kind(op) != OpKind::Dot) return false;
+  auto plan = op->getAttrOfType<tile::MmaEncodingAttr>("hip.mma");
+  return plan && plan.getVersion() == 3;
 }
 
 Value GpuLowering::swizzledOffset(Value i, Value j, int64_t R, Location loc) {
@@ -53,17 +55,17 @@ std::vector<Value> GpuLowering::wgmmaWait(ArrayRef<Value> regs, int pending, Loc
                     loc);
 }
 
-void GpuLowering::lowerDotWgmma(const dsl::Op &op, TileVal acc,
+void GpuLowering::lowerDotWgmma(Operation *op, TileVal acc,
                                 const std::vector<Value> &aFrags, Value aBase, Value bBase,
                                 bool bRows, Location loc) {
-  const dsl::Type &at = ty(op.operands[0]), &bt = ty(op.operands[1]);
+  const dsl::Type &at = ty(arg(op, 0)), &bt = ty(arg(op, 1));
   int64_t M = at.shape[0], K = at.shape[1], N = bt.shape[1], R = bRows ? N : K;
   size_t nAcc = acc.regs.size(); // N / 2 per thread
   bool aDesc = static_cast<bool>(aBase);
   // A zero accumulator is not read: the first k-step runs with scale-d 0
   // and undefined inputs, so no instruction writes the registers (a write
   // while an earlier group runs would make ptxas serialize the wgmmas).
-  bool zeroAcc = isZero(op.operands[2]);
+  bool zeroAcc = isZero(arg(op, 2));
   if (zeroAcc)
     for (Value &r : acc.regs) r = mk<LLVM::UndefOp>(b_, loc, b_.getF32Type());
   // wgmma.fence orders the registers' earlier writes (the rescaled
@@ -145,19 +147,19 @@ void GpuLowering::lowerDotWgmma(const dsl::Op &op, TileVal acc,
   // operands stay put: B in a pipeline stage (refilled only after every
   // group of the iteration that reads it is done, see lowerFor), not in the
   // temporary shared memory that later ops reuse.
-  if (deferDots_.count(&op) || pipe_.count(bSrcOf(op))) {
-    vals_[op.results[0]] = acc;
-    pending_[op.results[0]] = group;
+  if (deferDots_.count(op) || pipe_.count(bSrcOf(op))) {
+    vals_[res(op, 0)] = acc;
+    pending_[res(op, 0)] = group;
     return;
   }
-  vals_[op.results[0]] = acc;
-  pending_[op.results[0]] = group;
-  waitFor(op.results[0], loc);
+  vals_[res(op, 0)] = acc;
+  pending_[res(op, 0)] = group;
+  waitFor(res(op, 0), loc);
 }
 
-int GpuLowering::bSrcOf(const dsl::Op &dot) const {
-  int b = dot.operands[1];
-  return transB_.count(b) ? allDefs_.at(b)->operands[0] : b;
+int GpuLowering::bSrcOf(Operation *dot) const {
+  int b = arg(dot, 1);
+  return transB_.count(b) ? arg(allDefs_.at(b), 0) : b;
 }
 
 void GpuLowering::waitFor(int id, Location loc) {

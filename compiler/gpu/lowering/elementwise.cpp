@@ -8,8 +8,8 @@
 
 namespace hip::detail::gpu {
 
-void GpuLowering::lowerElementwise(const dsl::Op &op, Location loc) {
-  const dsl::Type &rt = ty(op.results[0]);
+void GpuLowering::lowerElementwise(Operation *op, Location loc) {
+  const dsl::Type &rt = ty(res(op, 0));
   // A mask (i1) of broadcasts, one of them deferred, waits too: its user (a
   // select on a dot's result, a masked load) recomputes it in its own
   // layout, and a blocked copy never goes through shared memory. (A
@@ -17,18 +17,18 @@ void GpuLowering::lowerElementwise(const dsl::Op &op, Location loc) {
   auto isBroadcast = [&](int o) {
     auto d = defs_.find(o);
     return d != defs_.end() &&
-           (d->second->kind == OpKind::Broadcast || d->second->kind == OpKind::ExpandDims);
+           (kind(d->second) == OpKind::Broadcast || kind(d->second) == OpKind::ExpandDims);
   };
   if (dotResults_ && !eager_ && rt.isTile() && rt.dtype == DType::i1) {
     bool anyDeferred = false, others = false;
-    for (int o : op.operands) {
+    for (int o : args(op)) {
       if (deferred_.count(o)) anyDeferred = true;
       else if (const TileVal &v = val(o); !v.splat && v.layout && !isBroadcast(o)) others = true;
     }
     if (anyDeferred && !others) {
       Operation *marker = mk<arith::ConstantIntOp>(b_, loc, b_.getI32Type(), 0).getOperation();
-      vals_[op.results[0]] = TileVal{nullptr, false, {}};
-      deferred_[op.results[0]] = Deferred{&op, marker, tempBase_};
+      vals_[res(op, 0)] = TileVal{nullptr, false, {}};
+      deferred_[res(op, 0)] = Deferred{op, marker, tempBase_};
       return;
     }
   }
@@ -43,7 +43,7 @@ void GpuLowering::lowerElementwise(const dsl::Op &op, Location loc) {
   // operand has a layout: it is then recomputed in that layout where it can
   // be (convert tries remat first) instead of going through shared memory.
   bool anyDeferred = false;
-  for (int o : op.operands) {
+  for (int o : args(op)) {
     if (deferred_.count(o)) {
       anyDeferred = true;
       continue;
@@ -53,7 +53,7 @@ void GpuLowering::lowerElementwise(const dsl::Op &op, Location loc) {
     allSplat &= v.splat || !v.layout;
   }
   if (anyDeferred && !l)
-    for (int o : op.operands) {
+    for (int o : args(op)) {
       const TileVal &v = val(o); // (materialised: no other layout to follow)
       if (v.layout && (!l || rank(v.layout) > rank(l))) l = v.layout;
       allSplat &= v.splat || !v.layout;
@@ -61,19 +61,19 @@ void GpuLowering::lowerElementwise(const dsl::Op &op, Location loc) {
   else if (anyDeferred)
     allSplat = false;
   std::vector<TileVal> ins;
-  for (int o : op.operands)
+  for (int o : args(op))
     ins.push_back(allSplat || !rt.isTile() ? val(o) : convert(o, l, loc));
-  int typed = op.kind == OpKind::Select ? 1 : 0;
-  DType opType = ty(op.operands[typed]).dtype;
-  DType pointee = ty(op.operands[0]).pointee;
+  int typed = kind(op) == OpKind::Select ? 1 : 0;
+  DType opType = ty(arg(op, typed)).dtype;
+  DType pointee = ty(arg(op, 0)).pointee;
   TileVal out{allSplat ? nullptr : l, allSplat && rt.isTile(), {}};
   size_t n = ins[0].regs.size();
   for (size_t r = 0; r < n; ++r) {
     std::vector<Value> args;
     for (auto &in : ins) args.push_back(in.regs[r]);
-    out.regs.push_back(se_.emit(loc, op.kind, args, opType, rt.dtype, pointee));
+    out.regs.push_back(se_.emit(loc, kind(op), args, opType, rt.dtype, pointee));
   }
-  vals_[op.results[0]] = out;
+  vals_[res(op, 0)] = out;
 }
 
 } // namespace hip::detail::gpu

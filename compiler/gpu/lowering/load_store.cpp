@@ -127,24 +127,24 @@ Value GpuLowering::allTrue(ArrayRef<Value> masks, Location loc) {
   return r;
 }
 
-void GpuLowering::lowerLoad(const dsl::Op &op, Location loc) {
-  const dsl::Type &rt = ty(op.results[0]);
-  const TileVal &p = val(op.operands[0]);
+void GpuLowering::lowerLoad(Operation *op, Location loc) {
+  const dsl::Type &rt = ty(res(op, 0));
+  const TileVal &p = val(arg(op, 0));
   if (!rt.isTile()) {
     Value v = mk<LLVM::LoadOp>(b_, loc, regType(rt.dtype), p.regs[0]);
-    if (op.operands.size() > 1)
-      v = mk<arith::SelectOp>(b_, loc, val(op.operands[1]).regs[0], v,
-                              val(op.operands[2]).regs[0]);
-    vals_[op.results[0]] = {nullptr, false, {v}};
+    if (op->getNumOperands() > 1)
+      v = mk<arith::SelectOp>(b_, loc, val(arg(op, 1)).regs[0], v,
+                              val(arg(op, 2)).regs[0]);
+    vals_[res(op, 0)] = {nullptr, false, {v}};
     return;
   }
   const Layout *l = p.layout ? p.layout : defaultLayout(rt);
-  TileVal ptrs = convert(op.operands[0], l, loc);
-  bool masked = op.operands.size() > 1;
+  TileVal ptrs = convert(arg(op, 0), l, loc);
+  bool masked = op->getNumOperands() > 1;
   TileVal mask, other;
   if (masked) {
-    mask = convert(op.operands[1], l, loc);
-    other = convert(op.operands[2], l, loc);
+    mask = convert(arg(op, 1), l, loc);
+    other = convert(arg(op, 2), l, loc);
   }
   int eb = dsl::dtypeBytes(rt.dtype);
   Type et = regType(rt.dtype);
@@ -181,16 +181,16 @@ void GpuLowering::lowerLoad(const dsl::Op &op, Location loc) {
     }
     out.regs.insert(out.regs.end(), got.begin(), got.end());
   }
-  vals_[op.results[0]] = out;
+  vals_[res(op, 0)] = out;
 }
 
-void GpuLowering::lowerStore(const dsl::Op &op, Location loc) {
-  const dsl::Type &pt = ty(op.operands[0]);
-  const TileVal &p = val(op.operands[0]);
+void GpuLowering::lowerStore(Operation *op, Location loc) {
+  const dsl::Type &pt = ty(arg(op, 0));
+  const TileVal &p = val(arg(op, 0));
   if (!pt.isTile()) {
-    auto doStore = [&] { mk<LLVM::StoreOp>(b_, loc, val(op.operands[1]).regs[0], p.regs[0]); };
-    if (op.operands.size() > 2) {
-      auto ifOp = mk<scf::IfOp>(b_, loc, val(op.operands[2]).regs[0], false);
+    auto doStore = [&] { mk<LLVM::StoreOp>(b_, loc, val(arg(op, 1)).regs[0], p.regs[0]); };
+    if (op->getNumOperands() > 2) {
+      auto ifOp = mk<scf::IfOp>(b_, loc, val(arg(op, 2)).regs[0], false);
       OpBuilder::InsertionGuard g(b_);
       b_.setInsertionPoint(ifOp.thenBlock()->getTerminator());
       doStore();
@@ -202,13 +202,13 @@ void GpuLowering::lowerStore(const dsl::Op &op, Location loc) {
   // Store in the value's layout when the pointers can be recomputed in it
   // (e.g. an mma accumulator goes out without a trip through shared memory).
   const Layout *l = p.layout ? p.layout : defaultLayout(pt);
-  const Layout *vl = val(op.operands[1]).layout;
-  if (vl && vl != l && !val(op.operands[1]).splat && remat(op.operands[0], vl, loc)) l = vl;
-  TileVal ptrs = convert(op.operands[0], l, loc);
-  TileVal v = convert(op.operands[1], l, loc);
-  bool masked = op.operands.size() > 2;
+  const Layout *vl = val(arg(op, 1)).layout;
+  if (vl && vl != l && !val(arg(op, 1)).splat && remat(arg(op, 0), vl, loc)) l = vl;
+  TileVal ptrs = convert(arg(op, 0), l, loc);
+  TileVal v = convert(arg(op, 1), l, loc);
+  bool masked = op->getNumOperands() > 2;
   TileVal mask;
-  if (masked) mask = convert(op.operands[2], l, loc);
+  if (masked) mask = convert(arg(op, 2), l, loc);
   int eb = dsl::dtypeBytes(pt.pointee);
   int vec = vectorWidth(ptrs, nullptr, eb);
   int known = masked ? vectorWidth(ptrs, &mask, eb) : vec;

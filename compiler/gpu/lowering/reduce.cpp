@@ -13,8 +13,8 @@ namespace hip::detail::gpu {
 /// butterfly shuffles, then the warps of a row through shared memory. Returns
 /// false for the cases it does not handle (replicated columns, 64-bit
 /// values); the caller then uses the shared-memory loop.
-bool GpuLowering::lowerRowReduceShuffle(const dsl::Op &op, const TileVal &in, Location loc) {
-  const dsl::Type &st = ty(op.operands[0]), &rt = ty(op.results[0]);
+bool GpuLowering::lowerRowReduceShuffle(Operation *op, const TileVal &in, Location loc) {
+  const dsl::Type &st = ty(arg(op, 0)), &rt = ty(res(op, 0));
   const Layout *l = in.layout;
   if (!l || !(l->kind == Layout::Blocked || l->kind == Layout::Mma) || l->wrap1 ||
       dsl::dtypeBytes(st.dtype) > 4)
@@ -22,7 +22,7 @@ bool GpuLowering::lowerRowReduceShuffle(const dsl::Op &op, const TileVal &in, Lo
   bool isMma = l->kind == Layout::Mma;
   // Lanes and warps that share a row: a quad and wn warps in the mma layout.
   int rowLanes = isMma ? 4 : l->t1, rowWarps = isMma ? l->wn : l->w1;
-  bool isArg = op.kind == OpKind::Argmax;
+  bool isArg = kind(op) == OpKind::Argmax;
   DType t = st.dtype;
   bool fl = dsl::isFloat(t);
   // Values travel as 32-bit words (floats as f32, integers as i32).
@@ -32,7 +32,7 @@ bool GpuLowering::lowerRowReduceShuffle(const dsl::Op &op, const TileVal &in, Lo
     Value v, idx;
   };
   auto combine = [&](Part a, Part c) -> Part {
-    if (!isArg) return {se_.combine(loc, op.kind, a.v, c.v, wt), Value()};
+    if (!isArg) return {se_.combine(loc, kind(op), a.v, c.v, wt), Value()};
     Value gt = se_.emit(loc, OpKind::CmpGT, {c.v, a.v}, wt, DType::i1, wt);
     Value eq = se_.emit(loc, OpKind::CmpEQ, {c.v, a.v}, wt, DType::i1, wt);
     Value lower = mk<arith::CmpIOp>(b_, loc, arith::CmpIPredicate::slt, c.idx, a.idx);
@@ -94,11 +94,11 @@ bool GpuLowering::lowerRowReduceShuffle(const dsl::Op &op, const TileVal &in, Lo
     TileVal out{sl, false, {}};
     for (auto &[off, p] : parts) out.regs.push_back(finish(p));
     if (out.regs.size() != sl->numRegs()) throw InternalError("mma row reduction: row count");
-    vals_[op.results[0]] = out;
+    vals_[res(op, 0)] = out;
     return true;
   }
   if (!rt.isTile()) { // a rank-1 source: every thread holds the one row
-    vals_[op.results[0]] = {nullptr, false, {finish(parts.begin()->second)}};
+    vals_[res(op, 0)] = {nullptr, false, {finish(parts.begin()->second)}};
     return true;
   }
   // 4. The result [S0] in its own layout: row values through shared memory.
@@ -112,7 +112,7 @@ bool GpuLowering::lowerRowReduceShuffle(const dsl::Op &op, const TileVal &in, Lo
   TileVal out{dst, false, {}};
   for (size_t r = 0; r < dst->numRegs(); ++r)
     out.regs.push_back(finish(readSlot(coords(dst, r, loc).second)));
-  vals_[op.results[0]] = out;
+  vals_[res(op, 0)] = out;
   return true;
 }
 
@@ -121,10 +121,10 @@ bool GpuLowering::lowerRowReduceShuffle(const dsl::Op &op, const TileVal &in, Lo
 /// column (lane % 4) combine with butterfly shuffles, then the warps along M
 /// through shared memory, which also hands the [N] result out in the
 /// default layout. Argmax and 64-bit values are left to the generic path.
-bool GpuLowering::lowerColReduceMma(const dsl::Op &op, const TileVal &in, Location loc) {
-  const dsl::Type &st = ty(op.operands[0]), &rt = ty(op.results[0]);
+bool GpuLowering::lowerColReduceMma(Operation *op, const TileVal &in, Location loc) {
+  const dsl::Type &st = ty(arg(op, 0)), &rt = ty(res(op, 0));
   const Layout *l = in.layout;
-  if (!l || l->kind != Layout::Mma || in.splat || op.kind == OpKind::Argmax ||
+  if (!l || l->kind != Layout::Mma || in.splat || kind(op) == OpKind::Argmax ||
       dsl::dtypeBytes(st.dtype) > 4 || !rt.isTile())
     return false;
   DType t = st.dtype, wt = dsl::isFloat(t) ? DType::f32 : DType::i32;
@@ -134,11 +134,11 @@ bool GpuLowering::lowerColReduceMma(const dsl::Op &op, const TileVal &in, Locati
     Value x = se_.cast(loc, in.regs[r], t, wt);
     auto it = parts.find(l->off[r].second);
     if (it == parts.end()) parts[l->off[r].second] = x;
-    else it->second = se_.combine(loc, op.kind, it->second, x, wt);
+    else it->second = se_.combine(loc, kind(op), it->second, x, wt);
   }
   // 2. The 8 lanes of a column (lane / 4 indexes the rows).
   for (auto &[col, p] : parts)
-    for (int off : {4, 8, 16}) p = se_.combine(loc, op.kind, p, shflXor(p, off, loc), wt);
+    for (int off : {4, 8, 16}) p = se_.combine(loc, kind(op), p, shflXor(p, off, loc), wt);
   // 3. The warps along M, through shared memory: slot (column, warp row).
   int64_t N = l->S1;
   int wm = l->wm;
@@ -158,17 +158,17 @@ bool GpuLowering::lowerColReduceMma(const dsl::Op &op, const TileVal &in, Locati
   }
   barrier(loc);
   if (wm == 1 && rt.shape.size() == 1) // (slot = column: the result in order)
-    smemCopy_[op.results[0]] = {tempBase_, barriers_, loops_.size(), wt};
+    smemCopy_[res(op, 0)] = {tempBase_, barriers_, loops_.size(), wt};
   const Layout *dst = defaultLayout(rt);
   TileVal out{dst, false, {}};
   for (size_t r = 0; r < dst->numRegs(); ++r) {
     Value base = mul(coords(dst, r, loc).second, c32(wm), loc);
     Value acc = smemLoad(wt, mul(base, c32(4), loc), loc);
     for (int w = 1; w < wm; ++w)
-      acc = se_.combine(loc, op.kind, acc, smemLoad(wt, mul(add(base, c32(w), loc), c32(4), loc), loc), wt);
+      acc = se_.combine(loc, kind(op), acc, smemLoad(wt, mul(add(base, c32(w), loc), c32(4), loc), loc), wt);
     out.regs.push_back(se_.cast(loc, acc, wt, rt.dtype));
   }
-  vals_[op.results[0]] = out;
+  vals_[res(op, 0)] = out;
   return true;
 }
 
@@ -185,12 +185,12 @@ Value GpuLowering::shflXor(Value v, int offset, Location loc) {
   return f ? Value(mk<arith::BitcastOp>(b_, loc, b_.getF32Type(), res)) : res;
 }
 
-void GpuLowering::lowerReduce(const dsl::Op &op, Location loc) {
-  const dsl::Type &st = ty(op.operands[0]);
-  const dsl::Type &rt = ty(op.results[0]);
-  const TileVal &src = val(op.operands[0]);
+void GpuLowering::lowerReduce(Operation *op, Location loc) {
+  const dsl::Type &st = ty(arg(op, 0));
+  const dsl::Type &rt = ty(res(op, 0));
+  const TileVal &src = val(arg(op, 0));
   auto [S0, S1] = view2d(st.shape);
-  int axis = static_cast<int>(op.ints[0]);
+  int axis = static_cast<int>(intAttr(op, "axis"));
   bool rowReduce = st.shape.size() == 1 || axis == 1; // reduce along S1
   int64_t L = rowReduce ? S1 : S0;
   int eb = storageBytes(st.dtype);
@@ -203,12 +203,12 @@ void GpuLowering::lowerReduce(const dsl::Op &op, Location loc) {
   barrier(loc);
   const Layout *dst = rt.isTile() ? defaultLayout(rt) : nullptr;
   size_t n = dst ? dst->numRegs() : 1;
-  bool isArg = op.kind == OpKind::Argmax;
+  bool isArg = kind(op) == OpKind::Argmax;
   TileVal out{dst, false, {}};
   for (size_t r = 0; r < n; ++r) {
     // The fixed coordinate of this output element.
     Value fixed = dst ? coords(dst, r, loc).second : c32(0);
-    Value init = se_.identity(loc, isArg ? OpKind::ReduceMax : op.kind, st.dtype);
+    Value init = se_.identity(loc, isArg ? OpKind::ReduceMax : kind(op), st.dtype);
     std::vector<Value> inits{init};
     if (isArg) inits.push_back(c32(0));
     auto loop = mk<scf::ForOp>(b_, loc, c32(0), c32(L), c32(1), inits);
@@ -221,7 +221,7 @@ void GpuLowering::lowerReduce(const dsl::Op &op, Location loc) {
       Value x = smemLoad(st.dtype, mul(lin, c32(eb), loc), loc);
       Value acc = loop.getRegionIterArgs()[0];
       if (!isArg) {
-        mk<scf::YieldOp>(b_, loc, ValueRange{se_.combine(loc, op.kind, acc, x, st.dtype)});
+        mk<scf::YieldOp>(b_, loc, ValueRange{se_.combine(loc, kind(op), acc, x, st.dtype)});
       } else {
         Value better = se_.emit(loc, OpKind::CmpGT, {x, acc}, st.dtype, DType::i1, st.dtype);
         Value nv = mk<arith::SelectOp>(b_, loc, better, x, acc);
@@ -231,7 +231,7 @@ void GpuLowering::lowerReduce(const dsl::Op &op, Location loc) {
     }
     out.regs.push_back(loop.getResult(isArg ? 1 : 0));
   }
-  vals_[op.results[0]] = out;
+  vals_[res(op, 0)] = out;
 }
 
 } // namespace hip::detail::gpu

@@ -29,19 +29,19 @@ Value GpuLowering::sortsBefore(bool desc, DType t, Value v, Value i, Value w, Va
 // shuffles (partner lane ^ jj / e), and only the longer ones go through
 // shared memory, with two barriers each. For L = 512 on 128 threads 3 of
 // the 45 steps touch shared memory (6 barriers instead of 45).
-bool GpuLowering::lowerSortInRegisters(const dsl::Op &op, Location loc) {
-  const dsl::Type &st = ty(op.operands[0]);
-  const dsl::Type &rt = ty(op.results[0]);
+bool GpuLowering::lowerSortInRegisters(Operation *op, Location loc) {
+  const dsl::Type &st = ty(arg(op, 0));
+  const dsl::Type &rt = ty(res(op, 0));
   auto [R, L] = view2d(st.shape);
   if (R != 1 || L < nthreads_ || L % nthreads_ || (L & (L - 1)) || storageBytes(st.dtype) != 4 ||
       st.dtype == DType::ptr)
     return false;
-  bool desc = op.kind == OpKind::TopK || op.ints[0] != 0;
+  bool desc = kind(op) == OpKind::TopK || op->hasAttr("descending");
   DType t = st.dtype;
   int64_t e = L / nthreads_;
   size_t idxOff = size_t(L * 4);
   needShared(idxOff + size_t(L * 4));
-  TileVal in = val(op.operands[0]);
+  TileVal in = val(arg(op, 0));
   if (in.splat || !in.layout) in = toLayout(in, st, defaultLayout(st), loc);
   barrier(loc);
   writeShared(in, st, loc);
@@ -121,8 +121,8 @@ bool GpuLowering::lowerSortInRegisters(const dsl::Op &op, Location loc) {
     vout.regs.push_back(pv);
     iout.regs.push_back(pi);
   }
-  vals_[op.results[0]] = vout;
-  if (op.results.size() > 1) vals_[op.results[1]] = iout;
+  vals_[res(op, 0)] = vout;
+  if (op->getNumResults() > 1) vals_[res(op, 1)] = iout;
   return true;
 }
 
@@ -137,18 +137,18 @@ bool GpuLowering::lowerSortInRegisters(const dsl::Op &op, Location loc) {
 // index order (ties: the smaller index), are compacted through one block-wide
 // exclusive scan of the two counts packed in one integer (L < 2^16) and
 // written to their slots. -0.0 and +0.0 are equal; NaN ranks above +inf.
-bool GpuLowering::lowerTopKSelect(const dsl::Op &op, Location loc) {
-  const dsl::Type &st = ty(op.operands[0]);
-  const dsl::Type &rt = ty(op.results[0]);
+bool GpuLowering::lowerTopKSelect(Operation *op, Location loc) {
+  const dsl::Type &st = ty(arg(op, 0));
+  const dsl::Type &rt = ty(res(op, 0));
   auto [R, L] = view2d(st.shape);
   if (R != 1 || L < nthreads_ || L % nthreads_ || L >= (1 << 16) || storageBytes(st.dtype) != 4 ||
       st.dtype == DType::ptr)
     return false;
   DType t = st.dtype;
-  int64_t e = L / nthreads_, k = op.ints[0];
+  int64_t e = L / nthreads_, k = intAttr(op, "k");
   size_t idxOff = size_t(L * 4), cntOff = 2 * idxOff, totOff = cntOff + size_t(8 * nw_);
   needShared(totOff + size_t(4 * nw_));
-  TileVal in = val(op.operands[0]);
+  TileVal in = val(arg(op, 0));
   if (in.splat || !in.layout) in = toLayout(in, st, defaultLayout(st), loc);
   barrier(loc);
   writeShared(in, st, loc);
@@ -265,20 +265,20 @@ bool GpuLowering::lowerTopKSelect(const dsl::Op &op, Location loc) {
     vout.regs.push_back(smemLoad(t, p, loc));
     iout.regs.push_back(smemLoad(DType::i32, add(p, c32(int64_t(idxOff)), loc), loc));
   }
-  vals_[op.results[0]] = vout;
-  vals_[op.results[1]] = iout;
+  vals_[res(op, 0)] = vout;
+  vals_[res(op, 1)] = iout;
   return true;
 }
 
-void GpuLowering::lowerSort(const dsl::Op &op, Location loc) {
-  bool byIndex = op.kind == OpKind::TopK && op.ints.size() > 1 && op.ints[1] != 0;
+void GpuLowering::lowerSort(Operation *op, Location loc) {
+  bool byIndex = kind(op) == OpKind::TopK && op->hasAttr("index_order");
   if (byIndex ? lowerTopKSelect(op, loc) : lowerSortInRegisters(op, loc)) return;
-  const dsl::Type &st = ty(op.operands[0]);
-  const dsl::Type &rt = ty(op.results[0]);
+  const dsl::Type &st = ty(arg(op, 0));
+  const dsl::Type &rt = ty(res(op, 0));
   auto [R, L] = view2d(st.shape);
-  bool desc = op.kind == OpKind::TopK || op.ints[0] != 0;
+  bool desc = kind(op) == OpKind::TopK || op->hasAttr("descending");
   int eb = storageBytes(st.dtype);
-  TileVal in = val(op.operands[0]);
+  TileVal in = val(arg(op, 0));
   if (in.splat || !in.layout) in = toLayout(in, st, defaultLayout(st), loc);
   size_t idxOff = size_t(R * L * eb + 15) / 16 * 16;
   needShared(idxOff + size_t(R * L * 4));
@@ -339,7 +339,7 @@ void GpuLowering::lowerSort(const dsl::Op &op, Location loc) {
       }
       barrier(loc);
     }
-  int64_t k = op.kind == OpKind::TopK ? op.ints[0] : L;
+  int64_t k = kind(op) == OpKind::TopK ? intAttr(op, "k") : L;
   int64_t rowLen = L; // (of the buffers the results are read from)
   if (byIndex) {
     // The row's k best move to the slots their index ranks among them:
@@ -381,30 +381,30 @@ void GpuLowering::lowerSort(const dsl::Op &op, Location loc) {
     vout.regs.push_back(valAt(pos));
     iout.regs.push_back(idxAt(pos));
   }
-  vals_[op.results[0]] = vout;
-  if (op.results.size() > 1) vals_[op.results[1]] = iout;
+  vals_[res(op, 0)] = vout;
+  if (op->getNumResults() > 1) vals_[res(op, 1)] = iout;
 }
 
 // Through shared memory: the source is written once, every thread then reads
 // the elements its own indices name.
-void GpuLowering::lowerGather(const dsl::Op &op, Location loc) {
-  const dsl::Type &st = ty(op.operands[0]);
-  const dsl::Type &rt = ty(op.results[0]);
+void GpuLowering::lowerGather(Operation *op, Location loc) {
+  const dsl::Type &st = ty(arg(op, 0));
+  const dsl::Type &rt = ty(res(op, 0));
   int eb = storageBytes(st.dtype);
   int64_t n = st.numel();
-  TileVal in = val(op.operands[0]);
+  TileVal in = val(arg(op, 0));
   if (in.splat || !in.layout) in = toLayout(in, st, defaultLayout(st), loc);
   const Layout *dst = defaultLayout(rt);
-  TileVal idx = convert(op.operands[1], dst, loc);
+  TileVal idx = convert(arg(op, 1), dst, loc);
   // A source the enclosing loop does not change is already in shared memory
   // (hoistGatherSources); else it is written here.
   TileVal out{dst, false, {}};
-  if (gatherSrc_.count(op.operands[0])) {
-    for (Value i : idx.regs) out.regs.push_back(readGatherSource(op.operands[0], i, loc));
-    vals_[op.results[0]] = out;
+  if (gatherSrc_.count(arg(op, 0))) {
+    for (Value i : idx.regs) out.regs.push_back(readGatherSource(arg(op, 0), i, loc));
+    vals_[res(op, 0)] = out;
     return;
   }
-  auto copy = smemCopy_.find(op.operands[0]);
+  auto copy = smemCopy_.find(arg(op, 0));
   bool inPlace = copy != smemCopy_.end() && copy->second.tempBase == tempBase_ &&
                  copy->second.barriers == barriers_ && copy->second.depth == loops_.size() &&
                  copy->second.t == st.dtype && eb == 4; // still where its producer left it
@@ -415,7 +415,7 @@ void GpuLowering::lowerGather(const dsl::Op &op, Location loc) {
     barrier(loc);
   }
   for (Value i : idx.regs) out.regs.push_back(readElement(st, i, loc));
-  vals_[op.results[0]] = out;
+  vals_[res(op, 0)] = out;
 }
 
 Value GpuLowering::readElement(const dsl::Type &st, Value i, Location loc) {

@@ -40,14 +40,12 @@ std::pair<int, int> accumulatorWarps(int64_t M, int64_t N, int nw, bool chained,
 }
 
 namespace {
-
-ArrayRef<int64_t> shapeOf(Value v) { return cast<RankedTensorType>(v.getType()).getShape(); }
 Type elementOf(Value v) { return cast<RankedTensorType>(v.getType()).getElementType(); }
+} // namespace
 
-/// Whether `v` is computed (through elementwise ops and broadcasts) from the
-/// result of a dot.
+namespace {
 bool fromDot(Value v, int depth) {
-  Operation *def = v.getDefiningOp();
+  Operation *def = v ? v.getDefiningOp() : nullptr;
   if (!def || depth > 12) return false;
   std::optional<OpKind> k = tile::kindOf(*def);
   if (!k) return false;
@@ -59,13 +57,28 @@ bool fromDot(Value v, int depth) {
     if (fromDot(o, depth + 1)) return true;
   return false;
 }
+} // namespace
+
+bool computedFromDot(Value v) { return fromDot(v, 0); }
+
+bool readsTransposedB(tile::DotOp dot) {
+  Value b = dot->getOperand(1);
+  Operation *def = b.getDefiningOp();
+  return def && tile::kindOf(*def) == OpKind::Trans && b.hasOneUse() &&
+         elementOf(b).getIntOrFloatBitWidth() == 16;
+}
+
+namespace {
+
+ArrayRef<int64_t> shapeOf(Value v) { return cast<RankedTensorType>(v.getType()).getShape(); }
+
 
 class Planner {
 public:
   Planner(tile::KernelOp kernel, const Target &t) : kernel_(kernel), target_(t) {
     kernel.getBody().walk([&](tile::DotOp d) { dots_.push_back(d); });
     for (tile::DotOp d : dots_)
-      if (fromDot(d->getOperand(0), 0)) chained_ = true;
+      if (computedFromDot(d->getOperand(0))) chained_ = true;
   }
 
   void run() {
@@ -102,15 +115,6 @@ public:
   }
 
 private:
-  /// B read as rows of a transposed tile: a tile.trans of 16-bit elements
-  /// used by this dot only.
-  static bool transposedB(tile::DotOp d) {
-    Value b = d->getOperand(1);
-    Operation *def = b.getDefiningOp();
-    return def && tile::kindOf(*def) == OpKind::Trans && b.hasOneUse() &&
-           elementOf(b).getIntOrFloatBitWidth() == 16;
-  }
-
   bool wgmmaDot(tile::DotOp d, int nw) const {
     if (!target_.hasWgmma() || nw % 4 != 0) return false;
     Type a = elementOf(d->getOperand(0));
@@ -118,7 +122,7 @@ private:
     int64_t M = shapeOf(d->getOperand(0))[0], K = shapeOf(d->getOperand(0))[1];
     int64_t N = shapeOf(d->getOperand(1))[1];
     if (M != 16 * nw || K % 16 != 0 || N % 8 != 0 || N > 256) return false;
-    bool rows = transposedB(d);
+    bool rows = readsTransposedB(d);
     int64_t R = rows ? N : K, C = rows ? K : N;
     return R % 8 == 0 && C % 64 == 0;
   }

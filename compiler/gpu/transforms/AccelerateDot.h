@@ -10,8 +10,8 @@
 // Each dot gets the discardable attribute (its accumulator's layout)
 //   hip.mma = #tile.mma<version = V, warpsPerCTA = [WM, WN]>
 // (V: 3 wgmma, 2 mma.sync; WM x WN warps)
-// which the exporter hands to the lowering (dsl::Op::ints of the dot), and
-// tile.kernel's num_warps becomes the chosen count.
+// which the lowering reads, and tile.kernel's num_warps becomes the chosen
+// count.
 //
 //===----------------------------------------------------------------------===//
 #pragma once
@@ -35,6 +35,16 @@ namespace hip::detail::gpu {
 /// lowering takes the same grid for a value in a dot's layout that is not a
 /// dot's result (an accumulator a loop carries).
 std::pair<int, int> accumulatorWarps(int64_t M, int64_t N, int nw, bool chained, bool anyWgmma);
+
+/// Whether `v` is computed (through elementwise ops and broadcasts) from
+/// the result of a tile.dot (a dot whose A operand is: chained dots).
+bool computedFromDot(mlir::Value v);
+
+/// Whether `dot` reads its B operand as the rows of a transposed tile (B a
+/// tile.trans of 16-bit elements that only this dot uses): the GPU backend
+/// then reads the source's rows as B's columns and never materialises the
+/// transpose.
+bool readsTransposedB(tile::DotOp dot);
 
 /// Runs hip-accelerate-dot on `kernel` for `target` (a GPU target).
 /// Throws CompileError where a dot does not tile even over one warp.

@@ -21,7 +21,6 @@
 #include <string>
 
 using namespace mlir;
-using hip::dsl::AxisInfo;
 using hip::dsl::OpKind;
 
 namespace hip::detail::gpu {

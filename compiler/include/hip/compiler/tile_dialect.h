@@ -17,14 +17,11 @@
 
 namespace hip::tile {
 
-/// What the compiler lowers for `k`: import into the tile dialect, verify,
-/// canonicalize if asked, export. Throws InternalError naming the op and the
-/// user's source line if the imported IR does not verify.
+/// `k` through the tile dialect and back: import, verify, canonicalize if
+/// asked, export (the backends lower the dialect itself; this shows what
+/// they start from in the DSL's terms). Throws InternalError naming the op
+/// and the user's source line if the imported IR does not verify.
 dsl::Kernel roundTrip(const dsl::Kernel &k, bool canonicalize);
-/// The same for `target`; on a GPU target the dialect's GPU passes run
-/// before the export (hip-accelerate-dot: each dot's instruction and warp
-/// split, in dsl::Op::ints, and the kernel's warp count).
-dsl::Kernel roundTrip(const dsl::Kernel &k, bool canonicalize, const Target &target);
 
 /// `k` in the tile dialect's MLIR syntax (a module with one tile.kernel),
 /// verified and canonicalized if asked; with `locations`, every op's

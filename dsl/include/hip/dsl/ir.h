@@ -2,9 +2,10 @@
 //
 // A kernel is traced once per config into a `Kernel`: a list of ops in nested
 // blocks (SSA, structured control flow). Tiles have static shapes (rank 0-2)
-// and an element type; every op remembers the user's source line. This IR is
-// what the backends lower, what `--emit tile` prints and what the kernel
-// cache hashes. It has no MLIR dependency.
+// and an element type; every op remembers the user's source line. The
+// compiler imports it once into the MLIR tile dialect, which the backends
+// lower (compiler/); the kernel cache hashes its text. It has no MLIR
+// dependency.
 //
 //===----------------------------------------------------------------------===//
 #pragma once
@@ -12,7 +13,6 @@
 #include "hip/error.h"
 
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -98,17 +98,6 @@ struct Param {
 };
 
 /// A traced kernel: parameters, body, value types.
-/// What the compiler knows of one value's integers (its hip-axis-info
-/// analysis, compiler/gpu/transforms/AxisInfo.cpp): along the last
-/// dimension, runs of `contig` consecutive values (x, x+1, ...), every value
-/// a multiple of `div`, runs of `cst` equal values; for masks, runs of
-/// `prefix` elements whose true elements come first. kBig: unbounded.
-struct AxisInfo {
-  static constexpr int64_t kBig = int64_t(1) << 30;
-  int64_t contig = 1, div = 1, cst = 1, prefix = 1;
-  bool operator==(const AxisInfo &) const = default;
-};
-
 struct Kernel {
   std::string name;
   std::vector<Param> params;
@@ -117,16 +106,10 @@ struct Kernel {
   int numWarps = 4;
   /// Compile-time config the kernel was traced with (printed, hashed).
   std::map<std::string, int64_t> config;
-  /// Per value (indexed like valueTypes): the facts of the hip-axis-info
-  /// analysis, filled when the kernel is exported from the tile dialect
-  /// (what the GPU backend lowers); empty for a kernel just traced.
-  std::vector<AxisInfo> axis;
 
   const Type &typeOf(int v) const { return valueTypes.at(v); }
-  /// Textual form (stable: used for the cache key and --emit tile).
-  /// `annotate`, if given, adds a comment to each op from its first result
-  /// (the GPU backend prints the layouts it chose this way).
-  std::string print(const std::function<std::string(int)> &annotate = nullptr) const;
+  /// Textual form (stable: the kernel cache's key is computed from it).
+  std::string print() const;
 };
 
 } // namespace hip::dsl

@@ -1,0 +1,173 @@
+//===- compiler/gpu/transforms/Pipeline.cpp - hip-pipeline ----------------===//
+//
+// See Pipeline.h. Deferred wgmma dots: a dot whose result is only yielded
+// (an accumulator carried by the loop: the matmul's, attention's P V) may
+// stay in flight into the next iteration, overlapping that iteration's
+// waits, barrier, copies and first dot. Its operands must not change while
+// it runs: B from a pipeline stage, A from one too or computed from a dot of
+// this body that is waited for (attention's P: the next iteration's P is
+// computed after that dot's wait, which completes the deferred group too).
+// The stage a deferred dot reads is refilled one iteration later than usual:
+// copies run S - 2 ahead, and each iteration begins with wait_group 1 (every
+// group but the newest done) before its barrier, so the stage written at
+// iteration i, that of i - 2, is no longer read by any warp. Not in a loop
+// of at most two iterations known when traced (attention's sink): LLVM
+// unrolls it, and ptxas then takes the wait_group 1 for a group left running
+// into code that rewrites its registers and serializes every wgmma of the
+// kernel (C7515). Deferring needs S >= 3.
+//
+//===----------------------------------------------------------------------===//
+#include "Pipeline.h"
+
+#include "AccelerateDot.h"
+
+#include "hip/error.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/Pass/Pass.h"
+#include "mlir/Pass/PassRegistry.h"
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <vector>
+
+using namespace mlir;
+using hip::dsl::OpKind;
+
+namespace hip::detail::gpu {
+
+namespace {
+
+bool isDot(Operation &op) { return isa<tile::DotOp>(op); }
+
+bool onWgmma(Operation &dot) {
+  auto plan = dot.getAttrOfType<tile::MmaEncodingAttr>("hip.mma");
+  return plan && plan.getVersion() == 3;
+}
+
+/// The value of a scalar tile.constant `v` (none for anything else).
+std::optional<int64_t> constantOf(Value v) {
+  auto c = v.getDefiningOp<tile::ConstantOp>();
+  if (!c || isa<RankedTensorType>(c.getType())) return std::nullopt;
+  return tile::constantInt(c);
+}
+
+int64_t stagesOf(tile::ForOp loop, tile::KernelOp kernel) {
+  if (auto a = loop->getAttrOfType<IntegerAttr>("num_stages")) return a.getInt();
+  if (auto a = kernel.getConfig().getAs<IntegerAttr>("num_stages")) return a.getInt();
+  return 1;
+}
+
+void pipeline(tile::ForOp loop, int64_t stages) {
+  MLIRContext *ctx = loop->getContext();
+  Block &blk = loop.getBody().front();
+  auto inBody = [&](Value v) -> Operation * {
+    Operation *d = v.getDefiningOp();
+    return d && d->getBlock() == &blk ? d : nullptr;
+  };
+  // 1. Loads of 16-bit tiles whose only use is as an operand of a dot of
+  //    this body, A then B of each dot in order. wgmma reads B, and A when
+  //    its rows hold whole 64-column swizzle groups, from the swizzled layout.
+  std::vector<Operation *> loads;
+  std::set<Operation *> swizzled;
+  for (Operation &o : blk) {
+    if (!isDot(o)) continue;
+    for (unsigned i = 0; i < 2; ++i) {
+      Value x = o.getOperand(i);
+      if (i == 1 && readsTransposedB(cast<tile::DotOp>(o)) && inBody(x))
+        x = inBody(x)->getOperand(0);
+      Operation *d = inBody(x);
+      if (!d || !isa<tile::LoadOp>(d) || !x.hasOneUse()) continue;
+      auto t = cast<RankedTensorType>(x.getType());
+      if (t.getElementType().getIntOrFloatBitWidth() != 16) continue;
+      loads.push_back(d);
+      if (onWgmma(o) && (i == 1 || t.getShape()[1] % 64 == 0)) swizzled.insert(d);
+    }
+  }
+  if (loads.empty()) return;
+  // Deferred dots (see above).
+  Operation *yield = blk.getTerminator();
+  auto swz = [&](Operation &dot, unsigned i) { // operand i of `dot` read from a swizzled copy
+    Value x = dot.getOperand(i);
+    if (i == 1 && readsTransposedB(cast<tile::DotOp>(dot)) && inBody(x))
+      x = inBody(x)->getOperand(0);
+    Operation *d = inBody(x);
+    return d && swizzled.count(d) > 0;
+  };
+  auto lo = constantOf(loop.getLo()), hi = constantOf(loop.getHi()), step = constantOf(loop.getStep());
+  bool shortLoop = lo && hi && step && *step > 0 && (*hi - *lo + *step - 1) / *step <= 2;
+  std::set<Operation *> waited, deferred;
+  for (Operation &o : blk) {
+    if (!isDot(o)) continue;
+    Value r = o.getResult(0);
+    bool yielded = llvm::is_contained(yield->getOperands(), r);
+    std::function<bool(Value, int)> fromWaited = [&](Value v, int depth) {
+      Operation *d = inBody(v);
+      if (!d || depth > 16) return false;
+      if (waited.count(d)) return true;
+      for (Value x : d->getOperands())
+        if (fromWaited(x, depth + 1)) return true;
+      return false;
+    };
+    if (stages >= 3 && !shortLoop && onWgmma(o) && swz(o, 1) && r.hasOneUse() && yielded &&
+        (swz(o, 0) || fromWaited(o.getOperand(0), 0)))
+      deferred.insert(&o);
+    else if (onWgmma(o))
+      waited.insert(&o);
+  }
+  // 2. The ops computing the copies' addresses and masks: pure ops of this
+  //    body that depend on the induction variable and loop invariants only.
+  std::set<Operation *> slice;
+  bool ok = true;
+  std::function<void(Value)> visit = [&](Value v) {
+    if (auto a = dyn_cast<BlockArgument>(v); a && a.getOwner() == &blk && a.getArgNumber() > 0)
+      ok = false; // a carried value
+    Operation *d = inBody(v);
+    if (!d || slice.count(d)) return;
+    std::optional<OpKind> k = tile::kindOf(*d);
+    if (d->getNumRegions() != 0 || !k || (*k >= OpKind::ReduceSum && *k < OpKind::Gather))
+      ok = false;
+    slice.insert(d);
+    for (Value x : d->getOperands()) visit(x);
+  };
+  for (Operation *l : loads)
+    for (Value x : l->getOperands()) visit(x);
+  if (!ok) return;
+  Builder b(ctx);
+  int64_t ahead = deferred.empty() ? stages - 1 : stages - 2;
+  loop->setAttr("hip.pipeline", b.getDictionaryAttr({b.getNamedAttr("stages", b.getI64IntegerAttr(stages)),
+                                                     b.getNamedAttr("ahead", b.getI64IntegerAttr(ahead))}));
+  for (size_t n = 0; n < loads.size(); ++n) {
+    loads[n]->setAttr("hip.copy", b.getI64IntegerAttr(int64_t(n)));
+    unsigned maxPhase = swizzled.count(loads[n]) ? 8 : 1;
+    loads[n]->setAttr("hip.shared", tile::SharedEncodingAttr::get(ctx, 8, 1, maxPhase, {1, 0}));
+  }
+  for (Operation *d : deferred) d->setAttr("hip.defer", b.getUnitAttr());
+  for (Operation *o : slice) o->setAttr("hip.copy_slice", b.getUnitAttr());
+}
+
+struct PipelinePass : PassWrapper<PipelinePass, OperationPass<ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(PipelinePass)
+  StringRef getArgument() const override { return "hip-pipeline"; }
+  StringRef getDescription() const override {
+    return "choose the loads each loop copies ahead into a ring of shared buffers (num_stages)";
+  }
+  void runOnOperation() override {
+    for (tile::KernelOp kernel : getOperation().getOps<tile::KernelOp>()) pipelineLoops(kernel);
+  }
+};
+
+} // namespace
+
+void pipelineLoops(tile::KernelOp kernel) {
+  kernel.getBody().walk([&](tile::ForOp loop) {
+    int64_t stages = stagesOf(loop, kernel);
+    if (stages >= 2) pipeline(loop, stages);
+  });
+}
+
+void registerPipelinePass() { PassRegistration<PipelinePass>(); }
+
+} // namespace hip::detail::gpu

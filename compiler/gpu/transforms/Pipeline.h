@@ -1,0 +1,38 @@
+//===- compiler/gpu/transforms/Pipeline.h - hip-pipeline -------*- C++ -*-===//
+//
+// The software-pipelining pass of the GPU pipeline (DESIGN.md, "IR
+// stages"), after hip-accelerate-dot. For each tile.for with num_stages >= 2
+// (its own `num_stages` attribute, else the kernel config's) it chooses
+// which loads of the body become asynchronous copies into a ring of
+// num_stages shared buffers, issued ahead of the dots that read them, and
+// marks the loop (the lowering expands it: prologue, copies, waits):
+//   tile.for ... {hip.pipeline = {ahead = A, stages = S}}
+//       copies run A iterations ahead (S - 1; S - 2 with deferred dots)
+//   tile.load ... {hip.copy = N, hip.shared = #tile.shared<...>}
+//       the N-th copy of the loop, its buffer's layout (maxPhase 8: the
+//       128-byte swizzle wgmma reads; 1: rows padded by 8 halfs for ldmatrix)
+//   tile.dot ... {hip.defer}
+//       a wgmma dot whose group stays in flight into the next iteration
+//   <op> ... {hip.copy_slice}
+//       the ops computing the copies' addresses and masks, run with the
+//       copies (index loads and gathers included: gathered K/V rows are
+//       pipelined with the indices that address them)
+// Copied: loads of 16-bit tiles whose only use is a dot of the body (B
+// possibly through a tile.trans only that dot reads). The loop is left as
+// it is when nothing qualifies or an address depends on a carried value or
+// on a reduction, dot, sort or nested region.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "../../tile/tile.h"
+
+namespace hip::detail::gpu {
+
+/// Runs hip-pipeline on `kernel` (after hip-accelerate-dot).
+void pipelineLoops(tile::KernelOp kernel);
+
+/// Registers --hip-pipeline with hipattn-opt.
+void registerPipelinePass();
+
+} // namespace hip::detail::gpu
