@@ -500,14 +500,17 @@ std::string validatePow2(const Config &c, std::initializer_list<const char *> ke
 // when tuned (PIPE=1: flash attention at 16k on the H200; GROUPED=1: within
 // noise at 128k on the H100, L2 already serving 96 % of the gathers); so
 // is the mask search's dot_a_shared (query rows in shared memory: 32.9 ms
-// against 32.0 at 128k, H100).
+// against 32.0 at 128k, H100). dot_a_shared in the attention kernels: Q
+// staged once in shared memory (wgmma reads it through a descriptor in the
+// 128-byte swizzle) instead of held in registers; pinned until measured.
 void registerAttentionKernels() {
   static bool done = [] {
     registerKernel({"flash_attention", "dense attention (online softmax), causal or not, GQA",
                     {{"BLOCK_M", {64, 128}}, {"BLOCK_N", {32, 64}}, {"num_warps", {4, 8}},
-                     {"num_stages", {2, 3}}, {"PIPE", {0}}},
+                     {"num_stages", {2, 3}}, {"PIPE", {0}}, {"dot_a_shared", {0}}},
                     Config{{"BLOCK_M", 64}, {"BLOCK_N", 64}, {"HEAD_DIM", 64}, {"CAUSAL", 1},
-                           {"DTYPE", 0}, {"num_warps", 4}, {"num_stages", 2}, {"PIPE", 0}},
+                           {"DTYPE", 0}, {"num_warps", 4}, {"num_stages", 2}, {"PIPE", 0},
+                           {"dot_a_shared", 0}},
                     flashAttention,
                     [](const Config &c) {
                       return validatePow2(c, {"BLOCK_M", "BLOCK_N", "HEAD_DIM"}, 16);
@@ -516,10 +519,11 @@ void registerAttentionKernels() {
         {"hip_block_sparse_attention",
          "HiP sparse attention over selected key blocks + sink + sliding window (§3)",
          {{"BLOCK_M", {32, 64}}, {"BLOCK_N", {32, 64}}, {"num_warps", {4, 8}},
-          {"num_stages", {2, 3}}, {"PIPE", {0}}, {"GROUPED", {0}}},
+          {"num_stages", {2, 3}}, {"PIPE", {0}}, {"GROUPED", {0}}, {"dot_a_shared", {0}}},
          Config{{"BLOCK_M", 64}, {"BLOCK_N", 64}, {"HEAD_DIM", 64}, {"DTYPE", 0},
                 {"BLOCK_SIZE_Q", 64}, {"BLOCK_SIZE_K", 2}, {"SINK", 16}, {"WINDOW", 256},
-                {"HEADS", 1}, {"num_warps", 4}, {"num_stages", 2}, {"PIPE", 0}, {"GROUPED", 0}},
+                {"HEADS", 1}, {"num_warps", 4}, {"num_stages", 2}, {"PIPE", 0}, {"GROUPED", 0},
+                {"dot_a_shared", 0}},
          blockSparseAttention, [](const Config &c) {
            std::string e = validatePow2(c, {"BLOCK_M", "BLOCK_N", "HEAD_DIM"}, 16);
            if (!e.empty()) return e;

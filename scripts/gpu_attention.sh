@@ -4,7 +4,8 @@
 # ragged shapes, the latency sweep against torch SDPA (cuDNN, FlashAttention-2)
 # and Nsight Compute on the dense kernel; on request the sweep again with
 # HIP_WGMMA=0 (SYNC_CMP=1), with the tree stage's head_shared option (HEAD_SHARED=1) and the
-# matmul against cuBLAS (MATMUL=1), GPU tests under compute-sanitizer (SAN_GTEST=filter). Needs the build packed as
+# matmul against cuBLAS (MATMUL=1), GPU tests under compute-sanitizer (SAN_GTEST=filter), pinned
+# dense/sparse attention schedules against cuDNN (DENSE_SCHEDULES, ATTN_SCHEDULES, DENSE_T). Needs the build packed as
 #   tar -cJf .carry/build.tar.xz build/bin build/lib
 # Logs go to $OUT; a short table is printed last.
 set -u
@@ -71,6 +72,21 @@ if [ -n "${MASK_SCHEDULES:-}" ]; then # pinned tree-stage schedules, ';'-separat
       --D 128 --json --latency-only --reps 3 --mask-pipeline /tmp/mask_sched.json 2>&1 | grep -o '"hip_mask_ms": [0-9.]*' || echo failed
   done > "$OUT/mask_schedules.txt" 2>&1
 fi
+if [ -n "${DENSE_SCHEDULES:-}" ]; then # pinned schedules of the dense kernel (and ATTN_SCHEDULES of the sparse one), ';'-separated k=v lists, at DENSE_T, cuDNN in the same run
+  python3 bench/sdpa_baseline.py --reps 10 ${DENSE_T:-16384 131072} > "$OUT/dense_sdpa.jsonl" 2> "$OUT/dense_sdpa.err"
+  IFS=';' read -ra dscheds <<< "$DENSE_SCHEDULES"
+  IFS=';' read -ra ascheds <<< "${ATTN_SCHEDULES:-}"
+  for T in ${DENSE_T:-16384 131072}; do
+    for i in "${!dscheds[@]}"; do
+      sc=${dscheds[$i]} at=${ascheds[$i]:-}
+      printf 'T=%s dense %s sparse %s  ' "$T" "${sc:-default}" "${at:-default}"
+      timeout 200 $B/bin/hipattn run --backend cuda --T $T --H 32 --Hkv 8 --D 128 --json --latency-only --reps 5 \
+        ${sc:+--dense-schedule $sc} ${at:+--attention-schedule $at} 2>&1 | grep -oE '"(dense_ms|hip_attention_ms)": [0-9.]*' | tr '\n' ' ' || echo failed
+      echo
+    done
+  done > "$OUT/dense_schedules.txt" 2>&1
+  grep -h '"backend"' "$OUT/dense_sdpa.jsonl" | grep -oE '"(backend|T|ms)": [^,}]*' | paste -d' ' - - - >> "$OUT/dense_schedules.txt"
+fi
 if [ -n "${NCU:-}" ]; then # one launch of each attention kernel (NCU_T, default 16k; NCU_K kernels)
   for k in ${NCU_K:-hip_mask_tree hip_block_sparse_attention flash_attention}; do
     timeout 200 ncu --clock-control none --section SpeedOfLight --section Occupancy --section LaunchStats \
@@ -120,6 +136,7 @@ fi
 [ -f "$OUT/sanitizer.txt" ] && { echo "==== compute-sanitizer"; cat "$OUT/sanitizer.txt"; }
 [ -f "$OUT/sanitizer_gtest.txt" ] && { echo "==== compute-sanitizer, GPU tests"; cat "$OUT/sanitizer_gtest.txt"; }
 [ -f "$OUT/compile.txt" ] && { echo "==== cold compile, sm_90a"; sed 's/hip-attention: compiled //' "$OUT/compile.txt"; }
+[ -f "$OUT/dense_schedules.txt" ] && { echo "==== pinned attention schedules (5 reps, median)"; cat "$OUT/dense_schedules.txt"; }
 [ -f "$OUT/mask_schedules.txt" ] && { echo "==== mask search, pinned schedules, T=${MASK_T:-131072}${MASK_HS:+, head_shared}"; cat "$OUT/mask_schedules.txt"; }
 [ -f "$OUT/ncu.txt" ] && { echo "==== ncu"; grep -E "^  [a-z_]+ \(|Compute \(SM\) Throughput|DRAM Throughput|L2 Hit Rate|Registers Per|Achieved Occupancy|Duration|Stall|Warp Cycles Per Issued|Memory Throughput|L1/TEX Hit|Issue Slots Busy|Executed Ipc A" "$OUT/ncu.txt" | head -60; }
 [ -s "$OUT/ncu_stalls.txt" ] && { echo "==== stalls (warps per issue)"; sort -k3 -g -r "$OUT/ncu_stalls.txt" | awk '$3 > 0.05' | head -12; }

@@ -118,10 +118,12 @@ TEST_P(Attention, DenseMatchesReference) {
 // (the next tile's QK^T before this tile's P V; prologue and epilogue
 // outside the loop, loops of zero, one and many tiles, ragged T) and three
 // pipeline stages (on sm_90a: P V left running into the next iteration);
-// 8 warps on 16 x 32 tiles, which the GPU compiler runs on 4.
+// 8 warps on 16 x 32 tiles, which the GPU compiler runs on 4; Q staged once
+// in shared memory (dot_a_shared: on sm_90a wgmma reads it through a
+// descriptor), with 128 x 128 tiles too.
 TEST_P(Attention, DenseSchedulesMatchReference) {
   struct Case { int64_t B, Tq, Tk, H, Hkv, D; bool causal; };
-  struct Sched { int64_t BM, BN, warps, stages, pipe; };
+  struct Sched { int64_t BM, BN, warps, stages, pipe, aShared = 0; };
   uint64_t seed = 50;
   for (Case c : {Case{1, 200, 200, 2, 1, 64, true}, Case{2, 37, 150, 4, 2, 32, true},
                  Case{1, 70, 70, 2, 1, 128, false}, Case{1, 20, 20, 2, 2, 64, true},
@@ -131,16 +133,19 @@ TEST_P(Attention, DenseSchedulesMatchReference) {
     all.maskK = c.Tk + 16, all.blockSizeQ = 16, all.blockStrideQ = 1, all.blockSizeK = 1;
     all.sink = 0, all.window = 0;
     for (Sched s : {Sched{64, 64, 4, 2, 1}, Sched{64, 32, 4, 3, 1}, Sched{128, 64, 8, 3, 1},
-                    Sched{128, 64, 8, 3, 0}, Sched{64, 64, 4, 3, 0}, Sched{16, 32, 8, 2, 0}}) {
+                    Sched{128, 64, 8, 3, 0}, Sched{64, 64, 4, 3, 0}, Sched{16, 32, 8, 2, 0},
+                    Sched{128, 64, 8, 3, 0, 1}, Sched{128, 128, 8, 2, 0, 1},
+                    Sched{64, 64, 4, 2, 1, 1}}) {
       DenseAttentionArgs da;
       da.is_causal = c.causal;
       da.backend = backend();
       da.schedule = {{"BLOCK_M", s.BM}, {"BLOCK_N", s.BN}, {"num_warps", s.warps},
-                     {"num_stages", s.stages}, {"PIPE", s.pipe}};
+                     {"num_stages", s.stages}, {"PIPE", s.pipe}, {"dot_a_shared", s.aShared}};
       Tensor out = dense_attention(in.qv(), in.kv(), in.vv(), da);
       EXPECT_LT(maxErrorVsReference(in, out, all, nullptr, c.causal), 2e-2)
           << "Tq " << c.Tq << " Tk " << c.Tk << " D " << c.D << " causal " << c.causal
-          << " BM " << s.BM << " BN " << s.BN << " stages " << s.stages << " PIPE " << s.pipe;
+          << " BM " << s.BM << " BN " << s.BN << " stages " << s.stages << " PIPE " << s.pipe
+          << " dot_a_shared " << s.aShared;
     }
   }
   Inputs in(1, 16, 16, 1, 1, 32, 99);
@@ -156,22 +161,25 @@ TEST_P(Attention, DenseSchedulesMatchReference) {
 // gathered tile's QK^T before this tile's P V), three stages, the GQA
 // group's heads adjacent in program order (GROUPED), over
 // selected blocks that end inside a tile, D 64 and 128; more warps than
-// the tiles split into (run on fewer).
+// the tiles split into (run on fewer); Q staged in shared memory
+// (dot_a_shared).
 TEST_P(Attention, SparseSchedulesMatchReference) {
-  struct Sched { int64_t BM, BN, warps, stages, pipe, grouped = 0; };
+  struct Sched { int64_t BM, BN, warps, stages, pipe, grouped = 0, aShared = 0; };
   uint64_t seed = 70;
   for (int64_t D : {64, 128}) {
     Inputs in(1, 400, 400, 4, 2, D, seed++);
     HiPAttentionArgs a = args(128, 64, 2, 2, 1, 16, 64);
     for (Sched s : {Sched{64, 32, 4, 2, 1}, Sched{64, 32, 4, 3, 1}, Sched{64, 64, 4, 3, 0},
                     Sched{64, 64, 4, 2, 0}, Sched{64, 32, 4, 3, 0}, Sched{32, 32, 4, 3, 1},
-                    Sched{64, 64, 4, 2, 0, 1}, Sched{32, 32, 4, 3, 0, 1}, Sched{16, 32, 8, 2, 0}}) {
+                    Sched{64, 64, 4, 2, 0, 1}, Sched{32, 32, 4, 3, 0, 1}, Sched{16, 32, 8, 2, 0},
+                    Sched{64, 64, 4, 2, 0, 0, 1}, Sched{64, 32, 4, 3, 1, 0, 1}}) {
       a.attention_schedule = {{"BLOCK_M", s.BM}, {"BLOCK_N", s.BN}, {"num_warps", s.warps},
-                              {"num_stages", s.stages}, {"PIPE", s.pipe}, {"GROUPED", s.grouped}};
+                              {"num_stages", s.stages}, {"PIPE", s.pipe}, {"GROUPED", s.grouped},
+                              {"dot_a_shared", s.aShared}};
       auto r = hip_attention(in.qv(), in.kv(), in.vv(), a);
       EXPECT_LT(maxErrorVsReference(in, r.out, paramsOf(a), &r.metadata), 2e-2)
           << "D " << D << " BM " << s.BM << " BN " << s.BN << " stages " << s.stages << " PIPE "
-          << s.pipe << " GROUPED " << s.grouped;
+          << s.pipe << " GROUPED " << s.grouped << " dot_a_shared " << s.aShared;
     }
   }
   Inputs in(1, 64, 64, 1, 1, 32, 99);

@@ -328,7 +328,7 @@ int hipattnMain(int argc, char **argv) {
       return hip::tools::cmdTune(o.positional[0], o.flags);
     }
     if (cmd == "run") {
-      workload.push_back("--mask-pipeline");
+      workload.insert(workload.end(), {"--mask-pipeline", "--attention-schedule", "--dense-schedule"});
       Options o = parse(args, workload, {"--json", "--latency-only"});
       if (!o.positional.empty()) return usageError("run takes no positional arguments");
       return hip::tools::cmdRun(o.flags);

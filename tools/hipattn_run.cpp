@@ -63,6 +63,11 @@ HiP parameters (defaults: HIP_K etc., else the v1.1 defaults):
   --block-size-k N (2) --block-stride-k N (1) --sink N (16) --window N (256)
   --mask-pipeline FILE  the mask pipeline as JSON, e.g.
                        {"stages": [{"type": "tree", "mask_k": 512}]}
+schedules (pinned instead of the tuned or default ones; results do not change):
+  --attention-schedule k=v,...  the sparse attention kernel's, e.g.
+                       BLOCK_M=64,BLOCK_N=64,num_warps=4,num_stages=2,dot_a_shared=1
+  --dense-schedule k=v,...      the dense kernel's (flash_attention), e.g.
+                       BLOCK_M=128,BLOCK_N=128,num_warps=8,num_stages=2,dot_a_shared=1
 measurement:
   --reps N             timed repetitions, median reported (default 3 on the
                        CPU, 10 on a GPU), after one warm-up call
@@ -277,6 +282,8 @@ int cmdRun(const std::map<std::string, std::string> &f) {
   const std::string &device = st.device, &dataName = st.dataName;
   takeKernelChoices();
 
+  if (f.count("--attention-schedule"))
+    a.attention_schedule = dsl::Config::parse(f.at("--attention-schedule")).values();
   HiPAttentionOutput hip;
   HiPAttentionArgs maskOnly = a;
   maskOnly.mask_only = true;
@@ -286,6 +293,7 @@ int cmdRun(const std::map<std::string, std::string> &f) {
   Tensor dense;
   DenseAttentionArgs da;
   da.backend = a.backend;
+  if (f.count("--dense-schedule")) da.schedule = dsl::Config::parse(f.at("--dense-schedule")).values();
   double denseMs = medianMs(reps, [&] { dense = dense_attention(q.view(), k.view(), v.view(), da); });
 
   double relErr = NAN, recall = NAN;

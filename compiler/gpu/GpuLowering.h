@@ -369,6 +369,7 @@ private:
   /// per thread for 32 x 128 bf16 rows at 4 warps): value -> absolute byte
   /// offset of its [M][K + 8] rows.
   std::map<int, size_t> sharedA_;
+  std::set<int> swizzledA_; // those staged for wgmma (128-byte swizzle)
   std::vector<int> stageLoopInvariantA(Block &body, Location loc);
   /// Element `i` (clamped to the source) of the hoisted gather source `src`.
   Value readGatherSource(int src, Value i, Location loc);

@@ -388,7 +388,7 @@ void GpuLowering::lowerFor(Operation *op, Location loc) {
     tempBase_ = savedTemp;
   }
   for (int s : ownGatherSrc) gatherSrc_.erase(s);
-  for (int s : ownSharedA) sharedA_.erase(s);
+  for (int s : ownSharedA) sharedA_.erase(s), swizzledA_.erase(s);
   tempBase_ = tempBefore;
 }
 
@@ -399,23 +399,35 @@ std::vector<int> GpuLowering::stageLoopInvariantA(Block &loopBody, Location loc)
   std::function<void(Block &)> visit = [&](Block &blk) {
     for (Operation &o : blk) {
       for (Region &r : o.getRegions()) visit(r.front());
-      if (kind(&o) != OpKind::Dot || wgmmaDot(&o)) continue;
+      if (kind(&o) != OpKind::Dot) continue;
       int a = arg(&o, 0);
       if (sharedA_.count(a) || !vals_.count(a)) continue; // (defined in the loop)
       const TileVal &in = vals_.at(a);
       const dsl::Type &at = ty(a);
       if (in.splat || !in.layout || in.layout->kind == Layout::Mma || at.dtype == DType::f32)
         continue;
+      // wgmma reads A through a descriptor from the 128-byte swizzled
+      // K-major layout (whole 64-column groups, 1024-byte aligned); mma.sync
+      // loads fragments from rows padded by 8 halfs.
+      bool swz = wgmmaDot(&o);
+      if (swz && at.shape[1] % 64 != 0) continue;
       if (own.empty()) barrier(loc); // earlier temporaries there may still be read
-      int64_t lda = at.shape[1] + 8;
+      if (swz) tempBase_ = (tempBase_ + 1023) / 1024 * 1024;
+      int64_t lda = swz ? 0 : at.shape[1] + 8;
       stageRows(in, at, lda, 0, loc);
       sharedA_[a] = tempBase_;
-      tempBase_ += (size_t(at.shape[0] * lda * 2) + 127) / 128 * 128;
+      if (swz) swizzledA_.insert(a);
+      tempBase_ += swz ? size_t(at.shape[0] * at.shape[1] * 2 + 1023) / 1024 * 1024
+                       : (size_t(at.shape[0] * lda * 2) + 127) / 128 * 128;
       own.push_back(a);
     }
   };
   visit(loopBody);
-  if (!own.empty()) barrier(loc);
+  if (!own.empty()) {
+    needShared(0);
+    fenceProxyAsync(loc); // wgmma reads the swizzled tiles through the async proxy
+    barrier(loc);
+  }
   return own;
 }
 

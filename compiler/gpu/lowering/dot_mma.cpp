@@ -78,7 +78,7 @@ void GpuLowering::lowerDot(Operation *op, Location loc) {
   Value aBase, bBase;
   int64_t lda = K + 8, ldb = wg ? 0 : bRows ? K + 8 : N + 8;
   if (aPipe) aBase = pa->second.stageBase, lda = pa->second.ld;
-  if (aShared) aBase = c32(int64_t(sa->second));
+  if (aShared) aBase = c32(int64_t(sa->second)), lda = swizzledA_.count(aId) ? 0 : lda;
   if (bPipe) bBase = pb->second.stageBase, ldb = pb->second.ld;
   bool stageA = !aRegs && !aPipe && !aHoist && !aShared, stageB = !bPipe;
   if (stageA || stageB) {
@@ -106,9 +106,10 @@ void GpuLowering::lowerDot(Operation *op, Location loc) {
     return loadFragsA(g, aBase, lda, kk, loc);
   };
   if (wg) {
-    // A pipelined into the swizzled layout (ld 0) is read through its own
-    // descriptor; otherwise its fragments go in registers.
-    if (aPipe && lda == 0) {
+    // A pipelined or staged before the loop in the swizzled layout (ld 0)
+    // is read through its own descriptor; otherwise its fragments go in
+    // registers.
+    if ((aPipe || aShared) && lda == 0) {
       lowerDotWgmma(op, acc, {}, aBase, bBase, bRows, loc);
       return;
     }
