@@ -352,6 +352,12 @@ HiPAttentionOutput hipAttentionImpl(const TensorView &q, const TensorView &k, co
         cfg.set("num_warps", std::clamp<int64_t>(rows / 16, 1, 8));
       }
     }
+    // On wgmma, Q staged once in shared memory and read through a
+    // descriptor (dot_a_shared) instead of held in 32 registers per thread:
+    // 1.22 against 1.38 ms at 16k, 9.55 against 9.76 ms at 128k (H100,
+    // bench/RESULTS.md step 8). Not yet measured with a stacked group.
+    if (ctx.target.hasWgmma() && p.D % 64 == 0 && cfg.get("HEADS", 1) == 1)
+      cfg.set("dot_a_shared", 1);
     auto grid = [&](const dsl::Config &c) {
       int64_t perHead = c["BLOCK_M"] / c.get("HEADS", 1);
       int64_t progs = nQB * std::max<int64_t>(1, bq / perHead);
