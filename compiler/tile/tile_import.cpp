@@ -138,11 +138,6 @@ private:
         throw InternalError("tile import: constant of a non-number type");
       break;
     }
-    case OpKind::Dot: // the hip-accelerate-dot plan of an exported kernel
-      if (op.ints.size() == 3)
-        st.addAttribute("hip.mma", MmaEncodingAttr::get(ctx_, unsigned(op.ints[0]),
-                                                        {unsigned(op.ints[1]), unsigned(op.ints[2])}));
-      break;
     default: break;
     }
   }

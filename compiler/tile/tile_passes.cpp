@@ -1,9 +1,9 @@
 //===- compiler/tile/tile_passes.cpp - Passes on tile IR (hipattn-opt) ----===//
 //
-// --hip-tile-to-llvm=target=T: each tile.kernel is exported to a dsl::Kernel
-// (after hip-accelerate-dot on a GPU target), lowered by the backend for T (the same code compile() runs) down to the
-// LLVM dialect, and replaced by the result. Lets lit tests lower textual
-// tile IR.
+// --hip-tile-to-llvm=target=T: each tile.kernel is lowered by the backend
+// for T (after the GPU passes on a GPU target: the same code compile() runs)
+// down to the LLVM dialect and replaced by the result. Lets lit tests lower
+// textual tile IR.
 //
 //===----------------------------------------------------------------------===//
 #include "tile.h"

@@ -1,10 +1,10 @@
 //===- hip/compiler/tile_dialect.h - The tile dialect, MLIR-free -*- C++ -*-===//
 //
-// The compiler verifies and canonicalizes every kernel in the `tile` MLIR
-// dialect (compiler/tile/TileOps.td) before lowering it: a traced
-// dsl::Kernel is imported into the dialect and exported back. These entry
-// points expose that round trip and the dialect's text form without MLIR
-// headers (for tools and tests).
+// The compiler imports every traced dsl::Kernel into the `tile` MLIR dialect
+// (compiler/tile/TileOps.td), verifies and canonicalizes it there, and the
+// backends lower the dialect. These entry points expose the dialect's text
+// form and the import -> export round trip without MLIR headers (for tools
+// and tests).
 //
 //===----------------------------------------------------------------------===//
 #pragma once
