@@ -21,9 +21,13 @@ export HIP_CACHE_DIR=/tmp/hip-cache HIP_DISABLE_AUTOTUNE=1
 # links), copied from the build machine as .carry/libs.
 [ -d .carry/libs ] && export LD_LIBRARY_PATH=$PWD/.carry/libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv > "$OUT/gpu.txt" 2>&1
+# The GPU host runs the GPU side of the tests: the CPU-backend cases and the
+# ptxas check of every kernel (backend-neutral) run in CI, and took 234 of
+# the 300 s a full run was given on the H100 host (2026-12-07). TEST_FILTER
+# replaces this filter ('*' for every test).
 if [ -z "${SKIP_TESTS:-}" ]; then
   (cd $B && HIP_CACHE_DIR=/tmp/hip-cache-tests timeout ${TEST_TIMEOUT:-420} ./bin/hipattn-tests \
-     ${TEST_FILTER:+--gtest_filter=$TEST_FILTER}) > "$OUT/tests.log" 2>&1; tests=$?
+     --gtest_filter="${TEST_FILTER:--*/Cpu:*/CPU:Ptx.EveryKernelAndConfigAssembles}") > "$OUT/tests.log" 2>&1; tests=$?
 fi
 if [ -z "${SKIP_TESTS:-}" ]; then # the Python package: numpy on the CPU backend, torch on the GPU
   HIP_ATTENTION_LIBRARY=$B/lib/libhipattn.so PYTHONPATH=python HIP_CACHE_DIR=/tmp/hip-cache-tests \
