@@ -202,8 +202,11 @@ std::shared_ptr<CompiledKernel> compile(const dsl::Kernel &k, const Target &t) {
   out->params = k.params;
   out->cacheKey = key;
   detail::maybeDump(k.name, "tile", [&] { return tile::toMLIR(k, true, true); });
-  if (t.backend == Backend::CUDA)
+  if (t.backend == Backend::CUDA) {
+    for (const char *pass : {"hip-accelerate-dot", "hip-pipeline"})
+      detail::maybeDump(k.name, pass, [&] { return tile::toMLIR(k, true, t, pass); });
     detail::maybeDump(k.name, "tile-gpu", [&] { return tile::toMLIR(k, true, t); });
+  }
   if (t.backend == Backend::CUDA) {
     if (auto hit = rt::KernelCache::global().get(key); hit && decodePTX(*hit, *out)) {
       out->fromCache = true;
@@ -249,9 +252,12 @@ std::string emitStage(const dsl::Kernel &k, const Target &t, const std::string &
   if (stage == "tile") return tile::toMLIR(k, /*canonicalize=*/true, /*locations=*/true);
   if (!isIrStage(stage))
     throw InvalidArgument("unknown stage '" + stage + "' (stages: " + irStageList() + ")");
-  if ((stage == "ptx" || stage == "layouts" || stage == "tile-gpu") && t.backend != Backend::CUDA)
+  bool afterPass = stage == "hip-accelerate-dot" || stage == "hip-pipeline";
+  if ((stage == "ptx" || stage == "layouts" || stage == "tile-gpu" || afterPass) &&
+      t.backend != Backend::CUDA)
     throw InvalidArgument("--emit " + stage + " needs a GPU target (e.g. --target sm_90a)");
   if (stage == "tile-gpu") return tile::toMLIR(k, /*locations=*/true, t);
+  if (afterPass) return tile::toMLIR(k, /*locations=*/true, t, stage);
   auto t0 = std::chrono::steady_clock::now();
   auto ctx = detail::createContext();
   auto tileModule = tile::prepareForBackend(k, *ctx, t);

@@ -131,6 +131,7 @@ TEST(Robustness, EveryCommandRefusesBadInputClearly) {
       {"", "hipattn compile vector_add --target sm_90a --divisible x", 2, "is not an integer argument"},
       {"", "hipattn compile vector_add --target cpu --emit layouts", 2, "needs a GPU target"},
       {"", "hipattn compile vector_add --target cpu --emit tile-gpu", 2, "--emit tile-gpu needs a GPU target"},
+      {"", "hipattn compile vector_add --target cpu --emit hip-pipeline", 2, "--emit hip-pipeline needs a GPU target"},
       {"", "hipattn demo --backend nope", 2, "--backend must be auto, cpu or cuda"},
       {"", "hipattn tune nosuch", 2, "is not tunable here"},
       {"", "hipattn tune matmul --dims 1,2 --backend cpu", 2, "needs --dims with 3 values"},

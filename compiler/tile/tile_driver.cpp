@@ -91,17 +91,18 @@ struct Prepared {
   OwningOpRef<ModuleOp> module; // (destroyed before its context)
 };
 OwningOpRef<ModuleOp> prepareIn(const dsl::Kernel &k, MLIRContext &ctx, bool canon,
-                                const Target *target) {
+                                const Target *target, const std::string &stopAfter = "") {
   OwningOpRef<ModuleOp> m = importVerified(k, ctx);
   if (canon) canonicalize(*m);
   if (target && target->backend == Backend::CUDA)
-    hip::detail::gpu::runGpuPasses(onlyKernel(*m), *target);
+    hip::detail::gpu::runGpuPasses(onlyKernel(*m), *target, stopAfter);
   return m;
 }
 
-Prepared prepare(const dsl::Kernel &k, bool canon, const Target *target) {
+Prepared prepare(const dsl::Kernel &k, bool canon, const Target *target,
+                 const std::string &stopAfter = "") {
   Prepared p{createTileContext(), {}};
-  p.module = prepareIn(k, *p.ctx, canon, target);
+  p.module = prepareIn(k, *p.ctx, canon, target, stopAfter);
   return p;
 }
 } // namespace
@@ -123,8 +124,11 @@ std::string toMLIR(const dsl::Kernel &k, bool canon, bool locations) {
   return print(*p.module, locations);
 }
 
-std::string toMLIR(const dsl::Kernel &k, bool locations, const Target &target) {
-  Prepared p = prepare(k, /*canon=*/true, &target);
+std::string toMLIR(const dsl::Kernel &k, bool locations, const Target &target,
+                   const std::string &afterPass) {
+  if (!afterPass.empty() && !hip::detail::gpu::isGpuPassStage(afterPass))
+    throw InvalidArgument("'" + afterPass + "' is not a GPU pass");
+  Prepared p = prepare(k, /*canon=*/true, &target, afterPass);
   return print(*p.module, locations);
 }
 

@@ -6,6 +6,17 @@
 // RUN: hipattn-opt %s --split-input-file --hip-accelerate-dot=target=sm_80 --hip-pipeline | FileCheck %s --check-prefixes=CHECK,AMPERE
 // RUN: hipattn-opt %s --split-input-file --hip-accelerate-dot=target=sm_90a --hip-pipeline | FileCheck %s --check-prefixes=CHECK,HOPPER
 // RUN: hipattn-opt %s --split-input-file --hip-tile-to-llvm=target=sm_80 | FileCheck %s --check-prefix=LLVM
+// The IR after each GPU pass of a registered kernel (hipattn compile --emit
+// <pass>; HIP_DUMP_IR=<pass> prints the same for the kernels a GPU run
+// compiles): the dots' plans first, then the loop's marks.
+// RUN: hipattn compile matmul --config BLOCK_N=128,num_warps=4,num_stages=3 --target sm_90a --emit hip-accelerate-dot | FileCheck %s --check-prefix=AFTER-DOT
+// RUN: hipattn compile matmul --config BLOCK_N=128,num_warps=4,num_stages=3 --target sm_90a --emit hip-pipeline | FileCheck %s --check-prefix=AFTER-PIPE
+// AFTER-DOT-NOT: hip.copy
+// AFTER-DOT: tile.dot {{.*}}hip.mma = #tile.mma<version = 2, warpsPerCTA = [2, 2]>
+// AFTER-DOT-NOT: hip.pipeline
+// AFTER-PIPE: tile.load {{.*}}hip.copy = 0
+// AFTER-PIPE: tile.dot {{.*}}hip.mma = #tile.mma<version = 2, warpsPerCTA = [2, 2]>
+// AFTER-PIPE: hip.pipeline = {ahead = 2 : i64, stages = 3 : i64}
 
 // A matmul's K loop at 3 stages (the config's): both operand loads copied,
 // two iterations ahead. On mma.sync the buffers' rows are padded (maxPhase

@@ -11,11 +11,22 @@
 #include "AccelerateDot.h"
 #include "Pipeline.h"
 
+#include <string>
+
 namespace hip::detail::gpu {
 
-inline void runGpuPasses(tile::KernelOp kernel, const Target &target) {
+/// Runs the GPU passes on `kernel`; with `stopAfter` (a pass's name, e.g.
+/// "hip-accelerate-dot"), those up to that one only.
+inline void runGpuPasses(tile::KernelOp kernel, const Target &target,
+                         const std::string &stopAfter = "") {
   accelerateDots(kernel, target);
+  if (stopAfter == "hip-accelerate-dot") return;
   pipelineLoops(kernel);
+}
+
+/// Whether `stage` names a GPU pass (the IR after it is a dump stage).
+inline bool isGpuPassStage(const std::string &stage) {
+  return stage == "hip-accelerate-dot" || stage == "hip-pipeline";
 }
 
 } // namespace hip::detail::gpu

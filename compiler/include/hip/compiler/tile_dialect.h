@@ -28,8 +28,11 @@ dsl::Kernel roundTrip(const dsl::Kernel &k, bool canonicalize);
 /// loc("file":line:col) as well. hipattn-opt parses it.
 std::string toMLIR(const dsl::Kernel &k, bool canonicalize, bool locations);
 /// The same after the dialect's passes for GPU `target` (canonicalized:
-/// hip-accelerate-dot's plan on each dot, the kernel's warp count).
-std::string toMLIR(const dsl::Kernel &k, bool locations, const Target &target);
+/// hip-accelerate-dot's plan on each dot, the kernel's warp count;
+/// hip-pipeline's marks on each pipelined loop), or after the pass
+/// `afterPass` ("hip-accelerate-dot", "hip-pipeline") and those before it.
+std::string toMLIR(const dsl::Kernel &k, bool locations, const Target &target,
+                   const std::string &afterPass = "");
 
 /// The kernels of textual tile IR (a module of tile.kernel ops), verified and
 /// exported. Throws CompileError with the parser's or verifier's messages.
