@@ -14,6 +14,7 @@
 #include "hip/compiler/tile_dialect.h"
 #include "hip/runtime/cache.h"
 #include "hip/runtime/thread_pool.h"
+#include "gpu/transforms/Passes.h"
 #include "lowering.h"
 #include "tile/tile.h"
 
@@ -203,7 +204,7 @@ std::shared_ptr<CompiledKernel> compile(const dsl::Kernel &k, const Target &t) {
   out->cacheKey = key;
   detail::maybeDump(k.name, "tile", [&] { return tile::toMLIR(k, true, true); });
   if (t.backend == Backend::CUDA) {
-    for (const char *pass : {"hip-accelerate-dot", "hip-pipeline"})
+    for (const char *pass : detail::gpu::kGpuPasses)
       detail::maybeDump(k.name, pass, [&] { return tile::toMLIR(k, true, t, pass); });
     detail::maybeDump(k.name, "tile-gpu", [&] { return tile::toMLIR(k, true, t); });
   }
@@ -252,7 +253,7 @@ std::string emitStage(const dsl::Kernel &k, const Target &t, const std::string &
   if (stage == "tile") return tile::toMLIR(k, /*canonicalize=*/true, /*locations=*/true);
   if (!isIrStage(stage))
     throw InvalidArgument("unknown stage '" + stage + "' (stages: " + irStageList() + ")");
-  bool afterPass = stage == "hip-accelerate-dot" || stage == "hip-pipeline";
+  bool afterPass = detail::gpu::isGpuPassStage(stage);
   if ((stage == "ptx" || stage == "layouts" || stage == "tile-gpu" || afterPass) &&
       t.backend != Backend::CUDA)
     throw InvalidArgument("--emit " + stage + " needs a GPU target (e.g. --target sm_90a)");

@@ -68,17 +68,8 @@ private:
     return types_.emplace(v.getAsOpaquePointer(), *t).first->second;
   }
   bool isTile(Value v) { return ty(v).isTile(); }
-  OpKind kind(Operation *op) const {
-    std::optional<OpKind> k = tile::kindOf(*op);
-    if (!k)
-      throw CompileError("'" + op->getName().getStringRef().str() +
-                             "' is not an op of the tile dialect",
-                         tile::sourceLocOf(op->getLoc()));
-    return *k;
-  }
-  static int64_t intAttr(Operation *op, StringRef name) {
-    return op->getAttrOfType<IntegerAttr>(name).getInt();
-  }
+  static OpKind kind(Operation *op) { return tile::kindOrThrow(*op); }
+  static int64_t intAttr(Operation *op, StringRef name) { return tile::intAttrOf(op, name); }
 
   tile::KernelOp kernel_;
   std::unordered_map<const void *, dsl::Type> types_;

@@ -162,13 +162,11 @@ private:
   std::vector<int> results(Operation *op) const;
   std::vector<int> blockArgs(Block &blk) const;
   /// Op `op`'s integer attribute `name` (the verifier guarantees it).
-  int64_t intAttr(Operation *op, StringRef name) const;
+  static int64_t intAttr(Operation *op, StringRef name) { return tile::intAttrOf(op, name); }
   /// The body of `op`'s region `r` (tile.for, tile.if).
   static Block &body(Operation *op, unsigned r = 0) { return op->getRegion(r).front(); }
   /// The user's file:line:column of `op`, for messages.
   SourceLoc srcLoc(Operation *op) const { return tile::sourceLocOf(op->getLoc()); }
-  /// The value of constant `v` if it is a scalar tile.constant.
-  std::optional<int64_t> scalarConstant(int v) const;
   /// The text of --emit layouts: the kernel with each op's layout.
   std::string printLayouts();
 
@@ -199,7 +197,7 @@ private:
   /// Whether dot `op` runs on wgmma (see dot_wgmma.cpp): sm_90a, one m64
   /// row block per warpgroup (M == 16 * warps), N <= 256, and a B tile in
   /// shared memory whose rows hold whole 128-byte swizzle atoms.
-  bool wgmmaDot(Operation *op) const;
+  bool wgmmaDot(Operation *op) const { return runsOnWgmma(op); }
   /// Byte offset of element (i, j) of an R-row 16-bit tile in the 128-byte
   /// swizzled layout wgmma reads (columns in groups of 64, see dot_wgmma.cpp).
   Value swizzledOffset(Value i, Value j, int64_t R, Location loc);

@@ -56,12 +56,7 @@ int GpuLowering::define(Value v, const AxisInfo &facts) {
 void GpuLowering::numberBlock(Block &blk, const AxisInfoAnalysis &axis) {
   for (BlockArgument a : blk.getArguments()) define(a, axis.get(a));
   for (Operation &op : blk) {
-    std::optional<OpKind> k = tile::kindOf(op);
-    if (!k)
-      throw CompileError("'" + op.getName().getStringRef().str() +
-                             "' is not an op of the tile dialect",
-                         srcLoc(&op));
-    kinds_[&op] = *k;
+    kinds_[&op] = tile::kindOrThrow(op);
     if (auto c = dyn_cast<tile::ConstantOp>(op)) {
       // A tile constant is the splat of a scalar one (numbered first).
       AxisInfo facts = AxisInfoAnalysis::ofConstant(tile::constantInt(c));
@@ -106,20 +101,6 @@ std::vector<int> GpuLowering::blockArgs(Block &blk) const {
   std::vector<int> out;
   for (Value v : blk.getArguments()) out.push_back(id(v));
   return out;
-}
-
-int64_t GpuLowering::intAttr(Operation *op, StringRef name) const {
-  auto a = op->getAttrOfType<IntegerAttr>(name);
-  if (!a) throw InternalError("'" + op->getName().getStringRef().str() + "' lacks '" + name.str() + "'");
-  return a.getInt();
-}
-
-std::optional<int64_t> GpuLowering::scalarConstant(int v) const {
-  auto d = allDefs_.find(v);
-  if (d == allDefs_.end() || kind(d->second) != OpKind::Constant ||
-      splatScalar_.count(d->second))
-    return std::nullopt;
-  return tile::constantInt(cast<tile::ConstantOp>(d->second));
 }
 
 std::string GpuLowering::printLayouts() {

@@ -52,6 +52,12 @@ mlir::OwningOpRef<mlir::ModuleOp> prepareForBackend(const dsl::Kernel &k, mlir::
 
 /// The DSL op kind of a tile dialect op (none for other ops).
 std::optional<dsl::OpKind> kindOf(mlir::Operation &op);
+/// The same for an op a backend lowers: CompileError (naming the op and the
+/// user's line) for an op of another dialect in a tile.kernel's body.
+dsl::OpKind kindOrThrow(mlir::Operation &op);
+/// Integer attribute `name` of a verified tile op (the verifier guarantees
+/// it; InternalError if it is missing).
+int64_t intAttrOf(mlir::Operation *op, llvm::StringRef name);
 /// A constant's value as the DSL holds it: an integer, or a float converted
 /// to an integer (as the C++ DSL does; the GPU backend reads divisibility
 /// from it).

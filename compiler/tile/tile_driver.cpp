@@ -118,7 +118,6 @@ dsl::Kernel roundTrip(const dsl::Kernel &k, bool canon) {
   return exportKernel(onlyKernel(*p.module));
 }
 
-
 std::string toMLIR(const dsl::Kernel &k, bool canon, bool locations) {
   Prepared p = prepare(k, canon, nullptr);
   return print(*p.module, locations);

@@ -100,6 +100,19 @@ std::optional<OpKind> kindOf(Operation &op) {
   return it->second;
 }
 
+OpKind kindOrThrow(Operation &op) {
+  if (std::optional<OpKind> k = kindOf(op)) return *k;
+  throw CompileError("'" + op.getName().getStringRef().str() + "' is not an op of the tile dialect",
+                     sourceLocOf(op.getLoc()));
+}
+
+int64_t intAttrOf(Operation *op, llvm::StringRef name) {
+  auto a = op->getAttrOfType<IntegerAttr>(name);
+  if (!a)
+    throw InternalError("'" + op->getName().getStringRef().str() + "' lacks '" + name.str() + "'");
+  return a.getInt();
+}
+
 int64_t constantInt(ConstantOp c) {
   Attribute v = c.getValue();
   if (auto dense = dyn_cast<DenseElementsAttr>(v)) v = dense.getSplatValue<Attribute>();

@@ -20,11 +20,6 @@
 
 namespace hip::detail::gpu {
 
-bool GpuLowering::wgmmaDot(Operation *op) const {
-  if (kind(op) != OpKind::Dot) return false;
-  auto plan = op->getAttrOfType<tile::MmaEncodingAttr>("hip.mma");
-  return plan && plan.getVersion() == 3;
-}
 
 Value GpuLowering::swizzledOffset(Value i, Value j, int64_t R, Location loc) {
   auto udiv = [&](Value x, int64_t d) { return fold<arith::DivUIOp>(b_, loc, x, c32(d)); };

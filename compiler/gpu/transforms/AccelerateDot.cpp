@@ -61,6 +61,12 @@ bool fromDot(Value v, int depth) {
 
 bool computedFromDot(Value v) { return fromDot(v, 0); }
 
+bool runsOnWgmma(Operation *op) {
+  auto plan = isa<tile::DotOp>(op) ? op->getAttrOfType<tile::MmaEncodingAttr>("hip.mma")
+                                   : tile::MmaEncodingAttr();
+  return plan && plan.getVersion() == 3;
+}
+
 bool readsTransposedB(tile::DotOp dot) {
   Value b = dot->getOperand(1);
   Operation *def = b.getDefiningOp();

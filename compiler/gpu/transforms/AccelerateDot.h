@@ -36,6 +36,10 @@ namespace hip::detail::gpu {
 /// dot's result (an accumulator a loop carries).
 std::pair<int, int> accumulatorWarps(int64_t M, int64_t N, int nw, bool chained, bool anyWgmma);
 
+/// Whether `op` is a tile.dot that hip-accelerate-dot put on wgmma
+/// (its hip.mma plan has version 3).
+bool runsOnWgmma(mlir::Operation *op);
+
 /// Whether `v` is computed (through elementwise ops and broadcasts) from
 /// the result of a tile.dot (a dot whose A operand is: chained dots).
 bool computedFromDot(mlir::Value v);

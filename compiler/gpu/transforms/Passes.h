@@ -15,18 +15,23 @@
 
 namespace hip::detail::gpu {
 
-/// Runs the GPU passes on `kernel`; with `stopAfter` (a pass's name, e.g.
-/// "hip-accelerate-dot"), those up to that one only.
+/// The GPU passes, in order (the IR after each is a dump stage).
+inline constexpr const char *kGpuPasses[] = {"hip-accelerate-dot", "hip-pipeline"};
+
+/// Whether `stage` names a GPU pass.
+inline bool isGpuPassStage(const std::string &stage) {
+  for (const char *p : kGpuPasses)
+    if (stage == p) return true;
+  return false;
+}
+
+/// Runs the GPU passes on `kernel`; with `stopAfter` (one of kGpuPasses),
+/// those up to that one only.
 inline void runGpuPasses(tile::KernelOp kernel, const Target &target,
                          const std::string &stopAfter = "") {
   accelerateDots(kernel, target);
-  if (stopAfter == "hip-accelerate-dot") return;
+  if (stopAfter == kGpuPasses[0]) return;
   pipelineLoops(kernel);
-}
-
-/// Whether `stage` names a GPU pass (the IR after it is a dump stage).
-inline bool isGpuPassStage(const std::string &stage) {
-  return stage == "hip-accelerate-dot" || stage == "hip-pipeline";
 }
 
 } // namespace hip::detail::gpu

@@ -42,11 +42,6 @@ namespace {
 
 bool isDot(Operation &op) { return isa<tile::DotOp>(op); }
 
-bool onWgmma(Operation &dot) {
-  auto plan = dot.getAttrOfType<tile::MmaEncodingAttr>("hip.mma");
-  return plan && plan.getVersion() == 3;
-}
-
 /// The value of a scalar tile.constant `v` (none for anything else).
 std::optional<int64_t> constantOf(Value v) {
   auto c = v.getDefiningOp<tile::ConstantOp>();
@@ -83,7 +78,7 @@ void pipeline(tile::ForOp loop, int64_t stages) {
       auto t = cast<RankedTensorType>(x.getType());
       if (t.getElementType().getIntOrFloatBitWidth() != 16) continue;
       loads.push_back(d);
-      if (onWgmma(o) && (i == 1 || t.getShape()[1] % 64 == 0)) swizzled.insert(d);
+      if (runsOnWgmma(&o) && (i == 1 || t.getShape()[1] % 64 == 0)) swizzled.insert(d);
     }
   }
   if (loads.empty()) return;
@@ -111,10 +106,10 @@ void pipeline(tile::ForOp loop, int64_t stages) {
         if (fromWaited(x, depth + 1)) return true;
       return false;
     };
-    if (stages >= 3 && !shortLoop && onWgmma(o) && swz(o, 1) && r.hasOneUse() && yielded &&
+    if (stages >= 3 && !shortLoop && runsOnWgmma(&o) && swz(o, 1) && r.hasOneUse() && yielded &&
         (swz(o, 0) || fromWaited(o.getOperand(0), 0)))
       deferred.insert(&o);
-    else if (onWgmma(o))
+    else if (runsOnWgmma(&o))
       waited.insert(&o);
   }
   // 2. The ops computing the copies' addresses and masks: pure ops of this
