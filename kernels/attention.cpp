@@ -323,18 +323,8 @@ void blockSparseAttention(Builder &b, const Config &c) {
     Val valid = expand_dims(ok, 0) & (expand_dims(tok, 0) <= pj - int(W));
     return TileKeys{tok, std::pair<Val, Val>(ok, valid)};
   };
-  if (c["PIPE"]) {
-    st = pipelinedTiles(a, r.qt, st, constant(0, DType::i32), nSel, BN, D, t, selected);
-  } else {
-    st = unpack(for_range(0, nSel, BN, pack(st), [&](Val n, std::vector<Val> s) {
-      TileKeys k = selected(n);
-      auto [kt, vt] = loadKV(a, k.tok, k.mask->first, D);
-      return pack(update(unpack(s), r.qt, kt, vt, k.mask->second, a.scale, t));
-    }));
-  }
   // 2. Sink, keys [0, S) not also in the window, and 3. window, p - W < t
-  // <= p over the union of the rows' windows: one loop (one copy of the
-  // tile's code), whose first ceil(S / BN) tiles are the sink's.
+  // <= p over the union of the rows' windows.
   int64_t sinkTiles = (S + BN - 1) / BN;
   Val lo = constant(0, DType::i32), hi = constant(0, DType::i32);
   if (W > 0) {
@@ -343,17 +333,44 @@ void blockSparseAttention(Builder &b, const Config &c) {
     hi = max(r.pos, 0) + 1;
   }
   Val first = lo - int(sinkTiles * BN);
-  if (S > 0 || W > 0)
-    st = unpack(for_range(first, hi, BN, pack(st), [&](Val n, std::vector<Val> s) {
-      Val sink = n < lo;
-      Val tok = where(sink, n - first, n) + ar;
-      Val ok = where(sink, tok < int(S), constant(1, DType::i1)) & (tok < a.Tk);
-      auto [kt, vt] = loadKV(a, tok, ok, D);
+  // The sink's and the window's tile at n (first <= n < hi): its first
+  // ceil(S / BN) tiles are the sink's.
+  auto sinkOrWindow = [&](Val n) {
+    Val sink = n < lo;
+    Val tok = where(sink, n - first, n) + ar;
+    Val ok = where(sink, tok < int(S), constant(1, DType::i1)) & (tok < a.Tk);
+    Val tk = expand_dims(tok, 0);
+    Val inWindow = (tk > pj - int(W)) & (tk <= pj);
+    Val valid = expand_dims(ok, 0) & where(sink, tk <= pj - int(W), inWindow);
+    return TileKeys{tok, std::pair<Val, Val>(ok, valid)};
+  };
+  auto step = [&](const TileFn &tile) {
+    return [&, tile](Val n, std::vector<Val> s) {
+      TileKeys k = tile(n);
+      auto [kt, vt] = loadKV(a, k.tok, k.mask->first, D);
+      return pack(update(unpack(s), r.qt, kt, vt, k.mask->second, a.scale, t));
+    };
+  };
+  if (c["PIPE"]) {
+    st = pipelinedTiles(a, r.qt, st, constant(0, DType::i32), nSel, BN, D, t, selected);
+    if (S > 0 || W > 0) st = unpack(for_range(first, hi, BN, pack(st), step(sinkOrWindow)));
+  } else {
+    // One loop over all three (one copy of the tile's code, which halves
+    // the kernel's PTX and its compile time): the selected blocks' tiles
+    // come first, at n in [first - ceil(nSel / BN) * BN, first).
+    Val start = first - (nSel + int(BN - 1)) / int(BN) * int(BN);
+    st = unpack(for_range(start, hi, BN, pack(st), step([&](Val n) {
+      Val isSel = n < first, sink = n < lo; // (sink is true on selected tiles too)
+      TileKeys sel = selected(n - start);
+      Val tok = where(isSel, sel.tok, where(sink, n - first, n) + ar);
+      Val ok = where(isSel, sel.mask->first,
+                     where(sink, tok < int(S), constant(1, DType::i1)) & (tok < a.Tk));
       Val tk = expand_dims(tok, 0);
-      Val inWindow = (tk > pj - int(W)) & (tk <= pj);
-      Val valid = expand_dims(ok, 0) & where(sink, tk <= pj - int(W), inWindow);
-      return pack(update(unpack(s), r.qt, kt, vt, valid, a.scale, t));
-    }));
+      Val valid = expand_dims(ok, 0) &
+                  where(sink, tk <= pj - int(W), (tk > pj - int(W)) & (tk <= pj));
+      return TileKeys{tok, std::pair<Val, Val>(ok, valid)};
+    })));
+  }
   storeRows(a, r, st, D, t);
 }
 

@@ -324,9 +324,10 @@ TEST_P(Attention, OutputMatchesReferenceWithOwnIndices) {
   HiPAttentionArgs c = args(32, 16, 1, 2, 1, 4, 16);
   auto r3 = hip_attention(d16.qv(), d16.kv(), d16.vv(), c);
   EXPECT_LT(maxErrorVsReference(d16, r3.out, paramsOf(c), &r3.metadata), 2e-2);
-  // The sink and the window share one loop: a sink of several key tiles
-  // (sink 96 > BLOCK_N 64), no window, no sink.
-  for (auto [sink, window] : {std::pair<int64_t, int64_t>{96, 64}, {32, 0}, {0, 96}}) {
+  // The selected blocks, the sink and the window share one loop: a sink of
+  // several key tiles (sink 96 > BLOCK_N 64), no window, no sink, neither.
+  // (0, 0) has the selected blocks only.
+  for (auto [sink, window] : {std::pair<int64_t, int64_t>{96, 64}, {32, 0}, {0, 96}, {0, 0}}) {
     Inputs sw(1, 600, 600, 2, 1, 64, 23 + sink);
     HiPAttentionArgs e = args(64, 32, 2, 4, 1, sink, window);
     auto rs = hip_attention(sw.qv(), sw.kv(), sw.vv(), e);

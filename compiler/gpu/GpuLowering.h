@@ -31,7 +31,10 @@ struct Layout {
   /// parent (a row reduction's result; warps and lanes of a row replicate it).
   /// RowBcast: the same rows as an [M, 1] tile (its expand_dims): a
   /// broadcast of it into an Mma layout with that warp grid is free.
-  enum Kind { Blocked, Mma, Slice, RowBcast } kind = Blocked;
+  /// Cols: a 1-D [N] tile (2-D view (1, N)) holding the columns of an Mma
+  /// parent, each thread the columns of its accumulator registers (what a
+  /// [BN] vector of key indices becomes before it is broadcast along M).
+  enum Kind { Blocked, Mma, Slice, RowBcast, Cols } kind = Blocked;
   int64_t S0 = 1, S1 = 1;                  // 2-D view of the shape
   int s0 = 1, s1 = 1, t0 = 1, t1 = 32, w0 = 1, w1 = 1; // blocked
   int wm = 1, wn = 1;                      // mma warp grid
@@ -80,6 +83,13 @@ inline size_t rowRegister(const Layout *l, size_t r) {
   return size_t(row / 8);
 }
 
+/// Index of the register of Cols layout `cols` that holds the column of
+/// register `r` of Mma layout `l` (the same warp grid).
+inline size_t colRegister(const Layout *l, size_t r) {
+  int64_t col = l->off[r].second;
+  return size_t(col / 8 * 2 + col % 2);
+}
+
 /// How a group of `vec` elements of `eb` bytes travels through inline PTX.
 PtxWords ptxWords(int vec, int eb);
 
@@ -102,6 +112,8 @@ private:
   const Layout *dotLayout(Operation *dot);
   /// The Slice (1-D) or RowBcast ([M, 1]) layout of the rows of Mma `parent`.
   const Layout *rowsOf(const Layout *parent, Layout::Kind kind);
+  /// The Cols layout of the columns of Mma `parent`.
+  const Layout *colsOf(const Layout *parent);
   const Layout *defaultLayout(const dsl::Type &t) {
     auto [a, c] = view2d(t.shape);
     return blocked(a, c);

@@ -93,6 +93,22 @@ const Layout *GpuLowering::rowsOf(const Layout *parent, Layout::Kind kind) {
   return &layouts_.back();
 }
 
+const Layout *GpuLowering::colsOf(const Layout *parent) {
+  for (auto &l : layouts_)
+    if (l.kind == Layout::Cols && l.S1 == parent->S1 && l.wm == parent->wm && l.wn == parent->wn)
+      return &l;
+  Layout l;
+  l.kind = Layout::Cols;
+  l.wm = parent->wm;
+  l.wn = parent->wn;
+  l.S1 = parent->S1;
+  for (int64_t c = 0; c < parent->S1 / parent->wn; c += 8) {
+    l.off.push_back({0, c});
+    l.off.push_back({0, c + 1});
+  }
+  layouts_.push_back(std::move(l));
+  return &layouts_.back();
+}
 
 std::pair<Value, Value> GpuLowering::base(const Layout *l) {
   auto it = bases_.find(l);
@@ -116,6 +132,11 @@ std::pair<Value, Value> GpuLowering::base(const Layout *l) {
     b0 = add(mul(wd0, c32(WM), loc), fold<arith::DivUIOp>(b_, loc, lane_, c32(4)), loc);
     b1 = add(mul(wd1, c32(WN), loc),
              mul(fold<arith::RemUIOp>(b_, loc, lane_, c32(4)), c32(2), loc), loc);
+  } else if (l->kind == Layout::Cols) { // (warp % wn) * WN + (lane % 4) * 2
+    Value wd1 = fold<arith::RemUIOp>(b_, loc, warp_, c32(l->wn));
+    b0 = c32(0);
+    b1 = add(mul(wd1, c32(l->S1 / l->wn), loc),
+             mul(fold<arith::RemUIOp>(b_, loc, lane_, c32(4)), c32(2), loc), loc);
   } else { // the rows of an Mma layout: (warp / wn) * WM + lane / 4
     int64_t M = l->kind == Layout::Slice ? l->S1 : l->S0;
     Value wd0 = fold<arith::DivUIOp>(b_, loc, warp_, c32(l->wn));
@@ -123,7 +144,7 @@ std::pair<Value, Value> GpuLowering::base(const Layout *l) {
     b0 = l->kind == Layout::Slice ? c32(0) : row;
     b1 = l->kind == Layout::Slice ? row : c32(0);
   }
-  if (l->kind == Layout::Blocked || l->kind == Layout::Mma)
+  if (l->kind == Layout::Blocked || l->kind == Layout::Mma || l->kind == Layout::Cols)
     prologueEnd_ = b1.getDefiningOp();
   else // the rows: the non-constant coordinate is the one just built
     prologueEnd_ = (l->kind == Layout::Slice ? b1 : b0).getDefiningOp();
@@ -177,6 +198,11 @@ Value GpuLowering::ownsCopy(const Layout *l, Location loc) {
     both(cmp(fold<arith::RemUIOp>(b_, loc, lane_, c32(4)), 0, arith::CmpIPredicate::eq));
     if (l->wn > 1)
       both(cmp(fold<arith::RemUIOp>(b_, loc, warp_, c32(l->wn)), 0, arith::CmpIPredicate::eq));
+  } else if (l->kind == Layout::Cols) {
+    // A column lives in the 8 quads of a warp and in each of the wm warps of
+    // a warp column: lane (lane % 4) of the first warp of the column.
+    both(cmp(lane_, 4, arith::CmpIPredicate::ult));
+    if (l->wm > 1) both(cmp(warp_, l->wn, arith::CmpIPredicate::ult));
   } else if (l->kind == Layout::Blocked) {
     // A footprint larger than the tile wraps: the threads past the edge
     // (before the wrap) hold copies.
@@ -276,6 +302,11 @@ std::optional<TileVal> GpuLowering::remat(int id, const Layout *l, Location loc)
         if (!sl || sl->S1 != vt.shape[0]) return Value();
         return moveLeaf(v, sl).regs[rowRegister(l, k)];
       }
+      // A [N] vector along the columns (a tile's key indices): moved to
+      // the columns this thread holds (N values, not the M x N the
+      // broadcast would make of it).
+      if (view2d(vt.shape).first == 1 && ti == None && tj == Col && l->kind == Layout::Mma)
+        return moveLeaf(v, colsOf(l)).regs[colRegister(l, k)];
       if (vt.shape.size() == 2 && ti == Row && tj == Col && l->kind == Layout::Mma)
         return moveLeaf(v, l).regs[k];
       return Value();
@@ -371,6 +402,7 @@ std::string GpuLowering::describe(int id) const {
                         ? "#mma<wgmma m64k16, warpsPerCTA = " + pair(l.wm, l.wn) + ">"
                         : "#mma<m16n8k16, warpsPerCTA = " + pair(l.wm, l.wn) + ">";
   if (l.kind == Layout::Mma) return mma;
+  if (l.kind == Layout::Cols) return "#slice<dim = 0, " + mma + ">";
   if (l.kind != Layout::Blocked)
     return std::string(l.kind == Layout::Slice ? "#slice<dim = 1, " : "#rows<") + mma + ">";
   return "#blocked<sizePerThread = " + pair(l.s0, l.s1) + ", threadsPerWarp = " +
