@@ -365,10 +365,14 @@ void blockSparseAttention(Builder &b, const Config &c) {
       Val tok = where(isSel, sel.tok, where(sink, n - first, n) + ar);
       Val ok = where(isSel, sel.mask->first,
                      where(sink, tok < int(S), constant(1, DType::i1)) & (tok < a.Tk));
-      Val tk = expand_dims(tok, 0);
-      Val valid = expand_dims(ok, 0) &
-                  where(sink, tk <= pj - int(W), (tk > pj - int(W)) & (tk <= pj));
-      return TileKeys{tok, std::pair<Val, Val>(ok, valid)};
+      // Key t is valid for row p where below < t <= above: t <= p - W on
+      // the selected and the sink's tiles, p - W < t <= p on the window's;
+      // keys that are not there become INT_MAX, above every bound (two
+      // comparisons per score, the rest per key or per row).
+      Val key = expand_dims(where(ok, tok, std::numeric_limits<int32_t>::max()), 0);
+      Val below = pj - where(sink, constant(1 << 30, DType::i32), constant(int(W), DType::i32));
+      Val above = pj - where(sink, constant(int(W), DType::i32), constant(0, DType::i32));
+      return TileKeys{tok, std::pair<Val, Val>(ok, (key > below) & (key <= above))};
     })));
   }
   storeRows(a, r, st, D, t);

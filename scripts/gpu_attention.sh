@@ -5,7 +5,9 @@
 # and Nsight Compute on the dense kernel; on request the sweep again with
 # HIP_WGMMA=0 (SYNC_CMP=1), with the tree stage's head_shared option (HEAD_SHARED=1) and the
 # matmul against cuBLAS (MATMUL=1), GPU tests under compute-sanitizer (SAN_GTEST=filter), pinned
-# dense/sparse attention schedules against cuDNN (DENSE_SCHEDULES, ATTN_SCHEDULES, DENSE_T). Needs the build packed as
+# dense/sparse attention schedules against cuDNN (DENSE_SCHEDULES, ATTN_SCHEDULES, DENSE_T), an earlier
+# build against this one (OLD_T, with the earlier build packed the same way as .carry/old.tar.xz). Needs
+# the build packed as
 #   tar -cJf .carry/build.tar.xz build/bin build/lib
 # Logs go to $OUT; a short table is printed last.
 set -u
@@ -60,13 +62,37 @@ if [ -z "${SKIP_SAN:-}" ]; then
     # the paged KV cache kernels (gather, scatter, copy) through their GPU tests
     for tool in memcheck racecheck; do san_gtest $tool '*/Paged.*/Gpu' paged; done; } > "$OUT/sanitizer.txt" 2>&1
 fi
+OLD=""
+if [ -f .carry/old.tar.xz ]; then # an earlier build, for OLD_T and COMPILE
+  mkdir -p /tmp/hipold && tar -xJf .carry/old.tar.xz -C /tmp/hipold && OLD=/tmp/hipold/build
+fi
 if [ -n "${COMPILE:-}" ]; then # cold compiles (no cache), each kernel alone on an idle host, 3 times
+  for bin in $B ${OLD:+$OLD}; do echo "== $bin"
   for k in "flash_attention --config HEAD_DIM=128" "hip_block_sparse_attention --config HEAD_DIM=128" \
            "hip_mask_tree --config HEAD_DIM=128,CHUNK=32,min_blocks=3"; do
     for i in 1 2 3; do
-      HIP_LOG=1 $B/bin/hipattn compile $k --target sm_90a --emit ptx --divisible all -o /dev/null
+      HIP_LOG=1 $bin/bin/hipattn compile $k --target sm_90a --emit ptx --divisible all -o /dev/null
     done
-  done > "$OUT/compile.txt" 2>&1
+  done; done > "$OUT/compile.txt" 2>&1
+fi
+if [ -n "${OLD_T:-}" ] && [ -n "$OLD" ]; then # this build against the earlier one, 3 alternating rounds per T
+  for T in $OLD_T; do
+    for round in 1 2 3; do
+      for bin in $OLD $B; do
+        printf 'T=%s round %s %s  ' "$T" "$round" "$([ $bin = $B ] && echo new || echo old)"
+        timeout 200 $bin/bin/hipattn run --backend cuda --T $T --H 32 --Hkv 8 --D 128 --json --latency-only \
+          --reps 5 2>&1 | grep -oE '"(hip_mask_ms|hip_attention_ms|dense_ms)": [0-9.]*' | tr '\n' ' ' || echo failed
+        echo
+      done
+    done
+  done > "$OUT/old_new.txt" 2>&1
+  if [ -n "${NCU_OLD:-}" ]; then # the sparse kernel of both builds under Nsight Compute at NCU_T
+    for bin in $OLD $B; do echo "== $bin"
+      timeout 150 ncu --clock-control none --section SpeedOfLight --section Occupancy --section LaunchStats \
+        --section WarpStateStats -k regex:"^hip_block_sparse_attention\$" -c 1 $bin/bin/hipattn run \
+        --backend cuda --T ${NCU_T:-131072} --H 32 --Hkv 8 --D 128 --json --latency-only --reps 1
+    done > "$OUT/ncu_old_new.txt" 2>&1
+  fi
 fi
 if [ -n "${MASK_SCHEDULES:-}" ]; then # pinned tree-stage schedules, ';'-separated JSON objects, at MASK_T (MASK_HS=1: with head_shared)
   IFS=';' read -ra scheds <<< "$MASK_SCHEDULES"
@@ -140,6 +166,8 @@ fi
 [ -f "$OUT/sanitizer.txt" ] && { echo "==== compute-sanitizer"; cat "$OUT/sanitizer.txt"; }
 [ -f "$OUT/sanitizer_gtest.txt" ] && { echo "==== compute-sanitizer, GPU tests"; cat "$OUT/sanitizer_gtest.txt"; }
 [ -f "$OUT/compile.txt" ] && { echo "==== cold compile, sm_90a"; sed 's/hip-attention: compiled //' "$OUT/compile.txt"; }
+[ -f "$OUT/old_new.txt" ] && { echo "==== earlier build (old) against this one (new), 5 reps, median"; cat "$OUT/old_new.txt"; }
+[ -f "$OUT/ncu_old_new.txt" ] && { echo "==== ncu, sparse attention, old then new"; grep -E "^== |Duration|Registers Per|Achieved Occupancy|Compute \(SM\) Throughput|Memory Throughput|Warp Cycles Per Issued|Local Memory|Stall" "$OUT/ncu_old_new.txt" | head -30; }
 [ -f "$OUT/dense_schedules.txt" ] && { echo "==== pinned attention schedules (5 reps, median)"; cat "$OUT/dense_schedules.txt"; }
 [ -f "$OUT/mask_schedules.txt" ] && { echo "==== mask search, pinned schedules, T=${MASK_T:-131072}${MASK_HS:+, head_shared}"; cat "$OUT/mask_schedules.txt"; }
 [ -f "$OUT/ncu.txt" ] && { echo "==== ncu"; grep -E "^  [a-z_]+ \(|Compute \(SM\) Throughput|DRAM Throughput|L2 Hit Rate|Registers Per|Achieved Occupancy|Duration|Stall|Warp Cycles Per Issued|Memory Throughput|L1/TEX Hit|Issue Slots Busy|Executed Ipc A" "$OUT/ncu.txt" | head -60; }

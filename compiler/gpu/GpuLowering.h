@@ -34,7 +34,10 @@ struct Layout {
   /// Cols: a 1-D [N] tile (2-D view (1, N)) holding the columns of an Mma
   /// parent, each thread the columns of its accumulator registers (what a
   /// [BN] vector of key indices becomes before it is broadcast along M).
-  enum Kind { Blocked, Mma, Slice, RowBcast, Cols } kind = Blocked;
+  /// BlockedRows: a 1-D [N] tile (view (1, N)) holding the rows of a Blocked
+  /// parent, each thread the rows of its registers (the same key indices
+  /// before they address the rows of a [BN, D] load).
+  enum Kind { Blocked, Mma, Slice, RowBcast, Cols, BlockedRows } kind = Blocked;
   int64_t S0 = 1, S1 = 1;                  // 2-D view of the shape
   int s0 = 1, s1 = 1, t0 = 1, t1 = 32, w0 = 1, w1 = 1; // blocked
   int wm = 1, wn = 1;                      // mma warp grid
@@ -90,6 +93,13 @@ inline size_t colRegister(const Layout *l, size_t r) {
   return size_t(col / 8 * 2 + col % 2);
 }
 
+/// Index of the register of BlockedRows layout `rows` that holds the row of
+/// register `r` of its Blocked parent `l`.
+inline size_t blockedRowRegister(const Layout *l, size_t r) {
+  int64_t fp0 = int64_t(l->s0) * l->t0 * l->w0;
+  return size_t(l->off[r].first / fp0);
+}
+
 /// How a group of `vec` elements of `eb` bytes travels through inline PTX.
 PtxWords ptxWords(int vec, int eb);
 
@@ -114,6 +124,11 @@ private:
   const Layout *rowsOf(const Layout *parent, Layout::Kind kind);
   /// The Cols layout of the columns of Mma `parent`.
   const Layout *colsOf(const Layout *parent);
+  /// The BlockedRows layout of the rows of Blocked `parent`.
+  const Layout *blockedRowsOf(const Layout *parent);
+  /// Leaves remat() moved (source registers, layout -> the moved value):
+  /// reused by later remat() calls where the move dominates.
+  std::map<std::pair<const void *, const Layout *>, TileVal> leafMoves_;
   const Layout *defaultLayout(const dsl::Type &t) {
     auto [a, c] = view2d(t.shape);
     return blocked(a, c);
@@ -150,6 +165,12 @@ private:
   /// Value `id` in layout `l`: recomputed there if it can be, else moved.
   TileVal convert(int id, const Layout *l, Location loc);
   std::optional<TileVal> remat(int id, const Layout *l, Location loc);
+  /// Whether value `id` is a pure function of indices (what remat()
+  /// recomputes without moving a leaf: no load or reduction below it).
+  bool indexOnly(int id);
+  /// The values remat() cannot recompute that value `id` is computed from
+  /// (loads, reductions, loop-carried values).
+  void leavesOf(int id, std::set<int> &out, std::set<int> &seen);
   /// Generic shared-memory gather: dst element (i, j) := src[linear(i, j)].
   TileVal gather(const TileVal &src, const dsl::Type &srcT, const Layout *dst,
                  const std::function<Value(Value, Value)> &linear, Location loc);

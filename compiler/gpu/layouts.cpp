@@ -110,6 +110,25 @@ const Layout *GpuLowering::colsOf(const Layout *parent) {
   return &layouts_.back();
 }
 
+const Layout *GpuLowering::blockedRowsOf(const Layout *parent) {
+  for (auto &l : layouts_)
+    if (l.kind == Layout::BlockedRows && l.S1 == parent->S0 && l.s0 == parent->s0 &&
+        l.t0 == parent->t0 && l.t1 == parent->t1 && l.w0 == parent->w0 && l.w1 == parent->w1)
+      return &l;
+  Layout l = *parent;
+  l.kind = Layout::BlockedRows;
+  l.S0 = 1;
+  l.S1 = parent->S0;
+  l.wrap0 = false;
+  l.wrap1 = parent->wrap0;
+  l.off.clear();
+  int64_t fp0 = int64_t(parent->s0) * parent->t0 * parent->w0;
+  for (int64_t r0 = 0; r0 < std::max<int64_t>(1, parent->S0 / fp0); ++r0)
+    l.off.push_back({0, r0 * fp0});
+  layouts_.push_back(std::move(l));
+  return &layouts_.back();
+}
+
 std::pair<Value, Value> GpuLowering::base(const Layout *l) {
   auto it = bases_.find(l);
   if (it != bases_.end()) return it->second;
@@ -117,7 +136,12 @@ std::pair<Value, Value> GpuLowering::base(const Layout *l) {
   b_.setInsertionPointAfter(prologueEnd_);
   Location loc = b_.getUnknownLoc();
   Value b0, b1;
-  if (l->kind == Layout::Blocked) {
+  if (l->kind == Layout::BlockedRows) { // b1 = the parent's b0
+    Value wd0 = fold<arith::DivUIOp>(b_, loc, warp_, c32(l->w1));
+    Value ld0 = fold<arith::DivUIOp>(b_, loc, lane_, c32(l->t1));
+    b0 = c32(0);
+    b1 = mul(add(mul(wd0, c32(l->t0), loc), ld0, loc), c32(l->s0), loc);
+  } else if (l->kind == Layout::Blocked) {
     // b0 = ((warp / w1) * t0 + lane / t1) * s0 ; b1 = ((warp % w1) * t1 + lane % t1) * s1
     Value wd0 = fold<arith::DivUIOp>(b_, loc, warp_, c32(l->w1));
     Value wd1 = fold<arith::RemUIOp>(b_, loc, warp_, c32(l->w1));
@@ -144,7 +168,8 @@ std::pair<Value, Value> GpuLowering::base(const Layout *l) {
     b0 = l->kind == Layout::Slice ? c32(0) : row;
     b1 = l->kind == Layout::Slice ? row : c32(0);
   }
-  if (l->kind == Layout::Blocked || l->kind == Layout::Mma || l->kind == Layout::Cols)
+  if (l->kind == Layout::Blocked || l->kind == Layout::Mma || l->kind == Layout::Cols ||
+      l->kind == Layout::BlockedRows)
     prologueEnd_ = b1.getDefiningOp();
   else // the rows: the non-constant coordinate is the one just built
     prologueEnd_ = (l->kind == Layout::Slice ? b1 : b0).getDefiningOp();
@@ -203,6 +228,13 @@ Value GpuLowering::ownsCopy(const Layout *l, Location loc) {
     // a warp column: lane (lane % 4) of the first warp of the column.
     both(cmp(lane_, 4, arith::CmpIPredicate::ult));
     if (l->wm > 1) both(cmp(warp_, l->wn, arith::CmpIPredicate::ult));
+  } else if (l->kind == Layout::BlockedRows) {
+    // A row lives in the t1 lanes and the w1 warps along the parent's
+    // columns: the first of each.
+    both(cmp(fold<arith::RemUIOp>(b_, loc, lane_, c32(l->t1)), 0, arith::CmpIPredicate::eq));
+    if (l->w1 > 1)
+      both(cmp(fold<arith::RemUIOp>(b_, loc, warp_, c32(l->w1)), 0, arith::CmpIPredicate::eq));
+    if (l->wrap1) both(cmp(base(l).second, l->S1, arith::CmpIPredicate::ult));
   } else if (l->kind == Layout::Blocked) {
     // A footprint larger than the tile wraps: the threads past the edge
     // (before the wrap) hold copies.
@@ -261,6 +293,32 @@ TileVal GpuLowering::convert(int id, const Layout *l, Location loc) {
   return toLayout(v, ty(id), l, loc);
 }
 
+void GpuLowering::leavesOf(int id, std::set<int> &out, std::set<int> &seen) {
+  if (!ty(id).isTile() || !seen.insert(id).second) return;
+  auto d = defs_.find(id);
+  if (d == defs_.end()) {
+    out.insert(id);
+    return;
+  }
+  Operation *op = d->second;
+  OpKind k = kind(op);
+  bool shape = k == OpKind::Arange || k == OpKind::Constant || k == OpKind::ExpandDims ||
+               k == OpKind::Broadcast || k == OpKind::Trans || k == OpKind::Reshape ||
+               k == OpKind::Splat || (k == OpKind::Gather && gatherSrc_.count(arg(op, 0)));
+  if (!shape && !(k >= OpKind::Add && k <= OpKind::AddPtr)) {
+    out.insert(id);
+    return;
+  }
+  std::vector<int> in = args(op);
+  for (size_t i = k == OpKind::Gather ? 1 : 0; i < in.size(); ++i) leavesOf(in[i], out, seen);
+}
+
+bool GpuLowering::indexOnly(int id) {
+  std::set<int> leaves, seen;
+  leavesOf(id, leaves, seen);
+  return leaves.empty();
+}
+
 /// Recomputes value `id` directly in layout `l` when it is a pure function
 /// of indices (arange, splats, scalars, elementwise ops, broadcasts,
 /// reshapes, gathers from a source hoisted to shared memory): index
@@ -275,12 +333,35 @@ std::optional<TileVal> GpuLowering::remat(int id, const Layout *l, Location loc)
   // and register k of the target reads the matching register.
   enum Tag { None, Row, Col };
   size_t k = 0; // the target register being computed
+  // Into a blocked layout a leaf is moved only when it is the only one (one
+  // [N] vector of indices addressing rows): with more, moving the value as
+  // a whole takes fewer trips through shared memory.
+  bool oneLeaf = false;
+  if (l->kind == Layout::Blocked) {
+    std::set<int> leaves, seen;
+    leavesOf(id, leaves, seen);
+    oneLeaf = leaves.size() == 1;
+  }
   std::map<std::pair<int, const Layout *>, TileVal> moved; // leaves converted so far
   auto moveLeaf = [&](int v, const Layout *to) -> const TileVal & {
     auto key = std::make_pair(v, to);
     auto it = moved.find(key);
-    if (it == moved.end()) it = moved.emplace(key, hoisted(v, to, loc)).first;
-    return it->second;
+    if (it != moved.end()) return it->second;
+    // A move of the same registers an earlier remat() made (the K and V
+    // rows of one tile read the same indices) where it dominates: in this
+    // block, before the insertion point.
+    const TileVal &src = val(v);
+    auto lk = std::make_pair(src.regs.empty() ? nullptr : src.regs[0].getAsOpaquePointer(), to);
+    if (auto c = leafMoves_.find(lk); c != leafMoves_.end() && lk.first) {
+      Operation *d = c->second.regs.empty() ? nullptr : c->second.regs[0].getDefiningOp();
+      Block *blk = b_.getInsertionBlock();
+      auto ip = b_.getInsertionPoint();
+      if (d && d->getBlock() == blk && (ip == blk->end() || d->isBeforeInBlock(&*ip)))
+        return moved.emplace(key, c->second).first->second;
+    }
+    TileVal r = hoisted(v, to, loc);
+    if (lk.first) leafMoves_[lk] = r;
+    return moved.emplace(key, std::move(r)).first->second;
   };
   // elem(v, i, j): element (i, j) of value v's 2-D view.
   std::map<std::tuple<int, void *, void *>, Value> memo;
@@ -295,8 +376,16 @@ std::optional<TileVal> GpuLowering::remat(int id, const Layout *l, Location loc)
     if (auto it = memo.find(key); it != memo.end()) return it->second;
     auto d = defs_.find(v);
     auto leaf = [&]() -> Value {
-      if (!dotResults_ || l->kind == Layout::Blocked) return Value();
+      if (!dotResults_) return Value();
       const dsl::Type &vt = ty(v);
+      // A loaded [N] vector (the key indices of a tile) down the rows of a
+      // blocked tile (the [N, D] rows they address): moved to the rows each
+      // thread holds, once for every such use in this block.
+      if (l->kind == Layout::Blocked && oneLeaf && view2d(vt.shape).first == 1 && ti == None &&
+          tj == Row && vt.shape.back() == l->S0 && d != defs_.end() &&
+          kind(d->second) == OpKind::Load)
+        return moveLeaf(v, blockedRowsOf(l)).regs[blockedRowRegister(l, k)];
+      if (l->kind == Layout::Blocked) return Value();
       if (vt.shape.size() == 1 && ti == None && tj == Row) {
         const Layout *sl = rowSlice(l);
         if (!sl || sl->S1 != vt.shape[0]) return Value();
@@ -319,6 +408,12 @@ std::optional<TileVal> GpuLowering::remat(int id, const Layout *l, Location loc)
     switch (kind(op)) {
     case OpKind::Arange: out = add(j, c32(intAttr(op, "start")), loc); break;
     case OpKind::ExpandDims: // [N] viewed as (1, N): axis 1 turns it into a column
+      // A [N] vector computed from loaded values, broadcast along the rows
+      // of an mma tile (a tile's key indices): moved once as it is, not
+      // recomputed per column from the loads below it.
+      if (ty(arg(op, 0)).shape.size() == 1 && intAttr(op, "axis") == 0 && ti == None &&
+          tj == Col && l->kind == Layout::Mma && dotResults_ && !indexOnly(arg(op, 0)))
+        return moveLeaf(arg(op, 0), colsOf(l)).regs[colRegister(l, k)];
       out = ty(arg(op, 0)).shape.size() == 1 && intAttr(op, "axis") == 1
                 ? elem(arg(op, 0), c32(0), i, depth + 1, None, ti)
                 : elem(arg(op, 0), i, j, depth + 1, ti, tj);
@@ -403,6 +498,7 @@ std::string GpuLowering::describe(int id) const {
                         : "#mma<m16n8k16, warpsPerCTA = " + pair(l.wm, l.wn) + ">";
   if (l.kind == Layout::Mma) return mma;
   if (l.kind == Layout::Cols) return "#slice<dim = 0, " + mma + ">";
+  if (l.kind == Layout::BlockedRows) return "#slice<dim = 1, #blocked<...>>";
   if (l.kind != Layout::Blocked)
     return std::string(l.kind == Layout::Slice ? "#slice<dim = 1, " : "#rows<") + mma + ">";
   return "#blocked<sizePerThread = " + pair(l.s0, l.s1) + ", threadsPerWarp = " +
