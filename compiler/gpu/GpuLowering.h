@@ -165,9 +165,6 @@ private:
   /// Value `id` in layout `l`: recomputed there if it can be, else moved.
   TileVal convert(int id, const Layout *l, Location loc);
   std::optional<TileVal> remat(int id, const Layout *l, Location loc);
-  /// Whether value `id` is a pure function of indices (what remat()
-  /// recomputes without moving a leaf: no load or reduction below it).
-  bool indexOnly(int id);
   /// The values remat() cannot recompute that value `id` is computed from
   /// (loads, reductions, loop-carried values).
   void leavesOf(int id, std::set<int> &out, std::set<int> &seen);

@@ -313,12 +313,6 @@ void GpuLowering::leavesOf(int id, std::set<int> &out, std::set<int> &seen) {
   for (size_t i = k == OpKind::Gather ? 1 : 0; i < in.size(); ++i) leavesOf(in[i], out, seen);
 }
 
-bool GpuLowering::indexOnly(int id) {
-  std::set<int> leaves, seen;
-  leavesOf(id, leaves, seen);
-  return leaves.empty();
-}
-
 /// Recomputes value `id` directly in layout `l` when it is a pure function
 /// of indices (arange, splats, scalars, elementwise ops, broadcasts,
 /// reshapes, gathers from a source hoisted to shared memory): index
@@ -408,12 +402,6 @@ std::optional<TileVal> GpuLowering::remat(int id, const Layout *l, Location loc)
     switch (kind(op)) {
     case OpKind::Arange: out = add(j, c32(intAttr(op, "start")), loc); break;
     case OpKind::ExpandDims: // [N] viewed as (1, N): axis 1 turns it into a column
-      // A [N] vector computed from loaded values, broadcast along the rows
-      // of an mma tile (a tile's key indices): moved once as it is, not
-      // recomputed per column from the loads below it.
-      if (ty(arg(op, 0)).shape.size() == 1 && intAttr(op, "axis") == 0 && ti == None &&
-          tj == Col && l->kind == Layout::Mma && dotResults_ && !indexOnly(arg(op, 0)))
-        return moveLeaf(arg(op, 0), colsOf(l)).regs[colRegister(l, k)];
       out = ty(arg(op, 0)).shape.size() == 1 && intAttr(op, "axis") == 1
                 ? elem(arg(op, 0), c32(0), i, depth + 1, None, ti)
                 : elem(arg(op, 0), i, j, depth + 1, ti, tj);
