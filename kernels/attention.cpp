@@ -355,9 +355,10 @@ void blockSparseAttention(Builder &b, const Config &c) {
     st = pipelinedTiles(a, r.qt, st, constant(0, DType::i32), nSel, BN, D, t, selected);
     if (S > 0 || W > 0) st = unpack(for_range(first, hi, BN, pack(st), step(sinkOrWindow)));
   } else {
-    // One loop over all three (one copy of the tile's code, which halves
-    // the kernel's PTX and its compile time): the selected blocks' tiles
-    // come first, at n in [first - ceil(nSel / BN) * BN, first).
+    // One loop over all three (one copy of the tile's code: a third less
+    // PTX and compile time than a loop for the selected blocks and one for
+    // the sink and the window): the selected blocks' tiles come first, at n
+    // in [first - ceil(nSel / BN) * BN, first).
     Val start = first - (nSel + int(BN - 1)) / int(BN) * int(BN);
     st = unpack(for_range(start, hi, BN, pack(st), step([&](Val n) {
       Val isSel = n < first, sink = n < lo; // (sink is true on selected tiles too)
@@ -368,7 +369,8 @@ void blockSparseAttention(Builder &b, const Config &c) {
       // Key t is valid for row p where below < t <= above: t <= p - W on
       // the selected and the sink's tiles, p - W < t <= p on the window's;
       // keys that are not there become INT_MAX, above every bound (two
-      // comparisons per score, the rest per key or per row).
+      // comparisons per score, the rest per key or per row; positions are
+      // below 2^30).
       Val key = expand_dims(where(ok, tok, std::numeric_limits<int32_t>::max()), 0);
       Val below = pj - where(sink, constant(1 << 30, DType::i32), constant(int(W), DType::i32));
       Val above = pj - where(sink, constant(int(W), DType::i32), constant(0, DType::i32));

@@ -485,8 +485,6 @@ std::string GpuLowering::describe(int id) const {
                         ? "#mma<wgmma m64k16, warpsPerCTA = " + pair(l.wm, l.wn) + ">"
                         : "#mma<m16n8k16, warpsPerCTA = " + pair(l.wm, l.wn) + ">";
   if (l.kind == Layout::Mma) return mma;
-  if (l.kind == Layout::Cols) return "#slice<dim = 0, " + mma + ">";
-  if (l.kind == Layout::BlockedRows) return "#slice<dim = 1, #blocked<...>>";
   if (l.kind != Layout::Blocked)
     return std::string(l.kind == Layout::Slice ? "#slice<dim = 1, " : "#rows<") + mma + ">";
   return "#blocked<sizePerThread = " + pair(l.s0, l.s1) + ", threadsPerWarp = " +
