@@ -336,7 +336,22 @@ void GpuLowering::lowerFor(Operation *op, Location loc) {
       for (size_t k = 0; k < plan->deferCarried.size(); ++k)
         pending_[bodyArgs[1 + plan->deferCarried[k]]] =
             groupSeq_ - int64_t(plan->deferCarried.size() - k);
-    for (Operation &o : blk.without_terminator()) lowerOp(&o);
+    // Ops of the address slice that only feed the copied loads (the K/V
+    // row pointers and masks) ran in issueCopies for the iteration `ahead`;
+    // this iteration's copies are already in flight, so they are not
+    // lowered again here (their layout moves would cost barriers).
+    std::set<Operation *> copyOnly;
+    if (plan) {
+      std::set<Operation *> copied(plan->loads.begin(), plan->loads.end());
+      for (Operation &o : llvm::reverse(blk.without_terminator())) {
+        if (!o.hasAttr("hip.copy_slice") || o.getNumRegions() || o.getNumResults() == 0) continue;
+        bool only = true;
+        for (Operation *u : o.getUsers()) only = only && (copied.count(u) || copyOnly.count(u));
+        if (only) copyOnly.insert(&o);
+      }
+    }
+    for (Operation &o : blk.without_terminator())
+      if (!copyOnly.count(&o)) lowerOp(&o);
     keepPending_ = true; // the deferred groups carry on into the next iteration
     std::vector<Value> next = flatten(args(blk.getTerminator()), ls, loc);
     keepPending_ = false;
