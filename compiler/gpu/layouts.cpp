@@ -329,13 +329,17 @@ std::optional<TileVal> GpuLowering::remat(int id, const Layout *l, Location loc)
   size_t k = 0; // the target register being computed
   // Into a blocked layout a leaf is moved only when it is the only one (one
   // [N] vector of indices addressing rows): with more, moving the value as
-  // a whole takes fewer trips through shared memory.
-  bool oneLeaf = false;
-  if (l->kind == Layout::Blocked) {
-    std::set<int> leaves, seen;
-    leavesOf(id, leaves, seen);
-    oneLeaf = leaves.size() == 1;
-  }
+  // a whole takes fewer trips through shared memory. (Found out when such a
+  // leaf is reached: most remat() calls never reach one.)
+  std::optional<bool> oneLeaf;
+  auto onlyLeaf = [&] {
+    if (!oneLeaf) {
+      std::set<int> leaves, seen;
+      leavesOf(id, leaves, seen);
+      oneLeaf = leaves.size() == 1;
+    }
+    return *oneLeaf;
+  };
   std::map<std::pair<int, const Layout *>, TileVal> moved; // leaves converted so far
   auto moveLeaf = [&](int v, const Layout *to) -> const TileVal & {
     auto key = std::make_pair(v, to);
@@ -375,9 +379,9 @@ std::optional<TileVal> GpuLowering::remat(int id, const Layout *l, Location loc)
       // A loaded [N] vector (the key indices of a tile) down the rows of a
       // blocked tile (the [N, D] rows they address): moved to the rows each
       // thread holds, once for every such use in this block.
-      if (l->kind == Layout::Blocked && oneLeaf && view2d(vt.shape).first == 1 && ti == None &&
-          tj == Row && vt.shape.back() == l->S0 && d != defs_.end() &&
-          kind(d->second) == OpKind::Load)
+      if (l->kind == Layout::Blocked && view2d(vt.shape).first == 1 && ti == None && tj == Row &&
+          vt.shape.back() == l->S0 && d != defs_.end() && kind(d->second) == OpKind::Load &&
+          onlyLeaf())
         return moveLeaf(v, blockedRowsOf(l)).regs[blockedRowRegister(l, k)];
       if (l->kind == Layout::Blocked) return Value();
       if (vt.shape.size() == 1 && ti == None && tj == Row) {
