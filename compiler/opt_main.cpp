@@ -10,10 +10,13 @@
 //   --hip-tile-to-llvm=target=T   tile.kernel -> the backend for T -> llvm
 //   --hip-test-axis-info  remarks with the hip-axis-info facts of each value
 //   --hip-accelerate-dot=target=T  each tile.dot's instruction and warp split
+//   --hip-optimize-dot-operands  where each tile.dot reads A and B from
+//   --hip-pipeline        the loads each loop copies ahead (num_stages)
 //
 //===----------------------------------------------------------------------===//
 #include "gpu/transforms/AccelerateDot.h"
 #include "gpu/transforms/AxisInfo.h"
+#include "gpu/transforms/OptimizeDotOperands.h"
 #include "gpu/transforms/Pipeline.h"
 #include "lowering.h"
 #include "tile/tile.h"
@@ -45,6 +48,7 @@ int optMain(int argc, char **argv) {
   tile::registerPasses();
   gpu::registerAxisInfoTestPass();
   gpu::registerAccelerateDotPass();
+  gpu::registerOptimizeDotOperandsPass();
   gpu::registerPipelinePass();
   mlir::DialectRegistry registry;
   buildRegistry(registry);

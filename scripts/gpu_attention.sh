@@ -147,6 +147,14 @@ if [ -n "${MATMUL:-}" ]; then # the DSL matmul against cuBLAS, wgmma and mma.syn
     echo "== HIP_WGMMA=$w"; HIP_WGMMA=$w timeout 240 $B/bin/bench-matmul 4096 4096 4096
   done > "$OUT/matmul.txt" 2>&1
 fi
+if [ -n "${NCU_MATMUL:-}" ]; then # one launch of the DSL matmul's best config and of cuBLAS under ncu
+  NCU_MM_CFG=${NCU_MM_CFG:-BLOCK_M=128,BLOCK_N=256,BLOCK_K=64,num_warps=8,num_stages=4}
+  for k in '^matmul' 'gemm|nvjet|sm90|cutlass|xmma'; do
+    timeout 200 ncu --section SpeedOfLight --section Occupancy --section LaunchStats --section WarpStateStats \
+      --section MemoryWorkloadAnalysis --section SchedulerStats -k regex:"$k" -s 2 -c 1 \
+      $B/bin/bench-matmul 4096 4096 4096 --config "$NCU_MM_CFG"
+  done > "$OUT/ncu_matmul.txt" 2>&1
+fi
 if [ -n "${TUNE_T:-}" ]; then # tuned schedules next to the defaults
   for T in $TUNE_T; do
     for k in ${TUNE_K:-hip_attention flash_attention}; do
@@ -173,6 +181,7 @@ fi
 [ -f "$OUT/ncu.txt" ] && { echo "==== ncu"; grep -E "^  [a-z_]+ \(|Compute \(SM\) Throughput|DRAM Throughput|L2 Hit Rate|Registers Per|Achieved Occupancy|Duration|Stall|Warp Cycles Per Issued|Memory Throughput|L1/TEX Hit|Issue Slots Busy|Executed Ipc A" "$OUT/ncu.txt" | head -60; }
 [ -s "$OUT/ncu_stalls.txt" ] && { echo "==== stalls (warps per issue)"; sort -k3 -g -r "$OUT/ncu_stalls.txt" | awk '$3 > 0.05' | head -12; }
 [ -f "$OUT/tune.log" ] && { echo "==== tune"; grep -iE "best|winner|error" "$OUT/tune.log" | head -12; echo "==== sweep with tuned schedules"; cat "$OUT/sweep_tuned.txt"; }
+[ -f "$OUT/ncu_matmul.txt" ] && { echo "==== ncu, matmul and cuBLAS"; grep -E "^  [a-zA-Z_0-9]+.*\(|Duration|Compute \(SM\) Throughput|DRAM Throughput|Memory Throughput|Registers Per|Achieved Occupancy|Warp Cycles Per Issued|Issue Slots Busy|Dynamic Shared|Block Size|Grid Size" "$OUT/ncu_matmul.txt" | head -40; }
 [ -f "$OUT/matmul.txt" ] && { echo "==== matmul 4096^3"; grep -E "^==|cuBLAS|best|%" "$OUT/matmul.txt" | head -16; }
 [ -f "$OUT/sweep_hs.txt" ] && { echo "==== sweep, head_shared mask search"; cat "$OUT/sweep_hs.txt" "$OUT/recall_hs.txt"; }
 [ -f "$OUT/sweep_sync.txt" ] && { echo "==== sweep, HIP_WGMMA=0 (mma.sync)"; cat "$OUT/sweep_sync.txt"; }

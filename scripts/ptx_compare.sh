@@ -11,12 +11,15 @@ cfgs=(
   "flash_attention|HEAD_DIM=128,BLOCK_M=128,num_warps=8,num_stages=3"
   "flash_attention|HEAD_DIM=64"
   "flash_attention|HEAD_DIM=128,BLOCK_M=64,num_warps=4,num_stages=2"
+  "flash_attention|HEAD_DIM=128,BLOCK_M=128,num_warps=8,PIPE=1"
   "hip_block_sparse_attention|HEAD_DIM=128,BLOCK_M=64,BLOCK_N=64,num_stages=2"
   "hip_block_sparse_attention|HEAD_DIM=64"
   "hip_block_sparse_attention|HEAD_DIM=128,BLOCK_M=128,HEADS=4,num_warps=8"
+  "hip_block_sparse_attention|HEAD_DIM=128,BLOCK_M=64,BLOCK_N=64,num_stages=2,dot_a_shared=1"
   "hip_mask_tree|HEAD_DIM=128,CHUNK=32,min_blocks=3,num_stages=2"
   "hip_mask_tree|HEAD_DIM=64"
   "hip_mask_tree|HEAD_DIM=128,HEADS=4,num_warps=8"
+  "hip_mask_tree|HEAD_DIM=128,dot_a_shared=1" "matmul|num_stages=1"
   "matmul|" "matmul|BLOCK_M=128,BLOCK_N=256,BLOCK_K=64,num_warps=8,num_stages=4"
 )
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT

@@ -11,8 +11,8 @@
 namespace hip {
 
 namespace {
-constexpr const char *kIrStages[] = {"tile",   "hip-accelerate-dot", "hip-pipeline", "tile-gpu",
-                                     "layouts", "mlir", "llvm", "ptx"};
+constexpr const char *kIrStages[] = {"tile",     "hip-accelerate-dot", "hip-optimize-dot-operands",
+                                     "hip-pipeline", "tile-gpu", "layouts", "mlir", "llvm", "ptx"};
 } // namespace
 
 std::string irStageList() {

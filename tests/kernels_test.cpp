@@ -61,6 +61,10 @@ std::vector<Case> cases(bool gpu) {
     c.push_back({"matmul", {{"BLOCK_K", 64}, {"num_stages", 4}}, {130, 256, 40}});
     c.push_back({"matmul", {{"BLOCK_K", 64}, {"num_stages", 4}}, {257, 520, 100}});
     c.push_back({"matmul", {{"BLOCK_K", 64}, {"num_stages", 3}, {"num_warps", 8}}, {512, 512, 4096}});
+    // Without pipelining, A staged at the dot in the swizzled layout and
+    // read through a wgmma descriptor (hip.a), then B as well.
+    c.push_back({"matmul", {{"BLOCK_M", 64}, {"BLOCK_N", 128}, {"BLOCK_K", 64}, {"num_warps", 4},
+                            {"num_stages", 1}}, {200, 300, 333}});
     c.push_back({"vector_add", {}, {1 << 22}});
     c.push_back({"token_nll", {}, {1000, 49152}});
   }

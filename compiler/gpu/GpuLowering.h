@@ -12,6 +12,7 @@
 #include "lowering/ptx.h"
 #include "transforms/AccelerateDot.h"
 #include "transforms/AxisInfo.h"
+#include "transforms/OptimizeDotOperands.h"
 
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 
@@ -390,12 +391,13 @@ private:
   std::map<int, SmemCopy> smemCopy_;
   int barriers_ = 0; // emitted so far
   std::vector<int> hoistGatherSources(Block &body, Location loc);
-  /// Config "dot_a_shared" = 1: a dot's A operand defined before a loop
-  /// (attention's Q, the mask search's queries) is staged in shared memory
-  /// once before the outermost such loop and its fragments loaded at each
-  /// use, instead of being held in registers across the loop (64 registers
-  /// per thread for 32 x 128 bf16 rows at 4 warps): value -> absolute byte
-  /// offset of its [M][K + 8] rows.
+  /// A dot's A operand defined before a loop (attention's Q, the mask
+  /// search's queries) that hip-optimize-dot-operands placed in shared
+  /// memory (config dot_a_shared = 1) is staged once before the outermost
+  /// such loop and its fragments loaded at each use, instead of being held
+  /// in registers across the loop (64 registers per thread for 32 x 128
+  /// bf16 rows at 4 warps): value -> absolute byte offset of its [M][K + 8]
+  /// rows (or of its swizzled tile).
   std::map<int, size_t> sharedA_;
   std::set<int> swizzledA_; // those staged for wgmma (128-byte swizzle)
   std::vector<int> stageLoopInvariantA(Block &body, Location loc);

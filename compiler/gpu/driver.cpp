@@ -203,13 +203,14 @@ void GpuLowering::scanKernel(Block &blk) {
   for (auto &[v, o] : allDefs_) {
     if (kind(o) != OpKind::Dot || res(o, 0) != v) continue;
     if (fromDot(arg(o, 0))) chained_ = true;
-    if (readsTransposedB(cast<tile::DotOp>(o))) transB_.insert(arg(o, 1));
+    if (readsRowsB(o)) transB_.insert(arg(o, 1));
   }
   for (auto &[v, o] : allDefs_) {
     if (kind(o) != OpKind::Dot) continue;
-    if (!o->hasAttr("hip.mma"))
+    if (!o->hasAttr("hip.mma") || !sharedB(o))
       throw InternalError("kernel '" + name_ +
-                          "': a dot reached the GPU lowering without a hip-accelerate-dot plan");
+                          "': a dot reached the GPU lowering without the plans of "
+                          "hip-accelerate-dot and hip-optimize-dot-operands");
     if (wgmmaDot(o)) wgmma_ = true;
   }
 }

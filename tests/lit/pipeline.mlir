@@ -3,8 +3,8 @@
 // layout), how far ahead they run (hip.pipeline), the ops that compute their
 // addresses (hip.copy_slice) and the wgmma dots left in flight across
 // iterations (hip.defer). The GPU lowering expands the loop from these marks.
-// RUN: hipattn-opt %s --split-input-file --hip-accelerate-dot=target=sm_80 --hip-pipeline | FileCheck %s --check-prefixes=CHECK,AMPERE
-// RUN: hipattn-opt %s --split-input-file --hip-accelerate-dot=target=sm_90a --hip-pipeline | FileCheck %s --check-prefixes=CHECK,HOPPER
+// RUN: hipattn-opt %s --split-input-file --hip-accelerate-dot=target=sm_80 --hip-optimize-dot-operands --hip-pipeline | FileCheck %s --check-prefixes=CHECK,AMPERE
+// RUN: hipattn-opt %s --split-input-file --hip-accelerate-dot=target=sm_90a --hip-optimize-dot-operands --hip-pipeline | FileCheck %s --check-prefixes=CHECK,HOPPER
 // RUN: hipattn-opt %s --split-input-file --hip-tile-to-llvm=target=sm_80 | FileCheck %s --check-prefix=LLVM
 // The IR after each GPU pass of a registered kernel (hipattn compile --emit
 // <pass>; HIP_DUMP_IR=<pass> prints the same for the kernels a GPU run
@@ -33,7 +33,7 @@
 // HOPPER: tile.load {{.*}} {hip.copy = 1 : i64, hip.shared = #tile.shared<vec = 8, perPhase = 1, maxPhase = 8, order = [1, 0]>}
 // AMPERE: tile.dot
 // AMPERE-NOT: hip.defer
-// HOPPER: tile.dot {{.*}} {hip.defer, hip.mma = #tile.mma<version = 3, warpsPerCTA = [4, 1]>}
+// HOPPER: tile.dot {{.*}} {hip.a = #tile.shared<vec = 8, perPhase = 1, maxPhase = 8, order = [1, 0]>, hip.b = #tile.shared<vec = 8, perPhase = 1, maxPhase = 8, order = [1, 0]>, hip.defer, hip.mma = #tile.mma<version = 3, warpsPerCTA = [4, 1]>}
 // AMPERE: } {hip.pipeline = {ahead = 2 : i64, stages = 3 : i64}}
 // HOPPER: } {hip.pipeline = {ahead = 1 : i64, stages = 3 : i64}}
 // The lowering follows: the first two stages' copies before the loop, one

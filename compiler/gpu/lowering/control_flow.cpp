@@ -409,23 +409,18 @@ void GpuLowering::lowerFor(Operation *op, Location loc) {
 
 std::vector<int> GpuLowering::stageLoopInvariantA(Block &loopBody, Location loc) {
   std::vector<int> own;
-  auto it = config_.find("dot_a_shared");
-  if (it == config_.end() || it->second == 0) return own;
   std::function<void(Block &)> visit = [&](Block &blk) {
     for (Operation &o : blk) {
       for (Region &r : o.getRegions()) visit(r.front());
-      if (kind(&o) != OpKind::Dot) continue;
+      if (kind(&o) != OpKind::Dot || !sharedA(&o)) continue;
       int a = arg(&o, 0);
       if (sharedA_.count(a) || !vals_.count(a)) continue; // (defined in the loop)
       const TileVal &in = vals_.at(a);
       const dsl::Type &at = ty(a);
-      if (in.splat || !in.layout || in.layout->kind == Layout::Mma || at.dtype == DType::f32)
-        continue;
       // wgmma reads A through a descriptor from the 128-byte swizzled
       // K-major layout (whole 64-column groups, 1024-byte aligned); mma.sync
       // loads fragments from rows padded by 8 halfs.
-      bool swz = wgmmaDot(&o);
-      if (swz && at.shape[1] % 64 != 0) continue;
+      bool swz = sharedA(&o).getMaxPhase() > 1;
       if (own.empty()) barrier(loc); // earlier temporaries there may still be read
       if (swz) tempBase_ = (tempBase_ + 1023) / 1024 * 1024;
       int64_t lda = swz ? 0 : at.shape[1] + 8;

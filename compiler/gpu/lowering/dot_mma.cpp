@@ -52,48 +52,57 @@ void GpuLowering::lowerDot(Operation *op, Location loc) {
                vals_.at(arg(op, 2)).layout == cl;
   TileVal acc = chain ? vals_.at(arg(op, 2)) : convert(arg(op, 2), cl, loc);
   if (chain) pending_.erase(arg(op, 2)); // done when this dot's group is
-  // Where the operands come from:
-  //  A: registers (the 16-bit accumulator of a previous dot whose warps own
-  //     the same rows: the FlashAttention-2 repack), fragments loaded once
-  //     before the loop (a loop invariant such as attention's Q), a pipelined
-  //     loop's stage, or staged here;
+  // Where the operands come from (hip-optimize-dot-operands' hip.a, hip.b):
+  //  A in registers: the 16-bit accumulator of a previous dot whose warps own
+  //     the same rows (the FlashAttention-2 repack), or the fragments of a
+  //     loop invariant loaded once before the loop;
+  //  A in shared memory: staged before the loop (attention's Q with
+  //     dot_a_shared), a pipelined loop's stage, or staged here;
   //  B: a pipelined stage or staged here, either [K][N] (ldmatrix .trans) or,
   //     for dot(a, trans(x)), x's rows [N][K] (ldmatrix without .trans).
   int aId = arg(op, 0), bId = arg(op, 1);
   bool bRows = transB_.count(bId) > 0;
   int bSrc = bRows ? arg(allDefs_.at(bId), 0) : bId;
   const TileVal *av = vals_.count(aId) ? &val(aId) : nullptr;
-  bool aRegs = av && av->layout && !av->splat && av->layout->kind == Layout::Mma &&
+  bool inRegs = registersA(op);
+  bool aRegs = inRegs && av && av->layout && !av->splat && av->layout->kind == Layout::Mma &&
                av->layout->wn == 1 && cl->wn == 1 && av->layout->wm == cl->wm &&
                av->layout->S0 == M && av->layout->S1 == K;
+  bool aHoist = inRegs && !aRegs && size_t(depth_.count(aId) ? depth_.at(aId) : 0) < loops_.size();
+  if (inRegs && !aRegs && !aHoist)
+    throw InternalError("kernel '" + name_ + "': hip-optimize-dot-operands put a dot's A operand " +
+                        "in registers, but it is neither an accumulator of its rows nor a loop " +
+                        "invariant");
   auto pa = pipe_.find(aId), pb = pipe_.find(bSrc);
-  bool aPipe = pa != pipe_.end(), bPipe = pb != pipe_.end();
+  bool aPipe = !inRegs && pa != pipe_.end(), bPipe = pb != pipe_.end();
   auto sa = sharedA_.find(aId); // (staged before the loop: see stageLoopInvariantA)
-  bool aShared = !aRegs && !aPipe && sa != sharedA_.end();
-  bool aHoist = !aRegs && !aPipe && !aShared &&
-                size_t(depth_.count(aId) ? depth_.at(aId) : 0) < loops_.size();
+  bool aShared = !inRegs && !aPipe && sa != sharedA_.end();
   // wgmma reads B in the swizzled layout (ld 0) a pipelined loop wrote or
   // staged here.
   bool wg = wgmmaDot(op) && (!bPipe || pb->second.ld == 0);
   Value aBase, bBase;
-  int64_t lda = K + 8, ldb = wg ? 0 : bRows ? K + 8 : N + 8;
+  bool stageA = !inRegs && !aPipe && !aShared, stageB = !bPipe;
+  // A staged here for a wgmma descriptor: the swizzled layout (ld 0).
+  int64_t lda = wg && stageA && sharedA(op).getMaxPhase() > 1 ? 0 : K + 8,
+          ldb = wg ? 0 : bRows ? K + 8 : N + 8;
   if (aPipe) aBase = pa->second.stageBase, lda = pa->second.ld;
   if (aShared) aBase = c32(int64_t(sa->second)), lda = swizzledA_.count(aId) ? 0 : lda;
   if (bPipe) bBase = pb->second.stageBase, ldb = pb->second.ld;
-  bool stageA = !aRegs && !aPipe && !aHoist && !aShared, stageB = !bPipe;
   if (stageA || stageB) {
     // 1. Stage A [M][K] and B ([K][N], or x [N][K]) in shared memory, rows
-    //    padded by 8 halfs (B swizzled for wgmma, 1024-byte aligned).
-    size_t bytesA = stageA ? size_t(M * lda * 2) : 0, offB = (bytesA + 127) / 128 * 128;
-    if (!ldb) offB = (tempBase_ + bytesA + 1023) / 1024 * 1024 - tempBase_;
+    //    padded by 8 halfs (swizzled for wgmma, 1024-byte aligned).
+    size_t offA = stageA && !lda ? (tempBase_ + 1023) / 1024 * 1024 - tempBase_ : 0;
+    size_t bytesA = !stageA ? 0 : lda ? size_t(M * lda * 2) : size_t(M * K * 2);
+    size_t offB = (offA + bytesA + 127) / 128 * 128;
+    if (!ldb) offB = (tempBase_ + offA + bytesA + 1023) / 1024 * 1024 - tempBase_;
     int64_t rowsB = bRows ? N : K;
     needShared(offB + size_t(rowsB * (ldb ? ldb : bRows ? K : N) * 2));
     barrier(loc);
-    if (stageA) stageRows(val(aId), at, lda, 0, loc);
+    if (stageA) stageRows(val(aId), at, lda, offA, loc);
     if (stageB) stageRows(val(bSrc), ty(bSrc), ldb, offB, loc);
-    if (wg && stageB) fenceProxyAsync(loc);
+    if (wg && (stageB || (stageA && !lda))) fenceProxyAsync(loc);
     barrier(loc);
-    if (stageA) aBase = c32(int64_t(tempBase_));
+    if (stageA) aBase = c32(int64_t(tempBase_ + offA));
     if (stageB) bBase = c32(int64_t(tempBase_ + offB));
   }
   DotGeom g = dotGeom(op, loc);
@@ -106,10 +115,10 @@ void GpuLowering::lowerDot(Operation *op, Location loc) {
     return loadFragsA(g, aBase, lda, kk, loc);
   };
   if (wg) {
-    // A pipelined or staged before the loop in the swizzled layout (ld 0)
-    // is read through its own descriptor; otherwise its fragments go in
-    // registers.
-    if ((aPipe || aShared) && lda == 0) {
+    // A in shared memory in the swizzled layout (ld 0: pipelined, staged
+    // before the loop or here) is read through its own descriptor;
+    // otherwise its fragments go in registers.
+    if (!inRegs && lda == 0) {
       lowerDotWgmma(op, acc, {}, aBase, bBase, bRows, loc);
       return;
     }

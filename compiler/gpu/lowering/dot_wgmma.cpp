@@ -2,10 +2,11 @@
 //
 // sm_90a: a dot whose rows are one m64 block per warpgroup (M == 16 * warps,
 // so warp w owns rows 16w..16w+15: the mma.sync accumulator layout with the
-// warps along M is also wgmma's) runs as wgmma.mma_async.m64nNk16, A from
-// registers (the fragments mma.sync would take: ldmatrix'd, hoisted, or the
-// previous dot's accumulator) and B from shared memory through a matrix
-// descriptor.
+// warps along M is also wgmma's) runs as wgmma.mma_async.m64nNk16, B from
+// shared memory through a matrix descriptor, A (hip-optimize-dot-operands'
+// hip.a) from registers (the fragments mma.sync would take: ldmatrix'd,
+// hoisted, or the previous dot's accumulator) or through its own descriptor
+// from a swizzled tile.
 //
 // B's tile (x [N][K] for dot(a, trans(x)), K-major; else B [K][N], MN-major,
 // read with the transpose bit) lies in shared memory in the 128-byte swizzle
@@ -140,9 +141,12 @@ void GpuLowering::lowerDotWgmma(Operation *op, TileVal acc,
   int64_t group = groupSeq_++;
   // The product is waited for at its first use (waitFor). Only while its
   // operands stay put: B in a pipeline stage (refilled only after every
-  // group of the iteration that reads it is done, see lowerFor), not in the
-  // temporary shared memory that later ops reuse.
-  if (deferDots_.count(op) || pipe_.count(bSrcOf(op))) {
+  // group of the iteration that reads it is done, see lowerFor), A in
+  // registers, a stage or staged before the loop, not in the temporary
+  // shared memory that later ops reuse.
+  int aId = arg(op, 0);
+  bool aStays = !aDesc || pipe_.count(aId) || sharedA_.count(aId);
+  if ((deferDots_.count(op) || pipe_.count(bSrcOf(op))) && aStays) {
     vals_[res(op, 0)] = acc;
     pending_[res(op, 0)] = group;
     return;

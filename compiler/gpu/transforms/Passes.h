@@ -9,6 +9,7 @@
 #pragma once
 
 #include "AccelerateDot.h"
+#include "OptimizeDotOperands.h"
 #include "Pipeline.h"
 
 #include <string>
@@ -16,7 +17,8 @@
 namespace hip::detail::gpu {
 
 /// The GPU passes, in order (the IR after each is a dump stage).
-inline constexpr const char *kGpuPasses[] = {"hip-accelerate-dot", "hip-pipeline"};
+inline constexpr const char *kGpuPasses[] = {"hip-accelerate-dot", "hip-optimize-dot-operands",
+                                             "hip-pipeline"};
 
 /// Whether `stage` names a GPU pass.
 inline bool isGpuPassStage(const std::string &stage) {
@@ -31,6 +33,8 @@ inline void runGpuPasses(tile::KernelOp kernel, const Target &target,
                          const std::string &stopAfter = "") {
   accelerateDots(kernel, target);
   if (stopAfter == kGpuPasses[0]) return;
+  optimizeDotOperands(kernel);
+  if (stopAfter == kGpuPasses[1]) return;
   pipelineLoops(kernel);
 }
 

@@ -20,6 +20,7 @@
 #include "Pipeline.h"
 
 #include "AccelerateDot.h"
+#include "OptimizeDotOperands.h"
 
 #include "hip/error.h"
 
@@ -63,22 +64,28 @@ void pipeline(tile::ForOp loop, int64_t stages) {
     return d && d->getBlock() == &blk ? d : nullptr;
   };
   // 1. Loads of 16-bit tiles whose only use is as an operand of a dot of
-  //    this body, A then B of each dot in order. wgmma reads B, and A when
-  //    its rows hold whole 64-column swizzle groups, from the swizzled layout.
+  //    this body that reads it from shared memory (hip-optimize-dot-operands'
+  //    hip.a / hip.b), A then B of each dot in order; each copy's buffer
+  //    takes the operand's shared layout (the 128-byte swizzle wgmma's
+  //    descriptors read, or rows padded for ldmatrix).
   std::vector<Operation *> loads;
-  std::set<Operation *> swizzled;
+  std::map<Operation *, tile::SharedEncodingAttr> layoutOf;
   for (Operation &o : blk) {
     if (!isDot(o)) continue;
+    if (!sharedB(&o))
+      throw InternalError("hip-pipeline: a tile.dot without hip-optimize-dot-operands' placement");
     for (unsigned i = 0; i < 2; ++i) {
+      tile::SharedEncodingAttr enc = i == 0 ? sharedA(&o) : sharedB(&o);
+      if (!enc) continue; // (A from registers)
       Value x = o.getOperand(i);
-      if (i == 1 && readsTransposedB(cast<tile::DotOp>(o)) && inBody(x))
-        x = inBody(x)->getOperand(0);
+      if (i == 1 && readsRowsB(&o) && inBody(x)) x = inBody(x)->getOperand(0);
       Operation *d = inBody(x);
       if (!d || !isa<tile::LoadOp>(d) || !x.hasOneUse()) continue;
       auto t = cast<RankedTensorType>(x.getType());
       if (t.getElementType().getIntOrFloatBitWidth() != 16) continue;
       loads.push_back(d);
-      if (runsOnWgmma(&o) && (i == 1 || t.getShape()[1] % 64 == 0)) swizzled.insert(d);
+      layoutOf[d] = tile::SharedEncodingAttr::get(ctx, enc.getVec(), enc.getPerPhase(),
+                                                  enc.getMaxPhase(), {1, 0});
     }
   }
   if (loads.empty()) return;
@@ -86,10 +93,9 @@ void pipeline(tile::ForOp loop, int64_t stages) {
   Operation *yield = blk.getTerminator();
   auto swz = [&](Operation &dot, unsigned i) { // operand i of `dot` read from a swizzled copy
     Value x = dot.getOperand(i);
-    if (i == 1 && readsTransposedB(cast<tile::DotOp>(dot)) && inBody(x))
-      x = inBody(x)->getOperand(0);
+    if (i == 1 && readsRowsB(&dot) && inBody(x)) x = inBody(x)->getOperand(0);
     Operation *d = inBody(x);
-    return d && swizzled.count(d) > 0;
+    return d && layoutOf.count(d) && layoutOf.at(d).getMaxPhase() > 1;
   };
   auto lo = constantOf(loop.getLo()), hi = constantOf(loop.getHi()), step = constantOf(loop.getStep());
   bool shortLoop = lo && hi && step && *step > 0 && (*hi - *lo + *step - 1) / *step <= 2;
@@ -136,8 +142,7 @@ void pipeline(tile::ForOp loop, int64_t stages) {
                                                      b.getNamedAttr("ahead", b.getI64IntegerAttr(ahead))}));
   for (size_t n = 0; n < loads.size(); ++n) {
     loads[n]->setAttr("hip.copy", b.getI64IntegerAttr(int64_t(n)));
-    unsigned maxPhase = swizzled.count(loads[n]) ? 8 : 1;
-    loads[n]->setAttr("hip.shared", tile::SharedEncodingAttr::get(ctx, 8, 1, maxPhase, {1, 0}));
+    loads[n]->setAttr("hip.shared", layoutOf.at(loads[n]));
   }
   for (Operation *d : deferred) d->setAttr("hip.defer", b.getUnitAttr());
   for (Operation *o : slice) o->setAttr("hip.copy_slice", b.getUnitAttr());

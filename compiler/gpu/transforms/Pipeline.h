@@ -1,7 +1,7 @@
 //===- compiler/gpu/transforms/Pipeline.h - hip-pipeline -------*- C++ -*-===//
 //
 // The software-pipelining pass of the GPU pipeline (DESIGN.md, "IR
-// stages"), after hip-accelerate-dot. For each tile.for with num_stages >= 2
+// stages"), after hip-optimize-dot-operands. For each tile.for with num_stages >= 2
 // (its own `num_stages` attribute, else the kernel config's) it chooses
 // which loads of the body become asynchronous copies into a ring of
 // num_stages shared buffers, issued ahead of the dots that read them, and
@@ -17,8 +17,9 @@
 //       the ops computing the copies' addresses and masks, run with the
 //       copies (index loads and gathers included: gathered K/V rows are
 //       pipelined with the indices that address them)
-// Copied: loads of 16-bit tiles whose only use is a dot of the body (B
-// possibly through a tile.trans only that dot reads). The loop is left as
+// Copied: loads of 16-bit tiles whose only use is a dot of the body that
+// reads that operand from shared memory (hip.a / hip.b, whose layout the
+// buffer takes; B possibly through a tile.trans the dot reads as rows). The loop is left as
 // it is when nothing qualifies or an address depends on a carried value or
 // on a reduction, dot, sort or nested region.
 //
