@@ -12,9 +12,11 @@
 //   --hip-accelerate-dot=target=T  each tile.dot's instruction and warp split
 //   --hip-optimize-dot-operands  where each tile.dot reads A and B from
 //   --hip-pipeline        the loads each loop copies ahead (num_stages)
+//   --hip-allocate-shared  shared-memory offsets of the loops' buffers
 //
 //===----------------------------------------------------------------------===//
 #include "gpu/transforms/AccelerateDot.h"
+#include "gpu/transforms/AllocateShared.h"
 #include "gpu/transforms/AxisInfo.h"
 #include "gpu/transforms/OptimizeDotOperands.h"
 #include "gpu/transforms/Pipeline.h"
@@ -50,6 +52,7 @@ int optMain(int argc, char **argv) {
   gpu::registerAccelerateDotPass();
   gpu::registerOptimizeDotOperandsPass();
   gpu::registerPipelinePass();
+  gpu::registerAllocateSharedPass();
   mlir::DialectRegistry registry;
   buildRegistry(registry);
   tile::registerDialect(registry);

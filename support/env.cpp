@@ -12,7 +12,7 @@ namespace hip {
 
 namespace {
 constexpr const char *kIrStages[] = {"tile",     "hip-accelerate-dot", "hip-optimize-dot-operands",
-                                     "hip-pipeline", "tile-gpu", "layouts", "mlir", "llvm", "ptx"};
+                                     "hip-pipeline", "hip-allocate-shared", "tile-gpu", "layouts", "mlir", "llvm", "ptx"};
 } // namespace
 
 std::string irStageList() {

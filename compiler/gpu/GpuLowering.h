@@ -156,7 +156,8 @@ private:
   void smemStore(Value v, DType t, Value byteOffset, Location l);
   Value smemLoad(DType t, Value byteOffset, Location l);
   /// Temporary shared memory (layout changes, dot staging) lives above
-  /// tempBase_; below it are the buffers of pipelined loops.
+  /// tempBase_; below it are the buffers of the loops being lowered, at the
+  /// offsets hip-allocate-shared gave them (a loop's hip.smem_top).
   void needShared(size_t bytes) { smemBytes_ = std::max(smemBytes_, tempBase_ + bytes); }
   Value smemPtrAbs(Value byteOffset, Location l);
   Type regType(DType t) { return elementType(&ctx_, t, 1); }
@@ -303,8 +304,7 @@ private:
     std::vector<Operation *> loads; // become cp.async copies
     std::vector<Operation *> slice; // compute their addresses/masks
     std::vector<int64_t> ld;            // row pitch (elements) per load; 0: swizzled
-    std::vector<size_t> base, stageBytes;
-    size_t end = 0; // first byte above the buffers
+    std::vector<size_t> base, stageBytes; // (hip-allocate-shared's rings)
   };
   std::optional<Pipeline> planPipeline(Operation *op);
   bool isZero(int id);

@@ -88,21 +88,16 @@ std::optional<GpuLowering::Pipeline> GpuLowering::planPipeline(Operation *op) {
     }
   }
   for (auto &[n, l] : copies) plan.loads.push_back(l);
-  // 3. One buffer per load and stage, rows padded by 8 halfs; wgmma's B
-  //    operands in the swizzled layout (ld 0), 1024-byte aligned (the
-  //    swizzle pattern repeats every 8 rows of 128 bytes).
-  size_t off = tempBase_;
+  // 3. One buffer per load and stage (hip-allocate-shared's ring), rows
+  //    padded by 8 halfs; wgmma's operands in the swizzled layout (ld 0).
   for (Operation *l : plan.loads) {
-    auto [R, C] = view2d(ty(res(l, 0)).shape);
-    bool swz = swizzled.count(l) > 0;
-    if (swz) off = (off + 1023) / 1024 * 1024;
-    plan.ld.push_back(swz ? 0 : C + 8);
-    plan.base.push_back(off);
-    plan.stageBytes.push_back(swz ? size_t(R * C * 2 + 1023) / 1024 * 1024
-                                  : size_t(R * (C + 8) * 2 + 127) / 128 * 128);
-    off += plan.stageBytes.back() * size_t(plan.stages);
+    auto ring = l->getAttrOfType<DictionaryAttr>("hip.smem");
+    if (!ring)
+      throw InternalError("kernel '" + name_ + "': a pipelined copy without hip-allocate-shared's ring");
+    plan.ld.push_back(swizzled.count(l) ? 0 : view2d(ty(res(l, 0)).shape).second + 8);
+    plan.base.push_back(size_t(ring.getAs<IntegerAttr>("base").getInt()));
+    plan.stageBytes.push_back(size_t(ring.getAs<IntegerAttr>("stage_bytes").getInt()));
   }
-  plan.end = off;
   return plan;
 }
 
@@ -211,20 +206,21 @@ void GpuLowering::lowerFor(Operation *op, Location loc) {
   // cp.async copies into a ring of shared buffers, issued num_stages - 1
   // iterations ahead. The prologue fills the first stages.
   std::optional<Pipeline> plan = planPipeline(op);
-  size_t savedTemp = tempBase_;
+  // The loop's temporaries (and its nested loops' buffers) sit above its
+  // buffers (hip-allocate-shared).
+  auto top = op->getAttrOfType<IntegerAttr>("hip.smem_top");
+  if (!top) throw InternalError("kernel '" + name_ + "': a loop without hip-allocate-shared's offsets");
+  tempBase_ = size_t(top.getInt());
+  needShared(0);
   if (plan) {
-    tempBase_ = plan->end;
-    needShared(0);
     // The stages overlap the temporaries of the code before the loop (a
     // layout change, say), which slower warps may still be reading.
     barrier(loc);
-    for (int s = 0; plan && s < plan->ahead; ++s) {
+    for (int s = 0; s < plan->ahead; ++s) {
       Value ivS = add(lo, mul(step, c32(s), loc), loc);
-      if (!issueCopies(*plan, ivS, hi, c32(s), blk, loc)) {
-        // Only at s == 0, before any copy: what was emitted is pure and dies.
-        plan.reset();
-        tempBase_ = savedTemp;
-      }
+      if (!issueCopies(*plan, ivS, hi, c32(s), blk, loc))
+        throw InternalError("kernel '" + name_ + "': hip-pipeline copies a load whose " +
+                            "addresses are not runs of 16 bytes in its layout");
     }
   }
   // With one pipelined dot, its first k-step fragments are loaded an
@@ -400,7 +396,6 @@ void GpuLowering::lowerFor(Operation *op, Location loc) {
       pipelined_.insert(res(plan->loads[n], 0));
       if (!plan->ld[n]) swizzled_.insert(res(plan->loads[n], 0));
     }
-    tempBase_ = savedTemp;
   }
   for (int s : ownGatherSrc) gatherSrc_.erase(s);
   for (int s : ownSharedA) sharedA_.erase(s), swizzledA_.erase(s);
@@ -421,14 +416,14 @@ std::vector<int> GpuLowering::stageLoopInvariantA(Block &loopBody, Location loc)
       // K-major layout (whole 64-column groups, 1024-byte aligned); mma.sync
       // loads fragments from rows padded by 8 halfs.
       bool swz = sharedA(&o).getMaxPhase() > 1;
+      auto off = o.getAttrOfType<IntegerAttr>("hip.smem_a");
+      if (!off) throw InternalError("kernel '" + name_ + "': a staged A without hip-allocate-shared's offset");
       if (own.empty()) barrier(loc); // earlier temporaries there may still be read
-      if (swz) tempBase_ = (tempBase_ + 1023) / 1024 * 1024;
       int64_t lda = swz ? 0 : at.shape[1] + 8;
+      tempBase_ = size_t(off.getInt()); // (stageRows writes relative to it)
       stageRows(in, at, lda, 0, loc);
       sharedA_[a] = tempBase_;
       if (swz) swizzledA_.insert(a);
-      tempBase_ += swz ? size_t(at.shape[0] * at.shape[1] * 2 + 1023) / 1024 * 1024
-                       : (size_t(at.shape[0] * lda * 2) + 127) / 128 * 128;
       own.push_back(a);
     }
   };
@@ -455,10 +450,12 @@ std::vector<int> GpuLowering::hoistGatherSources(Block &loopBody, Location loc) 
     const TileVal &in = vals_.at(s);
     if (in.splat || !in.layout) continue;
     const dsl::Type &st = ty(s);
+    auto off = o.getAttrOfType<IntegerAttr>("hip.smem_src");
+    if (!off) throw InternalError("kernel '" + name_ + "': a gather source without hip-allocate-shared's offset");
     if (own.empty()) barrier(loc); // earlier temporaries there may still be read
+    tempBase_ = size_t(off.getInt()); // (writeShared writes relative to it)
     writeShared(in, st, loc);
     gatherSrc_[s] = tempBase_;
-    tempBase_ += (size_t(st.numel() * storageBytes(st.dtype)) + 15) / 16 * 16;
     own.push_back(s);
   }
   if (!own.empty()) barrier(loc);

@@ -61,6 +61,17 @@ bool fromDot(Value v, int depth) {
 
 bool computedFromDot(Value v) { return fromDot(v, 0); }
 
+bool isUniform(Value v) {
+  if (!isa<RankedTensorType>(v.getType())) return true; // a scalar
+  Operation *d = v.getDefiningOp();
+  std::optional<OpKind> k = d ? tile::kindOf(*d) : std::nullopt;
+  if (!k) return false;
+  if (*k == OpKind::Splat || *k == OpKind::Constant) return true;
+  bool through = (*k >= OpKind::Add && *k <= OpKind::AddPtr) ||
+                 (*k >= OpKind::Broadcast && *k <= OpKind::Trans);
+  return through && llvm::all_of(d->getOperands(), isUniform);
+}
+
 bool runsOnWgmma(Operation *op) {
   auto plan = isa<tile::DotOp>(op) ? op->getAttrOfType<tile::MmaEncodingAttr>("hip.mma")
                                    : tile::MmaEncodingAttr();

@@ -44,6 +44,11 @@ bool runsOnWgmma(mlir::Operation *op);
 /// the result of a tile.dot (a dot whose A operand is: chained dots).
 bool computedFromDot(mlir::Value v);
 
+/// Whether tile (or scalar) `v` holds one value in every element: a splat,
+/// a constant tile, or computed from those and scalars only (the lowering
+/// keeps it as one register and gives it any layout for free).
+bool isUniform(mlir::Value v);
+
 /// Whether `dot` reads its B operand as the rows of a transposed tile (B a
 /// tile.trans of 16-bit elements that only this dot uses): the GPU backend
 /// then reads the source's rows as B's columns and never materialises the

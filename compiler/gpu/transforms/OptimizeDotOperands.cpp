@@ -59,21 +59,6 @@ tile::DotOp producerDot(Value v, int depth = 0) {
   return {};
 }
 
-/// Whether `v` holds one value in every element (a splat, a constant tile,
-/// or computed from those and scalars only).
-bool uniform(Value v, int depth = 0) {
-  if (!isa<RankedTensorType>(v.getType())) return true; // a scalar
-  Operation *d = v.getDefiningOp();
-  if (!d || depth > 12) return false;
-  std::optional<OpKind> k = tile::kindOf(*d);
-  if (!k) return false;
-  if (*k == OpKind::Splat || *k == OpKind::Constant) return true;
-  if (!elementwise(*k) && !(*k >= OpKind::Broadcast && *k <= OpKind::Trans)) return false;
-  for (Value o : d->getOperands())
-    if (!uniform(o, depth + 1)) return false;
-  return true;
-}
-
 /// Whether `v` is defined outside the innermost tile.for around `user`
 /// (false when there is no such loop).
 bool loopInvariant(Value v, Operation *user) {
@@ -112,7 +97,7 @@ void place(tile::DotOp dot, bool stageInvariants) {
       cast<RankedTensorType>(p.getType()).getShape() == at.getShape())
     placeA = regs;
   else if (loopInvariant(a, dot))
-    placeA = stageInvariants && half && !p && !uniform(a) && (!wg || K % 64 == 0)
+    placeA = stageInvariants && half && !p && !isUniform(a) && (!wg || K % 64 == 0)
                  ? Attribute(shared(wg, false))
                  : regs;
   else

@@ -9,6 +9,7 @@
 #pragma once
 
 #include "AccelerateDot.h"
+#include "AllocateShared.h"
 #include "OptimizeDotOperands.h"
 #include "Pipeline.h"
 
@@ -18,7 +19,7 @@ namespace hip::detail::gpu {
 
 /// The GPU passes, in order (the IR after each is a dump stage).
 inline constexpr const char *kGpuPasses[] = {"hip-accelerate-dot", "hip-optimize-dot-operands",
-                                             "hip-pipeline"};
+                                             "hip-pipeline", "hip-allocate-shared"};
 
 /// Whether `stage` names a GPU pass.
 inline bool isGpuPassStage(const std::string &stage) {
@@ -36,6 +37,8 @@ inline void runGpuPasses(tile::KernelOp kernel, const Target &target,
   optimizeDotOperands(kernel);
   if (stopAfter == kGpuPasses[1]) return;
   pipelineLoops(kernel);
+  if (stopAfter == kGpuPasses[2]) return;
+  allocateShared(kernel);
 }
 
 } // namespace hip::detail::gpu

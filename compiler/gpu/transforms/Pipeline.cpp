@@ -20,6 +20,7 @@
 #include "Pipeline.h"
 
 #include "AccelerateDot.h"
+#include "AxisInfo.h"
 #include "OptimizeDotOperands.h"
 
 #include "hip/error.h"
@@ -56,7 +57,7 @@ int64_t stagesOf(tile::ForOp loop, tile::KernelOp kernel) {
   return 1;
 }
 
-void pipeline(tile::ForOp loop, int64_t stages) {
+void pipeline(tile::ForOp loop, int64_t stages, const AxisInfoAnalysis &axis) {
   MLIRContext *ctx = loop->getContext();
   Block &blk = loop.getBody().front();
   auto inBody = [&](Value v) -> Operation * {
@@ -83,6 +84,10 @@ void pipeline(tile::ForOp loop, int64_t stages) {
       if (!d || !isa<tile::LoadOp>(d) || !x.hasOneUse()) continue;
       auto t = cast<RankedTensorType>(x.getType());
       if (t.getElementType().getIntOrFloatBitWidth() != 16) continue;
+      // cp.async moves 16 bytes: the addresses must be runs of 8 halfs
+      // starting at multiples of 8 (hip-axis-info), rows of 8 or more.
+      AxisInfo p = axis.get(d->getOperand(0));
+      if (t.getShape()[1] < 8 || p.contig < 8 || p.div < 8) return;
       loads.push_back(d);
       layoutOf[d] = tile::SharedEncodingAttr::get(ctx, enc.getVec(), enc.getPerPhase(),
                                                   enc.getMaxPhase(), {1, 0});
@@ -162,9 +167,10 @@ struct PipelinePass : PassWrapper<PipelinePass, OperationPass<ModuleOp>> {
 } // namespace
 
 void pipelineLoops(tile::KernelOp kernel) {
+  AxisInfoAnalysis axis(kernel);
   kernel.getBody().walk([&](tile::ForOp loop) {
     int64_t stages = stagesOf(loop, kernel);
-    if (stages >= 2) pipeline(loop, stages);
+    if (stages >= 2) pipeline(loop, stages, axis);
   });
 }
 

@@ -19,7 +19,9 @@
 //       pipelined with the indices that address them)
 // Copied: loads of 16-bit tiles whose only use is a dot of the body that
 // reads that operand from shared memory (hip.a / hip.b, whose layout the
-// buffer takes; B possibly through a tile.trans the dot reads as rows). The loop is left as
+// buffer takes; B possibly through a tile.trans the dot reads as rows),
+// each address a run of 8 halfs starting at a multiple of 8 (hip-axis-info:
+// one 16-byte cp.async; the loop is not pipelined if a load's is not). The loop is left as
 // it is when nothing qualifies or an address depends on a carried value or
 // on a reduction, dot, sort or nested region.
 //
