@@ -153,7 +153,15 @@ if [ -n "${NCU_MATMUL:-}" ]; then # one launch of the DSL matmul's best config a
     timeout 200 ncu --section SpeedOfLight --section Occupancy --section LaunchStats --section WarpStateStats \
       --section MemoryWorkloadAnalysis --section SchedulerStats -k regex:"$k" -s 2 -c 1 \
       $B/bin/bench-matmul 4096 4096 4096 --config "$NCU_MM_CFG"
+    echo "== stalls: $k (warps per issued instruction)"
+    timeout 120 ncu --section WarpStateStats --page raw -k regex:"$k" -s 2 -c 1 \
+      $B/bin/bench-matmul 4096 4096 4096 --config "$NCU_MM_CFG" 2>&1 | grep -E "stalled.*ratio" |
+      sort -k3 -g -r | awk '$3 > 0.05' | head -12
   done > "$OUT/ncu_matmul.txt" 2>&1
+  # its SASS (ptxas of this build's PTX), for the loop's instructions
+  HIP_CACHE_DIR=/tmp/hip-cache-sass $B/bin/hipattn compile matmul --config "$NCU_MM_CFG,DTYPE=0" --target sm_90a \
+    --emit ptx --divisible all -o /tmp/mm.ptx && ptxas -arch=sm_90a -v /tmp/mm.ptx -o /tmp/mm.cubin 2> "$OUT/mm_ptxas.txt" &&
+    cuobjdump -sass /tmp/mm.cubin > "$OUT/mm.sass" 2>&1
 fi
 if [ -n "${TUNE_T:-}" ]; then # tuned schedules next to the defaults
   for T in $TUNE_T; do
@@ -181,7 +189,7 @@ fi
 [ -f "$OUT/ncu.txt" ] && { echo "==== ncu"; grep -E "^  [a-z_]+ \(|Compute \(SM\) Throughput|DRAM Throughput|L2 Hit Rate|Registers Per|Achieved Occupancy|Duration|Stall|Warp Cycles Per Issued|Memory Throughput|L1/TEX Hit|Issue Slots Busy|Executed Ipc A" "$OUT/ncu.txt" | head -60; }
 [ -s "$OUT/ncu_stalls.txt" ] && { echo "==== stalls (warps per issue)"; sort -k3 -g -r "$OUT/ncu_stalls.txt" | awk '$3 > 0.05' | head -12; }
 [ -f "$OUT/tune.log" ] && { echo "==== tune"; grep -iE "best|winner|error" "$OUT/tune.log" | head -12; echo "==== sweep with tuned schedules"; cat "$OUT/sweep_tuned.txt"; }
-[ -f "$OUT/ncu_matmul.txt" ] && { echo "==== ncu, matmul and cuBLAS"; grep -E "^  [a-zA-Z_0-9]+.*\(|Duration|Compute \(SM\) Throughput|DRAM Throughput|Memory Throughput|Registers Per|Achieved Occupancy|Warp Cycles Per Issued|Issue Slots Busy|Dynamic Shared|Block Size|Grid Size" "$OUT/ncu_matmul.txt" | head -40; }
+[ -f "$OUT/ncu_matmul.txt" ] && { echo "==== ncu, matmul and cuBLAS"; grep -E "^== stalls|stalled|^  [a-zA-Z_0-9]+.*\(|Duration|Compute \(SM\) Throughput|Registers Per|Warp Cycles Per Issued|Grid Size" "$OUT/ncu_matmul.txt" | head -50; }
 [ -f "$OUT/matmul.txt" ] && { echo "==== matmul 4096^3"; grep -E "^==|cuBLAS|best|%" "$OUT/matmul.txt" | head -16; }
 [ -f "$OUT/sweep_hs.txt" ] && { echo "==== sweep, head_shared mask search"; cat "$OUT/sweep_hs.txt" "$OUT/recall_hs.txt"; }
 [ -f "$OUT/sweep_sync.txt" ] && { echo "==== sweep, HIP_WGMMA=0 (mma.sync)"; cat "$OUT/sweep_sync.txt"; }
