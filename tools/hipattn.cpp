@@ -61,7 +61,7 @@ commands:
   kernels    list the registered kernels and their config spaces
   compile    print one compilation stage of a kernel (tile,
              hip-accelerate-dot, hip-optimize-dot-operands, hip-pipeline,
-             tile-gpu, layouts, mlir, llvm, ptx)
+             hip-allocate-shared, tile-gpu, layouts, mlir, llvm, ptx)
   demo       compile and run the example kernels on the best backend, check
              them against the float64 references, print timings
   tune       tune hip_attention's kernels (or its block sizes and strides,
@@ -88,11 +88,13 @@ may take) and its default config.
   --target T         cpu, sm_80, sm_86, sm_87, sm_89, sm_90, sm_90a, sm_100a,
                      sm_120a (default: the current GPU, else cpu)
   --emit S           tile (the traced tile IR), hip-accelerate-dot,
-                     hip-optimize-dot-operands, hip-pipeline (GPU targets:
-                     the tile IR after that GPU pass), tile-gpu (GPU
-                     targets: the tile IR after the GPU passes: each dot's
-                     instruction, warp split and operand placement, the
-                     kernel's warps, the pipelined loops' copies), layouts (GPU
+                     hip-optimize-dot-operands, hip-pipeline,
+                     hip-allocate-shared (GPU targets: the tile IR after
+                     that GPU pass), tile-gpu (GPU targets: the tile IR
+                     after the GPU passes: each dot's instruction, warp
+                     split and operand placement, the kernel's warps, the
+                     pipelined loops' copies, the loops' shared buffers),
+                     layouts (GPU
                      targets: the tile IR with the layout chosen for each
                      value), mlir (GPU:
                      per-thread code; CPU: loop nests), llvm (LLVM IR), ptx
