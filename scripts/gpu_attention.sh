@@ -147,6 +147,17 @@ if [ -n "${MATMUL:-}" ]; then # the DSL matmul against cuBLAS, wgmma and mma.syn
     echo "== HIP_WGMMA=$w"; HIP_WGMMA=$w timeout 240 $B/bin/bench-matmul 4096 4096 4096
   done > "$OUT/matmul.txt" 2>&1
 fi
+if [ -n "${MATMUL_OLD:-}" ] && [ -n "$OLD" ]; then # the matmul's best config, earlier build against this one
+  for round in 1 2 3; do
+    for bin in $OLD $B; do
+      printf 'round %s %s  ' "$round" "$([ $bin = $B ] && echo new || echo old)"
+      timeout 100 $bin/bin/bench-matmul 4096 4096 4096 \
+        --config ${NCU_MM_CFG:-BLOCK_M=128,BLOCK_N=256,BLOCK_K=64,num_warps=8,num_stages=4} 2>&1 |
+        grep "head to head" | grep -oE "cuBLAS [0-9.]+ ms|[0-9.]+ ms \([0-9.]+ TFLOP/s\) = [0-9.]+%" | tr '\n' ' '
+      echo
+    done
+  done > "$OUT/matmul_old_new.txt" 2>&1
+fi
 if [ -n "${NCU_MATMUL:-}" ]; then # one launch of the DSL matmul's best config and of cuBLAS under ncu
   NCU_MM_CFG=${NCU_MM_CFG:-BLOCK_M=128,BLOCK_N=256,BLOCK_K=64,num_warps=8,num_stages=4}
   for k in '^matmul' 'gemm|nvjet|sm90|cutlass|xmma'; do
@@ -189,6 +200,7 @@ fi
 [ -f "$OUT/ncu.txt" ] && { echo "==== ncu"; grep -E "^  [a-z_]+ \(|Compute \(SM\) Throughput|DRAM Throughput|L2 Hit Rate|Registers Per|Achieved Occupancy|Duration|Stall|Warp Cycles Per Issued|Memory Throughput|L1/TEX Hit|Issue Slots Busy|Executed Ipc A" "$OUT/ncu.txt" | head -60; }
 [ -s "$OUT/ncu_stalls.txt" ] && { echo "==== stalls (warps per issue)"; sort -k3 -g -r "$OUT/ncu_stalls.txt" | awk '$3 > 0.05' | head -12; }
 [ -f "$OUT/tune.log" ] && { echo "==== tune"; grep -iE "best|winner|error" "$OUT/tune.log" | head -12; echo "==== sweep with tuned schedules"; cat "$OUT/sweep_tuned.txt"; }
+[ -f "$OUT/matmul_old_new.txt" ] && { echo "==== matmul 4096^3 best config, old then new (ms, % of cuBLAS)"; cat "$OUT/matmul_old_new.txt"; }
 [ -f "$OUT/ncu_matmul.txt" ] && { echo "==== ncu, matmul and cuBLAS"; grep -E "^== stalls|stalled|^  [a-zA-Z_0-9]+.*\(|Duration|Compute \(SM\) Throughput|Registers Per|Warp Cycles Per Issued|Grid Size" "$OUT/ncu_matmul.txt" | head -50; }
 [ -f "$OUT/matmul.txt" ] && { echo "==== matmul 4096^3"; grep -E "^==|cuBLAS|best|%" "$OUT/matmul.txt" | head -16; }
 [ -f "$OUT/sweep_hs.txt" ] && { echo "==== sweep, head_shared mask search"; cat "$OUT/sweep_hs.txt" "$OUT/recall_hs.txt"; }
