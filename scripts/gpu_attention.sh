@@ -44,12 +44,12 @@ san() { # tool, T, D, H, Hkv, more hipattn run arguments
   echo "$tool T=$T D=$D H=$H/$Hkv $*: rc=$? $(grep -cE 'ERROR SUMMARY: 0 errors|RACECHECK SUMMARY: 0 hazards' "$log") clean summaries, $(grep -m1 -o '"rel_error": [0-9.e-]*' "$log")"
 }
 san_gtest() { # tool, gtest filter, log name: GPU tests under compute-sanitizer
-  (cd $B && HIP_CACHE_DIR=/tmp/hip-cache-tests timeout 240 compute-sanitizer --tool $1 --error-exitcode 9 \
+  (cd $B && HIP_CACHE_DIR=/tmp/hip-cache-tests timeout ${SAN_TIMEOUT:-240} compute-sanitizer --tool $1 --error-exitcode 9 \
     ./bin/hipattn-tests --gtest_filter="$2" > "$OUT/san_$1_$3.log" 2>&1)
   echo "$1 $3 tests ($2): rc=$? $(grep -cE 'ERROR SUMMARY: 0 errors|RACECHECK SUMMARY: 0 hazards' "$OUT/san_$1_$3.log") clean summaries, $(grep -cE '^\[       OK' "$OUT/san_$1_$3.log") passed"
 }
-if [ -n "${SAN_GTEST:-}" ]; then # SAN_GTEST=filter: those GPU tests under memcheck and racecheck
-  for tool in memcheck racecheck; do san_gtest $tool "$SAN_GTEST" gtest; done > "$OUT/sanitizer_gtest.txt" 2>&1
+if [ -n "${SAN_GTEST:-}" ]; then # SAN_GTEST=filter: those GPU tests under memcheck and racecheck (SAN_TOOLS, SAN_TIMEOUT)
+  for tool in ${SAN_TOOLS:-memcheck racecheck}; do san_gtest $tool "$SAN_GTEST" gtest; done > "$OUT/sanitizer_gtest.txt" 2>&1
 fi
 if [ -z "${SKIP_SAN:-}" ]; then
   { san memcheck 333 128 4 2; ${SAN_SHORT:+:} san racecheck 333 128 4 2; san memcheck 1000 64 2 1; san racecheck 1100 128 2 1
