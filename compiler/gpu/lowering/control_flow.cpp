@@ -286,32 +286,7 @@ void GpuLowering::lowerFor(Operation *op, Location loc) {
     OpBuilder::InsertionGuard g(b_);
     enterEmptyBlock(b_, loop.getBody());
     Value iv = loop.getInductionVar();
-    Value stage, ivNext, wstage;
-    // The copies for iteration i + ahead. With wgmma dots left in flight,
-    // after the body's first dot is issued, so that its tensor-core work
-    // starts before the copies' address arithmetic (the stage they refill
-    // was read by a group the wait at the top completed). Lowered there, the
-    // address slice's values of this iteration are kept.
-    bool copiesAfterDot = plan && !plan->deferDots.empty();
-    auto issueNext = [&] {
-      std::vector<int> keep{bodyArgs[0]};
-      for (Operation *o : plan->slice)
-        for (int r : results(o)) keep.push_back(r);
-      std::map<int, TileVal> vals;
-      std::map<int, Deferred> defer;
-      for (int r : keep) {
-        if (auto v = vals_.find(r); v != vals_.end()) vals[r] = v->second;
-        if (auto d = deferred_.find(r); d != deferred_.end()) defer.emplace(r, d->second);
-      }
-      if (!issueCopies(*plan, ivNext, hi, wstage, blk, loc))
-        throw InternalError("pipelined loop: copies failed after the prologue succeeded");
-      for (int r : keep) {
-        if (auto v = vals.find(r); v != vals.end()) vals_[r] = v->second;
-        else vals_.erase(r);
-        if (auto d = defer.find(r); d != defer.end()) deferred_.insert_or_assign(r, d->second);
-        else deferred_.erase(r);
-      }
-    };
+    Value stage;
     if (plan) {
       int S = plan->stages;
       stage = loop.getRegionIterArgs()[nflat];
@@ -325,9 +300,9 @@ void GpuLowering::lowerFor(Operation *op, Location loc) {
         fenceProxyAsync(loc); // wgmma reads the copies through the async proxy
         barrier(loc);
       }
-      ivNext = add(iv, mul(step, c32(A), loc), loc);
-      wstage = fold<arith::RemUIOp>(b_, loc, add(stage, c32(A), loc), c32(S));
-      if (!copiesAfterDot && !issueCopies(*plan, ivNext, hi, wstage, blk, loc))
+      Value ivNext = add(iv, mul(step, c32(A), loc), loc);
+      Value wstage = fold<arith::RemUIOp>(b_, loc, add(stage, c32(A), loc), c32(S));
+      if (!issueCopies(*plan, ivNext, hi, wstage, blk, loc))
         throw InternalError("pipelined loop: copies failed after the prologue succeeded");
       for (size_t n = 0; n < plan->loads.size(); ++n)
         pipe_[res(plan->loads[n], 0)] = {
@@ -371,14 +346,8 @@ void GpuLowering::lowerFor(Operation *op, Location loc) {
         if (only) copyOnly.insert(&o);
       }
     }
-    for (Operation &o : blk.without_terminator()) {
+    for (Operation &o : blk.without_terminator())
       if (!copyOnly.count(&o)) lowerOp(&o);
-      if (copiesAfterDot && kind(&o) == OpKind::Dot) {
-        issueNext();
-        copiesAfterDot = false;
-      }
-    }
-    if (copiesAfterDot) issueNext();
     keepPending_ = true; // the deferred groups carry on into the next iteration
     std::vector<Value> next = flatten(args(blk.getTerminator()), ls, loc);
     keepPending_ = false;
