@@ -147,19 +147,20 @@ if [ -n "${MATMUL:-}" ]; then # the DSL matmul against cuBLAS, wgmma and mma.syn
     echo "== HIP_WGMMA=$w"; HIP_WGMMA=$w timeout 240 $B/bin/bench-matmul 4096 4096 4096
   done > "$OUT/matmul.txt" 2>&1
 fi
+# The matmul config of MATMUL_OLD and NCU_MATMUL: the best 4096^3 one on the H100.
+NCU_MM_CFG=${NCU_MM_CFG:-BLOCK_M=128,BLOCK_N=256,BLOCK_K=64,num_warps=8,num_stages=4}
 if [ -n "${MATMUL_OLD:-}" ] && [ -n "$OLD" ]; then # the matmul's best config, earlier build against this one
   for round in 1 2 3; do
     for bin in $OLD $B; do
       printf 'round %s %s  ' "$round" "$([ $bin = $B ] && echo new || echo old)"
       timeout 100 $bin/bin/bench-matmul 4096 4096 4096 \
-        --config ${NCU_MM_CFG:-BLOCK_M=128,BLOCK_N=256,BLOCK_K=64,num_warps=8,num_stages=4} 2>&1 |
+        --config "$NCU_MM_CFG" 2>&1 |
         grep "head to head" | grep -oE "cuBLAS [0-9.]+ ms|[0-9.]+ ms \([0-9.]+ TFLOP/s\) = [0-9.]+%" | tr '\n' ' '
       echo
     done
   done > "$OUT/matmul_old_new.txt" 2>&1
 fi
 if [ -n "${NCU_MATMUL:-}" ]; then # one launch of the DSL matmul's best config and of cuBLAS under ncu
-  NCU_MM_CFG=${NCU_MM_CFG:-BLOCK_M=128,BLOCK_N=256,BLOCK_K=64,num_warps=8,num_stages=4}
   for k in '^matmul' 'gemm|nvjet|sm90|cutlass|xmma'; do
     timeout 200 ncu --section SpeedOfLight --section Occupancy --section LaunchStats --section WarpStateStats \
       --section MemoryWorkloadAnalysis --section SchedulerStats -k regex:"$k" -s 2 -c 1 \
@@ -170,7 +171,7 @@ if [ -n "${NCU_MATMUL:-}" ]; then # one launch of the DSL matmul's best config a
       sort -k3 -g -r | awk '$3 > 0.05' | head -12
   done > "$OUT/ncu_matmul.txt" 2>&1
   # its SASS (ptxas of this build's PTX), for the loop's instructions
-  HIP_CACHE_DIR=/tmp/hip-cache-sass $B/bin/hipattn compile matmul --config "$NCU_MM_CFG,DTYPE=0" --target sm_90a \
+  HIP_CACHE_DIR=/tmp/hip-cache-sass $B/bin/hipattn compile matmul --config "$NCU_MM_CFG" --target sm_90a \
     --emit ptx --divisible all -o /tmp/mm.ptx && ptxas -arch=sm_90a -v /tmp/mm.ptx -o /tmp/mm.cubin 2> "$OUT/mm_ptxas.txt" &&
     cuobjdump -sass /tmp/mm.cubin > "$OUT/mm.sass" 2>&1
 fi

@@ -305,7 +305,7 @@ void GpuLowering::leavesOf(int id, std::set<int> &out, std::set<int> &seen) {
   bool shape = k == OpKind::Arange || k == OpKind::Constant || k == OpKind::ExpandDims ||
                k == OpKind::Broadcast || k == OpKind::Trans || k == OpKind::Reshape ||
                k == OpKind::Splat || (k == OpKind::Gather && gatherSrc_.count(arg(op, 0)));
-  if (!shape && !(k >= OpKind::Add && k <= OpKind::AddPtr)) {
+  if (!shape && !dsl::isElementwise(k)) {
     out.insert(id);
     return;
   }
@@ -430,8 +430,7 @@ std::optional<TileVal> GpuLowering::remat(int id, const Layout *l, Location loc)
       break;
     }
     default: {
-      bool elementwise = (kind(op) >= OpKind::Add && kind(op) <= OpKind::AddPtr);
-      if (!elementwise) return leaf();
+      if (!dsl::isElementwise(kind(op))) return leaf();
       std::vector<Value> elems;
       for (int o : args(op)) {
         Value a = elem(o, i, j, depth + 1, ti, tj);

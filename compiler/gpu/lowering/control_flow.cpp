@@ -19,7 +19,7 @@ const Layout *GpuLowering::sliceParent(int v, int depth) {
     auto &sh = ty(arg(op, 0)).shape;
     return mma(sh[0], sh[1], srcLoc(op));
   }
-  if (!(kind(op) >= OpKind::Add && kind(op) <= OpKind::AddPtr)) return nullptr;
+  if (!dsl::isElementwise(kind(op))) return nullptr;
   for (int o : args(op))
     if (const Layout *p = sliceParent(o, depth + 1)) return p;
   return nullptr;
@@ -440,18 +440,20 @@ std::vector<int> GpuLowering::stageLoopInvariantA(Block &loopBody, Location loc)
 /// branch tiles, read by every chunk): each such source is written to its own
 /// shared buffer here, before the loop, between two barriers; the gathers in
 /// the loop then only read it: no write and no barrier per iteration. The
-/// buffers sit below the loop's temporaries (tempBase_ is raised past them).
+/// buffers are hip-allocate-shared's, below the loop's temporaries.
 std::vector<int> GpuLowering::hoistGatherSources(Block &loopBody, Location loc) {
   std::vector<int> own;
   for (Operation &o : loopBody) {
-    if (kind(&o) != OpKind::Gather) continue;
-    int s = arg(&o, 0);
-    if (gatherSrc_.count(s) || !vals_.count(s)) continue; // (not yet lowered: defined in the loop)
-    const TileVal &in = vals_.at(s);
-    if (in.splat || !in.layout) continue;
-    const dsl::Type &st = ty(s);
+    // (hip-allocate-shared gave the sources defined before the loop that
+    // are not uniform an offset; an enclosing loop may already hold one.)
     auto off = o.getAttrOfType<IntegerAttr>("hip.smem_src");
-    if (!off) throw InternalError("kernel '" + name_ + "': a gather source without hip-allocate-shared's offset");
+    if (kind(&o) != OpKind::Gather || !off || gatherSrc_.count(arg(&o, 0))) continue;
+    int s = arg(&o, 0);
+    if (!vals_.count(s) || vals_.at(s).splat || !vals_.at(s).layout)
+      throw InternalError("kernel '" + name_ + "': hip-allocate-shared placed a gather source " +
+                          "in shared memory that is not in registers before the loop");
+    const TileVal &in = vals_.at(s);
+    const dsl::Type &st = ty(s);
     if (own.empty()) barrier(loc); // earlier temporaries there may still be read
     tempBase_ = size_t(off.getInt()); // (writeShared writes relative to it)
     writeShared(in, st, loc);

@@ -50,8 +50,7 @@ bool fromDot(Value v, int depth) {
   std::optional<OpKind> k = tile::kindOf(*def);
   if (!k) return false;
   if (*k == OpKind::Dot) return true;
-  bool through = (*k >= OpKind::Add && *k <= OpKind::AddPtr) || *k == OpKind::Broadcast ||
-                 *k == OpKind::ExpandDims;
+  bool through = dsl::isElementwise(*k) || *k == OpKind::Broadcast || *k == OpKind::ExpandDims;
   if (!through) return false;
   for (Value o : def->getOperands())
     if (fromDot(o, depth + 1)) return true;
@@ -61,14 +60,19 @@ bool fromDot(Value v, int depth) {
 
 bool computedFromDot(Value v) { return fromDot(v, 0); }
 
+bool definedOutside(Value v, Operation *region) {
+  Operation *def = v.getDefiningOp();
+  if (!def) def = cast<BlockArgument>(v).getOwner()->getParentOp();
+  return !region->isAncestor(def);
+}
+
 bool isUniform(Value v) {
   if (!isa<RankedTensorType>(v.getType())) return true; // a scalar
   Operation *d = v.getDefiningOp();
   std::optional<OpKind> k = d ? tile::kindOf(*d) : std::nullopt;
   if (!k) return false;
   if (*k == OpKind::Splat || *k == OpKind::Constant) return true;
-  bool through = (*k >= OpKind::Add && *k <= OpKind::AddPtr) ||
-                 (*k >= OpKind::Broadcast && *k <= OpKind::Trans);
+  bool through = dsl::isElementwise(*k) || (*k >= OpKind::Broadcast && *k <= OpKind::Trans);
   return through && llvm::all_of(d->getOperands(), isUniform);
 }
 

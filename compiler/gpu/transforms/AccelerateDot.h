@@ -44,6 +44,10 @@ bool runsOnWgmma(mlir::Operation *op);
 /// the result of a tile.dot (a dot whose A operand is: chained dots).
 bool computedFromDot(mlir::Value v);
 
+/// Whether `v` is defined outside `region` (an op with regions: a loop):
+/// neither by an op nor as a block argument inside it.
+bool definedOutside(mlir::Value v, mlir::Operation *region);
+
 /// Whether tile (or scalar) `v` holds one value in every element: a splat,
 /// a constant tile, or computed from those and scalars only (the lowering
 /// keeps it as one register and gives it any layout for free).

@@ -11,8 +11,6 @@
 #include "AccelerateDot.h"
 #include "OptimizeDotOperands.h"
 
-#include "hip/error.h"
-
 #include "mlir/IR/Builders.h"
 #include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassRegistry.h"
@@ -49,11 +47,7 @@ public:
 private:
   void forLoop(tile::ForOp loop, int64_t off) {
     Block &body = loop.getBody().front();
-    auto outside = [&](Value v) {
-      Operation *d = v.getDefiningOp();
-      if (!d) d = cast<BlockArgument>(v).getOwner()->getParentOp();
-      return !loop->isAncestor(d);
-    };
+    auto outside = [&](Value v) { return definedOutside(v, loop); };
     std::vector<Value> own;
     // 1. Gather sources defined before the loop.
     for (Operation &o : body) {

@@ -31,8 +31,6 @@ namespace hip::detail::gpu {
 
 namespace {
 
-bool elementwise(OpKind k) { return k >= OpKind::Add && k <= OpKind::AddPtr; }
-
 /// The dot whose result `v` is computed from through elementwise ops (the
 /// first operand that is, as the lowering's layouts follow) and loops that
 /// carry it (an iteration argument or a result of a tile.for: the value its
@@ -53,7 +51,7 @@ tile::DotOp producerDot(Value v, int depth = 0) {
   if (!d) return {};
   if (auto dot = dyn_cast<tile::DotOp>(d)) return dot;
   std::optional<OpKind> k = tile::kindOf(*d);
-  if (!k || !elementwise(*k)) return {};
+  if (!k || !dsl::isElementwise(*k)) return {};
   for (Value o : d->getOperands())
     if (tile::DotOp p = producerDot(o, depth + 1)) return p;
   return {};
@@ -63,10 +61,7 @@ tile::DotOp producerDot(Value v, int depth = 0) {
 /// (false when there is no such loop).
 bool loopInvariant(Value v, Operation *user) {
   auto loop = user->getParentOfType<tile::ForOp>();
-  if (!loop) return false;
-  Operation *def = v.getDefiningOp();
-  if (!def) def = cast<BlockArgument>(v).getOwner()->getParentOp();
-  return !loop->isAncestor(def);
+  return loop && definedOutside(v, loop);
 }
 
 tile::MmaEncodingAttr planOf(Operation *dot) {

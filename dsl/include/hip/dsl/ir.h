@@ -65,6 +65,9 @@ enum class OpKind : uint8_t {
 
 const char *opName(OpKind k);
 
+/// Whether `k` is one of the elementwise kinds (Add through AddPtr).
+inline bool isElementwise(OpKind k) { return k >= OpKind::Add && k <= OpKind::AddPtr; }
+
 struct Block;
 
 /// One operation. Results are value ids; operands are value ids.
