@@ -6,7 +6,8 @@
 # HIP_WGMMA=0 (SYNC_CMP=1), with the tree stage's head_shared option (HEAD_SHARED=1) and the
 # matmul against cuBLAS (MATMUL=1), GPU tests under compute-sanitizer (SAN_GTEST=filter), pinned
 # dense/sparse attention schedules against cuDNN (DENSE_SCHEDULES, ATTN_SCHEDULES, DENSE_T), an earlier
-# build against this one (OLD_T, with the earlier build packed the same way as .carry/old.tar.xz). Needs
+# build against this one (OLD_T, MATMUL_OLD, MATMUL_CFGS="cfg ...", with the earlier build packed the same
+# way as .carry/old.tar.xz). Needs
 # the build packed as
 #   tar -cJf .carry/build.tar.xz build/bin build/lib
 # Logs go to $OUT; a short table is printed last.
@@ -75,9 +76,9 @@ if [ -n "${COMPILE:-}" ]; then # cold compiles (no cache), each kernel alone on 
     done
   done; done > "$OUT/compile.txt" 2>&1
 fi
-if [ -n "${OLD_T:-}" ] && [ -n "$OLD" ]; then # this build against the earlier one, 3 alternating rounds per T
+if [ -n "${OLD_T:-}" ] && [ -n "$OLD" ]; then # this build against the earlier one, OLD_ROUNDS (3) alternating rounds per T
   for T in $OLD_T; do
-    for round in 1 2 3; do
+    for round in $(seq ${OLD_ROUNDS:-3}); do
       for bin in $OLD $B; do
         printf 'T=%s round %s %s  ' "$T" "$round" "$([ $bin = $B ] && echo new || echo old)"
         timeout 200 $bin/bin/hipattn run --backend cuda --T $T --H 32 --Hkv 8 --D 128 --json --latency-only \
@@ -160,15 +161,22 @@ if [ -n "${MATMUL_OLD:-}" ] && [ -n "$OLD" ]; then # the matmul's best config, e
     done
   done > "$OUT/matmul_old_new.txt" 2>&1
 fi
+if [ -n "${MATMUL_CFGS:-}" ]; then # MATMUL_CFGS="cfg cfg ...": those matmul configs, this build (and the earlier one)
+  args=(); for c in $MATMUL_CFGS; do args+=(--config "$c"); done
+  for bin in $B $OLD; do
+    echo "== $([ $bin = $B ] && echo new || echo old) build"
+    timeout 150 $bin/bin/bench-matmul 4096 4096 4096 "${args[@]}" 2>&1 | grep -vE "^compile time"
+  done > "$OUT/matmul_cfgs.txt" 2>&1
+fi
 if [ -n "${NCU_MATMUL:-}" ]; then # one launch of the DSL matmul's best config and of cuBLAS under ncu
   for k in '^matmul' 'gemm|nvjet|sm90|cutlass|xmma'; do
     timeout 200 ncu --section SpeedOfLight --section Occupancy --section LaunchStats --section WarpStateStats \
       --section MemoryWorkloadAnalysis --section SchedulerStats -k regex:"$k" -s 2 -c 1 \
       $B/bin/bench-matmul 4096 4096 4096 --config "$NCU_MM_CFG"
     echo "== stalls: $k (warps per issued instruction)"
-    timeout 120 ncu --section WarpStateStats --page raw -k regex:"$k" -s 2 -c 1 \
-      $B/bin/bench-matmul 4096 4096 4096 --config "$NCU_MM_CFG" 2>&1 | grep -E "stalled.*ratio" |
-      sort -k3 -g -r | awk '$3 > 0.05' | head -12
+    timeout 120 ncu --metrics 'regex:^smsp__average_warps_issue_stalled_.*_per_issue_active' --page raw \
+      -k regex:"$k" -s 2 -c 1 $B/bin/bench-matmul 4096 4096 4096 --config "$NCU_MM_CFG" 2>&1 |
+      grep -E "issue_stalled" | sort -k3 -g -r | head -14
   done > "$OUT/ncu_matmul.txt" 2>&1
   # its SASS (ptxas of this build's PTX), for the loop's instructions
   HIP_CACHE_DIR=/tmp/hip-cache-sass $B/bin/hipattn compile matmul --config "$NCU_MM_CFG" --target sm_90a \
@@ -203,7 +211,8 @@ fi
 [ -f "$OUT/tune.log" ] && { echo "==== tune"; grep -iE "best|winner|error" "$OUT/tune.log" | head -12; echo "==== sweep with tuned schedules"; cat "$OUT/sweep_tuned.txt"; }
 [ -f "$OUT/matmul_old_new.txt" ] && { echo "==== matmul 4096^3 best config, old then new (ms, % of cuBLAS)"; cat "$OUT/matmul_old_new.txt"; }
 [ -f "$OUT/ncu_matmul.txt" ] && { echo "==== ncu, matmul and cuBLAS"; grep -E "^== stalls|stalled|^  [a-zA-Z_0-9]+.*\(|Duration|Compute \(SM\) Throughput|Registers Per|Warp Cycles Per Issued|Grid Size" "$OUT/ncu_matmul.txt" | head -50; }
-[ -f "$OUT/matmul.txt" ] && { echo "==== matmul 4096^3"; grep -E "^==|cuBLAS|best|%" "$OUT/matmul.txt" | head -16; }
+[ -f "$OUT/matmul_cfgs.txt" ] && { echo "==== matmul 4096^3, MATMUL_CFGS"; grep -E "^==|DSL|cuBLAS" "$OUT/matmul_cfgs.txt"; }
+[ -f "$OUT/matmul.txt" ] && { echo "==== matmul 4096^3"; grep -E "^==|cuBLAS|best|%" "$OUT/matmul.txt" | head -36; }
 [ -f "$OUT/sweep_hs.txt" ] && { echo "==== sweep, head_shared mask search"; cat "$OUT/sweep_hs.txt" "$OUT/recall_hs.txt"; }
 [ -f "$OUT/sweep_sync.txt" ] && { echo "==== sweep, HIP_WGMMA=0 (mma.sync)"; cat "$OUT/sweep_sync.txt"; }
 [ -f "$OUT/sweep.txt" ] && { echo "==== sweep"; tail -4 "$OUT/sweep.err"; cat "$OUT/sweep.txt"; }

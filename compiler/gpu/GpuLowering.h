@@ -250,6 +250,8 @@ private:
   /// deferResults_.
   std::map<int, int64_t> pending_;
   int64_t groupSeq_ = 0;
+  /// Every wgmma group numbered up to this one is known complete (waitFor).
+  int64_t waitedThrough_ = -1;
   std::set<Operation *> deferDots_;
   std::set<int> deferResults_;
   bool keepPending_ = false; // a loop's yield passes deferred values on
@@ -299,6 +301,10 @@ private:
     /// stages - 1, or stages - 2 when `deferDots` leave wgmma groups (and
     /// the stages they read) in flight across the iteration boundary.
     int ahead = 0;
+    /// The copies are issued after the wait that completes the previous
+    /// iteration's deferred groups, stages - 1 ahead (hip-pipeline's
+    /// refill_after_wait), not at the top of the body.
+    bool refillAfterWait = false;
     std::set<Operation *> deferDots;
     std::vector<size_t> deferCarried; // the loop-carried values they yield
     std::vector<Operation *> loads; // become cp.async copies

@@ -119,6 +119,47 @@ tile.kernel @gathered(%idx: !tile.ptr<i32>, %kv: !tile.ptr<bf16>, %n: i32) num_w
 
 // -----
 
+// Two chained dots (attention's Q K^T and P V): on wgmma the first is waited
+// for at once and the second, whose A is computed from it, stays in flight.
+// The first dot's wait completes the previous iteration's second dot too, so
+// the copies are issued after it (refill_after_wait) and run two of three
+// stages ahead; with the wait at the top of the body they would run one.
+// CHECK-LABEL: tile.kernel @chained
+// HOPPER: tile.dot {{.*}}hip.defer
+// AMPERE: } {hip.pipeline = {ahead = 2 : i64, stages = 3 : i64}}
+// HOPPER: } {hip.pipeline = {ahead = 2 : i64, refill_after_wait, stages = 3 : i64}}
+tile.kernel @chained(%kp: !tile.ptr<bf16>, %vp: !tile.ptr<bf16>, %n: i32 {multiple_of = 16}) num_warps(4) config {num_stages = 3} {
+  %c0 = tile.constant 0 : i32
+  %c64 = tile.constant 64 : i32
+  %z = tile.constant dense<0.0> : tensor<64x64xf32>
+  %q = tile.constant dense<1.0> : tensor<64x64xbf16>
+  %r = tile.arange 0, 64 : tensor<64xi32>
+  %rr = tile.expand_dims %r axis 1 : tensor<64xi32> -> tensor<64x1xi32>
+  %cc = tile.expand_dims %r axis 0 : tensor<64xi32> -> tensor<1x64xi32>
+  %s64 = tile.splat %c64 : i32 -> tensor<64x1xi32>
+  %rows = tile.mul %rr, %s64 : tensor<64x1xi32>
+  %rb = tile.broadcast %rows : tensor<64x1xi32> -> tensor<64x64xi32>
+  %cb = tile.broadcast %cc : tensor<1x64xi32> -> tensor<64x64xi32>
+  %off = tile.add %rb, %cb : tensor<64x64xi32>
+  %acc = tile.for %i = %c0 to %n step %c64 iter_args(%x = %z) -> tensor<64x64xf32> {
+    %row = tile.mul %i, %c64 : i32
+    %rs = tile.splat %row : i32 -> tensor<64x64xi32>
+    %o = tile.add %off, %rs : tensor<64x64xi32>
+    %pk0 = tile.splat %kp : !tile.ptr<bf16> -> tensor<64x64x!tile.ptr<bf16>>
+    %pk = tile.addptr %pk0, %o : tensor<64x64x!tile.ptr<bf16>>, tensor<64x64xi32>
+    %kt = tile.load %pk : tensor<64x64x!tile.ptr<bf16>>
+    %pv0 = tile.splat %vp : !tile.ptr<bf16> -> tensor<64x64x!tile.ptr<bf16>>
+    %pv = tile.addptr %pv0, %o : tensor<64x64x!tile.ptr<bf16>>, tensor<64x64xi32>
+    %vt = tile.load %pv : tensor<64x64x!tile.ptr<bf16>>
+    %s = tile.dot %q, %kt, %z : tensor<64x64xbf16>, tensor<64x64xbf16> -> tensor<64x64xf32>
+    %p = tile.cast %s : tensor<64x64xf32> -> tensor<64x64xbf16>
+    %y = tile.dot %p, %vt, %x : tensor<64x64xbf16>, tensor<64x64xbf16> -> tensor<64x64xf32>
+    tile.yield %y : tensor<64x64xf32>
+  }
+}
+
+// -----
+
 // An address computed from a loop-carried value cannot be computed ahead:
 // the loop is not pipelined.
 // CHECK-LABEL: tile.kernel @carried_address

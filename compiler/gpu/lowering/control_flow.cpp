@@ -70,6 +70,7 @@ std::optional<GpuLowering::Pipeline> GpuLowering::planPipeline(Operation *op) {
   Pipeline plan;
   plan.stages = static_cast<int>(marks.getAs<IntegerAttr>("stages").getInt());
   plan.ahead = static_cast<int>(marks.getAs<IntegerAttr>("ahead").getInt());
+  plan.refillAfterWait = marks.contains("refill_after_wait");
   std::map<int64_t, Operation *> copies;
   std::set<Operation *> swizzled;
   Operation *yield = blk.getTerminator();
@@ -286,24 +287,48 @@ void GpuLowering::lowerFor(Operation *op, Location loc) {
     OpBuilder::InsertionGuard g(b_);
     enterEmptyBlock(b_, loop.getBody());
     Value iv = loop.getInductionVar();
-    Value stage;
+    Value stage, ivNext, wstage;
+    // The copies for iteration i + ahead into the stage (i + ahead) % S: at
+    // the top, or once every warp has seen the previous iteration's deferred
+    // groups complete (hip-pipeline's refill_after_wait; the stage they read
+    // is the one refilled). Lowered in the body, the address slice's values
+    // of this iteration are kept.
+    auto issueNext = [&] {
+      std::vector<int> keep{bodyArgs[0]};
+      for (Operation *o : plan->slice)
+        for (int r : results(o)) keep.push_back(r);
+      std::map<int, TileVal> vals;
+      std::map<int, Deferred> defer;
+      for (int r : keep) {
+        if (auto v = vals_.find(r); v != vals_.end()) vals[r] = v->second;
+        if (auto d = deferred_.find(r); d != deferred_.end()) defer.emplace(r, d->second);
+      }
+      if (!issueCopies(*plan, ivNext, hi, wstage, blk, loc))
+        throw InternalError("pipelined loop: copies failed after the prologue succeeded");
+      for (int r : keep) {
+        if (auto v = vals.find(r); v != vals.end()) vals_[r] = v->second;
+        else vals_.erase(r);
+        if (auto d = defer.find(r); d != defer.end()) deferred_.insert_or_assign(r, d->second);
+        else deferred_.erase(r);
+      }
+    };
     if (plan) {
       int S = plan->stages;
       stage = loop.getRegionIterArgs()[nflat];
       int A = plan->ahead;
       // The previous iteration's deferred groups may run on; older ones,
-      // which read the stage refilled below, are done.
-      if (!plan->deferDots.empty())
+      // which read the stage refilled below, are done. (Refilling after the
+      // dot, that wait follows the dot.)
+      if (!plan->deferDots.empty() && !plan->refillAfterWait)
         Ptx("wgmma.wait_group.sync.aligned " + std::to_string(plan->deferDots.size()) + ";").emit(b_, loc);
       if (!aheadDot) {
         Ptx("cp.async.wait_group " + std::to_string(A - 1) + ";").emit(b_, loc);
         fenceProxyAsync(loc); // wgmma reads the copies through the async proxy
         barrier(loc);
       }
-      Value ivNext = add(iv, mul(step, c32(A), loc), loc);
-      Value wstage = fold<arith::RemUIOp>(b_, loc, add(stage, c32(A), loc), c32(S));
-      if (!issueCopies(*plan, ivNext, hi, wstage, blk, loc))
-        throw InternalError("pipelined loop: copies failed after the prologue succeeded");
+      ivNext = add(iv, mul(step, c32(A), loc), loc);
+      wstage = fold<arith::RemUIOp>(b_, loc, add(stage, c32(A), loc), c32(S));
+      if (!plan->refillAfterWait) issueNext();
       for (size_t n = 0; n < plan->loads.size(); ++n)
         pipe_[res(plan->loads[n], 0)] = {
             add(c32(int64_t(plan->base[n])), mul(stage, c32(int64_t(plan->stageBytes[n])), loc), loc),
@@ -346,8 +371,27 @@ void GpuLowering::lowerFor(Operation *op, Location loc) {
         if (only) copyOnly.insert(&o);
       }
     }
-    for (Operation &o : blk.without_terminator())
+    // The previous iteration's groups are those numbered up to `carried`
+    // (the numbers of the groups before the loop, which are complete, but not
+    // in this body until waited for).
+    int64_t carried = groupSeq_ - 1;
+    if (plan) waitedThrough_ = std::min(waitedThrough_, carried - int64_t(plan->deferCarried.size()));
+    bool refillDue = plan && plan->refillAfterWait;
+    auto refill = [&] { // every warp past the previous iteration's groups: refill their stage
+      barrier(loc);
+      issueNext();
+      refillDue = false;
+    };
+    for (Operation &o : blk.without_terminator()) {
+      if (refillDue && plan->deferDots.count(&o)) {
+        // (Not expected: the wait of the dot before it completes them.)
+        Ptx("wgmma.wait_group.sync.aligned 0;").emit(b_, loc);
+        refill();
+      }
       if (!copyOnly.count(&o)) lowerOp(&o);
+      if (refillDue && waitedThrough_ >= carried) refill();
+    }
+    if (refillDue) throw InternalError("pipelined loop: no point to refill its stages found");
     keepPending_ = true; // the deferred groups carry on into the next iteration
     std::vector<Value> next = flatten(args(blk.getTerminator()), ls, loc);
     keepPending_ = false;

@@ -172,6 +172,7 @@ void GpuLowering::waitFor(int id, Location loc) {
     }
   int64_t newer = std::clamp<int64_t>(groupSeq_ - 1 - g, 0, 7);
   all = wgmmaWait(all, int(newer), loc);
+  waitedThrough_ = std::max(waitedThrough_, groupSeq_ - 1 - newer);
   size_t pos = 0;
   for (int v : done) {
     for (Value &r : vals_.at(v).regs) r = all[pos++];

@@ -6,8 +6,10 @@
 // which loads of the body become asynchronous copies into a ring of
 // num_stages shared buffers, issued ahead of the dots that read them, and
 // marks the loop (the lowering expands it: prologue, copies, waits):
-//   tile.for ... {hip.pipeline = {ahead = A, stages = S}}
-//       copies run A iterations ahead (S - 1; S - 2 with deferred dots)
+//   tile.for ... {hip.pipeline = {ahead = A, stages = S[, refill_after_wait]}}
+//       copies run A iterations ahead (S - 1; with deferred dots S - 2, or
+//       S - 1 when issued after the wait that completes the previous
+//       iteration's deferred groups: refill_after_wait, see Pipeline.cpp)
 //   tile.load ... {hip.copy = N, hip.shared = #tile.shared<...>}
 //       the N-th copy of the loop, its buffer's layout (maxPhase 8: the
 //       128-byte swizzle wgmma reads; 1: rows padded by 8 halfs for ldmatrix)
