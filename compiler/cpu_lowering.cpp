@@ -204,6 +204,7 @@ void CpuLowering::lowerOp(Operation *op) {
   }
   case OpKind::ExpandDims:
   case OpKind::Reshape:
+  case OpKind::ConvertLayout: // (encodings mean nothing here)
     buffers_[op->getResult(0)] = buffers_.at(op->getOperand(0)); // same linear order
     return;
   case OpKind::Broadcast:

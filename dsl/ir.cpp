@@ -72,7 +72,7 @@ const char *opName(OpKind k) {
       "cmp_ge", "cmp_eq", "cmp_ne", "neg", "exp", "exp2", "log", "log2",
       "sqrt", "abs", "select", "cast", "addptr", "load", "store", "sum",
       "reduce_max", "reduce_min", "argmax", "dot", "sort", "topk", "gather", "for",
-      "if", "yield"};
+      "if", "yield", "convert_layout"};
   return names[static_cast<int>(k)];
 }
 

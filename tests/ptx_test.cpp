@@ -66,3 +66,25 @@ TEST(Ptx, EveryKernelAndConfigAssembles) {
   std::filesystem::remove_all(dir);
   EXPECT_GT(assembled, 10);
 }
+
+// The GPU lowering's layouts are the tile dialect's encodings: --emit layouts
+// prints each value's as #tile.blocked / #tile.mma / #tile.slice, and checks
+// that the encoding names that very layout (decoding it gives it back) or
+// throws. Every kernel and config, the mma.sync and the wgmma target.
+TEST(Layouts, EveryChosenLayoutIsAnEncoding) {
+  hip::kernels::registerExampleKernels();
+  int checked = 0;
+  for (const auto &def : hip::dsl::registeredKernels())
+    for (const auto &cfg : hip::dsl::enumerateConfigs(def)) {
+      hip::dsl::Kernel k = hip::dsl::trace(def, cfg);
+      for (const char *arch : {"sm_80", "sm_90a"}) {
+        std::string text;
+        EXPECT_NO_THROW(text = hip::emitStage(k, hip::parseTarget(arch), "layouts"))
+            << def.name << " [" << cfg.str() << "] for " << arch;
+        EXPECT_NE(text.find("hip.layout = #tile."), std::string::npos)
+            << def.name << " [" << cfg.str() << "] for " << arch << ": no encoding printed";
+        ++checked;
+      }
+    }
+  EXPECT_GT(checked, 10);
+}

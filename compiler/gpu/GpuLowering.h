@@ -112,11 +112,21 @@ public:
   GpuLowering(tile::KernelOp kernel, const Target &t, MLIRContext &ctx, bool wantLayouts);
 
   Lowered run();
-  std::string describe(int id) const;
+  Attribute describe(int id);
 
 private:
   // ---- layouts ----
   const Layout *blocked(int64_t S0, int64_t S1);
+  /// A blocked layout of the (S0, S1) view: s1 consecutive elements per
+  /// thread along dimension 1, t0 x t1 lanes and w0 x w1 warps (dimension 1
+  /// fastest).
+  const Layout *blockedWith(int64_t S0, int64_t S1, int s1, int t0, int t1, int w0, int w1);
+  /// A layout as the tile dialect's encoding (#tile.blocked, #tile.mma,
+  /// #tile.slice) of a tile of `rank` dimensions.
+  Attribute encodingOf(const Layout &l, size_t rank);
+  /// The layout encoding `enc` names for a tile of type `t` (a
+  /// CompileError where the lowering has no such layout).
+  const Layout *layoutOf(Attribute enc, const dsl::Type &t, const SourceLoc &where);
   const Layout *mma(int64_t M, int64_t N, const SourceLoc &where);
   const Layout *mmaWith(int64_t M, int64_t N, int wm, int wn, const SourceLoc &where);
   /// The accumulator layout of a dot: its hip-accelerate-dot plan (hip.mma).

@@ -105,15 +105,16 @@ std::vector<int> GpuLowering::blockArgs(Block &blk) const {
 
 std::string GpuLowering::printLayouts() {
   // Each op with tile results gets their layouts as an attribute for the
-  // print (a string; an array of them for several results), removed after.
+  // print (an encoding or a string; an array of them for several results),
+  // removed after.
   std::vector<Operation *> marked;
   kernel_.walk([&](Operation *op) {
     std::vector<Attribute> ds;
     bool any = false;
     for (Value r : op->getResults()) {
-      std::string d = describe(id(r));
-      any |= !d.empty();
-      ds.push_back(StringAttr::get(&ctx_, d));
+      Attribute d = describe(id(r));
+      any |= bool(d);
+      ds.push_back(d ? d : StringAttr::get(&ctx_, ""));
     }
     if (!any) return;
     op->setAttr("hip.layout", ds.size() == 1 ? ds[0] : ArrayAttr::get(&ctx_, ds));
@@ -364,6 +365,12 @@ void GpuLowering::lowerOpImpl(Operation *op) {
   case OpKind::Gather: return lowerGather(op, loc);
   case OpKind::For: return lowerFor(op, loc);
   case OpKind::If: return lowerIf(op, loc);
+  case OpKind::ConvertLayout: {
+    // The layout the result type names; none: the source's, whatever it is.
+    Attribute enc = cast<RankedTensorType>(op->getResult(0).getType()).getEncoding();
+    vals_[res(op, 0)] = enc ? convert(arg(op, 0), layoutOf(enc, *rt, srcLoc(op)), loc) : val(arg(op, 0));
+    return;
+  }
   case OpKind::Yield: throw InternalError("yield outside a region");
   default: return lowerElementwise(op, loc);
   }

@@ -11,22 +11,34 @@ namespace hip::detail::gpu {
 
 // ---- Layouts ------------------------------------------------------------------
 const Layout *GpuLowering::blocked(int64_t S0, int64_t S1) {
-  for (auto &l : layouts_)
-    if (l.kind == Layout::Blocked && l.S0 == S0 && l.S1 == S1) return &l;
-  Layout l;
-  l.S0 = S0;
-  l.S1 = S1;
   // 8 consecutive elements per thread along the last dimension (16 bytes
   // of bf16/f16: one vector load), lanes then warps along it, the rest
   // along the first dimension; replication only where the tile is smaller
   // than the block.
-  l.s1 = static_cast<int>(std::min<int64_t>(S1, 8));
-  l.t1 = static_cast<int>(std::min<int64_t>(32, std::max<int64_t>(1, S1 / l.s1)));
-  l.t0 = 32 / l.t1;
-  l.w0 = 1 << std::min(log2floor(nw_), log2floor(std::max<int64_t>(1, S0 / l.t0)));
-  int rest = nw_ / l.w0;
-  l.w1 = 1 << std::min(log2floor(rest), log2floor(std::max<int64_t>(1, S1 / (l.s1 * l.t1))));
-  l.w0 *= rest / l.w1;
+  int s1 = static_cast<int>(std::min<int64_t>(S1, 8));
+  int t1 = static_cast<int>(std::min<int64_t>(32, std::max<int64_t>(1, S1 / s1)));
+  int t0 = 32 / t1;
+  int w0 = 1 << std::min(log2floor(nw_), log2floor(std::max<int64_t>(1, S0 / t0)));
+  int rest = nw_ / w0;
+  int w1 = 1 << std::min(log2floor(rest), log2floor(std::max<int64_t>(1, S1 / (s1 * t1))));
+  w0 *= rest / w1;
+  return blockedWith(S0, S1, s1, t0, t1, w0, w1);
+}
+
+const Layout *GpuLowering::blockedWith(int64_t S0, int64_t S1, int s1, int t0, int t1, int w0,
+                                       int w1) {
+  for (auto &l : layouts_)
+    if (l.kind == Layout::Blocked && l.S0 == S0 && l.S1 == S1 && l.s1 == s1 && l.t0 == t0 &&
+        l.t1 == t1 && l.w0 == w0 && l.w1 == w1)
+      return &l;
+  Layout l;
+  l.S0 = S0;
+  l.S1 = S1;
+  l.s1 = s1;
+  l.t0 = t0;
+  l.t1 = t1;
+  l.w0 = w0;
+  l.w1 = w1;
   int64_t fp0 = int64_t(l.s0) * l.t0 * l.w0, fp1 = int64_t(l.s1) * l.t1 * l.w1;
   l.wrap0 = fp0 > S0;
   l.wrap1 = fp1 > S1;
@@ -76,7 +88,7 @@ const Layout *GpuLowering::mmaWith(int64_t M, int64_t N, int wm, int wn,
 }
 
 const Layout *GpuLowering::rowsOf(const Layout *parent, Layout::Kind kind) {
-  int64_t M = parent->S0;
+  int64_t M = parent->kind == Layout::Slice ? parent->S1 : parent->S0; // (rows of rows: the same)
   for (auto &l : layouts_)
     if (l.kind == kind && (kind == Layout::Slice ? l.S1 : l.S0) == M && l.wm == parent->wm &&
         l.wn == parent->wn)
@@ -415,6 +427,7 @@ std::optional<TileVal> GpuLowering::remat(int id, const Layout *l, Location loc)
                  Q0 == 1 ? None : ti, Q1 == 1 ? None : tj);
       break;
     case OpKind::Trans: out = elem(arg(op, 0), j, i, depth + 1, tj, ti); break;
+    case OpKind::ConvertLayout: out = elem(arg(op, 0), i, j, depth + 1, ti, tj); break;
     case OpKind::Gather: { // from a source already in shared memory: one read
       if (!gatherSrc_.count(arg(op, 0))) return leaf();
       Value x = elem(arg(op, 1), i, j, depth + 1, ti, tj);
@@ -468,30 +481,133 @@ TileVal GpuLowering::toLayout(const TileVal &v, const dsl::Type &t, const Layout
                 loc);
 }
 
-/// The layout of value `id` in the notation of --emit layouts.
-std::string GpuLowering::describe(int id) const {
-  if (pipelined_.count(id))
-    return std::string("cp.async pipelined into shared memory") +
-           (swizzled_.count(id) ? ", 128B swizzle" : "");
-  auto it = vals_.find(id);
-  if (it == vals_.end() || !ty(id).isTile()) return "";
-  const TileVal &v = it->second;
-  if (v.splat || !v.layout) return "#splat";
-  const Layout &l = *v.layout;
-  auto pair = [](int64_t a, int64_t b) {
-    return "[" + std::to_string(a) + ", " + std::to_string(b) + "]";
+// ---- Layouts as encodings ------------------------------------------------------
+Attribute GpuLowering::encodingOf(const Layout &l, size_t rank) {
+  auto list = [](std::initializer_list<int64_t> v) {
+    SmallVector<unsigned> out;
+    for (int64_t x : v) out.push_back(unsigned(x));
+    return out;
   };
   // The accumulator layout of wgmma m64nNk16 (one m64 block per warpgroup)
-  // is that of mma.sync with the warps along M, 16 rows each.
-  int64_t M = l.kind == Layout::Slice ? l.S1 : l.S0;
-  std::string mma = wgmma_ && M == 16 * nw_ && l.wn == 1
-                        ? "#mma<wgmma m64k16, warpsPerCTA = " + pair(l.wm, l.wn) + ">"
-                        : "#mma<m16n8k16, warpsPerCTA = " + pair(l.wm, l.wn) + ">";
-  if (l.kind == Layout::Mma) return mma;
-  if (l.kind != Layout::Blocked)
-    return std::string(l.kind == Layout::Slice ? "#slice<dim = 1, " : "#rows<") + mma + ">";
-  return "#blocked<sizePerThread = " + pair(l.s0, l.s1) + ", threadsPerWarp = " +
-         pair(l.t0, l.t1) + ", warpsPerCTA = " + pair(l.w0, l.w1) + ">";
+  // is that of mma.sync with the warps along M, 16 rows each: version 3
+  // where the kernel's dots run on wgmma and each warp holds 16 rows.
+  auto mmaEnc = [&] {
+    bool v3 = wgmma_ && l.wn == 1 && l.wm == nw_ && nw_ % 4 == 0;
+    return tile::MmaEncodingAttr::get(&ctx_, v3 ? 3 : 2, list({l.wm, l.wn}));
+  };
+  auto blockedEnc = [&] {
+    return tile::BlockedEncodingAttr::get(&ctx_, list({l.s0, l.s1}), list({l.t0, l.t1}),
+                                          list({l.w0, l.w1}), list({1, 0}));
+  };
+  switch (l.kind) {
+  case Layout::Blocked:
+    // A 1-D tile is its (1, N) view: lanes and warps along N, the footprint
+    // wrapping around N where it is larger (replication).
+    if (rank == 1)
+      return tile::BlockedEncodingAttr::get(&ctx_, list({l.s1}), list({32}), list({nw_}), list({0}));
+    return blockedEnc();
+  case Layout::Mma:
+  case Layout::RowBcast: return mmaEnc(); // ([M, 1]: the rows of the parent)
+  case Layout::Slice: return tile::SliceEncodingAttr::get(&ctx_, 1, mmaEnc());
+  case Layout::Cols: return tile::SliceEncodingAttr::get(&ctx_, 0, mmaEnc());
+  case Layout::BlockedRows: return tile::SliceEncodingAttr::get(&ctx_, 1, blockedEnc());
+  }
+  return {};
+}
+
+const Layout *GpuLowering::layoutOf(Attribute enc, const dsl::Type &t, const SourceLoc &where) {
+  auto refuse = [&](const std::string &why) -> const Layout * {
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    os << enc;
+    throw CompileError("the GPU lowering cannot hold a " + std::to_string(t.shape.size()) +
+                           "-D tile in " + os.str() + ": " + why,
+                       where);
+  };
+  auto warps = [&](ArrayRef<unsigned> w) {
+    unsigned n = 1;
+    for (unsigned x : w) n *= x;
+    if (int(n) != nw_)
+      refuse("its warps multiply to " + std::to_string(n) + ", the kernel has " + std::to_string(nw_));
+  };
+  auto [S0, S1] = view2d(t.shape);
+  auto fromBlocked = [&](tile::BlockedEncodingAttr b, int64_t R0, int64_t R1) {
+    ArrayRef<unsigned> spt = b.getSizePerThread(), tpw = b.getThreadsPerWarp(), wpc = b.getWarpsPerCTA();
+    warps(wpc);
+    if (spt.size() == 1) { // the (1, N) view, as in encodingOf
+      int s1 = int(spt[0]);
+      int t1 = int(std::min<int64_t>(tpw[0], std::max<int64_t>(1, R1 / s1)));
+      int w1 = int(std::min<int64_t>(wpc[0], std::max<int64_t>(1, R1 / (int64_t(s1) * t1))));
+      return blockedWith(R0, R1, s1, 32 / t1, t1, nw_ / w1, w1);
+    }
+    if (b.getOrder()[0] != 1) refuse("only order = [1, 0] (rows contiguous) is lowered");
+    if (spt[0] != 1) refuse("only sizePerThread = [1, n] is lowered");
+    return blockedWith(R0, R1, int(spt[1]), int(tpw[0]), int(tpw[1]), int(wpc[0]), int(wpc[1]));
+  };
+  if (auto b = dyn_cast<tile::BlockedEncodingAttr>(enc)) {
+    if (b.getSizePerThread().size() != std::max<size_t>(1, t.shape.size()))
+      refuse("its rank is not the tile's");
+    return fromBlocked(b, S0, S1);
+  }
+  if (auto m = dyn_cast<tile::MmaEncodingAttr>(enc)) {
+    if (t.shape.size() != 2) refuse("an accumulator layout is rank 2");
+    warps(m.getWarpsPerCTA());
+    int wm = int(m.getWarpsPerCTA()[0]), wn = int(m.getWarpsPerCTA()[1]);
+    if (S1 == 1) return rowsOf(mmaWith(S0, 8 * wn, wm, wn, where), Layout::RowBcast);
+    return mmaWith(S0, S1, wm, wn, where);
+  }
+  if (auto s = dyn_cast<tile::SliceEncodingAttr>(enc)) {
+    if (t.shape.size() != 1) refuse("a slice is rank 1");
+    int64_t N = t.shape[0];
+    if (auto m = dyn_cast<tile::MmaEncodingAttr>(s.getParent())) {
+      warps(m.getWarpsPerCTA());
+      int wm = int(m.getWarpsPerCTA()[0]), wn = int(m.getWarpsPerCTA()[1]);
+      if (s.getDim() == 1) return rowsOf(mmaWith(N, 8 * wn, wm, wn, where), Layout::Slice);
+      return colsOf(mmaWith(16 * wm, N, wm, wn, where));
+    }
+    auto b = dyn_cast<tile::BlockedEncodingAttr>(s.getParent());
+    if (b && s.getDim() == 1 && b.getSizePerThread().size() == 2)
+      return blockedRowsOf(fromBlocked(b, N, int64_t(b.getSizePerThread()[1]) *
+                                                 b.getThreadsPerWarp()[1] * b.getWarpsPerCTA()[1]));
+    refuse("only rows and columns of an accumulator and rows of a blocked layout are lowered");
+  }
+  return refuse("not a register layout the lowering has (a dot operand's lives only in a dot)");
+}
+
+/// The layout of value `id` for --emit layouts: its encoding (checked to
+/// name that very layout), "splat" (not materialised: built where used),
+/// "broadcast of [1, N] in <encoding>" (a tile equal along dimension 0 held
+/// as its one row, broadcast where used) or how a pipelined load travels.
+Attribute GpuLowering::describe(int id) {
+  if (pipelined_.count(id))
+    return StringAttr::get(&ctx_, std::string("cp.async pipelined into shared memory") +
+                                      (swizzled_.count(id) ? ", 128B swizzle" : ""));
+  auto it = vals_.find(id);
+  if (it == vals_.end() || !ty(id).isTile()) return {};
+  const TileVal &v = it->second;
+  if (v.splat || !v.layout) return StringAttr::get(&ctx_, "splat");
+  dsl::Type held = ty(id);
+  auto [V0, V1] = view2d(held.shape);
+  bool row = v.layout->kind == Layout::Blocked && held.shape.size() == 2 &&
+             (v.layout->S0 != V0 || v.layout->S1 != V1);
+  if (row) held.shape = {v.layout->S0, v.layout->S1};
+  Attribute enc = encodingOf(*v.layout, held.shape.size());
+  if (const Layout *back = layoutOf(enc, held, {}); back != v.layout) {
+    auto show = [](const Layout &l) {
+      return "kind " + std::to_string(int(l.kind)) + " view " + std::to_string(l.S0) + "x" +
+             std::to_string(l.S1) + " s " + std::to_string(l.s0) + "," + std::to_string(l.s1) +
+             " t " + std::to_string(l.t0) + "," + std::to_string(l.t1) + " w " +
+             std::to_string(l.w0) + "," + std::to_string(l.w1) + " mma " + std::to_string(l.wm) +
+             "," + std::to_string(l.wn);
+    };
+    throw InternalError("kernel '" + name_ + "': the encoding of a layout (" + show(*v.layout) +
+                        ") names another (" + show(*back) + ")");
+  }
+  if (!row) return enc;
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << "broadcast of [" << held.shape[0] << ", " << held.shape[1] << "] in " << enc;
+  return StringAttr::get(&ctx_, os.str());
 }
 
 } // namespace hip::detail::gpu

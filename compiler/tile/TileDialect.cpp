@@ -385,6 +385,46 @@ LogicalResult CastOp::verify() {
   return verifySameShape(*this, getSrc().getType(), getType(), "operand and result");
 }
 
+namespace {
+/// Why `enc` cannot be the register layout of a tile of `rank` dimensions
+/// (empty: it can).
+std::string registerLayoutError(Attribute enc, size_t rank) {
+  if (!enc) return "";
+  if (isa<SharedEncodingAttr>(enc))
+    return "#tile.shared names a buffer in shared memory, not a register layout";
+  if (!isLayout(enc)) return "its encoding is not a tile layout";
+  auto ranks = [&](size_t want, const char *what) {
+    return rank == want ? std::string()
+                        : std::string(what) + " is for rank-" + std::to_string(want) +
+                              " tiles, not rank " + std::to_string(rank);
+  };
+  if (auto b = dyn_cast<BlockedEncodingAttr>(enc)) return ranks(b.getSizePerThread().size(), "this #tile.blocked");
+  if (isa<MmaEncodingAttr>(enc)) return ranks(2, "#tile.mma");
+  if (isa<DotOperandEncodingAttr>(enc)) return ranks(2, "#tile.dot_op");
+  return ranks(1, "#tile.slice"); // (of a rank-2 parent)
+}
+} // namespace
+
+LogicalResult ConvertLayoutOp::verify() {
+  for (Type t : {getSrc().getType(), getType()}) {
+    auto r = cast<RankedTensorType>(t);
+    if (std::string why = registerLayoutError(r.getEncoding(), size_t(r.getRank())); !why.empty())
+      return emitOpError("cannot hold ") << t << ": " << why;
+  }
+  return success();
+}
+
+OpFoldResult ConvertLayoutOp::fold(FoldAdaptor) {
+  if (getSrc().getType() == getType()) return getSrc();
+  // A change of a change: one change from the first source.
+  if (auto inner = getSrc().getDefiningOp<ConvertLayoutOp>()) {
+    if (inner.getSrc().getType() == getType()) return inner.getSrc();
+    getSrcMutable().assign(inner.getSrc());
+    return getResult();
+  }
+  return {};
+}
+
 OpFoldResult CastOp::fold(FoldAdaptor) {
   if (getSrc().getType() == getType()) return getSrc();
   return {};

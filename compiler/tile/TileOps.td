@@ -292,6 +292,25 @@ def Tile_TransOp : Tile_ShapeOp<"trans", Tile_TileOf<AnyElems>> {
   let summary = "transpose of a rank-2 tile";
 }
 
+def Tile_ConvertLayoutOp : Tile_Op<"convert_layout", [Pure, SameOperandsAndResultShape,
+    SameOperandsAndResultElementType]> {
+  let summary = "the same tile in another register layout";
+  let description = [{
+    A layout change, explicit: the result holds the source's elements with
+    the result type's encoding (`#tile.blocked`, `#tile.mma`, `#tile.dot_op`
+    or `#tile.slice`; none: whatever layout the source has). The GPU
+    lowering moves the registers (recomputing, shuffling or through shared
+    memory); the CPU lowering ignores encodings. `#tile.shared` names a
+    buffer in shared memory, not registers, and is refused here.
+    `%b = tile.convert_layout %a : tensor<64x64xf32, #blocked> -> tensor<64x64xf32, #mma>`
+  }];
+  let arguments = (ins Tile_TileOf<AnyElems>:$src);
+  let results = (outs Tile_TileOf<AnyElems>:$result);
+  let assemblyFormat = "$src attr-dict `:` type($src) `->` type($result)";
+  let hasVerifier = 1;
+  let hasFolder = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // Elementwise
 //===----------------------------------------------------------------------===//

@@ -36,7 +36,7 @@ namespace {
 const llvm::StringMap<OpKind> &kindsByName() {
   static const llvm::StringMap<OpKind> map = [] {
     llvm::StringMap<OpKind> m;
-    for (int i = 0; i <= static_cast<int>(OpKind::Yield); ++i)
+    for (int i = 0; i <= static_cast<int>(OpKind::ConvertLayout); ++i)
       m[std::string("tile.") + dsl::opName(static_cast<OpKind>(i))] = static_cast<OpKind>(i);
     return m;
   }();

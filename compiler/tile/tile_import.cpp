@@ -146,7 +146,7 @@ private:
   MLIRContext *ctx_;
   OpBuilder b_;
   std::vector<Value> vals_;
-  std::optional<OperationName> names_[static_cast<size_t>(OpKind::Yield) + 1];
+  std::optional<OperationName> names_[static_cast<size_t>(OpKind::ConvertLayout) + 1];
 };
 
 } // namespace

@@ -130,3 +130,26 @@ tile.kernel @square_transpose_stays(%p: !tile.ptr<i32>) num_warps(4) config {} {
   %ps = tile.splat %p : !tile.ptr<i32> -> tensor<4x4x!tile.ptr<i32>>
   tile.store %ps, %t : tensor<4x4x!tile.ptr<i32>>
 }
+
+// A layout change to the layout it has is no change; a change of a change
+// is one change from the first source, none when it comes back.
+#mma = #tile.mma<version = 2, warpsPerCTA = [4, 1]>
+#bl = #tile.blocked<sizePerThread = [1, 1], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+// CHECK-LABEL: tile.kernel @layout_changes
+tile.kernel @layout_changes(%p: !tile.ptr<i32>) num_warps(4) config {} {
+  // CHECK: [[R:%.*]] = tile.reshape
+  %r = tile.arange 0, 16 : tensor<16xi32>
+  %r2 = tile.reshape %r : tensor<16xi32> -> tensor<4x4xi32>
+  %same = tile.convert_layout %r2 : tensor<4x4xi32> -> tensor<4x4xi32>
+  %m = tile.convert_layout %same : tensor<4x4xi32> -> tensor<4x4xi32, #mma>
+  %b = tile.convert_layout %m : tensor<4x4xi32, #mma> -> tensor<4x4xi32, #bl>
+  %back = tile.convert_layout %b : tensor<4x4xi32, #bl> -> tensor<4x4xi32>
+  // CHECK-NEXT: [[B:%.*]] = tile.convert_layout [[R]] : tensor<4x4xi32> -> tensor<4x4xi32, #tile.blocked
+  // CHECK-NEXT: tile.sum [[R]] axis 1 : tensor<4x4xi32> -> tensor<4xi32>
+  // CHECK-NEXT: tile.sum [[B]] axis 1
+  %s1 = tile.sum %back axis 1 : tensor<4x4xi32> -> tensor<4xi32>
+  %s2 = tile.sum %b axis 1 : tensor<4x4xi32, #bl> -> tensor<4xi32>
+  %t = tile.add %s1, %s2 : tensor<4xi32>
+  %ps = tile.splat %p : !tile.ptr<i32> -> tensor<4x!tile.ptr<i32>>
+  tile.store %ps, %t : tensor<4x!tile.ptr<i32>>
+}

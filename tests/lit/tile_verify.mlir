@@ -323,3 +323,31 @@ tile.kernel @kernel_multiple_of(%n: i32 {multiple_of = 3}) num_warps(4) config {
 // expected-error @below {{config value 'BLOCK' must be an integer}}
 tile.kernel @kernel_config(%n: i32) num_warps(4) config {BLOCK = "big"} {
 }
+
+// -----
+
+// tile.convert_layout moves a tile between register layouts: a shared
+// buffer's layout is not one.
+tile.kernel @convert_to_shared(%p: !tile.ptr<f32>) num_warps(4) config {} {
+  %a = tile.constant dense<1.0> : tensor<64x64xf32>
+  // expected-error @below {{cannot hold 'tensor<64x64xf32, #tile.shared<vec = 8, perPhase = 1, maxPhase = 8, order = [1, 0]>>': #tile.shared names a buffer in shared memory, not a register layout}}
+  %b = tile.convert_layout %a : tensor<64x64xf32> -> tensor<64x64xf32, #tile.shared<vec = 8, perPhase = 1, maxPhase = 8, order = [1, 0]>>
+}
+
+// -----
+
+// An encoding for another rank.
+tile.kernel @convert_rank(%p: !tile.ptr<f32>) num_warps(4) config {} {
+  %a = tile.constant dense<1.0> : tensor<64xf32>
+  // expected-error @below {{#tile.mma is for rank-2 tiles, not rank 1}}
+  %b = tile.convert_layout %a : tensor<64xf32> -> tensor<64xf32, #tile.mma<version = 2, warpsPerCTA = [2, 2]>>
+}
+
+// -----
+
+// The same elements: shape and element type stay.
+tile.kernel @convert_shape(%p: !tile.ptr<f32>) num_warps(4) config {} {
+  %a = tile.constant dense<1.0> : tensor<64x64xf32>
+  // expected-error @below {{requires the same shape for all operands and results}}
+  %b = tile.convert_layout %a : tensor<64x64xf32> -> tensor<64x32xf32, #tile.mma<version = 2, warpsPerCTA = [2, 2]>>
+}

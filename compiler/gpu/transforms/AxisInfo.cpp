@@ -135,6 +135,7 @@ void AxisInfoAnalysis::visit(Operation &op) {
       r = info(in(0).contig, in(0).div, in(0).cst);
     break;
   case OpKind::Select: r = info(1, 1, std::min({in(0).cst, in(1).cst, in(2).cst})); break;
+  case OpKind::ConvertLayout: r = in(0); break; // the same elements
   default: break;
   }
   // Prefix runs of masks; constant runs qualify.
@@ -150,6 +151,7 @@ void AxisInfoAnalysis::visit(Operation &op) {
   case OpKind::Broadcast: case OpKind::ExpandDims: case OpKind::Reshape:
     r.prefix = in(0).prefix;
     break;
+  case OpKind::ConvertLayout: r = in(0); break;
   default: break;
   }
   facts_[res] = r;

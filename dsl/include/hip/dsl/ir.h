@@ -61,6 +61,8 @@ enum class OpKind : uint8_t {
   ReduceSum, ReduceMax, ReduceMin, Argmax, Dot, Sort, TopK, Gather,
   // Control flow.
   For, If, Yield,
+  // A layout change (GPU passes; the DSL never traces one).
+  ConvertLayout,
 };
 
 const char *opName(OpKind k);
