@@ -116,8 +116,9 @@ TEST_P(Attention, DenseMatchesReference) {
 
 // Every dense schedule computes the same attention: in particular PIPE=1
 // (the next tile's QK^T before this tile's P V; prologue and epilogue
-// outside the loop, loops of zero, one and many tiles, ragged T) and three
-// pipeline stages (on sm_90a: P V left running into the next iteration);
+// outside the loop, loops of zero, one and many tiles, ragged T), three and
+// four pipeline stages (on sm_90a: P V left running into the next iteration,
+// the stages refilled after Q K^T's wait);
 // 8 warps on 16 x 32 tiles, which the GPU compiler runs on 4; Q staged once
 // in shared memory (dot_a_shared: on sm_90a wgmma reads it through a
 // descriptor), with 128 x 128 tiles too.
@@ -133,7 +134,8 @@ TEST_P(Attention, DenseSchedulesMatchReference) {
     all.maskK = c.Tk + 16, all.blockSizeQ = 16, all.blockStrideQ = 1, all.blockSizeK = 1;
     all.sink = 0, all.window = 0;
     for (Sched s : {Sched{64, 64, 4, 2, 1}, Sched{64, 32, 4, 3, 1}, Sched{128, 64, 8, 3, 1},
-                    Sched{128, 64, 8, 3, 0}, Sched{64, 64, 4, 3, 0}, Sched{16, 32, 8, 2, 0},
+                    Sched{128, 64, 8, 3, 0}, Sched{128, 64, 8, 4, 0}, Sched{64, 64, 4, 3, 0},
+                    Sched{16, 32, 8, 2, 0},
                     Sched{128, 64, 8, 3, 0, 1}, Sched{128, 128, 8, 2, 0, 1},
                     Sched{64, 64, 4, 2, 1, 1}}) {
       DenseAttentionArgs da;

@@ -96,7 +96,7 @@ may take) and its default config.
                      pipelined loops' copies, the loops' shared buffers),
                      layouts (GPU
                      targets: the tile IR with the layout chosen for each
-                     value), mlir (GPU:
+                     value, as a #tile encoding), mlir (GPU:
                      per-thread code; CPU: loop nests), llvm (LLVM IR), ptx
                      (GPU targets); default: tile
   --divisible ARGS   integer arguments assumed multiples of 16 (names, or
