@@ -309,7 +309,8 @@ private:
     int stages = 1;
     /// Copies run `ahead` iterations before the dot that reads them:
     /// stages - 1, or stages - 2 when `deferDots` leave wgmma groups (and
-    /// the stages they read) in flight across the iteration boundary.
+    /// the stages they read) in flight across the iteration boundary and
+    /// the copies are issued at the top (not refillAfterWait).
     int ahead = 0;
     /// The copies are issued after the wait that completes the previous
     /// iteration's deferred groups, stages - 1 ahead (hip-pipeline's

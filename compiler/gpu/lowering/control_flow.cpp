@@ -318,7 +318,7 @@ void GpuLowering::lowerFor(Operation *op, Location loc) {
       int A = plan->ahead;
       // The previous iteration's deferred groups may run on; older ones,
       // which read the stage refilled below, are done. (Refilling after the
-      // dot, that wait follows the dot.)
+      // wait, the first dot's wait completes them.)
       if (!plan->deferDots.empty() && !plan->refillAfterWait)
         Ptx("wgmma.wait_group.sync.aligned " + std::to_string(plan->deferDots.size()) + ";").emit(b_, loc);
       if (!aheadDot) {

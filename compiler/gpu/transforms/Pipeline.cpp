@@ -26,6 +26,7 @@
 // faster, within the run's noise. The same for a matmul's K loop (copies after
 // its one deferred dot and a wait_group 1) was 2-4 % slower: it has no wait of
 // its own to share the barrier with.
+//
 //===----------------------------------------------------------------------===//
 #include "Pipeline.h"
 
@@ -118,8 +119,8 @@ void pipeline(tile::ForOp loop, int64_t stages, const AxisInfoAnalysis &axis) {
   Operation *firstDot = nullptr;
   bool deferredAFromWaited = true; // every deferred dot's A computed from a waited dot of the body
   for (Operation &o : blk) {
-    if (isDot(o) && !firstDot) firstDot = &o;
     if (!isDot(o)) continue;
+    if (!firstDot) firstDot = &o;
     Value r = o.getResult(0);
     bool yielded = llvm::is_contained(yield->getOperands(), r);
     std::function<bool(Value, int)> fromWaited = [&](Value v, int depth) {
@@ -157,9 +158,7 @@ void pipeline(tile::ForOp loop, int64_t stages, const AxisInfoAnalysis &axis) {
     for (Value x : l->getOperands()) visit(x);
   if (!ok) return;
   Builder b(ctx);
-  // A body whose only dot is deferred (a matmul's K loop) refills the stage
-  // that dot's previous group read as soon as every warp has seen that
-  // group complete: copies run S - 1 ahead, as without deferring.
+  // (Refilling after the first dot's wait: see the top.)
   bool refillAfterWait = !deferred.empty() && waited.count(firstDot) && deferredAFromWaited;
   int64_t ahead = deferred.empty() || refillAfterWait ? stages - 1 : stages - 2;
   SmallVector<NamedAttribute> marks{b.getNamedAttr("stages", b.getI64IntegerAttr(stages)),
