@@ -13,10 +13,12 @@
 //   --hip-optimize-dot-operands  where each tile.dot reads A and B from
 //   --hip-pipeline        the loads each loop copies ahead (num_stages)
 //   --hip-allocate-shared  shared-memory offsets of the loops' buffers
+//   --hip-dot-encodings    the dots' accumulator layouts as encodings of tile types
 //
 //===----------------------------------------------------------------------===//
 #include "gpu/transforms/AccelerateDot.h"
 #include "gpu/transforms/AllocateShared.h"
+#include "gpu/transforms/DotEncodings.h"
 #include "gpu/transforms/AxisInfo.h"
 #include "gpu/transforms/OptimizeDotOperands.h"
 #include "gpu/transforms/Pipeline.h"
@@ -53,6 +55,7 @@ int optMain(int argc, char **argv) {
   gpu::registerOptimizeDotOperandsPass();
   gpu::registerPipelinePass();
   gpu::registerAllocateSharedPass();
+  gpu::registerDotEncodingsPass();
   mlir::DialectRegistry registry;
   buildRegistry(registry);
   tile::registerDialect(registry);

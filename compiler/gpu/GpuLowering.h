@@ -364,6 +364,8 @@ private:
   std::string name_;
   std::map<std::string, int64_t> config_; // the kernel's compile-time config
   llvm::DenseMap<Value, int> ids_;
+  /// tile.convert_layout ops to the plain type: their result is their source.
+  std::set<Operation *> aliases_;
   std::vector<dsl::Type> types_;      // per value id
   std::vector<AxisInfo> facts_;  // per value id: hip-axis-info
   std::vector<Value> values_;         // per value id (null: a splat's scalar)

@@ -73,6 +73,13 @@ void GpuLowering::numberBlock(Block &blk, const AxisInfoAnalysis &axis) {
       define(c.getResult(), axis.get(c.getResult()));
       continue;
     }
+    // A change to the plain type keeps whatever layout the value has: its
+    // result is the same value (id) to the lowering, and the op is skipped.
+    if (auto c = dyn_cast<tile::ConvertLayoutOp>(op); c && !c.getType().getEncoding()) {
+      ids_[c.getResult()] = id(c.getSrc());
+      aliases_.insert(&op);
+      continue;
+    }
     for (Region &r : op.getRegions())
       if (!r.empty()) numberBlock(r.front(), axis);
     for (Value r : op.getResults()) define(r, axis.get(r));
@@ -172,6 +179,7 @@ void GpuLowering::lowerBlock(Block &blk) {
 }
 
 void GpuLowering::lowerOp(Operation *op) {
+  if (aliases_.count(op)) return;
   for (int r : results(op)) {
     defs_[r] = op;
     depth_[r] = int(loops_.size());
@@ -187,6 +195,7 @@ void GpuLowering::lowerOp(Operation *op) {
 void GpuLowering::scanKernel(Block &blk) {
   std::function<void(Block &)> walk = [&](Block &b) {
     for (Operation &o : b) {
+      if (aliases_.count(&o)) continue;
       for (int r : results(&o)) allDefs_[r] = &o;
       if (auto s = splatScalar_.find(&o); s != splatScalar_.end()) allDefs_[s->second] = &o;
       for (int v : args(&o)) ++uses_[v];
@@ -366,9 +375,12 @@ void GpuLowering::lowerOpImpl(Operation *op) {
   case OpKind::For: return lowerFor(op, loc);
   case OpKind::If: return lowerIf(op, loc);
   case OpKind::ConvertLayout: {
-    // The layout the result type names; none: the source's, whatever it is.
+    // The layout the result type names (to the plain type: an alias, see
+    // numberBlock). A splat holds in any layout: it is built where used.
     Attribute enc = cast<RankedTensorType>(op->getResult(0).getType()).getEncoding();
-    vals_[res(op, 0)] = enc ? convert(arg(op, 0), layoutOf(enc, *rt, srcLoc(op)), loc) : val(arg(op, 0));
+    const Layout *l = layoutOf(enc, *rt, srcLoc(op));
+    const TileVal &src = val(arg(op, 0));
+    vals_[res(op, 0)] = src.splat ? src : convert(arg(op, 0), l, loc);
     return;
   }
   case OpKind::Yield: throw InternalError("yield outside a region");

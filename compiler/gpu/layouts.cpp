@@ -57,6 +57,10 @@ const Layout *GpuLowering::mma(int64_t M, int64_t N, const SourceLoc &where) {
 }
 
 const Layout *GpuLowering::dotLayout(Operation *dot) {
+  // The accumulator layout its result type names (hip-dot-encodings), else
+  // hip-accelerate-dot's plan.
+  if (Attribute enc = cast<RankedTensorType>(dot->getResult(0).getType()).getEncoding())
+    return layoutOf(enc, ty(res(dot, 0)), srcLoc(dot));
   const dsl::Type &at = ty(arg(dot, 0)), &bt = ty(arg(dot, 1));
   auto plan = dot->getAttrOfType<tile::MmaEncodingAttr>("hip.mma");
   return mmaWith(at.shape[0], bt.shape[1], int(plan.getWarpsPerCTA()[0]),
@@ -316,7 +320,8 @@ void GpuLowering::leavesOf(int id, std::set<int> &out, std::set<int> &seen) {
   OpKind k = kind(op);
   bool shape = k == OpKind::Arange || k == OpKind::Constant || k == OpKind::ExpandDims ||
                k == OpKind::Broadcast || k == OpKind::Trans || k == OpKind::Reshape ||
-               k == OpKind::Splat || (k == OpKind::Gather && gatherSrc_.count(arg(op, 0)));
+               k == OpKind::Splat || k == OpKind::ConvertLayout ||
+               (k == OpKind::Gather && gatherSrc_.count(arg(op, 0)));
   if (!shape && !dsl::isElementwise(k)) {
     out.insert(id);
     return;

@@ -29,6 +29,9 @@ const Layout *GpuLowering::carriedLayout(Operation *forOp, size_t i, Location lo
   int init = arg(forOp, 3 + i);
   const dsl::Type &t = ty(init);
   if (!t.isTile()) return nullptr;
+  // The layout the loop's type names (hip-dot-encodings: an accumulator).
+  if (auto r = dyn_cast<RankedTensorType>(forOp->getResult(unsigned(i)).getType()); r && r.getEncoding())
+    return layoutOf(r.getEncoding(), t, srcLoc(forOp));
   const TileVal &v = val(init);
   if (v.layout && !v.splat) return v.layout;
   // A row statistic of a dot result (softmax's max and sum) stays in the
@@ -107,7 +110,7 @@ bool GpuLowering::isZero(int id) {
   auto d = defs_.find(id);
   if (d == defs_.end()) return false;
   Operation *op = d->second;
-  if (kind(op) == OpKind::Splat) return isZero(arg(op, 0));
+  if (kind(op) == OpKind::Splat || kind(op) == OpKind::ConvertLayout) return isZero(arg(op, 0));
   auto c = dyn_cast<tile::ConstantOp>(op);
   return c && tile::constantFloat(c) == 0 && tile::constantInt(c) == 0;
 }

@@ -50,7 +50,8 @@ bool fromDot(Value v, int depth) {
   std::optional<OpKind> k = tile::kindOf(*def);
   if (!k) return false;
   if (*k == OpKind::Dot) return true;
-  bool through = dsl::isElementwise(*k) || *k == OpKind::Broadcast || *k == OpKind::ExpandDims;
+  bool through = dsl::isElementwise(*k) || *k == OpKind::Broadcast || *k == OpKind::ExpandDims ||
+                 *k == OpKind::ConvertLayout;
   if (!through) return false;
   for (Value o : def->getOperands())
     if (fromDot(o, depth + 1)) return true;

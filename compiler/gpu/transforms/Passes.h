@@ -10,6 +10,7 @@
 
 #include "AccelerateDot.h"
 #include "AllocateShared.h"
+#include "DotEncodings.h"
 #include "OptimizeDotOperands.h"
 #include "Pipeline.h"
 
@@ -19,7 +20,8 @@ namespace hip::detail::gpu {
 
 /// The GPU passes, in order (the IR after each is a dump stage).
 inline constexpr const char *kGpuPasses[] = {"hip-accelerate-dot", "hip-optimize-dot-operands",
-                                             "hip-pipeline", "hip-allocate-shared"};
+                                             "hip-pipeline", "hip-allocate-shared",
+                                             "hip-dot-encodings"};
 
 /// Whether `stage` names a GPU pass.
 inline bool isGpuPassStage(const std::string &stage) {
@@ -39,6 +41,8 @@ inline void runGpuPasses(tile::KernelOp kernel, const Target &target,
   pipelineLoops(kernel);
   if (stopAfter == kGpuPasses[2]) return;
   allocateShared(kernel);
+  if (stopAfter == kGpuPasses[3]) return;
+  encodeDots(kernel);
 }
 
 } // namespace hip::detail::gpu
