@@ -11,10 +11,9 @@
 namespace hip {
 
 namespace {
-constexpr const char *kIrStages[] = {"tile",         "hip-accelerate-dot",  "hip-optimize-dot-operands",
-                                     "hip-pipeline", "hip-allocate-shared", "hip-dot-encodings",
-                                     "tile-gpu",     "layouts",             "mlir",
-                                     "llvm",         "ptx"};
+constexpr const char *kIrStages[] = {
+    "tile",     "hip-accelerate-dot", "hip-optimize-dot-operands", "hip-pipeline",
+    "hip-allocate-shared", "hip-dot-encodings", "tile-gpu", "layouts", "mlir", "llvm", "ptx"};
 } // namespace
 
 std::string irStageList() {

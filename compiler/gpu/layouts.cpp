@@ -509,7 +509,8 @@ Attribute GpuLowering::encodingOf(const Layout &l, size_t rank) {
     // A 1-D tile is its (1, N) view: lanes and warps along N, the footprint
     // wrapping around N where it is larger (replication).
     if (rank == 1)
-      return tile::BlockedEncodingAttr::get(&ctx_, list({l.s1}), list({32}), list({nw_}), list({0}));
+      return tile::BlockedEncodingAttr::get(&ctx_, list({l.s1}), list({32}), list({nw_}),
+                                            list({0}));
     return blockedEnc();
   case Layout::Mma:
   case Layout::RowBcast: return mmaEnc(); // ([M, 1]: the rows of the parent)
@@ -533,11 +534,13 @@ const Layout *GpuLowering::layoutOf(Attribute enc, const dsl::Type &t, const Sou
     unsigned n = 1;
     for (unsigned x : w) n *= x;
     if (int(n) != nw_)
-      refuse("its warps multiply to " + std::to_string(n) + ", the kernel has " + std::to_string(nw_));
+      refuse("its warps multiply to " + std::to_string(n) + ", the kernel has " +
+             std::to_string(nw_));
   };
   auto [S0, S1] = view2d(t.shape);
   auto fromBlocked = [&](tile::BlockedEncodingAttr b, int64_t R0, int64_t R1) {
-    ArrayRef<unsigned> spt = b.getSizePerThread(), tpw = b.getThreadsPerWarp(), wpc = b.getWarpsPerCTA();
+    ArrayRef<unsigned> spt = b.getSizePerThread(), tpw = b.getThreadsPerWarp();
+    ArrayRef<unsigned> wpc = b.getWarpsPerCTA();
     warps(wpc);
     if (spt.size() == 1) { // the (1, N) view, as in encodingOf
       int s1 = int(spt[0]);

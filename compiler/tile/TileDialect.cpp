@@ -398,7 +398,8 @@ std::string registerLayoutError(Attribute enc, size_t rank) {
                         : std::string(what) + " is for rank-" + std::to_string(want) +
                               " tiles, not rank " + std::to_string(rank);
   };
-  if (auto b = dyn_cast<BlockedEncodingAttr>(enc)) return ranks(b.getSizePerThread().size(), "this #tile.blocked");
+  if (auto b = dyn_cast<BlockedEncodingAttr>(enc))
+    return ranks(b.getSizePerThread().size(), "this #tile.blocked");
   if (isa<MmaEncodingAttr>(enc)) return ranks(2, "#tile.mma");
   if (isa<DotOperandEncodingAttr>(enc)) return ranks(2, "#tile.dot_op");
   return ranks(1, "#tile.slice"); // (of a rank-2 parent)

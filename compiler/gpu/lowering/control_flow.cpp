@@ -30,7 +30,8 @@ const Layout *GpuLowering::carriedLayout(Operation *forOp, size_t i, Location lo
   const dsl::Type &t = ty(init);
   if (!t.isTile()) return nullptr;
   // The layout the loop's type names (hip-dot-encodings: an accumulator).
-  if (auto r = dyn_cast<RankedTensorType>(forOp->getResult(unsigned(i)).getType()); r && r.getEncoding())
+  auto r = dyn_cast<RankedTensorType>(forOp->getResult(unsigned(i)).getType());
+  if (r && r.getEncoding())
     return layoutOf(r.getEncoding(), t, srcLoc(forOp));
   const TileVal &v = val(init);
   if (v.layout && !v.splat) return v.layout;
@@ -378,7 +379,8 @@ void GpuLowering::lowerFor(Operation *op, Location loc) {
     // (the numbers of the groups before the loop, which are complete, but not
     // in this body until waited for).
     int64_t carried = groupSeq_ - 1;
-    if (plan) waitedThrough_ = std::min(waitedThrough_, carried - int64_t(plan->deferCarried.size()));
+    if (plan)
+      waitedThrough_ = std::min(waitedThrough_, carried - int64_t(plan->deferCarried.size()));
     bool refillDue = plan && plan->refillAfterWait;
     auto refill = [&] { // every warp past the previous iteration's groups: refill their stage
       barrier(loc);

@@ -41,17 +41,21 @@ void plainForOthers(OpBuilder &b, Value v, llvm::function_ref<bool(OpOperand &)>
     if (!keep(u)) others.push_back(&u);
   if (others.empty()) return;
   OpBuilder::InsertionGuard g(b);
-  if (auto a = dyn_cast<BlockArgument>(v)) b.setInsertionPointToStart(a.getOwner());
-  else b.setInsertionPointAfter(v.getDefiningOp());
+  if (auto a = dyn_cast<BlockArgument>(v))
+    b.setInsertionPointToStart(a.getOwner());
+  else
+    b.setInsertionPointAfter(v.getDefiningOp());
   auto r = cast<RankedTensorType>(v.getType());
-  Value plain = b.create<tile::ConvertLayoutOp>(v.getLoc(), RankedTensorType::get(r.getShape(), r.getElementType()), v);
+  Value plain = b.create<tile::ConvertLayoutOp>(
+      v.getLoc(), RankedTensorType::get(r.getShape(), r.getElementType()), v);
   for (OpOperand *u : others) u->set(plain);
 }
 
 /// Loop `loop`'s carried value `slot` in type `enc`: its iter_arg, result
 /// and init (converted before the loop); uses of the iter_arg other than
 /// `keep` and every use of the result read the plain type.
-void encodeSlot(OpBuilder &b, tile::ForOp loop, unsigned slot, RankedTensorType enc, Operation *keep) {
+void encodeSlot(OpBuilder &b, tile::ForOp loop, unsigned slot, RankedTensorType enc,
+                Operation *keep) {
   BlockArgument arg = loop.getBody().front().getArgument(slot + 1);
   arg.setType(enc);
   loop->getResult(slot).setType(enc);
@@ -77,11 +81,13 @@ void encodeDot(tile::DotOp dot) {
   // The accumulator: that loop's iter_arg of the same slot takes the
   // encoding with the loop; anything else is converted at the dot.
   auto arg = dyn_cast<BlockArgument>(dot.getAcc());
-  bool carriedAcc = slot && arg && arg.getOwner() == &loop.getBody().front() &&
-                    arg.getArgNumber() == *slot + 1;
+  bool carriedAcc =
+      slot && arg && arg.getOwner() == &loop.getBody().front() && arg.getArgNumber() == *slot + 1;
   if (!carriedAcc) dot.getAccMutable().assign(convertTo(b, dot.getAcc(), enc, dot));
   if (slot) encodeSlot(b, loop, *slot, enc, carriedAcc ? dot.getOperation() : nullptr);
-  plainForOthers(b, res, [&](OpOperand &u) { return slot && u.getOwner() == yield && u.getOperandNumber() == *slot; });
+  plainForOthers(b, res, [&](OpOperand &u) {
+    return slot && u.getOwner() == yield && u.getOperandNumber() == *slot;
+  });
 }
 
 struct DotEncodingsPass : PassWrapper<DotEncodingsPass, OperationPass<ModuleOp>> {
