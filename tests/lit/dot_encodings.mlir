@@ -3,6 +3,9 @@
 // value enters or leaves that chain; the result verifies and lowers.
 // RUN: hipattn-opt %s --split-input-file --hip-accelerate-dot=target=sm_90a --hip-optimize-dot-operands --hip-pipeline --hip-allocate-shared --hip-dot-encodings | FileCheck %s
 // RUN: hipattn-opt %s --split-input-file --hip-tile-to-llvm=target=sm_80 | FileCheck %s --check-prefix=LLVM
+// Without hip-accelerate-dot's plans there is no layout to write: an error.
+// RUN: not hipattn-opt %s --split-input-file --hip-dot-encodings 2>&1 | FileCheck %s --check-prefix=BARE
+// BARE: error: hip-dot-encodings: a tile.dot without hip-accelerate-dot's plan
 // The stage of a registered kernel: the matmul's carried accumulator.
 // RUN: hipattn compile matmul --config BLOCK_N=128,num_warps=4,num_stages=3 --target sm_90a --emit hip-dot-encodings | FileCheck %s --check-prefix=MATMUL
 
