@@ -129,7 +129,7 @@ private:
   const Layout *layoutOf(Attribute enc, const dsl::Type &t, const SourceLoc &where);
   const Layout *mma(int64_t M, int64_t N, const SourceLoc &where);
   const Layout *mmaWith(int64_t M, int64_t N, int wm, int wn, const SourceLoc &where);
-  /// The accumulator layout of a dot: its hip-accelerate-dot plan (hip.mma).
+  /// The accumulator layout of a dot: its result type's encoding (hip-dot-encodings).
   const Layout *dotLayout(Operation *dot);
   /// The Slice (1-D) or RowBcast ([M, 1]) layout of the rows of Mma `parent`.
   const Layout *rowsOf(const Layout *parent, Layout::Kind kind);

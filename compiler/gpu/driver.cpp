@@ -217,10 +217,11 @@ void GpuLowering::scanKernel(Block &blk) {
   }
   for (auto &[v, o] : allDefs_) {
     if (kind(o) != OpKind::Dot) continue;
-    if (!o->hasAttr("hip.mma") || !sharedB(o))
+    if (!o->hasAttr("hip.mma") || !sharedB(o) ||
+        !cast<RankedTensorType>(o->getResult(0).getType()).getEncoding())
       throw InternalError("kernel '" + name_ +
                           "': a dot reached the GPU lowering without the plans of "
-                          "hip-accelerate-dot and hip-optimize-dot-operands");
+                          "hip-accelerate-dot, hip-optimize-dot-operands and hip-dot-encodings");
     if (wgmmaDot(o)) wgmma_ = true;
   }
 }

@@ -57,14 +57,10 @@ const Layout *GpuLowering::mma(int64_t M, int64_t N, const SourceLoc &where) {
 }
 
 const Layout *GpuLowering::dotLayout(Operation *dot) {
-  // The accumulator layout its result type names (hip-dot-encodings), else
-  // hip-accelerate-dot's plan.
-  if (Attribute enc = cast<RankedTensorType>(dot->getResult(0).getType()).getEncoding())
-    return layoutOf(enc, ty(res(dot, 0)), srcLoc(dot));
-  const dsl::Type &at = ty(arg(dot, 0)), &bt = ty(arg(dot, 1));
-  auto plan = dot->getAttrOfType<tile::MmaEncodingAttr>("hip.mma");
-  return mmaWith(at.shape[0], bt.shape[1], int(plan.getWarpsPerCTA()[0]),
-                 int(plan.getWarpsPerCTA()[1]), srcLoc(dot));
+  // The accumulator layout its result type names (hip-dot-encodings; checked
+  // present by scanKernel).
+  Attribute enc = cast<RankedTensorType>(dot->getResult(0).getType()).getEncoding();
+  return layoutOf(enc, ty(res(dot, 0)), srcLoc(dot));
 }
 
 const Layout *GpuLowering::mmaWith(int64_t M, int64_t N, int wm, int wn,

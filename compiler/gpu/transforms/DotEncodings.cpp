@@ -20,11 +20,6 @@ namespace hip::detail::gpu {
 
 namespace {
 
-RankedTensorType withEncoding(Type t, Attribute enc) {
-  auto r = cast<RankedTensorType>(t);
-  return RankedTensorType::get(r.getShape(), r.getElementType(), enc);
-}
-
 /// `v` as a tile of type `t`: itself, or a tile.convert_layout before `at`.
 Value convertTo(OpBuilder &b, Value v, RankedTensorType t, Operation *at) {
   if (v.getType() == t) return v;
@@ -45,9 +40,8 @@ void plainForOthers(OpBuilder &b, Value v, llvm::function_ref<bool(OpOperand &)>
     b.setInsertionPointToStart(a.getOwner());
   else
     b.setInsertionPointAfter(v.getDefiningOp());
-  auto r = cast<RankedTensorType>(v.getType());
   Value plain = b.create<tile::ConvertLayoutOp>(
-      v.getLoc(), RankedTensorType::get(r.getShape(), r.getElementType()), v);
+      v.getLoc(), cast<RankedTensorType>(v.getType()).cloneWithEncoding({}), v);
   for (OpOperand *u : others) u->set(plain);
 }
 
@@ -69,7 +63,7 @@ void encodeDot(tile::DotOp dot) {
   auto plan = dot->getAttrOfType<tile::MmaEncodingAttr>("hip.mma");
   if (!plan) throw InternalError("hip-dot-encodings: a tile.dot without hip-accelerate-dot's plan");
   OpBuilder b(dot);
-  RankedTensorType enc = withEncoding(dot.getType(), plan);
+  RankedTensorType enc = cast<RankedTensorType>(dot.getType()).cloneWithEncoding(plan);
   Value res = dot.getResult();
   res.setType(enc);
   // The loop that carries the result, if the body's yield passes it on.
