@@ -14,6 +14,8 @@
 //   --hip-pipeline        the loads each loop copies ahead (num_stages)
 //   --hip-allocate-shared  shared-memory offsets of the loops' buffers
 //   --hip-dot-encodings    the dots' accumulator layouts as encodings of tile types
+//   --hip-remove-layout-conversions  those encodings propagated to the values
+//                         computed from the dots
 //
 //===----------------------------------------------------------------------===//
 #include "gpu/transforms/AccelerateDot.h"
@@ -22,6 +24,7 @@
 #include "gpu/transforms/AxisInfo.h"
 #include "gpu/transforms/OptimizeDotOperands.h"
 #include "gpu/transforms/Pipeline.h"
+#include "gpu/transforms/RemoveLayoutConversions.h"
 #include "lowering.h"
 #include "tile/tile.h"
 
@@ -56,6 +59,7 @@ int optMain(int argc, char **argv) {
   gpu::registerPipelinePass();
   gpu::registerAllocateSharedPass();
   gpu::registerDotEncodingsPass();
+  gpu::registerRemoveLayoutConversionsPass();
   mlir::DialectRegistry registry;
   buildRegistry(registry);
   tile::registerDialect(registry);

@@ -187,6 +187,21 @@ void GpuLowering::lowerOp(Operation *op) {
   }
   lowerOpImpl(op);
   for (int r : results(op)) vals_[r] = withFacts(std::move(vals_[r]), r);
+  // A value whose type names its layout (hip-dot-encodings,
+  // hip-remove-layout-conversions) holds exactly that layout.
+  // (A splat holds in any layout, but its type still names one the
+  // lowering must have.)
+  for (Value r : op->getResults()) {
+    auto t = dyn_cast<RankedTensorType>(r.getType());
+    if (!t || !t.getEncoding() || deferred_.count(id(r))) continue;
+    const Layout *named = layoutOf(t.getEncoding(), ty(id(r)), srcLoc(op));
+    const TileVal &v = vals_.at(id(r));
+    if (v.splat || !v.layout) continue;
+    if (v.layout != named)
+      throw InternalError("kernel '" + name_ + "': " + op->getName().getStringRef().str() +
+                          " at " + formatLocation(srcLoc(op)) +
+                          " holds another layout than its type names");
+  }
 }
 
 /// Whole-kernel facts the lowering needs before it starts: uses and
@@ -380,6 +395,12 @@ void GpuLowering::lowerOpImpl(Operation *op) {
     // numberBlock). A splat holds in any layout: it is built where used.
     Attribute enc = cast<RankedTensorType>(op->getResult(0).getType()).getEncoding();
     const Layout *l = layoutOf(enc, *rt, srcLoc(op));
+    // A deferred source (a broadcast not materialised) is recomputed in it
+    // where it can be, as an elementwise op's operand is.
+    if (deferred_.count(arg(op, 0))) {
+      vals_[res(op, 0)] = convert(arg(op, 0), l, loc);
+      return;
+    }
     const TileVal &src = val(arg(op, 0));
     vals_[res(op, 0)] = src.splat ? src : convert(arg(op, 0), l, loc);
     return;

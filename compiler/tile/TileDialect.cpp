@@ -131,7 +131,9 @@ LogicalResult SliceEncodingAttr::verify(function_ref<InFlightDiagnostic()> emitE
 
 Type boolLike(Type t) {
   auto i1 = IntegerType::get(t.getContext(), 1);
-  if (auto r = dyn_cast<RankedTensorType>(t)) return RankedTensorType::get(r.getShape(), i1);
+  // (The encoding stays: a comparison's result is held where its operands are.)
+  if (auto r = dyn_cast<RankedTensorType>(t))
+    return RankedTensorType::get(r.getShape(), i1, r.getEncoding());
   return i1;
 }
 
@@ -140,7 +142,8 @@ Type pointeeLike(Type t) {
   // Never null: the parser builds result types with this before the verifier
   // reports that `t` is not a pointer.
   if (!p) return NoneType::get(t.getContext());
-  if (auto r = dyn_cast<RankedTensorType>(t)) return RankedTensorType::get(r.getShape(), p.getPointee());
+  if (auto r = dyn_cast<RankedTensorType>(t))
+    return RankedTensorType::get(r.getShape(), p.getPointee(), r.getEncoding());
   return p.getPointee();
 }
 

@@ -1,6 +1,7 @@
 //===- compiler/gpu/lowering/elementwise.cpp - Elementwise ops --------------===//
 //
-// Elementwise ops run in one layout: that of a dot result when an operand
+// Elementwise ops run in one layout: the one their result type names
+// (hip-remove-layout-conversions), else that of a dot result when an operand
 // has one, else the first operand's; the others are converted to it.
 //
 //===----------------------------------------------------------------------===//
@@ -60,6 +61,11 @@ void GpuLowering::lowerElementwise(Operation *op, Location loc) {
     }
   else if (anyDeferred)
     allSplat = false;
+  // Where the result's type names a layout (hip-remove-layout-conversions
+  // voted as above, and converted the operands), that one.
+  if (auto t = dyn_cast<RankedTensorType>(op->getResult(0).getType());
+      t && t.getEncoding() && !allSplat)
+    l = layoutOf(t.getEncoding(), rt, srcLoc(op));
   std::vector<TileVal> ins;
   for (int o : args(op))
     ins.push_back(allSplat || !rt.isTile() ? val(o) : convert(o, l, loc));

@@ -10,9 +10,9 @@
 // rescaled accumulator) a tile.convert_layout to it is inserted; where
 // other ops read the chain, a tile.convert_layout to the plain type (no
 // encoding: "the layout the value has", which the lowering does not move).
-// The GPU lowering reads the dot's layout from its result type. Propagating
-// the encodings through the ops that read the chain, so that those
-// conversions disappear, is hip-remove-layout-conversions' (not yet).
+// The GPU lowering reads the dot's layout from its result type.
+// hip-remove-layout-conversions then propagates the encodings through the
+// ops that read the chain, and most of those conversions disappear.
 //
 //===----------------------------------------------------------------------===//
 #pragma once

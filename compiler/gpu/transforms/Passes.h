@@ -13,6 +13,7 @@
 #include "DotEncodings.h"
 #include "OptimizeDotOperands.h"
 #include "Pipeline.h"
+#include "RemoveLayoutConversions.h"
 
 #include <string>
 
@@ -21,7 +22,7 @@ namespace hip::detail::gpu {
 /// The GPU passes, in order (the IR after each is a dump stage).
 inline constexpr const char *kGpuPasses[] = {"hip-accelerate-dot", "hip-optimize-dot-operands",
                                              "hip-pipeline", "hip-allocate-shared",
-                                             "hip-dot-encodings"};
+                                             "hip-dot-encodings", "hip-remove-layout-conversions"};
 
 /// Whether `stage` names a GPU pass.
 inline bool isGpuPassStage(const std::string &stage) {
@@ -43,6 +44,8 @@ inline void runGpuPasses(tile::KernelOp kernel, const Target &target,
   allocateShared(kernel);
   if (stopAfter == kGpuPasses[3]) return;
   encodeDots(kernel);
+  if (stopAfter == kGpuPasses[4]) return;
+  removeLayoutConversions(kernel);
 }
 
 } // namespace hip::detail::gpu
