@@ -75,7 +75,19 @@ void GpuLowering::numberBlock(Block &blk, const AxisInfoAnalysis &axis) {
     }
     // A change to the plain type keeps whatever layout the value has: its
     // result is the same value (id) to the lowering, and the op is skipped.
-    if (auto c = dyn_cast<tile::ConvertLayoutOp>(op); c && !c.getType().getEncoding()) {
+    // So does a change to a dot's A operand encoding (#tile.dot_op) that only
+    // dots read as their A (hip-optimize-dot-operands' hip.a names it): the
+    // dot moves the value into its fragments.
+    auto c = dyn_cast<tile::ConvertLayoutOp>(op);
+    auto readByDots = [&](Attribute enc) { // (as their A, read from registers)
+      for (OpOperand &u : c.getResult().getUses())
+        if (!isa<tile::DotOp>(u.getOwner()) || u.getOperandNumber() != 0 ||
+            u.getOwner()->getAttr("hip.a") != enc)
+          return false;
+      return true;
+    };
+    if (Attribute to = c ? c.getType().getEncoding() : Attribute();
+        c && (!to || (isa<tile::DotOperandEncodingAttr>(to) && readByDots(to)))) {
       ids_[c.getResult()] = id(c.getSrc());
       aliases_.insert(&op);
       continue;

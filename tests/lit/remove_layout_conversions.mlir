@@ -8,12 +8,15 @@
 // RUN: hipattn-opt %s --split-input-file --hip-tile-to-llvm=target=sm_80 | FileCheck %s --check-prefix=LLVM
 // The stage of a registered kernel: flash attention's softmax runs in the
 // accumulator layout, its running max and sum are carried in its rows, and
-// the only conversion of an accumulator to the plain type in the loop is P,
-// the second dot's A operand (read from registers).
+// the only change of an accumulator in the loop is P's, the second dot's A
+// operand, to #tile.dot_op (read from registers); Q, the first dot's A, is
+// changed once, outside the loop.
 // RUN: hipattn compile flash_attention --config HEAD_DIM=128,BLOCK_M=128,num_warps=8,PIPE=1 --target sm_90a --emit hip-remove-layout-conversions | FileCheck %s --check-prefix=FLASH
 
+// FLASH: [[Q:%.*]] = tile.convert_layout %{{.*}} : tensor<128x128xbf16> -> tensor<128x128xbf16, #tile.dot_op<opIdx = 0, parent = #tile.mma<version = 3, warpsPerCTA = [8, 1]>, kWidth = 2>>
+// FLASH-NOT: tile.convert_layout %{{.*}} : tensor<128x128xbf16> -> tensor<128x128xbf16, #tile.dot_op
 // FLASH: tile.for {{.*}} -> (tensor<128xf32, #tile.slice<dim = 1, parent = #tile.mma<version = 3, warpsPerCTA = [8, 1]>>>, tensor<128xf32, #tile.slice<dim = 1, parent = #tile.mma<version = 3, warpsPerCTA = [8, 1]>>>, tensor<128x128xf32, #tile.mma<version = 3, warpsPerCTA = [8, 1]>>, tensor<128x64xbf16, #tile.mma<version = 3, warpsPerCTA = [8, 1]>>) {
-// FLASH-NEXT: [[P:%.*]] = tile.convert_layout %arg4 : tensor<128x64xbf16, #tile.mma<version = 3, warpsPerCTA = [8, 1]>> -> tensor<128x64xbf16>
+// FLASH-NEXT: [[P:%.*]] = tile.convert_layout %arg4 : tensor<128x64xbf16, #tile.mma<version = 3, warpsPerCTA = [8, 1]>> -> tensor<128x64xbf16, #tile.dot_op<opIdx = 0, parent = #tile.mma<version = 3, warpsPerCTA = [8, 1]>, kWidth = 2>>
 // FLASH-NOT: -> tensor<{{[0-9x]+}}f32>{{$}}
 // FLASH: tile.dot [[P]],
 // FLASH-NOT: tile.convert_layout {{.*}}#tile.mma{{.*}} -> tensor<{{[0-9x]+}}{{[a-z0-9]+}}>{{$}}
@@ -73,7 +76,7 @@ tile.kernel @softmax(%a: !tile.ptr<bf16>, %c: !tile.ptr<f32>) num_warps(4) confi
 // of the scores' layout, the comparison with it too (an i1 tile in the
 // slice); the rescaled accumulator is carried in the accumulator layout, so
 // the second dot reads it without a conversion; P, the second dot's A
-// operand, is read through the plain type.
+// operand, is changed to #tile.dot_op (registers).
 // CHECK-LABEL: tile.kernel @carried
 // CHECK: tile.for {{.*}} -> (tensor<64xf32, #tile.slice<dim = 1, parent = #tile.mma<version = 2, warpsPerCTA = [4, 1]>>>, tensor<64x64xf32, #tile.mma<version = 2, warpsPerCTA = [4, 1]>>) {
 // CHECK: [[S:%.*]] = tile.dot
@@ -81,7 +84,7 @@ tile.kernel @softmax(%a: !tile.ptr<bf16>, %c: !tile.ptr<f32>) num_warps(4) confi
 // CHECK-NEXT: [[MN:%.*]] = tile.max %arg{{[0-9]+}}, [[R]] : tensor<64xf32, #tile.slice<dim = 1, parent = #tile.mma<version = 2, warpsPerCTA = [4, 1]>>>
 // CHECK: tile.cmp_eq [[MN]], %{{.*}} : tensor<64xf32, #tile.slice<dim = 1, parent = #tile.mma<version = 2, warpsPerCTA = [4, 1]>>>
 // CHECK: [[P:%.*]] = tile.cast %{{.*}} : tensor<64x64xf32, #tile.mma<version = 2, warpsPerCTA = [4, 1]>> -> tensor<64x64xbf16, #tile.mma<version = 2, warpsPerCTA = [4, 1]>>
-// CHECK-NEXT: [[PP:%.*]] = tile.convert_layout [[P]] : tensor<64x64xbf16, #tile.mma<version = 2, warpsPerCTA = [4, 1]>> -> tensor<64x64xbf16>
+// CHECK-NEXT: [[PP:%.*]] = tile.convert_layout [[P]] : tensor<64x64xbf16, #tile.mma<version = 2, warpsPerCTA = [4, 1]>> -> tensor<64x64xbf16, #tile.dot_op<opIdx = 0, parent = #tile.mma<version = 2, warpsPerCTA = [4, 1]>, kWidth = 2>>
 // CHECK: [[XR:%.*]] = tile.mul %arg{{[0-9]+}}, %{{.*}} : tensor<64x64xf32, #tile.mma<version = 2, warpsPerCTA = [4, 1]>>
 // CHECK-NEXT: [[Y:%.*]] = tile.dot [[PP]], %{{.*}}, [[XR]]
 // CHECK-NEXT: tile.yield [[MN]], [[Y]] : tensor<64xf32, #tile.slice<dim = 1, parent = #tile.mma<version = 2, warpsPerCTA = [4, 1]>>>, tensor<64x64xf32, #tile.mma<version = 2, warpsPerCTA = [4, 1]>>

@@ -312,6 +312,27 @@ private:
       if (Value copy = splatIn(b, v, want)) o->set(copy);
       else o->set(b.create<tile::ConvertLayoutOp>(o->getOwner()->getLoc(), want, v));
     }
+    // A dot's A operand read from registers (hip-optimize-dot-operands'
+    // hip.a = #tile.dot_op): a change to that encoding, from the value's own
+    // layout (the lowering moves it into the fragments at the dot).
+    std::map<std::pair<const void *, const void *>, Value> asA; // one change per value
+    kernel_.walk([&](tile::DotOp dot) {
+      auto a = dot->getAttrOfType<tile::DotOperandEncodingAttr>("hip.a");
+      if (!a) return;
+      Value v = dot.getA();
+      while (isPlainChange(v.getDefiningOp())) v = v.getDefiningOp()->getOperand(0);
+      auto t = cast<RankedTensorType>(v.getType()).cloneWithEncoding(a);
+      if (v.getType() == t) return;
+      auto key = std::make_pair(v.getAsOpaquePointer(), t.getAsOpaquePointer());
+      if (auto it = asA.find(key); it != asA.end()) {
+        dot.getAMutable().assign(it->second);
+        return;
+      }
+      OpBuilder::InsertionGuard g(b); // (at the value: a loop invariant stays outside)
+      if (auto arg = dyn_cast<BlockArgument>(v)) b.setInsertionPointToStart(arg.getOwner());
+      else b.setInsertionPointAfter(v.getDefiningOp());
+      dot.getAMutable().assign(asA[key] = b.create<tile::ConvertLayoutOp>(v.getLoc(), t, v));
+    });
     // Changes of splats (hip-dot-encodings' zero accumulators): the splat
     // built in the layout.
     std::vector<tile::ConvertLayoutOp> ofSplats;
@@ -319,6 +340,7 @@ private:
       if (c.getType().getEncoding()) ofSplats.push_back(c);
     });
     for (tile::ConvertLayoutOp c : ofSplats) {
+      if (isa<tile::DotOperandEncodingAttr>(c.getType().getEncoding())) continue; // (the dot's own)
       OpBuilder::InsertionGuard g(b);
       b.setInsertionPoint(c);
       if (Value copy = splatIn(b, c.getSrc(), c.getType())) c.getResult().replaceAllUsesWith(copy);

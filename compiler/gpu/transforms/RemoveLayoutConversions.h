@@ -19,8 +19,12 @@
 //     when its initial value is a splat or has that encoding (softmax's
 //     running max and sum, a rescaled accumulator); loops are iterated to a
 //     fixed point.
-// Readers the rule does not cover (stores, loads, dot operands, shape ops
-// into other layouts) read a tile.convert_layout to the type they had
+// A dot's A operand that hip-optimize-dot-operands reads from registers
+// (hip.a = #tile.dot_op) is typed so, through a tile.convert_layout from
+// the value's own layout (P, the second dot's A in attention, from the
+// accumulator layout of the first: a register repack at the dot).
+// Other readers the rule does not cover (stores, loads, B operands, shape
+// ops into other layouts) read a tile.convert_layout to the type they had
 // (the plain type: no code, the value keeps its layout). Blocked layouts are
 // not yet encodings (hip-assign-blocked, to come): a plain type still means
 // "the layout the lowering gives it", and the lowering checks that every
