@@ -274,6 +274,10 @@ private:
   /// Orders this thread's generic-proxy writes of shared memory before a
   /// later read by the async proxy (wgmma); emitted only where wgmma is used.
   void fenceProxyAsync(Location loc);
+  /// 32-bit shared-window address of byte `off` (absolute), for inline PTX.
+  Value sharedAddr(Value off, Location loc);
+  /// Spins until `test` (an i32 inline-PTX result, 1 = done) succeeds.
+  void spinUntil(const std::function<Value()> &test, Location loc);
   /// Per-warp geometry of a dot's mma.sync tiling (values at the current
   /// insertion point).
   struct DotGeom {
@@ -316,6 +320,15 @@ private:
     /// iteration's deferred groups, stages - 1 ahead (hip-pipeline's
     /// refill_after_wait), not at the top of the body.
     bool refillAfterWait = false;
+    /// (With refillAfterWait, hip-pipeline's `mbarriers`.) The stages are
+    /// tracked by mbarriers instead of block-wide barriers: each thread's
+    /// copies of a stage arrive on its "full" barrier when they land
+    /// (cp.async.mbarrier.arrive), the loop waits on it for the stage's
+    /// phase; each thread arrives on the "empty" barrier once the stage it
+    /// read is free and waits on that phase only before the refill's copies,
+    /// later in the iteration. Warpgroups no longer meet twice per iteration.
+    bool mbarriers = false;
+    size_t barBase = 0; // shared bytes of the stages' full barriers, then the empty one
     std::set<Operation *> deferDots;
     std::vector<size_t> deferCarried; // the loop-carried values they yield
     std::vector<Operation *> loads; // become cp.async copies

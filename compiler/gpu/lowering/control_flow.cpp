@@ -75,6 +75,7 @@ std::optional<GpuLowering::Pipeline> GpuLowering::planPipeline(Operation *op) {
   plan.stages = static_cast<int>(marks.getAs<IntegerAttr>("stages").getInt());
   plan.ahead = static_cast<int>(marks.getAs<IntegerAttr>("ahead").getInt());
   plan.refillAfterWait = marks.contains("refill_after_wait");
+  plan.mbarriers = plan.refillAfterWait && marks.contains("mbarriers");
   std::map<int64_t, Operation *> copies;
   std::set<Operation *> swizzled;
   Operation *yield = blk.getTerminator();
@@ -178,7 +179,11 @@ bool GpuLowering::issueCopies(const Pipeline &plan, Value iv, Value hi, Value st
         continue;
       }
       // Whole group in bounds: one asynchronous 16-byte copy; otherwise a
-      // synchronous masked load (rare: tile edges).
+      // synchronous masked load (rare: tile edges). (Its stores are not
+      // cp.async: an mbarrier's cp.async arrive would not cover them.)
+      if (plan.mbarriers)
+        throw CompileError("mbarriers=1 needs pipelined loads whose masks are whole 16-byte "
+                           "runs (or prefixes of them)", srcLoc(l));
       std::vector<Value> m;
       for (int e = 0; e < 8; ++e) m.push_back(fold<arith::AndIOp>(b_, loc, mask.regs[g + e], inRange));
       auto ifOp = mk<scf::IfOp>(b_, loc, allTrue(m, loc), true);
@@ -194,7 +199,27 @@ bool GpuLowering::issueCopies(const Pipeline &plan, Value iv, Value hi, Value st
     }
   }
   Ptx("cp.async.commit_group;").emit(b_, loc);
+  if (plan.mbarriers) // this thread's copies of the stage arrive on its full barrier as they land
+    Ptx("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [$i0];")
+        .in(sharedAddr(add(c32(int64_t(plan.barBase)), mul(stage, c32(8), loc), loc), loc))
+        .emit(b_, loc);
   return true;
+}
+
+Value GpuLowering::sharedAddr(Value off, Location loc) {
+  return add(mk<LLVM::PtrToIntOp>(b_, loc, b_.getI32Type(), smemBase_), off, loc);
+}
+
+void GpuLowering::spinUntil(const std::function<Value()> &test, Location loc) {
+  auto w = mk<scf::WhileOp>(b_, loc, TypeRange{}, ValueRange{});
+  {
+    OpBuilder::InsertionGuard g(b_);
+    b_.setInsertionPointToStart(b_.createBlock(&w.getBefore()));
+    Value notDone = mk<arith::CmpIOp>(b_, loc, arith::CmpIPredicate::eq, test(), c32(0));
+    mk<scf::ConditionOp>(b_, loc, notDone, ValueRange{});
+    b_.setInsertionPointToStart(b_.createBlock(&w.getAfter()));
+    mk<scf::YieldOp>(b_, loc, ValueRange{});
+  }
 }
 
 void GpuLowering::lowerFor(Operation *op, Location loc) {
@@ -216,11 +241,33 @@ void GpuLowering::lowerFor(Operation *op, Location loc) {
   auto top = op->getAttrOfType<IntegerAttr>("hip.smem_top");
   if (!top) throw InternalError("kernel '" + name_ + "': a loop without hip-allocate-shared's offsets");
   tempBase_ = size_t(top.getInt());
+  int nthreads = 32 * nw_;
+  auto barAddr = [&](Value index) {
+    return sharedAddr(add(c32(int64_t(plan->barBase)), mul(index, c32(8), loc), loc), loc);
+  };
+  if (plan && plan->mbarriers) { // below the loop's temporaries: S full barriers, the empty one
+    plan->barBase = (tempBase_ + 7) / 8 * 8;
+    tempBase_ = plan->barBase + 8 * size_t(plan->stages + 1);
+  }
   needShared(0);
   if (plan) {
     // The stages overlap the temporaries of the code before the loop (a
     // layout change, say), which slower warps may still be reading.
     barrier(loc);
+    if (plan->mbarriers) {
+      // Thread 0 initialises the barriers (a phase: every thread arrives);
+      // every thread sees that past the second barrier.
+      Value first = mk<arith::CmpIOp>(b_, loc, arith::CmpIPredicate::eq,
+                                      mk<NVVM::ThreadIdXOp>(b_, loc, b_.getI32Type()), c32(0));
+      for (int s = 0; s <= plan->stages; ++s)
+        Ptx("@$i1 mbarrier.init.shared::cta.b64 [$i0], $i2;")
+            .in(barAddr(c32(s)))
+            .in(first)
+            .in(c32(nthreads))
+            .emit(b_, loc);
+      Ptx("fence.mbarrier_init.release.cluster;").emit(b_, loc);
+      barrier(loc);
+    }
     for (int s = 0; s < plan->ahead; ++s) {
       Value ivS = add(lo, mul(step, c32(s), loc), loc);
       if (!issueCopies(*plan, ivS, hi, c32(s), blk, loc))
@@ -325,7 +372,20 @@ void GpuLowering::lowerFor(Operation *op, Location loc) {
       // wait, the first dot's wait completes them.)
       if (!plan->deferDots.empty() && !plan->refillAfterWait)
         Ptx("wgmma.wait_group.sync.aligned " + std::to_string(plan->deferDots.size()) + ";").emit(b_, loc);
-      if (!aheadDot) {
+      if (plan->mbarriers) {
+        // Iteration k reads stage k % S, filled for the (k / S)-th time.
+        Value k = fold<arith::DivUIOp>(b_, loc, fold<arith::SubIOp>(b_, loc, iv, lo), step);
+        Value parity = fold<arith::AndIOp>(
+            b_, loc, fold<arith::DivUIOp>(b_, loc, k, c32(S)), c32(1));
+        Value full = barAddr(stage);
+        spinUntil([&] {
+          Ptx wait("{ .reg .pred p; mbarrier.try_wait.parity.shared::cta.b64 p, [$i0], $i1; "
+                   "selp.u32 $o0, 1, 0, p; }");
+          wait.out(b_.getI32Type()).in(full).in(parity);
+          return wait.results(b_, loc, wait.emit(b_, loc))[0];
+        }, loc);
+        fenceProxyAsync(loc); // wgmma reads the copies through the async proxy
+      } else if (!aheadDot) {
         Ptx("cp.async.wait_group " + std::to_string(A - 1) + ";").emit(b_, loc);
         fenceProxyAsync(loc); // wgmma reads the copies through the async proxy
         barrier(loc);
@@ -382,10 +442,30 @@ void GpuLowering::lowerFor(Operation *op, Location loc) {
     if (plan)
       waitedThrough_ = std::min(waitedThrough_, carried - int64_t(plan->deferCarried.size()));
     bool refillDue = plan && plan->refillAfterWait;
+    // With mbarriers: the token of this thread's arrival on the empty
+    // barrier, until the refill's copies wait for that phase.
+    std::optional<Value> emptyToken;
     auto refill = [&] { // every warp past the previous iteration's groups: refill their stage
+      refillDue = false;
+      if (plan->mbarriers) {
+        Ptx arrive("mbarrier.arrive.shared::cta.b64 $o0, [$i0];");
+        arrive.out(b_.getI64Type()).in(barAddr(c32(plan->stages)));
+        emptyToken = arrive.results(b_, loc, arrive.emit(b_, loc))[0];
+        return;
+      }
       barrier(loc);
       issueNext();
-      refillDue = false;
+    };
+    auto refillOnceEmpty = [&] { // (the copies as late as the deferred dot)
+      Value empty = barAddr(c32(plan->stages)), token = *emptyToken;
+      spinUntil([&] {
+        Ptx wait("{ .reg .pred p; mbarrier.try_wait.shared::cta.b64 p, [$i0], $i1; "
+                 "selp.u32 $o0, 1, 0, p; }");
+        wait.out(b_.getI32Type()).in(empty).in(token);
+        return wait.results(b_, loc, wait.emit(b_, loc))[0];
+      }, loc);
+      issueNext();
+      emptyToken.reset();
     };
     for (Operation &o : blk.without_terminator()) {
       if (refillDue && plan->deferDots.count(&o)) {
@@ -393,10 +473,12 @@ void GpuLowering::lowerFor(Operation *op, Location loc) {
         Ptx("wgmma.wait_group.sync.aligned 0;").emit(b_, loc);
         refill();
       }
+      if (emptyToken && plan->deferDots.count(&o)) refillOnceEmpty();
       if (!copyOnly.count(&o)) lowerOp(&o);
       if (refillDue && waitedThrough_ >= carried) refill();
     }
     if (refillDue) throw InternalError("pipelined loop: no point to refill its stages found");
+    if (emptyToken) refillOnceEmpty();
     keepPending_ = true; // the deferred groups carry on into the next iteration
     std::vector<Value> next = flatten(args(blk.getTerminator()), ls, loc);
     keepPending_ = false;
@@ -440,6 +522,13 @@ void GpuLowering::lowerFor(Operation *op, Location loc) {
     // Copies of the iterations past the end may still be landing.
     Ptx("cp.async.wait_all;").emit(b_, loc);
     barrier(loc);
+    if (plan->mbarriers) { // their bytes become temporaries again
+      Value first = mk<arith::CmpIOp>(b_, loc, arith::CmpIPredicate::eq,
+                                      mk<NVVM::ThreadIdXOp>(b_, loc, b_.getI32Type()), c32(0));
+      for (int s = 0; s <= plan->stages; ++s)
+        Ptx("@$i1 mbarrier.inval.shared::cta.b64 [$i0];").in(barAddr(c32(s))).in(first).emit(b_, loc);
+      barrier(loc);
+    }
     for (size_t n = 0; n < plan->loads.size(); ++n) {
       pipe_.erase(res(plan->loads[n], 0));
       pipelined_.insert(res(plan->loads[n], 0));

@@ -26,6 +26,10 @@
 // faster, within the run's noise. The same for a matmul's K loop (copies after
 // its one deferred dot and a wait_group 1) was 2-4 % slower: it has no wait of
 // its own to share the barrier with.
+// With the config's mbarriers = 1 such a loop (refill_after_wait) is marked
+// `mbarriers`: the lowering tracks its stages with mbarriers (a full one per
+// stage that the copies arrive on, an empty one the readers arrive on)
+// instead of the two block-wide barriers per iteration.
 //
 //===----------------------------------------------------------------------===//
 #include "Pipeline.h"
@@ -164,6 +168,11 @@ void pipeline(tile::ForOp loop, int64_t stages, const AxisInfoAnalysis &axis) {
   SmallVector<NamedAttribute> marks{b.getNamedAttr("stages", b.getI64IntegerAttr(stages)),
                                     b.getNamedAttr("ahead", b.getI64IntegerAttr(ahead))};
   if (refillAfterWait) marks.push_back(b.getNamedAttr("refill_after_wait", b.getUnitAttr()));
+  // The config's mbarriers = 1: the stages tracked by mbarriers, not
+  // block-wide barriers (see Pipeline in GpuLowering.h).
+  auto mbar = loop->getParentOfType<tile::KernelOp>().getConfig().getAs<IntegerAttr>("mbarriers");
+  if (refillAfterWait && mbar && mbar.getInt() == 1)
+    marks.push_back(b.getNamedAttr("mbarriers", b.getUnitAttr()));
   loop->setAttr("hip.pipeline", b.getDictionaryAttr(marks));
   for (size_t n = 0; n < loads.size(); ++n) {
     loads[n]->setAttr("hip.copy", b.getI64IntegerAttr(int64_t(n)));
