@@ -147,7 +147,8 @@ void registerExampleKernels() {
                     {{"BLOCK_M", {64, 128}}, {"BLOCK_N", {128, 256}}, {"BLOCK_K", {32, 64}},
                      {"num_warps", {4, 8}}, {"num_stages", {3, 4}}},
                     Config{{"BLOCK_M", 128}, {"BLOCK_N", 256}, {"BLOCK_K", 32}, {"num_warps", 8},
-                           {"num_stages", 4}, {"GROUP_M", 8}, {"min_blocks", 1}, {"DTYPE", 0}},
+                           {"num_stages", 4}, {"GROUP_M", 8}, {"min_blocks", 1}, {"DTYPE", 0},
+                           {"mbarriers", 0}},
                     matmul, validateMatmul});
     return true;
   }();

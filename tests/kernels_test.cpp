@@ -61,6 +61,14 @@ std::vector<Case> cases(bool gpu) {
     c.push_back({"matmul", {{"BLOCK_K", 64}, {"num_stages", 4}}, {130, 256, 40}});
     c.push_back({"matmul", {{"BLOCK_K", 64}, {"num_stages", 4}}, {257, 520, 100}});
     c.push_back({"matmul", {{"BLOCK_K", 64}, {"num_stages", 3}, {"num_warps", 8}}, {512, 512, 4096}});
+    // The same with the stages tracked by mbarriers (no block-wide barrier
+    // in the loop): one, two and many iterations, ragged sizes.
+    c.push_back({"matmul", {{"BLOCK_M", 64}, {"BLOCK_N", 128}, {"BLOCK_K", 64}, {"num_warps", 4},
+                            {"num_stages", 4}, {"mbarriers", 1}}, {200, 300, 1000}});
+    c.push_back({"matmul", {{"BLOCK_K", 64}, {"num_stages", 4}, {"mbarriers", 1}}, {130, 256, 40}});
+    c.push_back({"matmul", {{"BLOCK_K", 64}, {"num_stages", 4}, {"mbarriers", 1}}, {257, 520, 100}});
+    c.push_back({"matmul", {{"BLOCK_K", 64}, {"num_stages", 3}, {"num_warps", 8}, {"mbarriers", 1}},
+                 {512, 512, 4096}});
     // Without pipelining, A staged at the dot in the swizzled layout and
     // read through a wgmma descriptor (hip.a), then B as well.
     c.push_back({"matmul", {{"BLOCK_M", 64}, {"BLOCK_N", 128}, {"BLOCK_K", 64}, {"num_warps", 4},

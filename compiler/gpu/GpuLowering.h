@@ -320,13 +320,14 @@ private:
     /// iteration's deferred groups, stages - 1 ahead (hip-pipeline's
     /// refill_after_wait), not at the top of the body.
     bool refillAfterWait = false;
-    /// (With refillAfterWait, hip-pipeline's `mbarriers`.) The stages are
+    /// (With deferred dots, hip-pipeline's `mbarriers`.) The stages are
     /// tracked by mbarriers instead of block-wide barriers: each thread's
     /// copies of a stage arrive on its "full" barrier when they land
     /// (cp.async.mbarrier.arrive), the loop waits on it for the stage's
     /// phase; each thread arrives on the "empty" barrier once the stage it
-    /// read is free and waits on that phase only before the refill's copies,
-    /// later in the iteration. Warpgroups no longer meet twice per iteration.
+    /// read is free (after the first dot's wait, or the wait at the top) and
+    /// waits on that phase only before the refill's copies, at the deferred
+    /// dot. Warpgroups no longer meet at block-wide barriers in the loop.
     bool mbarriers = false;
     size_t barBase = 0; // shared bytes of the stages' full barriers, then the empty one
     std::set<Operation *> deferDots;

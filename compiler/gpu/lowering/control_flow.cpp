@@ -75,7 +75,7 @@ std::optional<GpuLowering::Pipeline> GpuLowering::planPipeline(Operation *op) {
   plan.stages = static_cast<int>(marks.getAs<IntegerAttr>("stages").getInt());
   plan.ahead = static_cast<int>(marks.getAs<IntegerAttr>("ahead").getInt());
   plan.refillAfterWait = marks.contains("refill_after_wait");
-  plan.mbarriers = plan.refillAfterWait && marks.contains("mbarriers");
+  plan.mbarriers = marks.contains("mbarriers");
   std::map<int64_t, Operation *> copies;
   std::set<Operation *> swizzled;
   Operation *yield = blk.getTerminator();
@@ -363,6 +363,15 @@ void GpuLowering::lowerFor(Operation *op, Location loc) {
         else deferred_.erase(r);
       }
     };
+    // With mbarriers: the token of this thread's arrival on the empty
+    // barrier (the stage it read last is free), until the refill's copies
+    // wait for that phase.
+    std::optional<Value> emptyToken;
+    auto arriveEmpty = [&] {
+      Ptx arrive("mbarrier.arrive.shared::cta.b64 $o0, [$i0];");
+      arrive.out(b_.getI64Type()).in(barAddr(c32(plan->stages)));
+      emptyToken = arrive.results(b_, loc, arrive.emit(b_, loc))[0];
+    };
     if (plan) {
       int S = plan->stages;
       stage = loop.getRegionIterArgs()[nflat];
@@ -372,6 +381,9 @@ void GpuLowering::lowerFor(Operation *op, Location loc) {
       // wait, the first dot's wait completes them.)
       if (!plan->deferDots.empty() && !plan->refillAfterWait)
         Ptx("wgmma.wait_group.sync.aligned " + std::to_string(plan->deferDots.size()) + ";").emit(b_, loc);
+      // (Copies at the top run S - 2 ahead: the stage they write is the one
+      // the groups just waited for read.)
+      if (plan->mbarriers && !plan->refillAfterWait) arriveEmpty();
       if (plan->mbarriers) {
         // Iteration k reads stage k % S, filled for the (k / S)-th time.
         Value k = fold<arith::DivUIOp>(b_, loc, fold<arith::SubIOp>(b_, loc, iv, lo), step);
@@ -392,7 +404,7 @@ void GpuLowering::lowerFor(Operation *op, Location loc) {
       }
       ivNext = add(iv, mul(step, c32(A), loc), loc);
       wstage = fold<arith::RemUIOp>(b_, loc, add(stage, c32(A), loc), c32(S));
-      if (!plan->refillAfterWait) issueNext();
+      if (!plan->refillAfterWait && !plan->mbarriers) issueNext();
       for (size_t n = 0; n < plan->loads.size(); ++n)
         pipe_[res(plan->loads[n], 0)] = {
             add(c32(int64_t(plan->base[n])), mul(stage, c32(int64_t(plan->stageBytes[n])), loc), loc),
@@ -442,21 +454,15 @@ void GpuLowering::lowerFor(Operation *op, Location loc) {
     if (plan)
       waitedThrough_ = std::min(waitedThrough_, carried - int64_t(plan->deferCarried.size()));
     bool refillDue = plan && plan->refillAfterWait;
-    // With mbarriers: the token of this thread's arrival on the empty
-    // barrier, until the refill's copies wait for that phase.
-    std::optional<Value> emptyToken;
     auto refill = [&] { // every warp past the previous iteration's groups: refill their stage
       refillDue = false;
-      if (plan->mbarriers) {
-        Ptx arrive("mbarrier.arrive.shared::cta.b64 $o0, [$i0];");
-        arrive.out(b_.getI64Type()).in(barAddr(c32(plan->stages)));
-        emptyToken = arrive.results(b_, loc, arrive.emit(b_, loc))[0];
-        return;
-      }
+      if (plan->mbarriers) return arriveEmpty();
       barrier(loc);
       issueNext();
     };
-    auto refillOnceEmpty = [&] { // (the copies as late as the deferred dot)
+    // (The copies as late as the deferred dot: before it when refilling after
+    // the wait, after the dot when refilling at the top.)
+    auto refillOnceEmpty = [&] {
       Value empty = barAddr(c32(plan->stages)), token = *emptyToken;
       spinUntil([&] {
         Ptx wait("{ .reg .pred p; mbarrier.try_wait.shared::cta.b64 p, [$i0], $i1; "
@@ -473,8 +479,10 @@ void GpuLowering::lowerFor(Operation *op, Location loc) {
         Ptx("wgmma.wait_group.sync.aligned 0;").emit(b_, loc);
         refill();
       }
-      if (emptyToken && plan->deferDots.count(&o)) refillOnceEmpty();
+      bool deferred = plan && plan->deferDots.count(&o);
+      if (emptyToken && deferred && plan->refillAfterWait) refillOnceEmpty();
       if (!copyOnly.count(&o)) lowerOp(&o);
+      if (emptyToken && deferred && !plan->refillAfterWait) refillOnceEmpty();
       if (refillDue && waitedThrough_ >= carried) refill();
     }
     if (refillDue) throw InternalError("pipelined loop: no point to refill its stages found");

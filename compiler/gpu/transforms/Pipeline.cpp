@@ -26,10 +26,11 @@
 // faster, within the run's noise. The same for a matmul's K loop (copies after
 // its one deferred dot and a wait_group 1) was 2-4 % slower: it has no wait of
 // its own to share the barrier with.
-// With the config's mbarriers = 1 such a loop (refill_after_wait) is marked
+// With the config's mbarriers = 1 a loop with deferred dots (attention's,
+// refilled after the wait, and the matmul's, refilled at the top) is marked
 // `mbarriers`: the lowering tracks its stages with mbarriers (a full one per
 // stage that the copies arrive on, an empty one the readers arrive on)
-// instead of the two block-wide barriers per iteration.
+// instead of block-wide barriers.
 //
 //===----------------------------------------------------------------------===//
 #include "Pipeline.h"
@@ -171,7 +172,7 @@ void pipeline(tile::ForOp loop, int64_t stages, const AxisInfoAnalysis &axis) {
   // The config's mbarriers = 1: the stages tracked by mbarriers, not
   // block-wide barriers (see Pipeline in GpuLowering.h).
   auto mbar = loop->getParentOfType<tile::KernelOp>().getConfig().getAs<IntegerAttr>("mbarriers");
-  if (refillAfterWait && mbar && mbar.getInt() == 1)
+  if (!deferred.empty() && mbar && mbar.getInt() == 1)
     marks.push_back(b.getNamedAttr("mbarriers", b.getUnitAttr()));
   loop->setAttr("hip.pipeline", b.getDictionaryAttr(marks));
   for (size_t n = 0; n < loads.size(); ++n) {
