@@ -276,8 +276,9 @@ private:
   void fenceProxyAsync(Location loc);
   /// 32-bit shared-window address of byte `off` (absolute), for inline PTX.
   Value sharedAddr(Value off, Location loc);
-  /// Spins until `test` (an i32 inline-PTX result, 1 = done) succeeds.
-  void spinUntil(const std::function<Value()> &test, Location loc);
+  /// Waits until the mbarrier at shared address `addr` completes the phase
+  /// `phase` names: an i32 parity, or the i64 state an arrive returned.
+  void mbarrierWait(Value addr, Value phase, Location loc);
   /// Per-warp geometry of a dot's mma.sync tiling (values at the current
   /// insertion point).
   struct DotGeom {

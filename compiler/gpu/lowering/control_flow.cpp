@@ -210,12 +210,18 @@ Value GpuLowering::sharedAddr(Value off, Location loc) {
   return add(mk<LLVM::PtrToIntOp>(b_, loc, b_.getI32Type(), smemBase_), off, loc);
 }
 
-void GpuLowering::spinUntil(const std::function<Value()> &test, Location loc) {
+void GpuLowering::mbarrierWait(Value addr, Value phase, Location loc) {
+  bool parity = phase.getType().isInteger(32);
   auto w = mk<scf::WhileOp>(b_, loc, TypeRange{}, ValueRange{});
   {
     OpBuilder::InsertionGuard g(b_);
     b_.setInsertionPointToStart(b_.createBlock(&w.getBefore()));
-    Value notDone = mk<arith::CmpIOp>(b_, loc, arith::CmpIPredicate::eq, test(), c32(0));
+    // (try_wait may give up after a time limit: asked again until done.)
+    Ptx wait(std::string("{ .reg .pred p; mbarrier.try_wait") + (parity ? ".parity" : "") +
+             ".shared::cta.b64 p, [$i0], $i1; selp.u32 $o0, 1, 0, p; }");
+    wait.out(b_.getI32Type()).in(addr).in(phase);
+    Value done = wait.results(b_, loc, wait.emit(b_, loc))[0];
+    Value notDone = mk<arith::CmpIOp>(b_, loc, arith::CmpIPredicate::eq, done, c32(0));
     mk<scf::ConditionOp>(b_, loc, notDone, ValueRange{});
     b_.setInsertionPointToStart(b_.createBlock(&w.getAfter()));
     mk<scf::YieldOp>(b_, loc, ValueRange{});
@@ -389,13 +395,7 @@ void GpuLowering::lowerFor(Operation *op, Location loc) {
         Value k = fold<arith::DivUIOp>(b_, loc, fold<arith::SubIOp>(b_, loc, iv, lo), step);
         Value parity = fold<arith::AndIOp>(
             b_, loc, fold<arith::DivUIOp>(b_, loc, k, c32(S)), c32(1));
-        Value full = barAddr(stage);
-        spinUntil([&] {
-          Ptx wait("{ .reg .pred p; mbarrier.try_wait.parity.shared::cta.b64 p, [$i0], $i1; "
-                   "selp.u32 $o0, 1, 0, p; }");
-          wait.out(b_.getI32Type()).in(full).in(parity);
-          return wait.results(b_, loc, wait.emit(b_, loc))[0];
-        }, loc);
+        mbarrierWait(barAddr(stage), parity, loc);
         fenceProxyAsync(loc); // wgmma reads the copies through the async proxy
       } else if (!aheadDot) {
         Ptx("cp.async.wait_group " + std::to_string(A - 1) + ";").emit(b_, loc);
@@ -463,13 +463,7 @@ void GpuLowering::lowerFor(Operation *op, Location loc) {
     // (The copies as late as the deferred dot: before it when refilling after
     // the wait, after the dot when refilling at the top.)
     auto refillOnceEmpty = [&] {
-      Value empty = barAddr(c32(plan->stages)), token = *emptyToken;
-      spinUntil([&] {
-        Ptx wait("{ .reg .pred p; mbarrier.try_wait.shared::cta.b64 p, [$i0], $i1; "
-                 "selp.u32 $o0, 1, 0, p; }");
-        wait.out(b_.getI32Type()).in(empty).in(token);
-        return wait.results(b_, loc, wait.emit(b_, loc))[0];
-      }, loc);
+      mbarrierWait(barAddr(c32(plan->stages)), *emptyToken, loc);
       issueNext();
       emptyToken.reset();
     };
