@@ -130,7 +130,6 @@ bool GpuLowering::issueCopies(const Pipeline &plan, Value iv, Value hi, Value st
       return false; // addresses not provably 16-byte runs: no cp.async
   }
   Value inRange = mk<arith::CmpIOp>(b_, loc, arith::CmpIPredicate::slt, iv, hi);
-  Value sBase = mk<LLVM::PtrToIntOp>(b_, loc, b_.getI32Type(), smemBase_);
   for (size_t n = 0; n < plan.loads.size(); ++n) {
     Operation *l = plan.loads[n];
     const TileVal &p = val(arg(l, 0));
@@ -154,7 +153,7 @@ bool GpuLowering::issueCopies(const Pipeline &plan, Value iv, Value hi, Value st
       Value src = mk<LLVM::PtrToIntOp>(b_, loc, b_.getI64Type(), p.regs[g]);
       auto cpAsync = [&](Value srcBytes) {
         Ptx("cp.async.cg.shared.global [$i0], [$i1], 16, $i2;")
-            .in(add(sBase, dst, loc))
+            .in(sharedAddr(dst, loc))
             .in(src)
             .in(srcBytes)
             .emit(b_, loc);
@@ -251,9 +250,12 @@ void GpuLowering::lowerFor(Operation *op, Location loc) {
   auto barAddr = [&](Value index) {
     return sharedAddr(add(c32(int64_t(plan->barBase)), mul(index, c32(8), loc), loc), loc);
   };
+  Value firstThread; // (thread 0 initialises and invalidates the mbarriers)
   if (plan && plan->mbarriers) { // below the loop's temporaries: S full barriers, the empty one
     plan->barBase = (tempBase_ + 7) / 8 * 8;
     tempBase_ = plan->barBase + 8 * size_t(plan->stages + 1);
+    firstThread = mk<arith::CmpIOp>(b_, loc, arith::CmpIPredicate::eq,
+                                    mk<NVVM::ThreadIdXOp>(b_, loc, b_.getI32Type()), c32(0));
   }
   needShared(0);
   if (plan) {
@@ -263,12 +265,10 @@ void GpuLowering::lowerFor(Operation *op, Location loc) {
     if (plan->mbarriers) {
       // Thread 0 initialises the barriers (a phase: every thread arrives);
       // every thread sees that past the second barrier.
-      Value first = mk<arith::CmpIOp>(b_, loc, arith::CmpIPredicate::eq,
-                                      mk<NVVM::ThreadIdXOp>(b_, loc, b_.getI32Type()), c32(0));
       for (int s = 0; s <= plan->stages; ++s)
         Ptx("@$i1 mbarrier.init.shared::cta.b64 [$i0], $i2;")
             .in(barAddr(c32(s)))
-            .in(first)
+            .in(firstThread)
             .in(c32(nthreads))
             .emit(b_, loc);
       Ptx("fence.mbarrier_init.release.cluster;").emit(b_, loc);
@@ -525,10 +525,11 @@ void GpuLowering::lowerFor(Operation *op, Location loc) {
     Ptx("cp.async.wait_all;").emit(b_, loc);
     barrier(loc);
     if (plan->mbarriers) { // their bytes become temporaries again
-      Value first = mk<arith::CmpIOp>(b_, loc, arith::CmpIPredicate::eq,
-                                      mk<NVVM::ThreadIdXOp>(b_, loc, b_.getI32Type()), c32(0));
       for (int s = 0; s <= plan->stages; ++s)
-        Ptx("@$i1 mbarrier.inval.shared::cta.b64 [$i0];").in(barAddr(c32(s))).in(first).emit(b_, loc);
+        Ptx("@$i1 mbarrier.inval.shared::cta.b64 [$i0];")
+            .in(barAddr(c32(s)))
+            .in(firstThread)
+            .emit(b_, loc);
       barrier(loc);
     }
     for (size_t n = 0; n < plan->loads.size(); ++n) {

@@ -73,7 +73,8 @@ bool isUniform(Value v) {
   std::optional<OpKind> k = d ? tile::kindOf(*d) : std::nullopt;
   if (!k) return false;
   if (*k == OpKind::Splat || *k == OpKind::Constant) return true;
-  bool through = dsl::isElementwise(*k) || (*k >= OpKind::Broadcast && *k <= OpKind::Trans);
+  bool through = dsl::isElementwise(*k) || (*k >= OpKind::Broadcast && *k <= OpKind::Trans) ||
+                 *k == OpKind::ConvertLayout;
   return through && llvm::all_of(d->getOperands(), isUniform);
 }
 

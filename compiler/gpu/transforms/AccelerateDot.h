@@ -49,7 +49,7 @@ bool computedFromDot(mlir::Value v);
 bool definedOutside(mlir::Value v, mlir::Operation *region);
 
 /// Whether tile (or scalar) `v` holds one value in every element: a splat,
-/// a constant tile, or computed from those and scalars only (the lowering
+/// a constant tile, or computed (or changed in layout) from those and scalars only (the lowering
 /// keeps it as one register and gives it any layout for free).
 bool isUniform(mlir::Value v);
 

@@ -8,6 +8,8 @@
 //===----------------------------------------------------------------------===//
 #include "RemoveLayoutConversions.h"
 
+#include "AccelerateDot.h"
+
 #include "hip/dsl/ir.h"
 #include "hip/error.h"
 
@@ -47,30 +49,9 @@ bool isPlainChange(Operation *op) {
 
 std::optional<OpKind> kindOf(Operation *op) { return tile::kindOf(*op); }
 
-bool isShape(OpKind k) {
-  return k == OpKind::Broadcast || k == OpKind::ExpandDims || k == OpKind::Reshape ||
-         k == OpKind::Trans;
-}
-
 bool isRowReduction(OpKind k) {
   return k == OpKind::ReduceMax || k == OpKind::ReduceSum || k == OpKind::ReduceMin ||
          k == OpKind::Argmax;
-}
-
-/// Whether `v` is computed from a dot's result by elementwise and shape ops
-/// (hip-accelerate-dot's test for chained dots).
-bool fromDot(Value v, int depth = 0) {
-  Operation *def = v ? v.getDefiningOp() : nullptr;
-  if (!def || depth > 12) return false;
-  std::optional<OpKind> k = kindOf(def);
-  if (!k) return false;
-  if (*k == OpKind::Dot) return true;
-  if (!dsl::isElementwise(*k) && *k != OpKind::Broadcast && *k != OpKind::ExpandDims &&
-      *k != OpKind::ConvertLayout)
-    return false;
-  for (Value o : def->getOperands())
-    if (fromDot(o, depth + 1)) return true;
-  return false;
 }
 
 class Propagation {
@@ -100,7 +81,7 @@ private:
       std::optional<OpKind> k = kindOf(op);
       if (!k) return;
       if (*k == OpKind::Dot) {
-        if (fromDot(op->getOperand(0))) chained_ = true;
+        if (computedFromDot(op->getOperand(0))) chained_ = true;
         // A dot result computed on (not only stored, accumulated or carried)
         // makes accumulator layouts win the votes (the lowering's rule).
         std::vector<Value> work{op->getResult(0)};
@@ -118,16 +99,10 @@ private:
           }
         }
       }
-      // Splats: tile constants and splats, shape ops and conversions of
-      // splats, elementwise ops of splats only (built where used).
-      if (op->getNumResults() != 1 || !isa<RankedTensorType>(op->getResult(0).getType())) return;
-      bool splat = *k == OpKind::Constant || *k == OpKind::Splat;
-      if (isShape(*k) || *k == OpKind::ConvertLayout) splat = splat_.count(op->getOperand(0)) > 0;
-      if (dsl::isElementwise(*k)) {
-        splat = true;
-        for (Value o : op->getOperands()) splat &= splat_.count(o) > 0;
-      }
-      if (splat) splat_.insert(op->getResult(0));
+      // Splats (uniform tiles: built where used).
+      if (op->getNumResults() == 1 && isa<RankedTensorType>(op->getResult(0).getType()) &&
+          isUniform(op->getResult(0)))
+        splat_.insert(op->getResult(0));
     });
   }
 
