@@ -16,10 +16,12 @@
 //   --hip-dot-encodings    the dots' accumulator layouts as encodings of tile types
 //   --hip-remove-layout-conversions  those encodings propagated to the values
 //                         computed from the dots
+//   --hip-assign-blocked   the blocked encodings of the other register tiles
 //
 //===----------------------------------------------------------------------===//
 #include "gpu/transforms/AccelerateDot.h"
 #include "gpu/transforms/AllocateShared.h"
+#include "gpu/transforms/AssignBlocked.h"
 #include "gpu/transforms/DotEncodings.h"
 #include "gpu/transforms/AxisInfo.h"
 #include "gpu/transforms/OptimizeDotOperands.h"
@@ -60,6 +62,7 @@ int optMain(int argc, char **argv) {
   gpu::registerAllocateSharedPass();
   gpu::registerDotEncodingsPass();
   gpu::registerRemoveLayoutConversionsPass();
+  gpu::registerAssignBlockedPass();
   mlir::DialectRegistry registry;
   buildRegistry(registry);
   tile::registerDialect(registry);

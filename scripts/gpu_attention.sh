@@ -39,7 +39,7 @@ if [ -z "${SKIP_TESTS:-}" ]; then # the Python package: numpy on the CPU backend
 fi
 san() { # tool, T, D, H, Hkv, more hipattn run arguments
   local tool=$1 T=$2 D=$3 H=$4 Hkv=$5; shift 5
-  local log="$OUT/san_${tool}_$T${1:+_hs}.log"
+  local log="$OUT/san_${tool}_$T${1:+_${1#--}}.log"
   timeout 240 compute-sanitizer --tool "$tool" --error-exitcode 9 $B/bin/hipattn run --backend cuda \
     --T "$T" --D "$D" --H "$H" --Hkv "$Hkv" --json --reps 1 "$@" > "$log" 2>&1
   echo "$tool T=$T D=$D H=$H/$Hkv $*: rc=$? $(grep -cE 'ERROR SUMMARY: 0 errors|RACECHECK SUMMARY: 0 hazards' "$log") clean summaries, $(grep -m1 -o '"rel_error": [0-9.e-]*' "$log")"
@@ -51,6 +51,10 @@ san_gtest() { # tool, gtest filter, log name: GPU tests under compute-sanitizer
 }
 if [ -n "${SAN_GTEST:-}" ]; then # SAN_GTEST=filter: those GPU tests under memcheck and racecheck (SAN_TOOLS, SAN_TIMEOUT)
   for tool in ${SAN_TOOLS:-memcheck racecheck}; do san_gtest $tool "$SAN_GTEST" gtest; done > "$OUT/sanitizer_gtest.txt" 2>&1
+fi
+if [ -n "${SAN_DENSE:-}" ]; then # SAN_DENSE=schedule: the dense kernel pinned to it under memcheck, racecheck and synccheck
+  { san memcheck 333 128 4 2 --dense-schedule "$SAN_DENSE"; san racecheck 1100 128 2 1 --dense-schedule "$SAN_DENSE"
+    san synccheck 1100 128 2 1 --dense-schedule "$SAN_DENSE"; } > "$OUT/sanitizer_dense.txt" 2>&1
 fi
 if [ -z "${SKIP_SAN:-}" ]; then
   { san memcheck 333 128 4 2; ${SAN_SHORT:+:} san racecheck 333 128 4 2; san memcheck 1000 64 2 1; san racecheck 1100 128 2 1
@@ -200,6 +204,7 @@ if [ -z "${SKIP_TESTS:-}" ]; then
   echo "==== pytest (rc=$pytest_rc)"; tail -5 "$OUT/pytest.log"
 fi
 [ -f "$OUT/sanitizer.txt" ] && { echo "==== compute-sanitizer"; cat "$OUT/sanitizer.txt"; }
+[ -f "$OUT/sanitizer_dense.txt" ] && { echo "==== compute-sanitizer, dense kernel $SAN_DENSE"; cat "$OUT/sanitizer_dense.txt"; }
 [ -f "$OUT/sanitizer_gtest.txt" ] && { echo "==== compute-sanitizer, GPU tests"; cat "$OUT/sanitizer_gtest.txt"; }
 [ -f "$OUT/compile.txt" ] && { echo "==== cold compile, sm_90a"; sed 's/hip-attention: compiled //' "$OUT/compile.txt"; }
 [ -f "$OUT/old_new.txt" ] && { echo "==== earlier build (old) against this one (new), 5 reps, median"; cat "$OUT/old_new.txt"; }

@@ -13,7 +13,7 @@ namespace hip {
 namespace {
 constexpr const char *kIrStages[] = {
     "tile",     "hip-accelerate-dot", "hip-optimize-dot-operands", "hip-pipeline",
-    "hip-allocate-shared", "hip-dot-encodings", "hip-remove-layout-conversions", "tile-gpu", "layouts", "mlir", "llvm", "ptx"};
+    "hip-allocate-shared", "hip-dot-encodings", "hip-remove-layout-conversions", "hip-assign-blocked", "tile-gpu", "layouts", "mlir", "llvm", "ptx"};
 } // namespace
 
 std::string irStageList() {

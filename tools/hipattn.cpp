@@ -62,8 +62,8 @@ commands:
   compile    print one compilation stage of a kernel (tile,
              hip-accelerate-dot, hip-optimize-dot-operands, hip-pipeline,
              hip-allocate-shared, hip-dot-encodings,
-             hip-remove-layout-conversions, tile-gpu, layouts, mlir, llvm,
-             ptx)
+             hip-remove-layout-conversions, hip-assign-blocked, tile-gpu,
+             layouts, mlir, llvm, ptx)
   demo       compile and run the example kernels on the best backend, check
              them against the float64 references, print timings
   tune       tune hip_attention's kernels (or its block sizes and strides,
@@ -92,13 +92,14 @@ may take) and its default config.
   --emit S           tile (the traced tile IR), hip-accelerate-dot,
                      hip-optimize-dot-operands, hip-pipeline,
                      hip-allocate-shared, hip-dot-encodings,
-                     hip-remove-layout-conversions (GPU targets: the tile
-                     IR after that GPU pass), tile-gpu (GPU
+                     hip-remove-layout-conversions, hip-assign-blocked
+                     (GPU targets: the tile IR after that GPU pass),
+                     tile-gpu (GPU
                      targets: the tile IR after the GPU passes: each
                      dot's instruction, warp split and operand placement,
                      the kernel's warps, the pipelined loops' copies, the
                      loops' shared buffers, the encodings of the values
-                     held in accumulator layouts),
+                     held in accumulator and blocked layouts),
                      layouts (GPU targets: the tile IR with the layout
                      chosen for each value, as a #tile encoding), mlir
                      (GPU: per-thread code; CPU: loop nests), llvm (LLVM

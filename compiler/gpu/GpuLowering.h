@@ -11,6 +11,7 @@
 #include "../tile/tile.h"
 #include "lowering/ptx.h"
 #include "transforms/AccelerateDot.h"
+#include "transforms/AssignBlocked.h"
 #include "transforms/AxisInfo.h"
 #include "transforms/OptimizeDotOperands.h"
 
@@ -158,6 +159,7 @@ private:
   }
   Value add(Value a, Value c, Location l) { return fold<arith::AddIOp>(b_, l, a, c); }
   Value mul(Value a, Value c, Location l) { return fold<arith::MulIOp>(b_, l, a, c); }
+  Value sub(Value a, Value c, Location l) { return fold<arith::SubIOp>(b_, l, a, c); }
   void barrier(Location l) {
     mk<NVVM::Barrier0Op>(b_, l);
     ++barriers_;

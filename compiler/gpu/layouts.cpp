@@ -11,18 +11,8 @@ namespace hip::detail::gpu {
 
 // ---- Layouts ------------------------------------------------------------------
 const Layout *GpuLowering::blocked(int64_t S0, int64_t S1) {
-  // 8 consecutive elements per thread along the last dimension (16 bytes
-  // of bf16/f16: one vector load), lanes then warps along it, the rest
-  // along the first dimension; replication only where the tile is smaller
-  // than the block.
-  int s1 = static_cast<int>(std::min<int64_t>(S1, 8));
-  int t1 = static_cast<int>(std::min<int64_t>(32, std::max<int64_t>(1, S1 / s1)));
-  int t0 = 32 / t1;
-  int w0 = 1 << std::min(log2floor(nw_), log2floor(std::max<int64_t>(1, S0 / t0)));
-  int rest = nw_ / w0;
-  int w1 = 1 << std::min(log2floor(rest), log2floor(std::max<int64_t>(1, S1 / (s1 * t1))));
-  w0 *= rest / w1;
-  return blockedWith(S0, S1, s1, t0, t1, w0, w1);
+  BlockedShape d = defaultBlocked(S0, S1, nw_); // (hip-assign-blocked's encodings)
+  return blockedWith(S0, S1, d.s1, d.t0, d.t1, d.w0, d.w1);
 }
 
 const Layout *GpuLowering::blockedWith(int64_t S0, int64_t S1, int s1, int t0, int t1, int w0,

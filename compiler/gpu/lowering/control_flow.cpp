@@ -252,8 +252,11 @@ void GpuLowering::lowerFor(Operation *op, Location loc) {
   };
   Value firstThread; // (thread 0 initialises and invalidates the mbarriers)
   if (plan && plan->mbarriers) { // below the loop's temporaries: S full barriers, the empty one
+    // The temporaries above keep a 1024-byte alignment (16-byte accesses
+    // need 16, a 128-byte swizzled tile 1024): the H100 refused 4 stages'
+    // 40 bytes of barriers below them with a misaligned address.
     plan->barBase = (tempBase_ + 7) / 8 * 8;
-    tempBase_ = plan->barBase + 8 * size_t(plan->stages + 1);
+    tempBase_ = (plan->barBase + 8 * size_t(plan->stages + 1) + 1023) / 1024 * 1024;
     firstThread = mk<arith::CmpIOp>(b_, loc, arith::CmpIPredicate::eq,
                                     mk<NVVM::ThreadIdXOp>(b_, loc, b_.getI32Type()), c32(0));
   }
@@ -525,6 +528,20 @@ void GpuLowering::lowerFor(Operation *op, Location loc) {
     Ptx("cp.async.wait_all;").emit(b_, loc);
     barrier(loc);
     if (plan->mbarriers) { // their bytes become temporaries again
+      // The last `ahead` fills (copies of the iterations past the end, or
+      // of all when the loop is empty) arrive on their full barriers
+      // asynchronously, which cp.async.wait_all does not wait for: their
+      // phases complete before the barriers are invalidated (a late arrival
+      // on a barrier the next loop initialises again would complete one of
+      // its phases early). Fill j is stage j % S's phase j / S.
+      Value n = mk<arith::DivSIOp>(b_, loc, add(sub(hi, lo, loc), sub(step, c32(1), loc), loc), step);
+      n = mk<arith::SelectOp>(b_, loc, mk<arith::CmpIOp>(b_, loc, arith::CmpIPredicate::slt, lo, hi), n,
+                              c32(0));
+      for (int a = 0; a < plan->ahead; ++a) {
+        Value j = add(n, c32(a), loc), S = c32(plan->stages);
+        Value phase = mk<arith::AndIOp>(b_, loc, mk<arith::DivUIOp>(b_, loc, j, S), c32(1));
+        mbarrierWait(barAddr(mk<arith::RemUIOp>(b_, loc, j, S)), phase, loc);
+      }
       for (int s = 0; s <= plan->stages; ++s)
         Ptx("@$i1 mbarrier.inval.shared::cta.b64 [$i0];")
             .in(barAddr(c32(s)))

@@ -10,6 +10,7 @@
 
 #include "AccelerateDot.h"
 #include "AllocateShared.h"
+#include "AssignBlocked.h"
 #include "DotEncodings.h"
 #include "OptimizeDotOperands.h"
 #include "Pipeline.h"
@@ -22,7 +23,8 @@ namespace hip::detail::gpu {
 /// The GPU passes, in order (the IR after each is a dump stage).
 inline constexpr const char *kGpuPasses[] = {"hip-accelerate-dot", "hip-optimize-dot-operands",
                                              "hip-pipeline", "hip-allocate-shared",
-                                             "hip-dot-encodings", "hip-remove-layout-conversions"};
+                                             "hip-dot-encodings", "hip-remove-layout-conversions",
+                                             "hip-assign-blocked"};
 
 /// Whether `stage` names a GPU pass.
 inline bool isGpuPassStage(const std::string &stage) {
@@ -46,6 +48,8 @@ inline void runGpuPasses(tile::KernelOp kernel, const Target &target,
   encodeDots(kernel);
   if (stopAfter == kGpuPasses[4]) return;
   removeLayoutConversions(kernel);
+  if (stopAfter == kGpuPasses[5]) return;
+  assignBlocked(kernel);
 }
 
 } // namespace hip::detail::gpu

@@ -1,0 +1,237 @@
+//===- compiler/gpu/transforms/AssignBlocked.cpp - hip-assign-blocked -----===//
+//
+// See AssignBlocked.h. Decides in program order which values are typed (an
+// op's operands are decided before it), retypes them, then gives each
+// reader the operand type it needs.
+//
+//===----------------------------------------------------------------------===//
+#include "AssignBlocked.h"
+
+#include "AccelerateDot.h"
+
+#include "hip/dsl/ir.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/Pass/Pass.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "llvm/ADT/SetVector.h"
+
+#include <algorithm>
+#include <map>
+#include <vector>
+
+using namespace mlir;
+using hip::dsl::OpKind;
+
+namespace hip::detail::gpu {
+
+namespace {
+int floorLog2(int64_t v) {
+  int r = 0;
+  while ((int64_t(1) << (r + 1)) <= v) ++r;
+  return r;
+}
+} // namespace
+
+BlockedShape defaultBlocked(int64_t S0, int64_t S1, int numWarps) {
+  // 8 consecutive elements per thread along the last dimension (16 bytes of
+  // bf16/f16: one vector access), lanes then warps along it, the rest along
+  // the first dimension; replication only where the tile is smaller than the
+  // block.
+  BlockedShape b;
+  b.s1 = int(std::min<int64_t>(S1, 8));
+  b.t1 = int(std::min<int64_t>(32, std::max<int64_t>(1, S1 / b.s1)));
+  b.t0 = 32 / b.t1;
+  b.w0 = 1 << std::min(floorLog2(numWarps), floorLog2(std::max<int64_t>(1, S0 / b.t0)));
+  int rest = numWarps / b.w0;
+  b.w1 = 1 << std::min(floorLog2(rest), floorLog2(std::max<int64_t>(1, S1 / (b.s1 * b.t1))));
+  b.w0 *= rest / b.w1;
+  return b;
+}
+
+Attribute defaultBlockedEncoding(MLIRContext *ctx, ArrayRef<int64_t> shape, int numWarps) {
+  if (shape.empty() || shape.size() > 2) return {};
+  auto u = [](std::initializer_list<int> v) { return SmallVector<unsigned>(v.begin(), v.end()); };
+  if (shape.size() == 1) { // the (1, N) view: lanes and warps along N
+    BlockedShape b = defaultBlocked(1, shape[0], numWarps);
+    return tile::BlockedEncodingAttr::get(ctx, u({b.s1}), u({32}), u({numWarps}), u({0}));
+  }
+  BlockedShape b = defaultBlocked(shape[0], shape[1], numWarps);
+  return tile::BlockedEncodingAttr::get(ctx, u({1, b.s1}), u({b.t0, b.t1}), u({b.w0, b.w1}),
+                                        u({1, 0}));
+}
+
+namespace {
+
+RankedTensorType plainTile(Type t) {
+  auto r = dyn_cast<RankedTensorType>(t);
+  return r && !r.getEncoding() ? r : RankedTensorType();
+}
+
+bool isReduction(OpKind k) {
+  return k == OpKind::ReduceSum || k == OpKind::ReduceMax || k == OpKind::ReduceMin ||
+         k == OpKind::Argmax;
+}
+
+class Assignment {
+public:
+  explicit Assignment(tile::KernelOp kernel)
+      : kernel_(kernel), ctx_(kernel.getContext()), nw_(int(kernel.getNumWarps())) {}
+
+  void run() {
+    kernel_.walk<WalkOrder::PreOrder>([&](Operation *op) {
+      if (typeable(op)) {
+        typed_.insert(op->getResult(0));
+        readers_.insert(op);
+      } else if (tile::kindOf(*op) == OpKind::Store && operandsTyped(op)) {
+        readers_.insert(op);
+      }
+    });
+    std::vector<Value> order(typed_.begin(), typed_.end());
+    for (Value v : order) v.setType(withEncoding(v));
+    fixOperands();
+    // The plain splats and constants that only typed ops read.
+    std::vector<Operation *> dead;
+    kernel_.walk([&](Operation *op) {
+      if (isa<tile::SplatOp, tile::ConstantOp>(op) && op->use_empty() &&
+          isa<RankedTensorType>(op->getResult(0).getType()))
+        dead.push_back(op);
+    });
+    for (Operation *op : dead) op->erase();
+  }
+
+private:
+  /// `v`'s type with the default blocked encoding of its shape.
+  RankedTensorType withEncoding(Value v) const {
+    auto t = cast<RankedTensorType>(v.getType());
+    return t.cloneWithEncoding(defaultBlockedEncoding(ctx_, t.getShape(), nw_));
+  }
+
+  /// Whether `op`'s one result is typed: a plain, non-uniform rank-1 or
+  /// rank-2 tile the lowering holds in the default blocked layout.
+  bool typeable(Operation *op) const {
+    if (op->getNumResults() != 1 || op->getNumRegions() != 0) return false;
+    Value r = op->getResult(0);
+    RankedTensorType t = plainTile(r.getType());
+    if (!t || t.getRank() < 1 || t.getRank() > 2 || isUniform(r) || computedFromDot(r))
+      return false;
+    std::optional<OpKind> k = tile::kindOf(*op);
+    if (!k) return false;
+    if (*k == OpKind::Arange) return true;
+    // A load hip-pipeline turned into a copy lives in shared memory.
+    if (*k == OpKind::Load && op->hasAttr("hip.copy")) return false;
+    bool follows = dsl::isElementwise(*k) || *k == OpKind::Load || *k == OpKind::Broadcast ||
+                   *k == OpKind::ExpandDims || *k == OpKind::Reshape || isReduction(*k) ||
+                   *k == OpKind::Gather;
+    if (!follows) return false;
+    return operandsTyped(op);
+  }
+
+  /// Whether every operand of `op` that is a tile and not uniform is typed
+  /// already, and one is (a value in another layout, or plain for the
+  /// lowering to place, keeps the op plain).
+  bool operandsTyped(Operation *op) const {
+    bool any = false;
+    for (Value o : op->getOperands()) {
+      if (!isa<RankedTensorType>(o.getType()) || isUniform(o)) continue;
+      if (!typed_.count(o)) return false;
+      any = true;
+    }
+    return any;
+  }
+
+  /// Readers of typed values and typed ops' operands get the types they
+  /// need: a typed op (or a store of typed values) reads each operand in the default layout of the
+  /// operand's shape (a uniform one built there: a splat or constant cloned
+  /// in the layout, else changed to it, which costs nothing); any other
+  /// reader (but a tile.convert_layout, which takes any source) reads a
+  /// typed value through one change to the plain type, at the value.
+  void fixOperands() {
+    OpBuilder b(ctx_);
+    std::vector<OpOperand *> uses;
+    kernel_.walk([&](Operation *op) {
+      for (OpOperand &o : op->getOpOperands()) uses.push_back(&o);
+    });
+    std::map<std::pair<const void *, const void *>, Value> built; // (value, type) -> its copy
+    for (OpOperand *o : uses) {
+      Operation *user = o->getOwner();
+      Value v = o->get();
+      if (readers_.count(user) && isa<RankedTensorType>(v.getType())) {
+        RankedTensorType want = withEncoding(v);
+        if (v.getType() == want) continue;
+        auto key = std::make_pair(v.getAsOpaquePointer(), want.getAsOpaquePointer());
+        auto it = built.find(key);
+        if (it == built.end()) {
+          OpBuilder::InsertionGuard g(b);
+          setAfter(b, v);
+          it = built.emplace(key, inLayout(b, v, want)).first;
+        }
+        o->set(it->second);
+        continue;
+      }
+      if (!typed_.count(v) || isa<tile::ConvertLayoutOp>(user)) continue;
+      RankedTensorType plain = cast<RankedTensorType>(v.getType()).cloneWithEncoding({});
+      auto key = std::make_pair(v.getAsOpaquePointer(), plain.getAsOpaquePointer());
+      auto it = built.find(key);
+      if (it == built.end()) {
+        OpBuilder::InsertionGuard g(b);
+        setAfter(b, v);
+        it = built.emplace(key, changed(b, v, plain)).first;
+      }
+      o->set(it->second);
+    }
+  }
+
+  /// Uniform `v` built as type `t` at `b`: a splat or a tile constant
+  /// cloned with that type, anything else changed to it.
+  static Value inLayout(OpBuilder &b, Value v, RankedTensorType t) {
+    Operation *def = v.getDefiningOp();
+    if (!isa_and_nonnull<tile::SplatOp, tile::ConstantOp>(def)) return changed(b, v, t);
+    Operation *copy = b.clone(*def);
+    copy->getResult(0).setType(t);
+    if (auto c = dyn_cast<tile::ConstantOp>(copy))
+      c.setValueAttr(cast<DenseElementsAttr>(c.getValue()).reshape(t));
+    return copy->getResult(0);
+  }
+
+  /// A tile.convert_layout of `v` to `t` at `b`; it is part of a pipelined
+  /// loop's address slice where `v` is (hip.copy_slice: the lowering runs
+  /// the slice again for the copies).
+  static Value changed(OpBuilder &b, Value v, RankedTensorType t) {
+    auto c = tile::ConvertLayoutOp::create(b, v.getLoc(), t, v);
+    if (Operation *def = v.getDefiningOp(); def && def->hasAttr("hip.copy_slice"))
+      c->setAttr("hip.copy_slice", b.getUnitAttr());
+    return c.getResult();
+  }
+
+  /// `b` right after `v`'s definition.
+  static void setAfter(OpBuilder &b, Value v) {
+    if (auto a = dyn_cast<BlockArgument>(v)) b.setInsertionPointToStart(a.getOwner());
+    else b.setInsertionPointAfter(v.getDefiningOp());
+  }
+
+  tile::KernelOp kernel_;
+  MLIRContext *ctx_;
+  int nw_;
+  llvm::SetVector<Value> typed_; // (program order)
+  DenseSet<Operation *> readers_; // typed ops and stores of typed values
+};
+
+struct AssignBlockedPass : PassWrapper<AssignBlockedPass, OperationPass<ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(AssignBlockedPass)
+  StringRef getArgument() const override { return "hip-assign-blocked"; }
+  StringRef getDescription() const override {
+    return "the blocked encodings of the register tiles outside the dots' layouts";
+  }
+  void runOnOperation() override {
+    for (tile::KernelOp kernel : getOperation().getOps<tile::KernelOp>()) assignBlocked(kernel);
+  }
+};
+
+} // namespace
+
+void assignBlocked(tile::KernelOp kernel) { Assignment(kernel).run(); }
+
+void registerAssignBlockedPass() { PassRegistration<AssignBlockedPass>(); }
+
+} // namespace hip::detail::gpu
