@@ -145,6 +145,12 @@ private:
     auto [a, c] = view2d(t.shape);
     return blocked(a, c);
   }
+  /// The layout the type of `r` (of DSL type `t`) names (hip-assign-blocked's
+  /// blocked encodings), else the default blocked one of its shape.
+  const Layout *namedOrDefault(Value r, const dsl::Type &t, const SourceLoc &where) {
+    auto rt = dyn_cast<RankedTensorType>(r.getType());
+    return rt && rt.getEncoding() ? layoutOf(rt.getEncoding(), t, where) : defaultLayout(t);
+  }
   std::pair<Value, Value> base(const Layout *l);
   std::pair<Value, Value> coords(const Layout *l, size_t r, Location loc);
 

@@ -329,7 +329,7 @@ void GpuLowering::lowerOpImpl(Operation *op) {
     vals_[res(op, 0)] = {nullptr, true, {val(arg(op, 0)).regs[0]}};
     return;
   case OpKind::Arange: {
-    const Layout *l = defaultLayout(*rt);
+    const Layout *l = namedOrDefault(op->getResult(0), *rt, srcLoc(op));
     TileVal v{l, false, {}};
     for (size_t r = 0; r < l->numRegs(); ++r)
       v.regs.push_back(add(coords(l, r, loc).second, c32(intAttr(op, "start")), loc));
@@ -369,7 +369,7 @@ void GpuLowering::lowerOpImpl(Operation *op) {
       vals_[res(op, 0)] = r;
       return;
     }
-    const Layout *dst = defaultLayout(*rt);
+    const Layout *dst = namedOrDefault(op->getResult(0), *rt, srcLoc(op));
     vals_[res(op, 0)] = src; // placeholder so that remat can look through this op
     if (auto r = remat(res(op, 0), dst, loc)) {
       vals_[res(op, 0)] = *r;
@@ -430,7 +430,7 @@ TileVal GpuLowering::shapeGather(Operation *op, Location loc) {
   const TileVal &src = val(arg(op, 0));
   auto [S0, S1] = view2d(st.shape);
   int64_t D1 = view2d(rt->shape).second;
-  const Layout *dst = defaultLayout(*rt);
+  const Layout *dst = namedOrDefault(op->getResult(0), *rt, srcLoc(op));
     std::function<Value(Value, Value)> lin;
     if (kind(op) == OpKind::Trans) {
       lin = [&, S1 = S1](Value i, Value j) { return add(mul(j, c32(S1), loc), i, loc); };

@@ -1,11 +1,11 @@
 // hip-assign-blocked: the register tiles outside the dots' layouts take the
 // blocked encoding of their shape (8 elements per thread along the last
 // dimension, lanes then warps along it; a rank-1 tile is its (1, N) view):
-// aranges, and the elementwise ops, loads, shape ops and stores whose
-// operands are typed or uniform; splats and constants are built in the
-// layout; values in a dot's layout, the copies hip-pipeline made, loop-carried
-// values and their plain readers keep the plain type, read through one
-// tile.convert_layout at the value. The result verifies and lowers, and the
+// aranges, and the elementwise ops, loads, shape ops, sorts and stores whose
+// operands are typed or uniform, and loop-carried values whose initial and
+// yielded values are; splats and constants are built in the layout; values
+// in a dot's layout, the copies hip-pipeline made and their plain readers
+// keep the plain type, read through one tile.convert_layout at the value. The result verifies and lowers, and the
 // lowering checks that every value holds the layout its type names.
 // RUN: hipattn-opt %s --split-input-file --hip-accelerate-dot=target=sm_80 --hip-optimize-dot-operands --hip-pipeline --hip-allocate-shared --hip-dot-encodings --hip-remove-layout-conversions --hip-assign-blocked | FileCheck %s
 // RUN: hipattn-opt %s --split-input-file --hip-tile-to-llvm=target=sm_80 | FileCheck %s --check-prefix=LLVM
@@ -105,19 +105,18 @@ tile.kernel @scores(%a: !tile.ptr<bf16>, %c: !tile.ptr<f32>) num_warps(4) config
 
 // -----
 
-// A loop: the carried running sum stays plain (the lowering places it), so
-// the add that reads it does too; the loaded tile and its addresses, which
-// do not depend on carried values, are typed, and the add reads the load
-// through the plain type; the pointers' splat, read in the loop, is built
-// in the layout where the plain one was, outside it.
+// A loop: the running sum starts from a constant and yields a typed sum,
+// so it is carried in the layout (the constant built in it); the loop's
+// result is stored typed.
 // CHECK-LABEL: tile.kernel @carried
-// CHECK: [[PX0:%.*]] = tile.splat %x : !tile.ptr<f32> -> tensor<128x!tile.ptr<f32>, #tile.blocked<sizePerThread = [8], threadsPerWarp = [32], warpsPerCTA = [4], order = [0]>>
-// CHECK: tile.for {{.*}} -> tensor<128xf32> {
+// CHECK: [[Z:%.*]] = tile.constant dense<0.000000e+00> : tensor<128xf32, [[B:#tile.blocked<sizePerThread = \[8\], threadsPerWarp = \[32\], warpsPerCTA = \[4\], order = \[0\]>]]>
+// CHECK: [[PX0:%.*]] = tile.splat %x : !tile.ptr<f32> -> tensor<128x!tile.ptr<f32>, [[B]]>
+// CHECK: [[ACC:%.*]] = tile.for {{.*}} iter_args([[S:%.*]] = [[Z]]) -> tensor<128xf32, [[B]]> {
 // CHECK: [[P:%.*]] = tile.addptr [[PX0]], %{{.*}}
-// CHECK-NEXT: [[V:%.*]] = tile.load [[P]] : tensor<128x!tile.ptr<f32>, #tile.blocked<sizePerThread = [8], threadsPerWarp = [32], warpsPerCTA = [4], order = [0]>>
-// CHECK-NEXT: [[VP:%.*]] = tile.convert_layout [[V]] : {{.*}} -> tensor<128xf32>{{$}}
-// CHECK-NEXT: [[S:%.*]] = tile.add %arg{{[0-9]+}}, [[VP]] : tensor<128xf32>{{$}}
-// CHECK-NEXT: tile.yield [[S]] : tensor<128xf32>{{$}}
+// CHECK-NEXT: [[V:%.*]] = tile.load [[P]] : tensor<128x!tile.ptr<f32>, [[B]]>
+// CHECK-NEXT: [[T:%.*]] = tile.add [[S]], [[V]] : tensor<128xf32, [[B]]>
+// CHECK-NEXT: tile.yield [[T]] : tensor<128xf32, [[B]]>
+// CHECK: tile.store %{{.*}}, [[ACC]] : tensor<128x!tile.ptr<f32>, [[B]]>
 // LLVM-LABEL: llvm.func @carried
 // LLVM: llvm.load {{.*}} : !llvm.ptr<1> -> f32
 tile.kernel @carried(%x: !tile.ptr<f32>, %y: !tile.ptr<f32>, %n: i32) num_warps(4) config {} {
@@ -138,4 +137,44 @@ tile.kernel @carried(%x: !tile.ptr<f32>, %y: !tile.ptr<f32>, %n: i32) num_warps(
   %py0 = tile.splat %y : !tile.ptr<f32> -> tensor<128x!tile.ptr<f32>>
   %py = tile.addptr %py0, %r : tensor<128x!tile.ptr<f32>>, tensor<128xi32>
   tile.store %py, %acc : tensor<128x!tile.ptr<f32>>
+}
+
+// -----
+
+// A loop whose yielded value is not typed (it adds a transpose, which the
+// pass leaves to the lowering): the slot stays plain, and so does the sum;
+// the loaded tile is typed and read through the plain type.
+// CHECK-LABEL: tile.kernel @dropped
+// CHECK: tile.for {{.*}} -> tensor<32x32xf32> {
+// CHECK: [[V:%.*]] = tile.load %{{.*}} : tensor<32x32x!tile.ptr<f32>, #tile.blocked<sizePerThread = [1, 8], threadsPerWarp = [8, 4], warpsPerCTA = [4, 1], order = [1, 0]>>
+// CHECK-NEXT: [[VP:%.*]] = tile.convert_layout [[V]] : {{.*}} -> tensor<32x32xf32>{{$}}
+// CHECK-NEXT: [[T:%.*]] = tile.trans [[VP]] : tensor<32x32xf32> -> tensor<32x32xf32>{{$}}
+// CHECK-NEXT: [[U:%.*]] = tile.add %arg{{[0-9]+}}, [[T]] : tensor<32x32xf32>{{$}}
+// CHECK-NEXT: tile.yield [[U]] : tensor<32x32xf32>{{$}}
+// LLVM-LABEL: llvm.func @dropped
+// LLVM: llvm.store
+tile.kernel @dropped(%x: !tile.ptr<f32>, %y: !tile.ptr<f32>, %n: i32) num_warps(4) config {} {
+  %c0 = tile.constant 0 : i32
+  %c1 = tile.constant 1 : i32
+  %zero = tile.constant dense<0.0> : tensor<32x32xf32>
+  %r = tile.arange 0, 32 : tensor<32xi32>
+  %rr = tile.expand_dims %r axis 1 : tensor<32xi32> -> tensor<32x1xi32>
+  %cc = tile.expand_dims %r axis 0 : tensor<32xi32> -> tensor<1x32xi32>
+  %c32 = tile.constant 32 : i32
+  %s32 = tile.splat %c32 : i32 -> tensor<32x1xi32>
+  %rows = tile.mul %rr, %s32 : tensor<32x1xi32>
+  %rb = tile.broadcast %rows : tensor<32x1xi32> -> tensor<32x32xi32>
+  %cb = tile.broadcast %cc : tensor<1x32xi32> -> tensor<32x32xi32>
+  %off = tile.add %rb, %cb : tensor<32x32xi32>
+  %px0 = tile.splat %x : !tile.ptr<f32> -> tensor<32x32x!tile.ptr<f32>>
+  %px = tile.addptr %px0, %off : tensor<32x32x!tile.ptr<f32>>, tensor<32x32xi32>
+  %acc = tile.for %i = %c0 to %n step %c1 iter_args(%s = %zero) -> (tensor<32x32xf32>) {
+    %v = tile.load %px : tensor<32x32x!tile.ptr<f32>>
+    %t = tile.trans %v : tensor<32x32xf32> -> tensor<32x32xf32>
+    %u = tile.add %s, %t : tensor<32x32xf32>
+    tile.yield %u : tensor<32x32xf32>
+  }
+  %py0 = tile.splat %y : !tile.ptr<f32> -> tensor<32x32x!tile.ptr<f32>>
+  %py = tile.addptr %py0, %off : tensor<32x32x!tile.ptr<f32>>, tensor<32x32xi32>
+  tile.store %py, %acc : tensor<32x32x!tile.ptr<f32>>
 }

@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <vector>
 
 using namespace mlir;
@@ -79,14 +80,29 @@ public:
       : kernel_(kernel), ctx_(kernel.getContext()), nw_(int(kernel.getNumWarps())) {}
 
   void run() {
-    kernel_.walk<WalkOrder::PreOrder>([&](Operation *op) {
-      if (typeable(op)) {
-        typed_.insert(op->getResult(0));
-        readers_.insert(op);
-      } else if (tile::kindOf(*op) == OpKind::Store && operandsTyped(op)) {
-        readers_.insert(op);
-      }
+    // A loop-carried slot is typed when its initial value is typed (or
+    // uniform) and the value its loop yields is: assumed for every plain
+    // slot, then dropped where that fails, until none is.
+    kernel_.walk([&](tile::ForOp loop) {
+      for (unsigned i = 0; i < loop->getNumResults(); ++i)
+        if (RankedTensorType t = plainTile(loop->getResult(i).getType()); t && t.getRank() <= 2)
+          slots_.insert({loop.getOperation(), i});
     });
+    for (bool settled = false; !settled;) {
+      decide();
+      settled = true;
+      for (auto it = slots_.begin(); it != slots_.end();) {
+        auto [loop, i] = *it;
+        Value init = loop->getOperand(3 + i);
+        Value yielded = cast<tile::ForOp>(loop).getBody().front().getTerminator()->getOperand(i);
+        if ((typed_.count(init) || isUniform(init)) && typed_.count(yielded)) {
+          ++it;
+        } else {
+          it = slots_.erase(it);
+          settled = false;
+        }
+      }
+    }
     std::vector<Value> order(typed_.begin(), typed_.end());
     for (Value v : order) v.setType(withEncoding(v));
     fixOperands();
@@ -101,20 +117,44 @@ public:
   }
 
 private:
+  /// Which values are typed (the loop slots in slots_ assumed typed), in
+  /// program order: an op's operands are decided before it.
+  void decide() {
+    typed_.clear();
+    readers_.clear();
+    kernel_.walk<WalkOrder::PreOrder>([&](Operation *op) {
+      if (auto loop = dyn_cast<tile::ForOp>(op)) {
+        for (unsigned i = 0; i < loop->getNumResults(); ++i)
+          if (slots_.count({op, i})) {
+            typed_.insert(loop.getBody().front().getArgument(i + 1));
+            typed_.insert(loop->getResult(i));
+          }
+        return;
+      }
+      if (typeable(op)) {
+        for (Value r : op->getResults()) typed_.insert(r);
+        readers_.insert(op);
+      } else if (tile::kindOf(*op) == OpKind::Store && operandsTyped(op)) {
+        readers_.insert(op);
+      }
+    });
+  }
+
   /// `v`'s type with the default blocked encoding of its shape.
   RankedTensorType withEncoding(Value v) const {
     auto t = cast<RankedTensorType>(v.getType());
     return t.cloneWithEncoding(defaultBlockedEncoding(ctx_, t.getShape(), nw_));
   }
 
-  /// Whether `op`'s one result is typed: a plain, non-uniform rank-1 or
-  /// rank-2 tile the lowering holds in the default blocked layout.
+  /// Whether `op`'s results are typed: plain, non-uniform rank-1 or rank-2
+  /// tiles the lowering holds in the default blocked layout.
   bool typeable(Operation *op) const {
-    if (op->getNumResults() != 1 || op->getNumRegions() != 0) return false;
-    Value r = op->getResult(0);
-    RankedTensorType t = plainTile(r.getType());
-    if (!t || t.getRank() < 1 || t.getRank() > 2 || isUniform(r) || computedFromDot(r))
-      return false;
+    if (op->getNumResults() == 0 || op->getNumRegions() != 0) return false;
+    for (Value r : op->getResults()) {
+      RankedTensorType t = plainTile(r.getType());
+      if (!t || t.getRank() < 1 || t.getRank() > 2 || isUniform(r) || computedFromDot(r))
+        return false;
+    }
     std::optional<OpKind> k = tile::kindOf(*op);
     if (!k) return false;
     if (*k == OpKind::Arange) return true;
@@ -122,7 +162,7 @@ private:
     if (*k == OpKind::Load && op->hasAttr("hip.copy")) return false;
     bool follows = dsl::isElementwise(*k) || *k == OpKind::Load || *k == OpKind::Broadcast ||
                    *k == OpKind::ExpandDims || *k == OpKind::Reshape || isReduction(*k) ||
-                   *k == OpKind::Gather;
+                   *k == OpKind::Gather || *k == OpKind::Sort || *k == OpKind::TopK;
     if (!follows) return false;
     return operandsTyped(op);
   }
@@ -156,7 +196,7 @@ private:
     for (OpOperand *o : uses) {
       Operation *user = o->getOwner();
       Value v = o->get();
-      if (readers_.count(user) && isa<RankedTensorType>(v.getType())) {
+      if (readsTyped(*o)) {
         RankedTensorType want = withEncoding(v);
         if (v.getType() == want) continue;
         auto key = std::make_pair(v.getAsOpaquePointer(), want.getAsOpaquePointer());
@@ -180,6 +220,19 @@ private:
       }
       o->set(it->second);
     }
+  }
+
+  /// Whether `o` is read in the default blocked layout of its shape: an
+  /// operand of a typed op or store, a typed loop slot's initial or yielded
+  /// value.
+  bool readsTyped(OpOperand &o) const {
+    if (!isa<RankedTensorType>(o.get().getType())) return false;
+    Operation *user = o.getOwner();
+    unsigned n = o.getOperandNumber();
+    if (isa<tile::ForOp>(user)) return n >= 3 && slots_.count({user, n - 3});
+    if (isa<tile::YieldOp>(user))
+      return isa<tile::ForOp>(user->getParentOp()) && slots_.count({user->getParentOp(), n});
+    return readers_.count(user);
   }
 
   /// Uniform `v` built as type `t` at `b`: a splat or a tile constant
@@ -215,6 +268,7 @@ private:
   int nw_;
   llvm::SetVector<Value> typed_; // (program order)
   DenseSet<Operation *> readers_; // typed ops and stores of typed values
+  std::set<std::pair<Operation *, unsigned>> slots_; // typed loop slots (loop, index)
 };
 
 struct AssignBlockedPass : PassWrapper<AssignBlockedPass, OperationPass<ModuleOp>> {

@@ -15,13 +15,14 @@
 // warps along it, the rest down the rows; a warp covers whole 128-byte rows
 // where the tile is wide enough.
 // Typed: aranges, and elementwise ops, non-pipelined loads, broadcasts,
-// expand_dims, reshapes, reductions and gathers whose operands are typed or
-// uniform (a splat, a constant, or computed from those: built in the layout
-// where read). Left plain ("the layout the lowering gives it"): uniform
-// values; values computed from a dot's result (hip-remove-layout-conversions
-// types those it places in a dot's layout); the loads hip-pipeline turned
-// into copies to shared memory; transposes; multi-result ops and loop-carried
-// values. A store of typed values (and uniform ones) reads them typed; other
+// expand_dims, reshapes, reductions, gathers, sorts and top-k whose operands
+// are typed or uniform (a splat, a constant, or computed from those: built
+// in the layout where read), and a loop's carried values whose initial value
+// is typed or uniform and whose yielded value is typed (decided to a fixed
+// point). Left plain ("the layout the lowering gives it"): uniform values;
+// values computed from a dot's result (hip-remove-layout-conversions types
+// those it places in a dot's layout); the loads hip-pipeline turned into
+// copies to shared memory; transposes (a dot reads one as B in place). A store of typed values (and uniform ones) reads them typed; other
 // plain readers of a typed value (dots, loops' initial and yielded values,
 // reductions to a scalar, ...) read it through one tile.convert_layout to
 // the plain type (no code: the value keeps its layout).
