@@ -194,29 +194,19 @@ private:
     });
     std::map<std::pair<const void *, const void *>, Value> built; // (value, type) -> its copy
     for (OpOperand *o : uses) {
-      Operation *user = o->getOwner();
       Value v = o->get();
-      if (readsTyped(*o)) {
-        RankedTensorType want = withEncoding(v);
-        if (v.getType() == want) continue;
-        auto key = std::make_pair(v.getAsOpaquePointer(), want.getAsOpaquePointer());
-        auto it = built.find(key);
-        if (it == built.end()) {
-          OpBuilder::InsertionGuard g(b);
-          setAfter(b, v);
-          it = built.emplace(key, inLayout(b, v, want)).first;
-        }
-        o->set(it->second);
-        continue;
-      }
-      if (!typed_.count(v) || isa<tile::ConvertLayoutOp>(user)) continue;
-      RankedTensorType plain = cast<RankedTensorType>(v.getType()).cloneWithEncoding({});
-      auto key = std::make_pair(v.getAsOpaquePointer(), plain.getAsOpaquePointer());
+      RankedTensorType want;
+      if (readsTyped(*o)) want = withEncoding(v);
+      else if (typed_.count(v) && !isa<tile::ConvertLayoutOp>(o->getOwner()))
+        want = cast<RankedTensorType>(v.getType()).cloneWithEncoding({});
+      if (!want || v.getType() == want) continue;
+      // One copy per value and type, right after the value.
+      auto key = std::make_pair(v.getAsOpaquePointer(), want.getAsOpaquePointer());
       auto it = built.find(key);
       if (it == built.end()) {
         OpBuilder::InsertionGuard g(b);
         setAfter(b, v);
-        it = built.emplace(key, changed(b, v, plain)).first;
+        it = built.emplace(key, want.getEncoding() ? inLayout(b, v, want) : changed(b, v, want)).first;
       }
       o->set(it->second);
     }
