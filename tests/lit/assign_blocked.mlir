@@ -1,9 +1,10 @@
 // hip-assign-blocked: the register tiles outside the dots' layouts take the
 // blocked encoding of their shape (8 elements per thread along the last
 // dimension, lanes then warps along it; a rank-1 tile is its (1, N) view):
-// aranges, and the elementwise ops, loads, shape ops, sorts and stores whose
-// operands are typed or uniform, and loop-carried values whose initial and
-// yielded values are; splats and constants are built in the layout; values
+// aranges, gathers, top-k and column reductions (always given that layout),
+// the elementwise ops, loads, shape ops, sorts and stores whose operands are
+// typed or uniform, and loop-carried values whose initial and yielded values
+// are; splats and constants are built in the layout; values
 // in a dot's layout, the copies hip-pipeline made and their plain readers
 // keep the plain type, read through one tile.convert_layout at the value. The result verifies and lowers, and the
 // lowering checks that every value holds the layout its type names.
@@ -177,4 +178,60 @@ tile.kernel @dropped(%x: !tile.ptr<f32>, %y: !tile.ptr<f32>, %n: i32) num_warps(
   %py0 = tile.splat %y : !tile.ptr<f32> -> tensor<32x32x!tile.ptr<f32>>
   %py = tile.addptr %py0, %off : tensor<32x32x!tile.ptr<f32>>, tensor<32x32xi32>
   tile.store %py, %acc : tensor<32x32x!tile.ptr<f32>>
+}
+
+// -----
+
+// A column reduction of a dot's result: the lowering gives it the default
+// layout whatever its operand's (here the accumulator, read through the
+// plain type), so its result is typed, and what is computed from it.
+// CHECK-LABEL: tile.kernel @colmax
+// CHECK: [[S:%.*]] = tile.dot {{.*}} -> tensor<64x64xf32, #tile.mma<version = 2, warpsPerCTA = [2, 2]>>
+// CHECK-NEXT: [[SP:%.*]] = tile.convert_layout [[S]] : tensor<64x64xf32, #tile.mma<version = 2, warpsPerCTA = [2, 2]>> -> tensor<64x64xf32>
+// CHECK-NEXT: [[M:%.*]] = tile.reduce_max [[SP]] axis 0 : tensor<64x64xf32> -> tensor<64xf32, [[B:#tile.blocked<sizePerThread = \[8\], threadsPerWarp = \[32\], warpsPerCTA = \[4\], order = \[0\]>]]>
+// CHECK: [[M2:%.*]] = tile.mul [[M]], %{{.*}} : tensor<64xf32, [[B]]>
+// CHECK: tile.store %{{.*}}, [[M2]] : tensor<64x!tile.ptr<f32>, [[B]]>
+// LLVM-LABEL: llvm.func @colmax
+// LLVM: shfl.sync.bfly
+tile.kernel @colmax(%a: !tile.ptr<bf16>, %c: !tile.ptr<f32>) num_warps(4) config {} {
+  %z = tile.constant dense<0.0> : tensor<64x64xf32>
+  %r = tile.arange 0, 64 : tensor<64xi32>
+  %rr = tile.expand_dims %r axis 1 : tensor<64xi32> -> tensor<64x1xi32>
+  %cc = tile.expand_dims %r axis 0 : tensor<64xi32> -> tensor<1x64xi32>
+  %c64 = tile.constant 64 : i32
+  %s64 = tile.splat %c64 : i32 -> tensor<64x1xi32>
+  %rows = tile.mul %rr, %s64 : tensor<64x1xi32>
+  %rb = tile.broadcast %rows : tensor<64x1xi32> -> tensor<64x64xi32>
+  %cb = tile.broadcast %cc : tensor<1x64xi32> -> tensor<64x64xi32>
+  %off = tile.add %rb, %cb : tensor<64x64xi32>
+  %pa0 = tile.splat %a : !tile.ptr<bf16> -> tensor<64x64x!tile.ptr<bf16>>
+  %pa = tile.addptr %pa0, %off : tensor<64x64x!tile.ptr<bf16>>, tensor<64x64xi32>
+  %t = tile.load %pa : tensor<64x64x!tile.ptr<bf16>>
+  %s = tile.dot %t, %t, %z : tensor<64x64xbf16>, tensor<64x64xbf16> -> tensor<64x64xf32>
+  %m = tile.reduce_max %s axis 0 : tensor<64x64xf32> -> tensor<64xf32>
+  %two = tile.constant dense<2.0> : tensor<64xf32>
+  %m2 = tile.mul %m, %two : tensor<64xf32>
+  %pc0 = tile.splat %c : !tile.ptr<f32> -> tensor<64x!tile.ptr<f32>>
+  %pc = tile.addptr %pc0, %r : tensor<64x!tile.ptr<f32>>, tensor<64xi32>
+  tile.store %pc, %m2 : tensor<64x!tile.ptr<f32>>
+}
+
+// -----
+
+// A tile already typed with another blocked layout keeps it, and the
+// lowering builds it there: 4 elements per thread cover the 512 once, one
+// 16-byte store each (the default, 8 per thread, would wrap around and store
+// twice).
+// CHECK-LABEL: tile.kernel @own
+// CHECK: tile.arange 0, 512 : tensor<512xi32, #tile.blocked<sizePerThread = [4], threadsPerWarp = [32], warpsPerCTA = [4], order = [0]>>
+// CHECK-NOT: tile.convert_layout
+// LLVM-LABEL: llvm.func @own
+// LLVM: llvm.store {{.*}} : vector<4xi32>, !llvm.ptr<1>
+// LLVM-NOT: llvm.store
+// LLVM: llvm.return
+tile.kernel @own(%y: !tile.ptr<i32>) num_warps(4) config {} {
+  %r = tile.arange 0, 512 : tensor<512xi32, #tile.blocked<sizePerThread = [4], threadsPerWarp = [32], warpsPerCTA = [4], order = [0]>>
+  %p0 = tile.splat %y : !tile.ptr<i32> -> tensor<512x!tile.ptr<i32>, #tile.blocked<sizePerThread = [4], threadsPerWarp = [32], warpsPerCTA = [4], order = [0]>>
+  %p = tile.addptr %p0, %r : tensor<512x!tile.ptr<i32>, #tile.blocked<sizePerThread = [4], threadsPerWarp = [32], warpsPerCTA = [4], order = [0]>>, tensor<512xi32, #tile.blocked<sizePerThread = [4], threadsPerWarp = [32], warpsPerCTA = [4], order = [0]>>
+  tile.store %p, %r : tensor<512x!tile.ptr<i32>, #tile.blocked<sizePerThread = [4], threadsPerWarp = [32], warpsPerCTA = [4], order = [0]>>
 }

@@ -131,12 +131,15 @@ private:
           }
         return;
       }
-      if (typeable(op)) {
+      bool typed = typeable(op);
+      if (typed)
         for (Value r : op->getResults()) typed_.insert(r);
-        readers_.insert(op);
-      } else if (tile::kindOf(*op) == OpKind::Store && operandsTyped(op)) {
-        readers_.insert(op);
-      }
+      // (An op whose results are always in the default layout reads its
+      // operands in theirs unless they are typed; so do stores and
+      // reductions to a scalar.)
+      std::optional<OpKind> k = tile::kindOf(*op);
+      bool scalarReduce = k && isReduction(*k) && !isa<RankedTensorType>(op->getResult(0).getType());
+      if ((typed || k == OpKind::Store || scalarReduce) && operandsTyped(op)) readers_.insert(op);
     });
   }
 
@@ -152,7 +155,7 @@ private:
     if (op->getNumResults() == 0 || op->getNumRegions() != 0) return false;
     for (Value r : op->getResults()) {
       RankedTensorType t = plainTile(r.getType());
-      if (!t || t.getRank() < 1 || t.getRank() > 2 || isUniform(r) || computedFromDot(r))
+      if (!t || t.getRank() < 1 || t.getRank() > 2 || isUniform(r))
         return false;
     }
     std::optional<OpKind> k = tile::kindOf(*op);
@@ -160,11 +163,17 @@ private:
     if (*k == OpKind::Arange) return true;
     // A load hip-pipeline turned into a copy lives in shared memory.
     if (*k == OpKind::Load && op->hasAttr("hip.copy")) return false;
+    // Gathers, top-k and column reductions (axis 0 of a rank-2 tile) give
+    // their results in the default layout, whatever their operands' (the
+    // lowering reads the operands through shared memory or shuffles).
+    if (*k == OpKind::Gather || *k == OpKind::TopK ||
+        (isReduction(*k) && tile::intAttrOf(op, "axis") == 0 &&
+         cast<RankedTensorType>(op->getOperand(0).getType()).getRank() == 2))
+      return true;
     bool follows = dsl::isElementwise(*k) || *k == OpKind::Load || *k == OpKind::Broadcast ||
                    *k == OpKind::ExpandDims || *k == OpKind::Reshape || isReduction(*k) ||
-                   *k == OpKind::Gather || *k == OpKind::Sort || *k == OpKind::TopK;
-    if (!follows) return false;
-    return operandsTyped(op);
+                   *k == OpKind::Sort;
+    return follows && operandsTyped(op);
   }
 
   /// Whether every operand of `op` that is a tile and not uniform is typed

@@ -14,18 +14,21 @@
 // bf16: one vector access, hip-axis-info permitting), the lanes and then the
 // warps along it, the rest down the rows; a warp covers whole 128-byte rows
 // where the tile is wide enough.
-// Typed: aranges, and elementwise ops, non-pipelined loads, broadcasts,
-// expand_dims, reshapes, reductions, gathers, sorts and top-k whose operands
-// are typed or uniform (a splat, a constant, or computed from those: built
-// in the layout where read), and a loop's carried values whose initial value
-// is typed or uniform and whose yielded value is typed (decided to a fixed
-// point). Left plain ("the layout the lowering gives it"): uniform values;
-// values computed from a dot's result (hip-remove-layout-conversions types
-// those it places in a dot's layout); the loads hip-pipeline turned into
-// copies to shared memory; transposes (a dot reads one as B in place). A store of typed values (and uniform ones) reads them typed; other
-// plain readers of a typed value (dots, loops' initial and yielded values,
-// reductions to a scalar, ...) read it through one tile.convert_layout to
-// the plain type (no code: the value keeps its layout).
+// Typed: aranges, gathers, top-k and column reductions (axis 0 of a rank-2
+// tile), whose results the lowering always gives that layout; elementwise
+// ops, non-pipelined loads, broadcasts, expand_dims, reshapes, row
+// reductions and sorts whose operands are typed or uniform (a splat, a
+// constant, or computed from those: built in the layout where read); a
+// loop's carried values whose initial value is typed or uniform and whose
+// yielded value is typed (decided to a fixed point). Left plain ("the layout
+// the lowering gives it"): uniform values; the values in a dot's layout that
+// hip-remove-layout-conversions did not type, and what reads them; the loads
+// hip-pipeline turned into copies to shared memory; transposes (a dot reads
+// one as B in place). A store or a reduction to a scalar of typed (and
+// uniform) values reads them typed; other plain readers of a typed value
+// (dots, the copies, loop slots left plain, ...) read it through one
+// tile.convert_layout to the plain type (no code: the value keeps its
+// layout).
 // It runs last, after hip-remove-layout-conversions (DESIGN.md lists it
 // second): the values it types are those that pass leaves plain, and the
 // accumulator propagation does not have to look through blocked types. The
