@@ -182,13 +182,13 @@ tile.kernel @dropped(%x: !tile.ptr<f32>, %y: !tile.ptr<f32>, %n: i32) num_warps(
 
 // -----
 
-// A column reduction of a dot's result: the lowering gives it the default
-// layout whatever its operand's (here the accumulator, read through the
-// plain type), so its result is typed, and what is computed from it.
+// A column reduction of a dot's result: it reads the accumulator where it
+// is (hip-remove-layout-conversions), and the lowering gives its result the
+// default layout whatever its operand's, so that result is typed, and what
+// is computed from it.
 // CHECK-LABEL: tile.kernel @colmax
 // CHECK: [[S:%.*]] = tile.dot {{.*}} -> tensor<64x64xf32, #tile.mma<version = 2, warpsPerCTA = [2, 2]>>
-// CHECK-NEXT: [[SP:%.*]] = tile.convert_layout [[S]] : tensor<64x64xf32, #tile.mma<version = 2, warpsPerCTA = [2, 2]>> -> tensor<64x64xf32>
-// CHECK-NEXT: [[M:%.*]] = tile.reduce_max [[SP]] axis 0 : tensor<64x64xf32> -> tensor<64xf32, [[B:#tile.blocked<sizePerThread = \[8\], threadsPerWarp = \[32\], warpsPerCTA = \[4\], order = \[0\]>]]>
+// CHECK-NEXT: [[M:%.*]] = tile.reduce_max [[S]] axis 0 : tensor<64x64xf32, #tile.mma<version = 2, warpsPerCTA = [2, 2]>> -> tensor<64xf32, [[B:#tile.blocked<sizePerThread = \[8\], threadsPerWarp = \[32\], warpsPerCTA = \[4\], order = \[0\]>]]>
 // CHECK: [[M2:%.*]] = tile.mul [[M]], %{{.*}} : tensor<64xf32, [[B]]>
 // CHECK: tile.store %{{.*}}, [[M2]] : tensor<64x!tile.ptr<f32>, [[B]]>
 // LLVM-LABEL: llvm.func @colmax

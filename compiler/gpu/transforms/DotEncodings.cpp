@@ -25,7 +25,7 @@ Value convertTo(OpBuilder &b, Value v, RankedTensorType t, Operation *at) {
   if (v.getType() == t) return v;
   OpBuilder::InsertionGuard g(b);
   b.setInsertionPoint(at);
-  return b.create<tile::ConvertLayoutOp>(at->getLoc(), t, v);
+  return tile::ConvertLayoutOp::create(b, at->getLoc(), t, v);
 }
 
 /// The uses of `v` other than those in `keep` read it through one
@@ -40,8 +40,8 @@ void plainForOthers(OpBuilder &b, Value v, llvm::function_ref<bool(OpOperand &)>
     b.setInsertionPointToStart(a.getOwner());
   else
     b.setInsertionPointAfter(v.getDefiningOp());
-  Value plain = b.create<tile::ConvertLayoutOp>(
-      v.getLoc(), cast<RankedTensorType>(v.getType()).cloneWithEncoding({}), v);
+  Value plain = tile::ConvertLayoutOp::create(
+      b, v.getLoc(), cast<RankedTensorType>(v.getType()).cloneWithEncoding({}), v);
   for (OpOperand *u : others) u->set(plain);
 }
 

@@ -236,6 +236,10 @@ private:
       if (dsl::isElementwise(*k)) return withEnc(enc_.at(user->getResult(0)));
       if (isRowReduction(*k) || *k == OpKind::ExpandDims || *k == OpKind::Broadcast)
         return withEnc(enc(o.get())); // (the source's accumulator layout)
+    } else if (k && isRowReduction(*k) && isa_and_nonnull<tile::MmaEncodingAttr>(enc(o.get()))) {
+      // A column reduction reads the accumulator where it is (the lowering
+      // reduces it there, lowerColReduceMma); its result is the plain type's.
+      return withEnc(enc(o.get()));
     }
     auto b = before.find(o.get());
     return b != before.end() ? b->second : o.get().getType();
@@ -277,7 +281,7 @@ private:
         }
         if (auto a = dyn_cast<BlockArgument>(v)) b.setInsertionPointToStart(a.getOwner());
         else b.setInsertionPointAfter(v.getDefiningOp());
-        o->set(plain[key] = b.create<tile::ConvertLayoutOp>(v.getLoc(), want, v));
+        o->set(plain[key] = tile::ConvertLayoutOp::create(b, v.getLoc(), want, v));
         continue;
       }
       // Into an accumulator layout: where it is read (before the loop, for
@@ -285,7 +289,7 @@ private:
       // splat or a tile constant is built there in that layout instead.
       b.setInsertionPoint(o->getOwner());
       if (Value copy = splatIn(b, v, want)) o->set(copy);
-      else o->set(b.create<tile::ConvertLayoutOp>(o->getOwner()->getLoc(), want, v));
+      else o->set(tile::ConvertLayoutOp::create(b, o->getOwner()->getLoc(), want, v));
     }
     // A dot's A operand read from registers (hip-optimize-dot-operands'
     // hip.a = #tile.dot_op): a change to that encoding, from the value's own
@@ -306,7 +310,7 @@ private:
       OpBuilder::InsertionGuard g(b); // (at the value: a loop invariant stays outside)
       if (auto arg = dyn_cast<BlockArgument>(v)) b.setInsertionPointToStart(arg.getOwner());
       else b.setInsertionPointAfter(v.getDefiningOp());
-      dot.getAMutable().assign(asA[key] = b.create<tile::ConvertLayoutOp>(v.getLoc(), t, v));
+      dot.getAMutable().assign(asA[key] = tile::ConvertLayoutOp::create(b, v.getLoc(), t, v));
     });
     // Changes of splats (hip-dot-encodings' zero accumulators): the splat
     // built in the layout.

@@ -23,12 +23,13 @@
 // (hip.a = #tile.dot_op) is typed so, through a tile.convert_layout from
 // the value's own layout (P, the second dot's A in attention, from the
 // accumulator layout of the first: a register repack at the dot).
-// Other readers the rule does not cover (stores, loads, B operands, shape
-// ops into other layouts) read a tile.convert_layout to the type they had
-// (the plain type: no code, the value keeps its layout). Blocked layouts are
-// not yet encodings (hip-assign-blocked, to come): a plain type still means
-// "the layout the lowering gives it", and the lowering checks that every
-// encoded value it builds holds exactly the layout its type names.
+// A column reduction (axis 0) of an accumulator reads it in its layout (the
+// lowering reduces it in place; its result stays plain). Other readers the
+// rule does not cover (stores, loads, B operands, shape ops into other
+// layouts) read a tile.convert_layout to the type they had (the plain type:
+// no code, the value keeps its layout). hip-assign-blocked then types the
+// other register tiles with their blocked layouts; the lowering checks that
+// every encoded value it builds holds exactly the layout its type names.
 //
 //===----------------------------------------------------------------------===//
 #pragma once
