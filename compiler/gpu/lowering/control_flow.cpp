@@ -534,9 +534,10 @@ void GpuLowering::lowerFor(Operation *op, Location loc) {
       // phases complete before the barriers are invalidated (a late arrival
       // on a barrier the next loop initialises again would complete one of
       // its phases early). Fill j is stage j % S's phase j / S.
-      Value n = mk<arith::DivSIOp>(b_, loc, add(sub(hi, lo, loc), sub(step, c32(1), loc), loc), step);
-      n = mk<arith::SelectOp>(b_, loc, mk<arith::CmpIOp>(b_, loc, arith::CmpIPredicate::slt, lo, hi), n,
-                              c32(0));
+      Value span = add(sub(hi, lo, loc), sub(step, c32(1), loc), loc);
+      Value nonEmpty = mk<arith::CmpIOp>(b_, loc, arith::CmpIPredicate::slt, lo, hi);
+      Value n = mk<arith::SelectOp>(b_, loc, nonEmpty, mk<arith::DivSIOp>(b_, loc, span, step),
+                                    c32(0)); // the loop's iterations
       for (int a = 0; a < plan->ahead; ++a) {
         Value j = add(n, c32(a), loc), S = c32(plan->stages);
         Value phase = mk<arith::AndIOp>(b_, loc, mk<arith::DivUIOp>(b_, loc, j, S), c32(1));

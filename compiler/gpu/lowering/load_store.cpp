@@ -141,7 +141,9 @@ void GpuLowering::lowerLoad(Operation *op, Location loc) {
   // The layout the result's type names (hip-assign-blocked), else the
   // pointers'.
   auto named = cast<RankedTensorType>(op->getResult(0).getType()).getEncoding();
-  const Layout *l = named ? layoutOf(named, rt, srcLoc(op)) : p.layout ? p.layout : defaultLayout(rt);
+  const Layout *l = named    ? layoutOf(named, rt, srcLoc(op))
+                    : p.layout ? p.layout
+                               : defaultLayout(rt);
   TileVal ptrs = convert(arg(op, 0), l, loc);
   bool masked = op->getNumOperands() > 1;
   TileVal mask, other;

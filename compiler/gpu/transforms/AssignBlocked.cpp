@@ -85,7 +85,8 @@ public:
     // slot, then dropped where that fails, until none is.
     kernel_.walk([&](tile::ForOp loop) {
       for (unsigned i = 0; i < loop->getNumResults(); ++i)
-        if (RankedTensorType t = plainTile(loop->getResult(i).getType()); t && t.getRank() <= 2)
+        if (RankedTensorType t = plainTile(loop->getResult(i).getType());
+            t && t.getRank() >= 1 && t.getRank() <= 2)
           slots_.insert({loop.getOperation(), i});
     });
     for (bool settled = false; !settled;) {
@@ -138,7 +139,8 @@ private:
       // operands in theirs unless they are typed; so do stores and
       // reductions to a scalar.)
       std::optional<OpKind> k = tile::kindOf(*op);
-      bool scalarReduce = k && isReduction(*k) && !isa<RankedTensorType>(op->getResult(0).getType());
+      bool scalarReduce =
+          k && isReduction(*k) && !isa<RankedTensorType>(op->getResult(0).getType());
       if ((typed || k == OpKind::Store || scalarReduce) && operandsTyped(op)) readers_.insert(op);
     });
   }
@@ -155,8 +157,7 @@ private:
     if (op->getNumResults() == 0 || op->getNumRegions() != 0) return false;
     for (Value r : op->getResults()) {
       RankedTensorType t = plainTile(r.getType());
-      if (!t || t.getRank() < 1 || t.getRank() > 2 || isUniform(r))
-        return false;
+      if (!t || t.getRank() < 1 || t.getRank() > 2 || isUniform(r)) return false;
     }
     std::optional<OpKind> k = tile::kindOf(*op);
     if (!k) return false;
@@ -215,7 +216,8 @@ private:
       if (it == built.end()) {
         OpBuilder::InsertionGuard g(b);
         setAfter(b, v);
-        it = built.emplace(key, want.getEncoding() ? inLayout(b, v, want) : changed(b, v, want)).first;
+        Value copy = want.getEncoding() ? inLayout(b, v, want) : changed(b, v, want);
+        it = built.emplace(key, copy).first;
       }
       o->set(it->second);
     }
