@@ -191,11 +191,12 @@ private:
   }
 
   /// Readers of typed values and typed ops' operands get the types they
-  /// need: a typed op (or a store of typed values) reads each operand in the default layout of the
-  /// operand's shape (a uniform one built there: a splat or constant cloned
-  /// in the layout, else changed to it, which costs nothing); any other
-  /// reader (but a tile.convert_layout, which takes any source) reads a
-  /// typed value through one change to the plain type, at the value.
+  /// need: a typed op, loop slot, store or reduction to a scalar (readsTyped)
+  /// reads each operand in the default layout of the operand's shape (a
+  /// uniform one built there: a splat or constant cloned in the layout, else
+  /// changed to it, which costs nothing); any other reader (but a
+  /// tile.convert_layout, which takes any source) reads a typed value
+  /// through one change to the plain type, at the value.
   void fixOperands() {
     OpBuilder b(ctx_);
     std::vector<OpOperand *> uses;
