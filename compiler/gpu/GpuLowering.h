@@ -350,6 +350,11 @@ private:
   bool isZero(int id);
   bool issueCopies(const Pipeline &plan, Value iv, Value hi, Value stage, Block &blk,
                    Location loc);
+  /// Shared address of the plan's mbarrier `index`: the stages' full
+  /// barriers 0 to S - 1, then the empty one (index S).
+  Value mbarrierAddr(const Pipeline &plan, Value index, Location loc) {
+    return sharedAddr(add(c32(int64_t(plan.barBase)), mul(index, c32(8), loc), loc), loc);
+  }
   void lowerSort(Operation *op, Location loc);
   bool lowerSortInRegisters(Operation *op, Location loc);
   bool lowerTopKSelect(Operation *op, Location loc);

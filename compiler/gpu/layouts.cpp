@@ -486,23 +486,17 @@ Attribute GpuLowering::encodingOf(const Layout &l, size_t rank) {
     bool v3 = wgmma_ && l.wn == 1 && l.wm == nw_ && nw_ % 4 == 0;
     return tile::MmaEncodingAttr::get(&ctx_, v3 ? 3 : 2, list({l.wm, l.wn}));
   };
-  auto blockedEnc = [&] {
-    return tile::BlockedEncodingAttr::get(&ctx_, list({l.s0, l.s1}), list({l.t0, l.t1}),
-                                          list({l.w0, l.w1}), list({1, 0}));
+  // (A blocked layout holds one row per thread and step: s0 is 1.)
+  auto blockedEnc = [&](size_t r) {
+    return blockedEncoding(&ctx_, r, BlockedShape{l.s1, l.t0, l.t1, l.w0, l.w1}, nw_);
   };
   switch (l.kind) {
-  case Layout::Blocked:
-    // A 1-D tile is its (1, N) view: lanes and warps along N, the footprint
-    // wrapping around N where it is larger (replication).
-    if (rank == 1)
-      return tile::BlockedEncodingAttr::get(&ctx_, list({l.s1}), list({32}), list({nw_}),
-                                            list({0}));
-    return blockedEnc();
+  case Layout::Blocked: return blockedEnc(rank); // (a 1-D tile: its (1, N) view)
   case Layout::Mma:
   case Layout::RowBcast: return mmaEnc(); // ([M, 1]: the rows of the parent)
   case Layout::Slice: return tile::SliceEncodingAttr::get(&ctx_, 1, mmaEnc());
   case Layout::Cols: return tile::SliceEncodingAttr::get(&ctx_, 0, mmaEnc());
-  case Layout::BlockedRows: return tile::SliceEncodingAttr::get(&ctx_, 1, blockedEnc());
+  case Layout::BlockedRows: return tile::SliceEncodingAttr::get(&ctx_, 1, blockedEnc(2));
   }
   return {};
 }

@@ -200,7 +200,7 @@ bool GpuLowering::issueCopies(const Pipeline &plan, Value iv, Value hi, Value st
   Ptx("cp.async.commit_group;").emit(b_, loc);
   if (plan.mbarriers) // this thread's copies of the stage arrive on its full barrier as they land
     Ptx("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [$i0];")
-        .in(sharedAddr(add(c32(int64_t(plan.barBase)), mul(stage, c32(8), loc), loc), loc))
+        .in(mbarrierAddr(plan, stage, loc))
         .emit(b_, loc);
   return true;
 }
@@ -247,9 +247,7 @@ void GpuLowering::lowerFor(Operation *op, Location loc) {
   if (!top) throw InternalError("kernel '" + name_ + "': a loop without hip-allocate-shared's offsets");
   tempBase_ = size_t(top.getInt());
   int nthreads = 32 * nw_;
-  auto barAddr = [&](Value index) {
-    return sharedAddr(add(c32(int64_t(plan->barBase)), mul(index, c32(8), loc), loc), loc);
-  };
+  auto barAddr = [&](Value index) { return mbarrierAddr(*plan, index, loc); };
   Value firstThread; // (thread 0 initialises and invalidates the mbarriers)
   if (plan && plan->mbarriers) { // below the loop's temporaries: S full barriers, the empty one
     // The temporaries above keep a 1024-byte alignment (16-byte accesses

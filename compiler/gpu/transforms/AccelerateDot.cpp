@@ -78,6 +78,16 @@ bool isUniform(Value v) {
   return through && llvm::all_of(d->getOperands(), isUniform);
 }
 
+Value rebuildSplat(OpBuilder &b, Value v, Type t) {
+  Operation *def = v.getDefiningOp();
+  if (!isa_and_nonnull<tile::SplatOp, tile::ConstantOp>(def)) return {};
+  Operation *copy = b.clone(*def);
+  copy->getResult(0).setType(t);
+  if (auto c = dyn_cast<tile::ConstantOp>(copy))
+    c.setValueAttr(cast<DenseElementsAttr>(c.getValue()).reshape(cast<ShapedType>(t)));
+  return copy->getResult(0);
+}
+
 bool runsOnWgmma(Operation *op) {
   auto plan = isa<tile::DotOp>(op) ? op->getAttrOfType<tile::MmaEncodingAttr>("hip.mma")
                                    : tile::MmaEncodingAttr();

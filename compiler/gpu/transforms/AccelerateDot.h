@@ -53,6 +53,10 @@ bool definedOutside(mlir::Value v, mlir::Operation *region);
 /// keeps it as one register and gives it any layout for free).
 bool isUniform(mlir::Value v);
 
+/// Splat or tile constant `v` built again at `b`'s insertion point with
+/// type `t` (another encoding of the same shape); null when `v` is neither.
+mlir::Value rebuildSplat(mlir::OpBuilder &b, mlir::Value v, mlir::Type t);
+
 /// Whether `dot` reads its B operand as the rows of a transposed tile (B a
 /// tile.trans of 16-bit elements that only this dot uses): the GPU backend
 /// then reads the source's rows as B's columns and never materialises the

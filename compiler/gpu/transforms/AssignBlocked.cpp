@@ -15,6 +15,7 @@
 #include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "llvm/ADT/SetVector.h"
+#include "llvm/Support/MathExtras.h"
 
 #include <algorithm>
 #include <map>
@@ -26,40 +27,35 @@ using hip::dsl::OpKind;
 
 namespace hip::detail::gpu {
 
-namespace {
-int floorLog2(int64_t v) {
-  int r = 0;
-  while ((int64_t(1) << (r + 1)) <= v) ++r;
-  return r;
-}
-} // namespace
-
 BlockedShape defaultBlocked(int64_t S0, int64_t S1, int numWarps) {
   // 8 consecutive elements per thread along the last dimension (16 bytes of
   // bf16/f16: one vector access), lanes then warps along it, the rest along
   // the first dimension; replication only where the tile is smaller than the
   // block.
+  auto lg = [](int64_t v) { return int(llvm::Log2_64(uint64_t(std::max<int64_t>(1, v)))); };
   BlockedShape b;
   b.s1 = int(std::min<int64_t>(S1, 8));
   b.t1 = int(std::min<int64_t>(32, std::max<int64_t>(1, S1 / b.s1)));
   b.t0 = 32 / b.t1;
-  b.w0 = 1 << std::min(floorLog2(numWarps), floorLog2(std::max<int64_t>(1, S0 / b.t0)));
+  b.w0 = 1 << std::min(lg(numWarps), lg(S0 / b.t0));
   int rest = numWarps / b.w0;
-  b.w1 = 1 << std::min(floorLog2(rest), floorLog2(std::max<int64_t>(1, S1 / (b.s1 * b.t1))));
+  b.w1 = 1 << std::min(lg(rest), lg(S1 / (b.s1 * b.t1)));
   b.w0 *= rest / b.w1;
   return b;
 }
 
-Attribute defaultBlockedEncoding(MLIRContext *ctx, ArrayRef<int64_t> shape, int numWarps) {
-  if (shape.empty() || shape.size() > 2) return {};
+Attribute blockedEncoding(MLIRContext *ctx, size_t rank, const BlockedShape &b, int numWarps) {
   auto u = [](std::initializer_list<int> v) { return SmallVector<unsigned>(v.begin(), v.end()); };
-  if (shape.size() == 1) { // the (1, N) view: lanes and warps along N
-    BlockedShape b = defaultBlocked(1, shape[0], numWarps);
+  if (rank == 1) // the (1, N) view: lanes and warps along N, wrapping where it is larger
     return tile::BlockedEncodingAttr::get(ctx, u({b.s1}), u({32}), u({numWarps}), u({0}));
-  }
-  BlockedShape b = defaultBlocked(shape[0], shape[1], numWarps);
   return tile::BlockedEncodingAttr::get(ctx, u({1, b.s1}), u({b.t0, b.t1}), u({b.w0, b.w1}),
                                         u({1, 0}));
+}
+
+Attribute defaultBlockedEncoding(MLIRContext *ctx, ArrayRef<int64_t> shape, int numWarps) {
+  if (shape.empty() || shape.size() > 2) return {};
+  int64_t S0 = shape.size() == 1 ? 1 : shape[0];
+  return blockedEncoding(ctx, shape.size(), defaultBlocked(S0, shape.back(), numWarps), numWarps);
 }
 
 namespace {
@@ -67,11 +63,6 @@ namespace {
 RankedTensorType plainTile(Type t) {
   auto r = dyn_cast<RankedTensorType>(t);
   return r && !r.getEncoding() ? r : RankedTensorType();
-}
-
-bool isReduction(OpKind k) {
-  return k == OpKind::ReduceSum || k == OpKind::ReduceMax || k == OpKind::ReduceMin ||
-         k == OpKind::Argmax;
 }
 
 class Assignment {
@@ -140,7 +131,7 @@ private:
       // reductions to a scalar.)
       std::optional<OpKind> k = tile::kindOf(*op);
       bool scalarReduce =
-          k && isReduction(*k) && !isa<RankedTensorType>(op->getResult(0).getType());
+          k && dsl::isReduction(*k) && !isa<RankedTensorType>(op->getResult(0).getType());
       if ((typed || k == OpKind::Store || scalarReduce) && operandsTyped(op)) readers_.insert(op);
     });
   }
@@ -168,11 +159,11 @@ private:
     // their results in the default layout, whatever their operands' (the
     // lowering reads the operands through shared memory or shuffles).
     if (*k == OpKind::Gather || *k == OpKind::TopK ||
-        (isReduction(*k) && tile::intAttrOf(op, "axis") == 0 &&
+        (dsl::isReduction(*k) && tile::intAttrOf(op, "axis") == 0 &&
          cast<RankedTensorType>(op->getOperand(0).getType()).getRank() == 2))
       return true;
     bool follows = dsl::isElementwise(*k) || *k == OpKind::Load || *k == OpKind::Broadcast ||
-                   *k == OpKind::ExpandDims || *k == OpKind::Reshape || isReduction(*k) ||
+                   *k == OpKind::ExpandDims || *k == OpKind::Reshape || dsl::isReduction(*k) ||
                    *k == OpKind::Sort;
     return follows && operandsTyped(op);
   }
@@ -216,7 +207,7 @@ private:
       auto it = built.find(key);
       if (it == built.end()) {
         OpBuilder::InsertionGuard g(b);
-        setAfter(b, v);
+        b.setInsertionPointAfterValue(v);
         Value copy = want.getEncoding() ? inLayout(b, v, want) : changed(b, v, want);
         it = built.emplace(key, copy).first;
       }
@@ -240,13 +231,8 @@ private:
   /// Uniform `v` built as type `t` at `b`: a splat or a tile constant
   /// cloned with that type, anything else changed to it.
   static Value inLayout(OpBuilder &b, Value v, RankedTensorType t) {
-    Operation *def = v.getDefiningOp();
-    if (!isa_and_nonnull<tile::SplatOp, tile::ConstantOp>(def)) return changed(b, v, t);
-    Operation *copy = b.clone(*def);
-    copy->getResult(0).setType(t);
-    if (auto c = dyn_cast<tile::ConstantOp>(copy))
-      c.setValueAttr(cast<DenseElementsAttr>(c.getValue()).reshape(t));
-    return copy->getResult(0);
+    Value copy = rebuildSplat(b, v, t);
+    return copy ? copy : changed(b, v, t);
   }
 
   /// A tile.convert_layout of `v` to `t` at `b`; it is part of a pipelined
@@ -257,12 +243,6 @@ private:
     if (Operation *def = v.getDefiningOp(); def && def->hasAttr("hip.copy_slice"))
       c->setAttr("hip.copy_slice", b.getUnitAttr());
     return c.getResult();
-  }
-
-  /// `b` right after `v`'s definition.
-  static void setAfter(OpBuilder &b, Value v) {
-    if (auto a = dyn_cast<BlockArgument>(v)) b.setInsertionPointToStart(a.getOwner());
-    else b.setInsertionPointAfter(v.getDefiningOp());
   }
 
   tile::KernelOp kernel_;

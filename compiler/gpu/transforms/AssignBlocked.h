@@ -53,6 +53,11 @@ struct BlockedShape {
 };
 BlockedShape defaultBlocked(int64_t S0, int64_t S1, int numWarps);
 
+/// Blocked layout `b` over `numWarps` warps as the #tile.blocked encoding
+/// of a tile of rank `rank` (1: of its (1, N) view).
+mlir::Attribute blockedEncoding(mlir::MLIRContext *ctx, size_t rank, const BlockedShape &b,
+                                int numWarps);
+
 /// The default blocked layout of a tile of `shape` (rank 1 or 2) as its
 /// #tile.blocked encoding (null for another rank).
 mlir::Attribute defaultBlockedEncoding(mlir::MLIRContext *ctx, llvm::ArrayRef<int64_t> shape,

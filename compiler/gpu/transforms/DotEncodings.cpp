@@ -36,10 +36,7 @@ void plainForOthers(OpBuilder &b, Value v, llvm::function_ref<bool(OpOperand &)>
     if (!keep(u)) others.push_back(&u);
   if (others.empty()) return;
   OpBuilder::InsertionGuard g(b);
-  if (auto a = dyn_cast<BlockArgument>(v))
-    b.setInsertionPointToStart(a.getOwner());
-  else
-    b.setInsertionPointAfter(v.getDefiningOp());
+  b.setInsertionPointAfterValue(v);
   Value plain = tile::ConvertLayoutOp::create(
       b, v.getLoc(), cast<RankedTensorType>(v.getType()).cloneWithEncoding({}), v);
   for (OpOperand *u : others) u->set(plain);

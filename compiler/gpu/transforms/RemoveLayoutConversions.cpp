@@ -49,11 +49,6 @@ bool isPlainChange(Operation *op) {
 
 std::optional<OpKind> kindOf(Operation *op) { return tile::kindOf(*op); }
 
-bool isRowReduction(OpKind k) {
-  return k == OpKind::ReduceMax || k == OpKind::ReduceSum || k == OpKind::ReduceMin ||
-         k == OpKind::Argmax;
-}
-
 class Propagation {
 public:
   explicit Propagation(tile::KernelOp kernel) : kernel_(kernel) {}
@@ -149,7 +144,7 @@ private:
     if (!src || splat_.count(src)) return;
     auto st = dyn_cast<RankedTensorType>(src.getType());
     Attribute e = enc(src);
-    if (isRowReduction(*k) && st && st.getRank() == 2 && st.getShape()[1] > 1 &&
+    if (dsl::isReduction(*k) && st && st.getRank() == 2 && st.getShape()[1] > 1 &&
         tile::intAttrOf(op, "axis") == 1 && isa_and_nonnull<tile::MmaEncodingAttr>(e) &&
         st.getElementType().isIntOrFloat() && st.getElementTypeBitWidth() <= 32)
       return set(r, tile::SliceEncodingAttr::get(op->getContext(), 1, e));
@@ -204,18 +199,6 @@ private:
   }
 
   // ---- the rewrite ----
-  /// Splat or tile constant `v` built again at `b`'s point with type `t`
-  /// (null when `v` is neither).
-  static Value splatIn(OpBuilder &b, Value v, Type t) {
-    Operation *def = v.getDefiningOp();
-    if (!isa_and_nonnull<tile::SplatOp, tile::ConstantOp>(def)) return {};
-    Operation *copy = b.clone(*def);
-    copy->getResult(0).setType(t);
-    if (auto c = dyn_cast<tile::ConstantOp>(copy))
-      c.setValueAttr(cast<DenseElementsAttr>(c.getValue()).reshape(cast<ShapedType>(t)));
-    return copy->getResult(0);
-  }
-
   /// The type operand `o` of `user` must have: the encoding of a value that
   /// follows its reader, else the type the reader saw before.
   Type wanted(OpOperand &o, const DenseMap<Value, Type> &before) const {
@@ -234,9 +217,9 @@ private:
         return withEnc(a);
     } else if (k && user->getNumResults() == 1 && enc_.count(user->getResult(0))) {
       if (dsl::isElementwise(*k)) return withEnc(enc_.at(user->getResult(0)));
-      if (isRowReduction(*k) || *k == OpKind::ExpandDims || *k == OpKind::Broadcast)
+      if (dsl::isReduction(*k) || *k == OpKind::ExpandDims || *k == OpKind::Broadcast)
         return withEnc(enc(o.get())); // (the source's accumulator layout)
-    } else if (k && isRowReduction(*k) && isa_and_nonnull<tile::MmaEncodingAttr>(enc(o.get()))) {
+    } else if (k && dsl::isReduction(*k) && isa_and_nonnull<tile::MmaEncodingAttr>(enc(o.get()))) {
       // A column reduction reads the accumulator where it is (the lowering
       // reduces it there, lowerColReduceMma); its result is the plain type's.
       return withEnc(enc(o.get()));
@@ -279,8 +262,7 @@ private:
           o->set(it->second);
           continue;
         }
-        if (auto a = dyn_cast<BlockArgument>(v)) b.setInsertionPointToStart(a.getOwner());
-        else b.setInsertionPointAfter(v.getDefiningOp());
+        b.setInsertionPointAfterValue(v);
         o->set(plain[key] = tile::ConvertLayoutOp::create(b, v.getLoc(), want, v));
         continue;
       }
@@ -288,7 +270,7 @@ private:
       // a loop's initial value), as the lowering converted operands there; a
       // splat or a tile constant is built there in that layout instead.
       b.setInsertionPoint(o->getOwner());
-      if (Value copy = splatIn(b, v, want)) o->set(copy);
+      if (Value copy = rebuildSplat(b, v, want)) o->set(copy);
       else o->set(tile::ConvertLayoutOp::create(b, o->getOwner()->getLoc(), want, v));
     }
     // A dot's A operand read from registers (hip-optimize-dot-operands'
@@ -308,8 +290,7 @@ private:
         return;
       }
       OpBuilder::InsertionGuard g(b); // (at the value: a loop invariant stays outside)
-      if (auto arg = dyn_cast<BlockArgument>(v)) b.setInsertionPointToStart(arg.getOwner());
-      else b.setInsertionPointAfter(v.getDefiningOp());
+      b.setInsertionPointAfterValue(v);
       dot.getAMutable().assign(asA[key] = tile::ConvertLayoutOp::create(b, v.getLoc(), t, v));
     });
     // Changes of splats (hip-dot-encodings' zero accumulators): the splat
@@ -322,7 +303,7 @@ private:
       if (isa<tile::DotOperandEncodingAttr>(c.getType().getEncoding())) continue; // (the dot's own)
       OpBuilder::InsertionGuard g(b);
       b.setInsertionPoint(c);
-      if (Value copy = splatIn(b, c.getSrc(), c.getType())) c.getResult().replaceAllUsesWith(copy);
+      if (Value copy = rebuildSplat(b, c.getSrc(), c.getType())) c.getResult().replaceAllUsesWith(copy);
     }
     // Changes to the type a value has and round trips; changes, splats and
     // constants left without readers.

@@ -70,6 +70,9 @@ const char *opName(OpKind k);
 /// Whether `k` is one of the elementwise kinds (Add through AddPtr).
 inline bool isElementwise(OpKind k) { return k >= OpKind::Add && k <= OpKind::AddPtr; }
 
+/// Whether `k` is one of the reductions along an axis (ReduceSum through Argmax).
+inline bool isReduction(OpKind k) { return k >= OpKind::ReduceSum && k <= OpKind::Argmax; }
+
 struct Block;
 
 /// One operation. Results are value ids; operands are value ids.
