@@ -55,7 +55,9 @@ const char *backendName(Backend b) { return b == Backend::CPU ? "cpu" : "cuda"; 
 // rev 6: sm_90a: dots of one warpgroup row block on wgmma, B from 128-byte
 // swizzled shared memory.
 // rev 7: PTX carries .loc lines (the DSL ops' C++ source lines).
-const char *compilerVersion() { return "hipattn-compiler " HIP_VERSION_STRING " (mlir 22, rev 7)"; }
+// rev 8: box loads (load_box) copied with TMA under tma = 1; the cache payload
+// (v2) lists the TMA descriptors a launch builds.
+const char *compilerVersion() { return "hipattn-compiler " HIP_VERSION_STRING " (mlir 22, rev 8)"; }
 
 /// Every environment variable that changes generated code, with its value.
 /// (HIP_DUMP_IR / HIP_DUMP_DIR only print code and are not listed.)
@@ -143,18 +145,33 @@ detail::Lowered lowerFor(tile::KernelOp kernel, const Target &t, bool wantLayout
              : detail::lowerToCpu(kernel);
 }
 
-/// GPU cache payload: "hipattn-ptx v1 <threads> <shared>\n" + PTX.
+/// GPU cache payload: "hipattn-ptx v2 <threads> <shared> <maps>" and each
+/// TMA descriptor's 8 numbers on the first line, then the PTX.
 std::string encodePTX(const CompiledKernel &c) {
-  return "hipattn-ptx v1 " + std::to_string(c.numThreads) + " " + std::to_string(c.sharedBytes) +
-         "\n" + c.ptx;
+  std::string head = "hipattn-ptx v2 " + std::to_string(c.numThreads) + " " +
+                     std::to_string(c.sharedBytes) + " " + std::to_string(c.tensorMaps.size());
+  for (const TensorMapSpec &m : c.tensorMaps)
+    for (int64_t v : {m.base, m.rows, m.cols, m.ld, int64_t(m.bf16), int64_t(m.boxRows),
+                      int64_t(m.boxCols), int64_t(0)})
+      head += " " + std::to_string(v);
+  return head + "\n" + c.ptx;
 }
 bool decodePTX(const std::string &payload, CompiledKernel &c) {
-  std::istringstream is(payload);
-  std::string magic, ver;
-  if (!(is >> magic >> ver >> c.numThreads >> c.sharedBytes) || magic != "hipattn-ptx" ||
-      ver != "v1")
-    return false;
   auto nl = payload.find('\n');
+  if (nl == std::string::npos) return false;
+  std::istringstream is(payload.substr(0, nl));
+  std::string magic, ver;
+  size_t maps = 0;
+  if (!(is >> magic >> ver >> c.numThreads >> c.sharedBytes >> maps) ||
+      magic != "hipattn-ptx" || ver != "v2" || maps > 64)
+    return false;
+  c.tensorMaps.assign(maps, {});
+  for (TensorMapSpec &m : c.tensorMaps) {
+    int64_t bf16 = 0, reserved = 0;
+    if (!(is >> m.base >> m.rows >> m.cols >> m.ld >> bf16 >> m.boxRows >> m.boxCols >> reserved))
+      return false;
+    m.bf16 = bf16 != 0;
+  }
   c.ptx = payload.substr(nl + 1);
   return c.ptx.find(".entry") != std::string::npos;
 }
@@ -232,6 +249,7 @@ std::shared_ptr<CompiledKernel> compile(const dsl::Kernel &k, const Target &t) {
   detail::maybeDump(k.name, "llvm", [&] { return detail::translateToLLVMText(*low.module, t); });
   out->numThreads = low.numThreads;
   out->sharedBytes = low.sharedBytes;
+  out->tensorMaps = low.tensorMaps;
   out->scratchBytes = low.scratchBytes;
   if (t.backend == Backend::CUDA) {
     out->ptx = detail::emitPTX(*low.module, t);
@@ -303,6 +321,33 @@ void launch(CompiledKernel &k, std::array<unsigned, 3> grid, const std::vector<A
   if (grid[0] == 0 || grid[1] == 0 || grid[2] == 0) return;
   std::vector<void *> ptrs;
   for (const ArgValue &a : args) ptrs.push_back(const_cast<void *>(static_cast<const void *>(&a.ptr)));
+  // The TMA descriptors, after the arguments (see TensorMapSpec).
+  struct alignas(128) TensorMap {
+    unsigned char bytes[128];
+  };
+  std::vector<TensorMap> maps(k.tensorMaps.size());
+  for (size_t i = 0; i < maps.size(); ++i) {
+    const TensorMapSpec &m = k.tensorMaps[i];
+    auto value = [&](int64_t ref) -> int64_t {
+      if (ref < 0) return -1 - ref;
+      if (size_t(ref) >= args.size()) throw InternalError("a TMA descriptor names a missing argument");
+      const ArgValue &a = args[size_t(ref)];
+      return a.kind == ArgValue::I32 ? a.i32 : a.kind == ArgValue::I64 ? a.i64 : int64_t(a.ptr);
+    };
+    int64_t rows = value(m.rows), cols = value(m.cols), ld = value(m.ld);
+    std::string which = "kernel '" + k.name + "': the matrix of its box load " + std::to_string(i);
+    if (rows < 0 || cols < 0 || ld < cols)
+      throw InvalidArgument(which + " has " + std::to_string(rows) + " rows of " +
+                            std::to_string(cols) + " elements " + std::to_string(ld) +
+                            " apart (need rows, cols >= 0 and ld >= cols)");
+    // (An empty matrix: a 1 x 1 one; the kernel copies nothing of it.)
+    rt::Cuda::get().encodeTensorMap(maps[i].bytes, m.bf16, uint64_t(value(m.base)),
+                                    uint64_t(std::max<int64_t>(rows, 1)),
+                                    uint64_t(std::max<int64_t>(cols, 1)),
+                                    uint64_t(std::max<int64_t>(ld, 1)) * 2, unsigned(m.boxRows),
+                                    unsigned(m.boxCols));
+    ptrs.push_back(maps[i].bytes);
+  }
   if (k.target.backend == Backend::CUDA) {
     static std::mutex loadMu;
     {

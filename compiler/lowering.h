@@ -130,6 +130,8 @@ struct Lowered {
   int numThreads = 1;
   std::size_t sharedBytes = 0;
   std::size_t scratchBytes = 0;
+  /// GPU: the TMA descriptors the kernel takes after its parameters.
+  std::vector<TensorMapSpec> tensorMaps;
   /// GPU: the tile kernel with each op's `hip.layout` (the layouts chosen
   /// for its results), in MLIR syntax.
   std::string layouts;

@@ -437,7 +437,10 @@ Val cast(const Operand &a, DType to) {
 
 // ---- Memory --------------------------------------------------------------------------
 namespace {
-Val loadImpl(const Operand &ptrOp, const Operand *mask, const Operand *other) {
+/// `box`: load_box()'s start coordinates (operands after ptr, mask and
+/// other) and the matrix's sources.
+Val loadImpl(const Operand &ptrOp, const Operand *mask, const Operand *other,
+             std::vector<int> boxStart = {}, std::vector<int64_t> box = {}) {
   Builder &bl = cur(ptrOp.loc);
   Val p = bl.toVal(ptrOp, nullptr);
   if (!p.type().isPtr())
@@ -457,7 +460,8 @@ Val loadImpl(const Operand &ptrOp, const Operand *mask, const Operand *other) {
   } else if (other) {
     fail("load() 'other' given without a mask", other->loc);
   }
-  return bl.emit(OpKind::Load, ops, rt, ptrOp.loc);
+  ops.insert(ops.end(), boxStart.begin(), boxStart.end());
+  return bl.emit(OpKind::Load, ops, rt, ptrOp.loc, std::move(box));
 }
 
 void storeImpl(const Operand &ptrOp, const Operand &value, const Operand *mask) {
@@ -487,6 +491,45 @@ void storeImpl(const Operand &ptrOp, const Operand &value, const Operand *mask) 
 
 Val dotImpl(const Operand &a, const Operand &b, const Operand *acc);
 } // namespace
+
+Val load_box(const Operand &base, const Operand &rows, const Operand &cols, const Operand &ld,
+             const Operand &r0, const Operand &c0, std::vector<int64_t> box) {
+  Builder &bl = cur(base.loc);
+  if (box.size() != 2 || box[0] < 1 || box[1] < 1)
+    fail("load_box() takes a 2-D box of positive sizes", base.loc);
+  Type i32 = scalar(DType::i32);
+  auto scalarI32 = [&](const Operand &o, const char *what) {
+    Val v = bl.toVal(o, &i32);
+    if (v.type().isTile() || v.dtype() != DType::i32)
+      fail(std::string("load_box() '") + what + "' must be an i32 scalar, got " + v.type().str(),
+           o.loc);
+    return v;
+  };
+  Val rowsV = scalarI32(rows, "rows"), colsV = scalarI32(cols, "cols"), ldV = scalarI32(ld, "ld");
+  Val r0V = scalarI32(r0, "r0"), c0V = scalarI32(c0, "c0");
+  Val baseV = bl.toVal(base, nullptr);
+  if (!baseV.type().isPtr() || baseV.type().isTile())
+    fail("load_box() 'base' must be a pointer (scalar), got " + baseV.type().str(), base.loc);
+  Val r = r0V + arange(0, box[0], base.loc), c = c0V + arange(0, box[1], base.loc);
+  Val ptrs = baseV + (expand_dims(r * ldV, 1) + expand_dims(c, 0));
+  Val mask = expand_dims(r < rowsV, 1) & expand_dims(c < colsV, 0);
+  // Where the matrix comes from, for a descriptor the launch can build: a
+  // kernel argument's index, or -1 - v for the number v (else a plain load).
+  const std::vector<int> &args = bl.kernel().body.args;
+  auto source = [&](const Operand &o) -> std::optional<int64_t> {
+    if (!o.val.valid())
+      return o.num >= 0 ? std::optional<int64_t>(-1 - int64_t(o.num)) : std::nullopt;
+    auto it = std::find(args.begin(), args.end(), o.val.id());
+    if (it == args.end()) return std::nullopt;
+    return int64_t(it - args.begin());
+  };
+  std::vector<int64_t> refs;
+  for (const Operand *o : {&base, &rows, &cols, &ld})
+    if (auto src = source(*o)) refs.push_back(*src);
+  Operand m(mask, base.loc);
+  if (refs.size() != 4 || refs[0] < 0) return loadImpl(Operand(ptrs, base.loc), &m, nullptr);
+  return loadImpl(Operand(ptrs, base.loc), &m, nullptr, {r0V.id(), c0V.id()}, refs);
+}
 
 Val load(const Operand &p) { return loadImpl(p, nullptr, nullptr); }
 Val load(const Operand &p, const Operand &m) { return loadImpl(p, &m, nullptr); }

@@ -92,9 +92,14 @@ void matmul(Builder &b, const Config &c) {
   Val bPtrs = B + (expand_dims(rk, 1) * ldb + expand_dims(rn, 0));
   Val mMask = expand_dims(rm < M, 1), nMask = expand_dims(rn < N, 0);
   Val acc = full({BM, BN}, 0.0, DType::f32);
+  // tma = 1: the same tiles as boxes of A and B (load_box), which sm_90a
+  // copies with the tensor memory accelerator.
+  bool tma = c.get("tma", 0) != 0;
   auto res = for_range(0, K, BK, {acc}, [&](Val k, std::vector<Val> c) {
-    Val a = load(aPtrs + k, mMask & expand_dims(k + rk < K, 0), 0.0);
-    Val bt = load(bPtrs + k * ldb, expand_dims(k + rk < K, 1) & nMask, 0.0);
+    Val a = tma ? load_box(A, M, K, lda, pidM * BM, k, {BM, BK})
+                : load(aPtrs + k, mMask & expand_dims(k + rk < K, 0), 0.0);
+    Val bt = tma ? load_box(B, K, N, ldb, k, pidN * BN, {BK, BN})
+                 : load(bPtrs + k * ldb, expand_dims(k + rk < K, 1) & nMask, 0.0);
     return std::vector<Val>{dot(a, bt, c[0])};
   });
   store(C + (expand_dims(rm, 1) * ldc + expand_dims(rn, 0)), res[0], mMask & nMask);
@@ -148,7 +153,7 @@ void registerExampleKernels() {
                      {"num_warps", {4, 8}}, {"num_stages", {3, 4}}},
                     Config{{"BLOCK_M", 128}, {"BLOCK_N", 256}, {"BLOCK_K", 32}, {"num_warps", 8},
                            {"num_stages", 4}, {"GROUP_M", 8}, {"min_blocks", 1}, {"DTYPE", 0},
-                           {"mbarriers", 0}},
+                           {"mbarriers", 0}, {"tma", 0}},
                     matmul, validateMatmul});
     return true;
   }();

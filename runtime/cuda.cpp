@@ -98,6 +98,10 @@ struct Driver {
   CUresult (*cuEventSynchronize)(CUevent);
   CUresult (*cuEventElapsedTime)(float *, CUevent, CUevent);
   CUresult (*cuEventDestroy_v2)(CUevent);
+  // (CUDA >= 12.0; optional: only kernels that copy with TMA need it)
+  CUresult (*cuTensorMapEncodeTiled)(void *, int, unsigned, void *, const std::uint64_t *,
+                                     const std::uint64_t *, const unsigned *, const unsigned *,
+                                     int, int, int, int) = nullptr;
 };
 
 /// Loads libcuda.so.1 and initializes the driver; never throws.
@@ -140,6 +144,7 @@ Driver loadDriver() {
   HIP_CU_SYM(cuEventSynchronize)
   HIP_CU_SYM(cuEventDestroy_v2)
 #undef HIP_CU_SYM
+  sym(lib, d.cuTensorMapEncodeTiled, "cuTensorMapEncodeTiled");
   // CUDA 13 exports the elapsed-time entry point as _v2 only.
   if (!sym(lib, d.cuEventElapsedTime, "cuEventElapsedTime_v2") &&
       !sym(lib, d.cuEventElapsedTime, "cuEventElapsedTime")) {
@@ -171,16 +176,20 @@ Driver &driver() {
   return d;
 }
 
+/// The driver's name and text of error `r`: "NAME (text)".
+std::string errorText(CUresult r) {
+  const char *name = nullptr, *text = nullptr;
+  driver().cuGetErrorName(r, &name);
+  driver().cuGetErrorString(r, &text);
+  return std::string(name ? name : std::to_string(r)) + " (" + (text ? text : "unknown error") +
+         ")";
+}
+
 /// Throws hip::RuntimeError naming `call` and the driver's error.
 void check(CUresult r, const char *call, const std::string &extra = "") {
   if (r == 0)
     return;
-  const char *name = nullptr, *text = nullptr;
-  driver().cuGetErrorName(r, &name);
-  driver().cuGetErrorString(r, &text);
-  throw RuntimeError(std::string(call) + " failed: " +
-                     (name ? name : std::to_string(r)) + " (" +
-                     (text ? text : "unknown error") + ")" + extra);
+  throw RuntimeError(std::string(call) + " failed: " + errorText(r) + extra);
 }
 
 #define HIP_CU(fn, ...) check(driver().fn(__VA_ARGS__), #fn)
@@ -285,6 +294,29 @@ void Cuda::launch(const KernelHandle &k, const unsigned grid[3],
   HIP_CU(cuLaunchKernel, k.function, grid[0], grid[1], grid[2], block[0],
          block[1], block[2], static_cast<unsigned>(sharedBytes), stream, args,
          nullptr);
+}
+
+void Cuda::encodeTensorMap(void *out, bool bf16, std::uint64_t base, std::uint64_t rows,
+                           std::uint64_t cols, std::uint64_t rowBytes, unsigned boxRows,
+                           unsigned boxCols) {
+  if (!driver().cuTensorMapEncodeTiled)
+    throw RuntimeError("this CUDA driver has no cuTensorMapEncodeTiled (CUDA >= 12.0 needed "
+                       "for kernels that copy with TMA)");
+  // CUtensorMapDataType FLOAT16 = 6, BFLOAT16 = 9; interleave none (0),
+  // swizzle 128B (3), L2 promotion 256B (3), out-of-bounds fill zeros (0).
+  constexpr int kFloat16 = 6, kBFloat16 = 9, kSwizzle128B = 3, kL2Promote256B = 3;
+  std::uint64_t dims[2] = {cols, rows}, strides[1] = {rowBytes};
+  unsigned box[2] = {boxCols, boxRows}, elementStrides[2] = {1, 1};
+  CUresult r = driver().cuTensorMapEncodeTiled(out, bf16 ? kBFloat16 : kFloat16, 2,
+                                               reinterpret_cast<void *>(base), dims, strides,
+                                               box, elementStrides, 0, kSwizzle128B,
+                                               kL2Promote256B, 0);
+  if (r != 0)
+    throw InvalidArgument("cuTensorMapEncodeTiled refused a " + std::to_string(rows) + " x " +
+                          std::to_string(cols) + " matrix with rows " +
+                          std::to_string(rowBytes) + " bytes apart in " +
+                          std::to_string(boxRows) + " x " + std::to_string(boxCols) +
+                          " boxes (" + errorText(r) + ")");
 }
 
 // Freed buffers are kept for reuse by a later request of the same size

@@ -38,6 +38,8 @@ std::vector<Case> cases(bool gpu) {
       {"matmul", {{"BLOCK_M", 64}, {"BLOCK_N", 128}, {"BLOCK_K", 32}, {"num_warps", 8}}, {64, 129, 64}},
       {"matmul", {{"BLOCK_M", 64}, {"BLOCK_N", 64}, {"num_stages", 1}, {"GROUP_M", 1}}, {100, 200, 48}},
       {"matmul", {{"BLOCK_M", 64}, {"BLOCK_N", 64}, {"GROUP_M", 3}, {"num_stages", 2}}, {333, 150, 40}},
+      // Box loads (load_box): the same product from boxes past the edges.
+      {"matmul", {{"BLOCK_M", 64}, {"BLOCK_N", 64}, {"BLOCK_K", 64}, {"tma", 1}}, {70, 45, 100}},
   };
   if (gpu) {
     c.push_back({"matmul", {}, {1000, 777, 515}});
@@ -69,6 +71,19 @@ std::vector<Case> cases(bool gpu) {
     c.push_back({"matmul", {{"BLOCK_K", 64}, {"num_stages", 4}, {"mbarriers", 1}}, {257, 520, 100}});
     c.push_back({"matmul", {{"BLOCK_K", 64}, {"num_stages", 3}, {"num_warps", 8}, {"mbarriers", 1}},
                  {512, 512, 4096}});
+    // The same with A and B copied by TMA (tma=1, box loads; sm_90a, other
+    // GPUs take the cp.async copies of the same boxes): one, two and many
+    // iterations, boxes past every edge of A and B (zeros), f16, and a
+    // config whose copies cannot (BLOCK_K 32: no whole 64-column groups).
+    c.push_back({"matmul", {{"BLOCK_M", 64}, {"BLOCK_N", 128}, {"BLOCK_K", 64}, {"num_warps", 4},
+                            {"num_stages", 4}, {"tma", 1}}, {200, 300, 1000}});
+    c.push_back({"matmul", {{"BLOCK_K", 64}, {"num_stages", 4}, {"tma", 1}}, {130, 256, 40}});
+    c.push_back({"matmul", {{"BLOCK_K", 64}, {"num_stages", 4}, {"tma", 1}, {"DTYPE", 1}},
+                 {257, 520, 100}});
+    c.push_back({"matmul", {{"BLOCK_K", 64}, {"num_stages", 3}, {"num_warps", 8}, {"tma", 1}},
+                 {512, 512, 4096}});
+    c.push_back({"matmul", {{"BLOCK_K", 64}, {"num_stages", 4}, {"tma", 1}}, {70, 45, 33}});
+    c.push_back({"matmul", {{"BLOCK_K", 32}, {"num_stages", 3}, {"tma", 1}}, {300, 200, 150}});
     // Without pipelining, A staged at the dot in the swizzled layout and
     // read through a wgmma descriptor (hip.a), then B as well.
     c.push_back({"matmul", {{"BLOCK_M", 64}, {"BLOCK_N", 128}, {"BLOCK_K", 64}, {"num_warps", 4},

@@ -338,6 +338,14 @@ private:
     /// waits on that phase only before the refill's copies, at the deferred
     /// dot. Warpgroups no longer meet at block-wide barriers in the loop.
     bool mbarriers = false;
+    /// (With mbarriers, hip-pipeline's `tma`.) Every copy is a box load that
+    /// thread 0 copies with TMA (one box per 64-column group, from the
+    /// descriptor tmaMap_ names); a stage's full barrier waits for thread
+    /// 0's one arrival and the boxes' bytes, and only thread 0 waits on the
+    /// empty barrier before a refill.
+    bool tma = false;
+    /// The stages' full barriers, then the empty one (with TMA, one per stage).
+    int numBarriers() const { return tma ? 2 * stages : stages + 1; }
     size_t barBase = 0; // shared bytes of the stages' full barriers, then the empty one
     std::set<Operation *> deferDots;
     std::vector<size_t> deferCarried; // the loop-carried values they yield
@@ -350,8 +358,13 @@ private:
   bool isZero(int id);
   bool issueCopies(const Pipeline &plan, Value iv, Value hi, Value stage, Block &blk,
                    Location loc);
+  /// issueCopies of a `tma` plan (thread 0's part).
+  bool issueBoxCopies(const Pipeline &plan, Value iv, Value hi, Value stage, Location loc);
+  /// Lowers `body` into a branch that thread 0 alone takes.
+  void byThread0(const std::function<void()> &body, Location loc);
   /// Shared address of the plan's mbarrier `index`: the stages' full
-  /// barriers 0 to S - 1, then the empty one (index S).
+  /// barriers 0 to S - 1, then the empty one (index S; with TMA, S + s
+  /// that of stage s).
   Value mbarrierAddr(const Pipeline &plan, Value index, Location loc) {
     return sharedAddr(add(c32(int64_t(plan.barBase)), mul(index, c32(8), loc), loc), loc);
   }
@@ -401,6 +414,10 @@ private:
   /// A tile constant (a splat) also numbers its scalar, as the DSL does.
   llvm::DenseMap<Operation *, int> splatScalar_;
   std::vector<int> params_; // ids of the kernel's arguments
+  /// The box loads copied with TMA (hip-pipeline's hip.tma): the generic
+  /// address of each one's descriptor, a kernel parameter after params_.
+  std::map<Operation *, Value> tmaMap_;
+  std::vector<TensorMapSpec> tensorMaps_;
   Target target_;
   MLIRContext &ctx_;
   OpBuilder b_;

@@ -156,8 +156,34 @@ Lowered GpuLowering::run() {
                                  16, 3);
   std::vector<Type> argTypes;
   for (int p : params_) argTypes.push_back(elementType(&ctx_, ty(p).dtype, 1));
+  // The TMA descriptors of the box loads hip-pipeline marked, after the
+  // arguments: 128 bytes each, passed by value (.param .align 64 .b8 [128])
+  // and read in place (grid constants).
+  std::vector<Operation *> tmaLoads;
+  kernel_.walk([&](tile::LoadOp l) {
+    if (!l->hasAttr("hip.tma")) return;
+    auto box = l.getBox();
+    auto t = cast<RankedTensorType>(l.getResult().getType());
+    if (!box || box->size() != 4)
+      throw InternalError("kernel '" + name_ + "': hip.tma on a load without its box");
+    TensorMapSpec m;
+    m.base = (*box)[0], m.rows = (*box)[1], m.cols = (*box)[2], m.ld = (*box)[3];
+    m.bf16 = t.getElementType().isBF16();
+    m.boxRows = int(t.getShape()[0]);
+    m.boxCols = 64; // (one 128-byte swizzle group)
+    tensorMaps_.push_back(m);
+    tmaLoads.push_back(l);
+    argTypes.push_back(LLVM::LLVMPointerType::get(&ctx_));
+  });
   auto fnTy = LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(&ctx_), argTypes);
   auto fn = mk<LLVM::LLVMFuncOp>(b_, loc, name_, fnTy);
+  for (size_t i = 0; i < tmaLoads.size(); ++i) {
+    unsigned a = unsigned(params_.size() + i);
+    fn.setArgAttr(a, LLVM::LLVMDialect::getByValAttrName(),
+                  TypeAttr::get(LLVM::LLVMArrayType::get(b_.getI8Type(), 128)));
+    fn.setArgAttr(a, LLVM::LLVMDialect::getAlignAttrName(), b_.getI64IntegerAttr(64));
+    fn.setArgAttr(a, NVVM::NVVMDialect::getGridConstantAttrName(), b_.getUnitAttr());
+  }
   fn->setAttr(NVVM::NVVMDialect::getKernelFuncAttrName(), b_.getUnitAttr());
   fn->setAttr(NVVM::NVVMDialect::getMaxntidAttrName(),
               b_.getDenseI32ArrayAttr({nthreads_, 1, 1}));
@@ -175,6 +201,9 @@ Lowered GpuLowering::run() {
   prologueEnd_ = smemBase_.getDefiningOp();
   for (size_t i = 0; i < params_.size(); ++i)
     vals_[params_[i]] = withFacts(TileVal{nullptr, false, {entry_->getArgument(i)}}, params_[i]);
+  for (size_t i = 0; i < tmaLoads.size(); ++i)
+    tmaMap_[tmaLoads[i]] = mk<LLVM::PtrToIntOp>(b_, loc, b_.getI64Type(),
+                                                entry_->getArgument(unsigned(params_.size() + i)));
   // wgmma's swizzled B tiles sit at 1024-byte aligned offsets.
   if (wgmma_) smem.setAlignment(1024);
   lowerBlock(kernel_.getBody().front());
@@ -183,6 +212,7 @@ Lowered GpuLowering::run() {
   if (wantLayouts_) out.layouts = printLayouts();
   out.numThreads = nthreads_;
   out.sharedBytes = (smemBytes_ + 15) / 16 * 16;
+  out.tensorMaps = tensorMaps_;
   return out;
 }
 

@@ -443,6 +443,15 @@ LogicalResult AddPtrOp::verify() {
 LogicalResult LoadOp::verify() {
   if (bool(getMask()) != bool(getOther()))
     return emitOpError("takes a mask and `other` (the value of masked-off lanes) together");
+  if (getBox().has_value() != !getStart().empty())
+    return emitOpError("takes `box` and its start coordinates together");
+  if (auto box = getBox()) {
+    if (box->size() != 4)
+      return emitOpError("`box` names [base, rows, cols, ld], got ") << box->size() << " entries";
+    auto t = dyn_cast<RankedTensorType>(getPtr().getType());
+    if (!t || t.getRank() != 2 || getStart().size() != 2 || !getMask())
+      return emitOpError("with `box` reads a masked 2-D tile from two start coordinates");
+  }
   return success();
 }
 

@@ -388,11 +388,24 @@ def Tile_LoadOp : Tile_Op<"load", [AttrSizedOperandSegments,
     OptionalTypesMatchWith<"`other` has the result's type", "ptr", "other",
                            Tile_PointeeLike>]> {
   let summary = "reads through a pointer (tile); masked-off lanes read `other`";
+  let description = [{
+    With `box` (the DSL's load_box): the pointers and the mask are those of a
+    box of a row-major matrix, element (i, j) at
+    `base + (start[0] + i) * ld + start[1] + j`, read where
+    `start[0] + i < rows` and `start[1] + j < cols`; `box` names where the
+    matrix's `[base, rows, cols, ld]` come from (each a kernel argument's
+    index, or -1 - v for the constant v), so that the GPU backend may copy it
+    with a tensor-memory-access (TMA) descriptor the launch builds instead.
+  }];
   let arguments = (ins Tile_ValueOf<[Tile_PtrType]>:$ptr,
                        Optional<Tile_ValueOf<[I1]>>:$mask,
-                       Optional<Tile_ValueOf<ValueElems>>:$other);
+                       Optional<Tile_ValueOf<ValueElems>>:$other,
+                       Variadic<I32>:$start,
+                       OptionalAttr<DenseI64ArrayAttr>:$box);
   let results = (outs Tile_ValueOf<ValueElems>:$result);
-  let assemblyFormat = "$ptr (`,` $mask^ `,` $other)? attr-dict `:` type($ptr)";
+  let assemblyFormat = [{
+    $ptr (`,` $mask^ `,` $other)? (`box` `(` $start^ `)`)? attr-dict `:` type($ptr)
+  }];
   let hasVerifier = 1;
 }
 

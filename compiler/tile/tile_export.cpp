@@ -223,6 +223,9 @@ private:
       break;
     case OpKind::Arange: d.ints = {intAttr(&op, "start"), intAttr(&op, "end")}; break;
     case OpKind::Sort: d.ints = {op.hasAttr("descending") ? 1 : 0}; break;
+    case OpKind::Load:
+      if (auto box = cast<LoadOp>(op).getBox()) d.ints.assign(box->begin(), box->end());
+      break;
     case OpKind::TopK:
       d.ints = {intAttr(&op, "k"), op.hasAttr("index_order") ? 1 : 0};
       break;

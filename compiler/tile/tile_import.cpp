@@ -123,8 +123,12 @@ private:
       if (intAt(1)) st.addAttribute("index_order", b_.getUnitAttr());
       break;
     case OpKind::Load: {
+      // (load_box: ptr, mask, other, then the box's start coordinates)
       int32_t masked = op.operands.size() > 1 ? 1 : 0;
-      st.addAttribute("operandSegmentSizes", b_.getDenseI32ArrayAttr({1, masked, masked}));
+      int32_t starts = op.ints.empty() ? 0 : int32_t(op.operands.size()) - 3;
+      st.addAttribute("operandSegmentSizes",
+                      b_.getDenseI32ArrayAttr({1, masked, masked, starts}));
+      if (!op.ints.empty()) st.addAttribute("box", b_.getDenseI64ArrayAttr(op.ints));
       break;
     }
     case OpKind::Constant: {

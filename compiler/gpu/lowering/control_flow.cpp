@@ -76,6 +76,7 @@ std::optional<GpuLowering::Pipeline> GpuLowering::planPipeline(Operation *op) {
   plan.ahead = static_cast<int>(marks.getAs<IntegerAttr>("ahead").getInt());
   plan.refillAfterWait = marks.contains("refill_after_wait");
   plan.mbarriers = marks.contains("mbarriers");
+  plan.tma = marks.contains("tma");
   std::map<int64_t, Operation *> copies;
   std::set<Operation *> swizzled;
   Operation *yield = blk.getTerminator();
@@ -121,6 +122,7 @@ bool GpuLowering::issueCopies(const Pipeline &plan, Value iv, Value hi, Value st
                               Block &blk, Location loc) {
   int ivId = id(blk.getArgument(0));
   vals_[ivId] = withFacts(TileVal{nullptr, false, {iv}}, ivId);
+  if (plan.tma) return issueBoxCopies(plan, iv, hi, stage, loc);
   for (Operation *o : plan.slice) lowerOp(o);
   for (Operation *l : plan.loads) {
     const TileVal &p = val(arg(l, 0));
@@ -205,6 +207,71 @@ bool GpuLowering::issueCopies(const Pipeline &plan, Value iv, Value hi, Value st
   return true;
 }
 
+bool GpuLowering::issueBoxCopies(const Pipeline &plan, Value iv, Value hi, Value stage,
+                                 Location loc) {
+  // (Run by thread 0.) Only the ops the boxes' start coordinates need: the
+  // descriptors replace the pointers and masks.
+  std::set<Operation *> slice(plan.slice.begin(), plan.slice.end()), need;
+  std::function<void(Value)> visit = [&](Value v) {
+    Operation *d = v.getDefiningOp();
+    if (!d || !slice.count(d) || !need.insert(d).second) return;
+    for (Value x : d->getOperands()) visit(x);
+  };
+  int64_t bytes = 0;
+  for (Operation *l : plan.loads) {
+    auto t = cast<RankedTensorType>(l->getResult(0).getType());
+    bytes += t.getNumElements() * 2;
+    visit(l->getOperand(3));
+    visit(l->getOperand(4));
+  }
+  for (Operation *o : plan.slice)
+    if (need.count(o)) lowerOp(o);
+  // One arrival that expects the boxes' bytes, then the boxes; past the
+  // loop's end a plain arrival (nothing copied) completes the phase.
+  Value full = mbarrierAddr(plan, stage, loc);
+  Value inRange = mk<arith::ExtUIOp>(
+      b_, loc, b_.getI32Type(), mk<arith::CmpIOp>(b_, loc, arith::CmpIPredicate::slt, iv, hi));
+  Ptx("{ .reg .pred p; setp.ne.b32 p, $i1, 0;\n"
+      "@p mbarrier.arrive.expect_tx.shared::cta.b64 _, [$i0], $i2;\n"
+      "@!p mbarrier.arrive.shared::cta.b64 _, [$i0]; }")
+      .in(full)
+      .in(inRange)
+      .in(c32(bytes))
+      .emit(b_, loc);
+  for (size_t n = 0; n < plan.loads.size(); ++n) {
+    Operation *l = plan.loads[n];
+    auto shape = cast<RankedTensorType>(l->getResult(0).getType()).getShape();
+    Value r0 = val(arg(l, 3)).regs[0], c0 = val(arg(l, 4)).regs[0];
+    Value stageOff = add(c32(int64_t(plan.base[n])),
+                         mul(stage, c32(int64_t(plan.stageBytes[n])), loc), loc);
+    // Column group g (64 columns, 128 bytes a row) lies R * 128 bytes after
+    // group g - 1 (see swizzledOffset): one box of R rows each.
+    for (int64_t g = 0; g < shape[1] / 64; ++g)
+      Ptx("{ .reg .pred p; setp.ne.b32 p, $i4, 0;\n"
+          "@p cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes "
+          "[$i0], [$i1, {$i2, $i3}], [$i5]; }")
+          .in(sharedAddr(add(stageOff, c32(g * shape[0] * 128), loc), loc))
+          .in(tmaMap_.at(l))
+          .in(add(c0, c32(64 * g), loc))
+          .in(r0)
+          .in(inRange)
+          .in(full)
+          .emit(b_, loc);
+  }
+  return true;
+}
+
+void GpuLowering::byThread0(const std::function<void()> &body, Location loc) {
+  auto ifOp = mk<scf::IfOp>(
+      b_, loc,
+      mk<arith::CmpIOp>(b_, loc, arith::CmpIPredicate::eq,
+                        mk<NVVM::ThreadIdXOp>(b_, loc, b_.getI32Type()), c32(0)),
+      false);
+  OpBuilder::InsertionGuard g(b_);
+  b_.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+  body();
+}
+
 Value GpuLowering::sharedAddr(Value off, Location loc) {
   return add(mk<LLVM::PtrToIntOp>(b_, loc, b_.getI32Type(), smemBase_), off, loc);
 }
@@ -254,7 +321,7 @@ void GpuLowering::lowerFor(Operation *op, Location loc) {
     // need 16, a 128-byte swizzled tile 1024): the H100 refused 4 stages'
     // 40 bytes of barriers below them with a misaligned address.
     plan->barBase = (tempBase_ + 7) / 8 * 8;
-    tempBase_ = (plan->barBase + 8 * size_t(plan->stages + 1) + 1023) / 1024 * 1024;
+    tempBase_ = (plan->barBase + 8 * size_t(plan->numBarriers()) + 1023) / 1024 * 1024;
     firstThread = mk<arith::CmpIOp>(b_, loc, arith::CmpIPredicate::eq,
                                     mk<NVVM::ThreadIdXOp>(b_, loc, b_.getI32Type()), c32(0));
   }
@@ -266,21 +333,26 @@ void GpuLowering::lowerFor(Operation *op, Location loc) {
     if (plan->mbarriers) {
       // Thread 0 initialises the barriers (a phase: every thread arrives);
       // every thread sees that past the second barrier.
-      for (int s = 0; s <= plan->stages; ++s)
+      // (With TMA a stage's one arrival is thread 0's, with the bytes.)
+      for (int s = 0; s < plan->numBarriers(); ++s)
         Ptx("@$i1 mbarrier.init.shared::cta.b64 [$i0], $i2;")
             .in(barAddr(c32(s)))
             .in(firstThread)
-            .in(c32(nthreads))
+            .in(c32(plan->tma && s < plan->stages ? 1 : nthreads))
             .emit(b_, loc);
       Ptx("fence.mbarrier_init.release.cluster;").emit(b_, loc);
       barrier(loc);
     }
-    for (int s = 0; s < plan->ahead; ++s) {
-      Value ivS = add(lo, mul(step, c32(s), loc), loc);
-      if (!issueCopies(*plan, ivS, hi, c32(s), blk, loc))
-        throw InternalError("kernel '" + name_ + "': hip-pipeline copies a load whose " +
-                            "addresses are not runs of 16 bytes in its layout");
-    }
+    auto prologue = [&] {
+      for (int s = 0; s < plan->ahead; ++s) {
+        Value ivS = add(lo, mul(step, c32(s), loc), loc);
+        if (!issueCopies(*plan, ivS, hi, c32(s), blk, loc))
+          throw InternalError("kernel '" + name_ + "': hip-pipeline copies a load whose " +
+                              "addresses are not runs of 16 bytes in its layout");
+      }
+    };
+    if (plan->tma) byThread0(prologue, loc);
+    else prologue();
   }
   // With one pipelined dot, its first k-step fragments are loaded an
   // iteration ahead: the loop waits for the next stage (wait_group, barrier)
@@ -374,9 +446,23 @@ void GpuLowering::lowerFor(Operation *op, Location loc) {
     // barrier (the stage it read last is free), until the refill's copies
     // wait for that phase.
     std::optional<Value> emptyToken;
+    // The next copies: those of iteration ivNext, into stage wstage.
+    auto nextCopies = [&] {
+      if (wstage) return;
+      ivNext = add(iv, mul(step, c32(plan->ahead), loc), loc);
+      wstage = fold<arith::RemUIOp>(b_, loc, add(stage, c32(plan->ahead), loc), c32(plan->stages));
+    };
+    // The empty barrier: one; with TMA one per stage (only thread 0 waits
+    // on it, so a phase must not take a thread's arrival of the next one),
+    // the one of the stage the next copies refill.
+    auto emptyAddr = [&] {
+      if (!plan->tma) return barAddr(c32(plan->stages));
+      nextCopies();
+      return barAddr(add(wstage, c32(plan->stages), loc));
+    };
     auto arriveEmpty = [&] {
       Ptx arrive("mbarrier.arrive.shared::cta.b64 $o0, [$i0];");
-      arrive.out(b_.getI64Type()).in(barAddr(c32(plan->stages)));
+      arrive.out(b_.getI64Type()).in(emptyAddr());
       emptyToken = arrive.results(b_, loc, arrive.emit(b_, loc))[0];
     };
     if (plan) {
@@ -397,14 +483,14 @@ void GpuLowering::lowerFor(Operation *op, Location loc) {
         Value parity = fold<arith::AndIOp>(
             b_, loc, fold<arith::DivUIOp>(b_, loc, k, c32(S)), c32(1));
         mbarrierWait(barAddr(stage), parity, loc);
-        fenceProxyAsync(loc); // wgmma reads the copies through the async proxy
+        // wgmma reads the copies through the async proxy (TMA's are in it)
+        if (!plan->tma) fenceProxyAsync(loc);
       } else if (!aheadDot) {
         Ptx("cp.async.wait_group " + std::to_string(A - 1) + ";").emit(b_, loc);
         fenceProxyAsync(loc); // wgmma reads the copies through the async proxy
         barrier(loc);
       }
-      ivNext = add(iv, mul(step, c32(A), loc), loc);
-      wstage = fold<arith::RemUIOp>(b_, loc, add(stage, c32(A), loc), c32(S));
+      nextCopies();
       if (!plan->refillAfterWait && !plan->mbarriers) issueNext();
       for (size_t n = 0; n < plan->loads.size(); ++n)
         pipe_[res(plan->loads[n], 0)] = {
@@ -464,8 +550,12 @@ void GpuLowering::lowerFor(Operation *op, Location loc) {
     // (The copies as late as the deferred dot: before it when refilling after
     // the wait, after the dot when refilling at the top.)
     auto refillOnceEmpty = [&] {
-      mbarrierWait(barAddr(c32(plan->stages)), *emptyToken, loc);
-      issueNext();
+      auto refill = [&] {
+        mbarrierWait(emptyAddr(), *emptyToken, loc);
+        issueNext();
+      };
+      if (plan->tma) byThread0(refill, loc); // (the other threads go on)
+      else refill();
       emptyToken.reset();
     };
     for (Operation &o : blk.without_terminator()) {
@@ -541,7 +631,7 @@ void GpuLowering::lowerFor(Operation *op, Location loc) {
         Value phase = mk<arith::AndIOp>(b_, loc, mk<arith::DivUIOp>(b_, loc, j, S), c32(1));
         mbarrierWait(barAddr(mk<arith::RemUIOp>(b_, loc, j, S)), phase, loc);
       }
-      for (int s = 0; s <= plan->stages; ++s)
+      for (int s = 0; s < plan->numBarriers(); ++s)
         Ptx("@$i1 mbarrier.inval.shared::cta.b64 [$i0];")
             .in(barAddr(c32(s)))
             .in(firstThread)

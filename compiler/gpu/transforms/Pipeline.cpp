@@ -30,7 +30,10 @@
 // refilled after the wait, and the matmul's, refilled at the top) is marked
 // `mbarriers`: the lowering tracks its stages with mbarriers (a full one per
 // stage that the copies arrive on, an empty one the readers arrive on)
-// instead of block-wide barriers.
+// instead of block-wide barriers. With the config's tma = 1 and box loads
+// (load_box) for every copy, the loop is marked `tma` too: one thread copies
+// each stage with the tensor memory accelerator instead of every thread's
+// cp.async (see the lowering's issueCopies).
 //
 //===----------------------------------------------------------------------===//
 #include "Pipeline.h"
@@ -171,13 +174,28 @@ void pipeline(tile::ForOp loop, int64_t stages, const AxisInfoAnalysis &axis) {
   if (refillAfterWait) marks.push_back(b.getNamedAttr("refill_after_wait", b.getUnitAttr()));
   // The config's mbarriers = 1: the stages tracked by mbarriers, not
   // block-wide barriers (see Pipeline in GpuLowering.h).
-  auto mbar = loop->getParentOfType<tile::KernelOp>().getConfig().getAs<IntegerAttr>("mbarriers");
-  if (!deferred.empty() && mbar && mbar.getInt() == 1)
+  DictionaryAttr config = loop->getParentOfType<tile::KernelOp>().getConfig();
+  auto asks = [&](StringRef key) {
+    auto a = config.getAs<IntegerAttr>(key);
+    return a && a.getInt() == 1;
+  };
+  // The config's tma = 1: where every copy is a box load (load_box) into
+  // the 128-byte swizzle whose rows hold whole 64-column groups (one TMA
+  // box of R x 64 each, R <= 256), thread 0 copies each stage with TMA and
+  // its mbarrier counts the bytes (on mbarriers, as above).
+  bool tma = !deferred.empty() && asks("tma") && llvm::all_of(loads, [&](Operation *l) {
+    auto t = cast<RankedTensorType>(l->getResult(0).getType());
+    return cast<tile::LoadOp>(l).getBox() && layoutOf.at(l).getMaxPhase() > 1 &&
+           t.getShape()[1] % 64 == 0 && t.getShape()[0] <= 256;
+  });
+  if (!deferred.empty() && (asks("mbarriers") || tma))
     marks.push_back(b.getNamedAttr("mbarriers", b.getUnitAttr()));
+  if (tma) marks.push_back(b.getNamedAttr("tma", b.getUnitAttr()));
   loop->setAttr("hip.pipeline", b.getDictionaryAttr(marks));
   for (size_t n = 0; n < loads.size(); ++n) {
     loads[n]->setAttr("hip.copy", b.getI64IntegerAttr(int64_t(n)));
     loads[n]->setAttr("hip.shared", layoutOf.at(loads[n]));
+    if (tma) loads[n]->setAttr("hip.tma", b.getUnitAttr());
   }
   for (Operation *d : deferred) d->setAttr("hip.defer", b.getUnitAttr());
   for (Operation *o : slice) o->setAttr("hip.copy_slice", b.getUnitAttr());

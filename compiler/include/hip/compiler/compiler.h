@@ -53,6 +53,17 @@ Backend selectBackend();
 /// Target of the current device for `b` (reads the GPU's compute capability).
 Target currentTarget(Backend b);
 
+/// GPU: a TMA descriptor the kernel takes after its parameters (one per
+/// box load the backend copies with TMA), built at each launch from the
+/// arguments: a row-major matrix of 16-bit elements at argument `base`,
+/// `rows` x `cols`, `ld` elements between rows (each an argument's index,
+/// or -1 - v for the number v), copied in boxes of boxRows x boxCols.
+struct TensorMapSpec {
+  int64_t base = 0, rows = 0, cols = 0, ld = 0;
+  bool bf16 = true;
+  int boxRows = 0, boxCols = 0;
+};
+
 /// A kernel compiled for one target, ready to launch.
 struct CompiledKernel {
   std::string name;
@@ -60,6 +71,7 @@ struct CompiledKernel {
   std::vector<dsl::Param> params;
   int numThreads = 128;
   std::size_t sharedBytes = 0; // dynamic shared memory (GPU)
+  std::vector<TensorMapSpec> tensorMaps; // GPU
   std::string ptx;             // GPU
   std::string cacheKey;
   bool fromCache = false;

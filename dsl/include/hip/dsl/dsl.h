@@ -192,6 +192,16 @@ Val cast(const Operand &a, DType to);
 Val load(const Operand &ptr);
 Val load(const Operand &ptr, const Operand &mask);
 Val load(const Operand &ptr, const Operand &mask, const Operand &other);
+/// A [box[0], box[1]] box of the row-major matrix of `rows` x `cols`
+/// elements at `base`, `ld` elements between rows: element (i, j) is
+/// base[(r0 + i) * ld + c0 + j] where r0 + i < rows and c0 + j < cols,
+/// else 0 (r0 and c0 are >= 0, i32). The same as load() of those pointers
+/// with that mask on every backend; where `base` is a pointer argument of
+/// the kernel, `rows`, `cols` and `ld` are i32 arguments or numbers, and the
+/// config asks (tma = 1), the GPU backend may copy the box with the tensor
+/// memory accelerator (sm_90a), from a descriptor each launch builds.
+Val load_box(const Operand &base, const Operand &rows, const Operand &cols, const Operand &ld,
+             const Operand &r0, const Operand &c0, std::vector<int64_t> box);
 void store(const Operand &ptr, const Operand &value);
 void store(const Operand &ptr, const Operand &value, const Operand &mask);
 

@@ -61,6 +61,16 @@ public:
   void launch(const KernelHandle &k, const unsigned grid[3],
               const unsigned block[3], std::size_t sharedBytes, void **args,
               Stream stream = nullptr);
+  /// Writes into `out` (128 bytes) the TMA descriptor of a row-major
+  /// matrix of 16-bit elements (`bf16`: bfloat16, else float16) at `base`,
+  /// `rows` x `cols`, rows `rowBytes` apart, copied in boxes of `boxRows` x
+  /// `boxCols` into shared memory in the 128-byte swizzle (zeros outside the
+  /// matrix). Throws InvalidArgument where the driver refuses it (e.g. a row
+  /// pitch that is not a multiple of 16 bytes), RuntimeError where the
+  /// driver has no cuTensorMapEncodeTiled.
+  void encodeTensorMap(void *out, bool bf16, std::uint64_t base, std::uint64_t rows,
+                       std::uint64_t cols, std::uint64_t rowBytes, unsigned boxRows,
+                       unsigned boxCols);
 
   DevicePtr alloc(std::size_t bytes);
   void free(DevicePtr p);
