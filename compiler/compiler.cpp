@@ -146,14 +146,18 @@ detail::Lowered lowerFor(tile::KernelOp kernel, const Target &t, bool wantLayout
 }
 
 /// GPU cache payload: "hipattn-ptx v2 <threads> <shared> <maps>" and each
-/// TMA descriptor's 8 numbers on the first line, then the PTX.
+/// TMA descriptor's numbers (base, rank, sizes, strides, bf16, box) on the
+/// first line, then the PTX.
 std::string encodePTX(const CompiledKernel &c) {
   std::string head = "hipattn-ptx v2 " + std::to_string(c.numThreads) + " " +
                      std::to_string(c.sharedBytes) + " " + std::to_string(c.tensorMaps.size());
-  for (const TensorMapSpec &m : c.tensorMaps)
-    for (int64_t v : {m.base, m.rows, m.cols, m.ld, int64_t(m.bf16), int64_t(m.boxRows),
-                      int64_t(m.boxCols), int64_t(0)})
-      head += " " + std::to_string(v);
+  for (const TensorMapSpec &m : c.tensorMaps) {
+    std::vector<int64_t> v{m.base, int64_t(m.sizes.size())};
+    v.insert(v.end(), m.sizes.begin(), m.sizes.end());
+    v.insert(v.end(), m.strides.begin(), m.strides.end());
+    v.insert(v.end(), {int64_t(m.bf16), int64_t(m.boxRows), int64_t(m.boxCols)});
+    for (int64_t x : v) head += " " + std::to_string(x);
+  }
   return head + "\n" + c.ptx;
 }
 bool decodePTX(const std::string &payload, CompiledKernel &c) {
@@ -167,9 +171,14 @@ bool decodePTX(const std::string &payload, CompiledKernel &c) {
     return false;
   c.tensorMaps.assign(maps, {});
   for (TensorMapSpec &m : c.tensorMaps) {
-    int64_t bf16 = 0, reserved = 0;
-    if (!(is >> m.base >> m.rows >> m.cols >> m.ld >> bf16 >> m.boxRows >> m.boxCols >> reserved))
-      return false;
+    size_t rank = 0;
+    if (!(is >> m.base >> rank) || rank < 2 || rank > 5) return false;
+    m.sizes.resize(rank);
+    m.strides.resize(rank - 1);
+    for (int64_t &x : m.sizes) is >> x;
+    for (int64_t &x : m.strides) is >> x;
+    int64_t bf16 = 0;
+    if (!(is >> bf16 >> m.boxRows >> m.boxCols)) return false;
     m.bf16 = bf16 != 0;
   }
   c.ptx = payload.substr(nl + 1);
@@ -334,18 +343,22 @@ void launch(CompiledKernel &k, std::array<unsigned, 3> grid, const std::vector<A
       const ArgValue &a = args[size_t(ref)];
       return a.kind == ArgValue::I32 ? a.i32 : a.kind == ArgValue::I64 ? a.i64 : int64_t(a.ptr);
     };
-    int64_t rows = value(m.rows), cols = value(m.cols), ld = value(m.ld);
-    std::string which = "kernel '" + k.name + "': the matrix of its box load " + std::to_string(i);
-    if (rows < 0 || cols < 0 || ld < cols)
-      throw InvalidArgument(which + " has " + std::to_string(rows) + " rows of " +
-                            std::to_string(cols) + " elements " + std::to_string(ld) +
-                            " apart (need rows, cols >= 0 and ld >= cols)");
-    // (An empty matrix: a 1 x 1 one; the kernel copies nothing of it.)
-    rt::Cuda::get().encodeTensorMap(maps[i].bytes, m.bf16, uint64_t(value(m.base)),
-                                    uint64_t(std::max<int64_t>(rows, 1)),
-                                    uint64_t(std::max<int64_t>(cols, 1)),
-                                    uint64_t(std::max<int64_t>(ld, 1)) * 2, unsigned(m.boxRows),
-                                    unsigned(m.boxCols));
+    std::vector<uint64_t> sizes, strides;
+    std::string which = "kernel '" + k.name + "': the tensor of its box load " + std::to_string(i);
+    for (int64_t ref : m.sizes) {
+      int64_t v = value(ref);
+      if (v < 0) throw InvalidArgument(which + " has a negative size (" + std::to_string(v) + ")");
+      sizes.push_back(uint64_t(std::max<int64_t>(v, 1))); // (empty: nothing is copied of it)
+    }
+    for (size_t d = 0; d < m.strides.size(); ++d) {
+      int64_t v = value(m.strides[d]);
+      if (v < 1)
+        throw InvalidArgument(which + " has stride " + std::to_string(d) + " = " +
+                              std::to_string(v) + " (TMA needs positive strides)");
+      strides.push_back(uint64_t(v) * 2);
+    }
+    rt::Cuda::get().encodeTensorMap(maps[i].bytes, m.bf16, uint64_t(value(m.base)), sizes,
+                                    strides, unsigned(m.boxRows), unsigned(m.boxCols));
     ptrs.push_back(maps[i].bytes);
   }
   if (k.target.backend == Backend::CUDA) {

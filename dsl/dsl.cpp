@@ -492,28 +492,45 @@ void storeImpl(const Operand &ptrOp, const Operand &value, const Operand *mask) 
 Val dotImpl(const Operand &a, const Operand &b, const Operand *acc);
 } // namespace
 
-Val load_box(const Operand &base, const Operand &rows, const Operand &cols, const Operand &ld,
-             const Operand &r0, const Operand &c0, std::vector<int64_t> box) {
+Val load_box(const Operand &base, const std::vector<Operand> &shape,
+             const std::vector<Operand> &strides, const std::vector<Operand> &start,
+             std::vector<int64_t> box) {
   Builder &bl = cur(base.loc);
+  size_t n = shape.size();
+  if (n < 2 || n > 5 || strides.size() != n - 1 || start.size() != n)
+    fail("load_box() takes 2 to 5 dimensions: as many sizes and start coordinates, one stride "
+         "fewer (the last dimension's is 1)", base.loc);
   if (box.size() != 2 || box[0] < 1 || box[1] < 1)
     fail("load_box() takes a 2-D box of positive sizes", base.loc);
   Type i32 = scalar(DType::i32);
-  auto scalarI32 = [&](const Operand &o, const char *what) {
+  auto scalarI32 = [&](const Operand &o, const std::string &what) {
     Val v = bl.toVal(o, &i32);
     if (v.type().isTile() || v.dtype() != DType::i32)
-      fail(std::string("load_box() '") + what + "' must be an i32 scalar, got " + v.type().str(),
-           o.loc);
+      fail("load_box() " + what + " must be an i32 scalar, got " + v.type().str(), o.loc);
     return v;
   };
-  Val rowsV = scalarI32(rows, "rows"), colsV = scalarI32(cols, "cols"), ldV = scalarI32(ld, "ld");
-  Val r0V = scalarI32(r0, "r0"), c0V = scalarI32(c0, "c0");
+  std::vector<Val> dims, strideV, startV;
+  for (size_t k = 0; k < n; ++k) {
+    dims.push_back(scalarI32(shape[k], "size " + std::to_string(k)));
+    if (k + 1 < n) strideV.push_back(scalarI32(strides[k], "stride " + std::to_string(k)));
+    startV.push_back(scalarI32(start[k], "start " + std::to_string(k)));
+  }
   Val baseV = bl.toVal(base, nullptr);
   if (!baseV.type().isPtr() || baseV.type().isTile())
     fail("load_box() 'base' must be a pointer (scalar), got " + baseV.type().str(), base.loc);
-  Val r = r0V + arange(0, box[0], base.loc), c = c0V + arange(0, box[1], base.loc);
-  Val ptrs = baseV + (expand_dims(r * ldV, 1) + expand_dims(c, 0));
-  Val mask = expand_dims(r < rowsV, 1) & expand_dims(c < colsV, 0);
-  // Where the matrix comes from, for a descriptor the launch can build: a
+  // The leading dimensions are indices (64-bit offsets), the last two the box.
+  Val origin = baseV;
+  std::optional<Val> inside;
+  for (size_t k = 0; k + 2 < n; ++k) {
+    origin = origin + cast(startV[k], DType::i64) * cast(strideV[k], DType::i64);
+    Val ok = startV[k] < dims[k];
+    inside = inside ? *inside & ok : ok;
+  }
+  Val r = startV[n - 2] + arange(0, box[0], base.loc), c = startV[n - 1] + arange(0, box[1], base.loc);
+  Val ptrs = origin + (expand_dims(r * strideV[n - 2], 1) + expand_dims(c, 0));
+  Val mask = expand_dims(r < dims[n - 2], 1) & expand_dims(c < dims[n - 1], 0);
+  if (inside) mask = mask & *inside;
+  // Where the tensor comes from, for a descriptor the launch can build: a
   // kernel argument's index, or -1 - v for the number v (else a plain load).
   const std::vector<int> &args = bl.kernel().body.args;
   auto source = [&](const Operand &o) -> std::optional<int64_t> {
@@ -523,12 +540,23 @@ Val load_box(const Operand &base, const Operand &rows, const Operand &cols, cons
     if (it == args.end()) return std::nullopt;
     return int64_t(it - args.begin());
   };
+  std::vector<const Operand *> from{&base};
+  for (const Operand &o : shape) from.push_back(&o);
+  for (const Operand &o : strides) from.push_back(&o);
   std::vector<int64_t> refs;
-  for (const Operand *o : {&base, &rows, &cols, &ld})
+  for (const Operand *o : from)
     if (auto src = source(*o)) refs.push_back(*src);
   Operand m(mask, base.loc);
-  if (refs.size() != 4 || refs[0] < 0) return loadImpl(Operand(ptrs, base.loc), &m, nullptr);
-  return loadImpl(Operand(ptrs, base.loc), &m, nullptr, {r0V.id(), c0V.id()}, refs);
+  if (refs.size() != from.size() || refs[0] < 0)
+    return loadImpl(Operand(ptrs, base.loc), &m, nullptr);
+  std::vector<int> starts;
+  for (const Val &v : startV) starts.push_back(v.id());
+  return loadImpl(Operand(ptrs, base.loc), &m, nullptr, starts, refs);
+}
+
+Val load_box(const Operand &base, const Operand &rows, const Operand &cols, const Operand &ld,
+             const Operand &r0, const Operand &c0, std::vector<int64_t> box) {
+  return load_box(base, {rows, cols}, {ld}, {r0, c0}, std::move(box));
 }
 
 Val load(const Operand &p) { return loadImpl(p, nullptr, nullptr); }

@@ -129,6 +129,18 @@ std::pair<Val, Val> loadKV(const AttnArgs &a, Val tok, std::optional<Val> ok, in
   return {trans(load(kp, expand_dims(*ok, 1), 0.0)), load(vp, expand_dims(*ok, 1), 0.0)};
 }
 
+/// loadKV's tiles for the keys [n, n + BN) as boxes of K and V viewed as
+/// [B, H_kv, T_k, D] tensors (load_box; keys from T_k on read 0), which
+/// sm_90a copies with TMA under tma = 1. (B is not an argument: 65535, the
+/// most the grid's second axis allows.)
+std::pair<Val, Val> boxKV(const AttnArgs &a, Val n, int64_t BN, int64_t D) {
+  auto box = [&](Val base, Val sb, Val sh, Val st) {
+    return load_box(base, {65535, a.Hkv, a.Tk, int(D)}, {sb, sh, st}, {a.batch, a.kvHead, n, 0},
+                    {BN, D});
+  };
+  return {trans(box(a.k, a.skb, a.skh, a.skt)), box(a.v, a.svb, a.svh, a.svt)};
+}
+
 /// The rows of one program: BM query rows of a block of `rowsPerBlock`
 /// queries (program axis 0 enumerates blocks x sub-tiles).
 struct Rows {
@@ -277,13 +289,15 @@ void flashAttention(Builder &b, const Config &c) {
     st = pipelinedTiles(a, r.qt, st, constant(0, DType::i32), full, BN, D, t, inside);
     st = pipelinedTiles(a, r.qt, st, full, hi, BN, D, t, diagonal);
   } else {
+    // tma = 1: the K and V tiles as boxes (boxKV), the same values.
+    bool tma = c.get("tma", 0) != 0;
     st = unpack(for_range(0, full, BN, pack(st), [&](Val n, std::vector<Val> s) {
-      auto [kt, vt] = loadKV(a, inside(n).tok, std::nullopt, D);
+      auto [kt, vt] = tma ? boxKV(a, n, BN, D) : loadKV(a, inside(n).tok, std::nullopt, D);
       return pack(update(unpack(s), r.qt, kt, vt, std::nullopt, a.scale, t));
     }));
     st = unpack(for_range(full, hi, BN, pack(st), [&](Val n, std::vector<Val> s) {
       TileKeys k = diagonal(n);
-      auto [kt, vt] = loadKV(a, k.tok, k.mask->first, D);
+      auto [kt, vt] = tma ? boxKV(a, n, BN, D) : loadKV(a, k.tok, k.mask->first, D);
       return pack(update(unpack(s), r.qt, kt, vt, k.mask->second, a.scale, t));
     }));
   }
@@ -534,10 +548,10 @@ void registerAttentionKernels() {
     registerKernel({"flash_attention", "dense attention (online softmax), causal or not, GQA",
                     {{"BLOCK_M", {64, 128}}, {"BLOCK_N", {32, 64}}, {"num_warps", {4, 8}},
                      {"num_stages", {2, 3}}, {"PIPE", {0}}, {"dot_a_shared", {0}},
-                     {"mbarriers", {0}}},
+                     {"mbarriers", {0}}, {"tma", {0}}},
                     Config{{"BLOCK_M", 64}, {"BLOCK_N", 64}, {"HEAD_DIM", 64}, {"CAUSAL", 1},
                            {"DTYPE", 0}, {"num_warps", 4}, {"num_stages", 2}, {"PIPE", 0},
-                           {"dot_a_shared", 0}, {"mbarriers", 0}},
+                           {"dot_a_shared", 0}, {"mbarriers", 0}, {"tma", 0}},
                     flashAttention,
                     [](const Config &c) {
                       return validatePow2(c, {"BLOCK_M", "BLOCK_N", "HEAD_DIM"}, 16);

@@ -296,27 +296,40 @@ void Cuda::launch(const KernelHandle &k, const unsigned grid[3],
          nullptr);
 }
 
-void Cuda::encodeTensorMap(void *out, bool bf16, std::uint64_t base, std::uint64_t rows,
-                           std::uint64_t cols, std::uint64_t rowBytes, unsigned boxRows,
+void Cuda::encodeTensorMap(void *out, bool bf16, std::uint64_t base,
+                           const std::vector<std::uint64_t> &sizes,
+                           const std::vector<std::uint64_t> &strideBytes, unsigned boxRows,
                            unsigned boxCols) {
   if (!driver().cuTensorMapEncodeTiled)
     throw RuntimeError("this CUDA driver has no cuTensorMapEncodeTiled (CUDA >= 12.0 needed "
                        "for kernels that copy with TMA)");
-  // CUtensorMapDataType FLOAT16 = 6, BFLOAT16 = 9; interleave none (0),
-  // swizzle 128B (3), L2 promotion 256B (3), out-of-bounds fill zeros (0).
+  size_t n = sizes.size();
+  if (n < 2 || n > 5 || strideBytes.size() != n - 1)
+    throw InvalidArgument("a TMA descriptor needs 2 to 5 sizes and one stride fewer");
+  // The driver lists dimensions innermost first. CUtensorMapDataType
+  // FLOAT16 = 6, BFLOAT16 = 9; interleave none (0), swizzle 128B (3), L2
+  // promotion 256B (3), out-of-bounds fill zeros (0).
   constexpr int kFloat16 = 6, kBFloat16 = 9, kSwizzle128B = 3, kL2Promote256B = 3;
-  std::uint64_t dims[2] = {cols, rows}, strides[1] = {rowBytes};
-  unsigned box[2] = {boxCols, boxRows}, elementStrides[2] = {1, 1};
-  CUresult r = driver().cuTensorMapEncodeTiled(out, bf16 ? kBFloat16 : kFloat16, 2,
+  std::uint64_t dims[5], strides[4];
+  unsigned box[5], elementStrides[5];
+  for (size_t d = 0; d < n; ++d) {
+    dims[d] = sizes[n - 1 - d];
+    box[d] = d == 0 ? boxCols : d == 1 ? boxRows : 1;
+    elementStrides[d] = 1;
+    if (d + 1 < n) strides[d] = strideBytes[n - 2 - d];
+  }
+  CUresult r = driver().cuTensorMapEncodeTiled(out, bf16 ? kBFloat16 : kFloat16, unsigned(n),
                                                reinterpret_cast<void *>(base), dims, strides,
                                                box, elementStrides, 0, kSwizzle128B,
                                                kL2Promote256B, 0);
-  if (r != 0)
-    throw InvalidArgument("cuTensorMapEncodeTiled refused a " + std::to_string(rows) + " x " +
-                          std::to_string(cols) + " matrix with rows " +
-                          std::to_string(rowBytes) + " bytes apart in " +
-                          std::to_string(boxRows) + " x " + std::to_string(boxCols) +
-                          " boxes (" + errorText(r) + ")");
+  if (r != 0) {
+    std::string shape, pitch;
+    for (size_t d = 0; d < n; ++d) shape += (d ? " x " : "") + std::to_string(sizes[d]);
+    for (size_t d = 0; d + 1 < n; ++d) pitch += (d ? ", " : "") + std::to_string(strideBytes[d]);
+    throw InvalidArgument("cuTensorMapEncodeTiled refused a " + shape + " tensor (strides " +
+                          pitch + " bytes) in " + std::to_string(boxRows) + " x " +
+                          std::to_string(boxCols) + " boxes: " + errorText(r));
+  }
 }
 
 // Freed buffers are kept for reuse by a later request of the same size

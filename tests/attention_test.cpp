@@ -122,10 +122,12 @@ TEST_P(Attention, DenseMatchesReference) {
 // 8 warps on 16 x 32 tiles, which the GPU compiler runs on 4; Q staged once
 // in shared memory (dot_a_shared: on sm_90a wgmma reads it through a
 // descriptor), with 128 x 128 tiles too; the stages tracked by mbarriers
-// instead of block-wide barriers (mbarriers=1: sm_90a's refilled loops).
+// instead of block-wide barriers (mbarriers=1: sm_90a's refilled loops);
+// K and V as boxes (tma=1: on sm_90a copied with TMA where D is 64 or 128
+// and the loop has 3 or more stages, else the same boxes by cp.async).
 TEST_P(Attention, DenseSchedulesMatchReference) {
   struct Case { int64_t B, Tq, Tk, H, Hkv, D; bool causal; };
-  struct Sched { int64_t BM, BN, warps, stages, pipe, aShared = 0, mbar = 0; };
+  struct Sched { int64_t BM, BN, warps, stages, pipe, aShared = 0, mbar = 0, tma = 0; };
   uint64_t seed = 50;
   for (Case c : {Case{1, 200, 200, 2, 1, 64, true}, Case{2, 37, 150, 4, 2, 32, true},
                  Case{1, 70, 70, 2, 1, 128, false}, Case{1, 20, 20, 2, 2, 64, true},
@@ -139,18 +141,20 @@ TEST_P(Attention, DenseSchedulesMatchReference) {
                     Sched{16, 32, 8, 2, 0},
                     Sched{128, 64, 8, 3, 0, 1}, Sched{128, 128, 8, 2, 0, 1},
                     Sched{64, 64, 4, 2, 1, 1}, Sched{128, 64, 8, 3, 0, 0, 1},
-                    Sched{128, 64, 8, 4, 0, 0, 1}, Sched{64, 64, 4, 3, 0, 0, 1}}) {
+                    Sched{128, 64, 8, 4, 0, 0, 1}, Sched{64, 64, 4, 3, 0, 0, 1},
+                    Sched{128, 64, 8, 3, 0, 0, 0, 1}, Sched{128, 64, 8, 4, 0, 0, 0, 1},
+                    Sched{64, 64, 4, 3, 0, 0, 0, 1}, Sched{64, 64, 4, 2, 0, 0, 0, 1}}) {
       DenseAttentionArgs da;
       da.is_causal = c.causal;
       da.backend = backend();
       da.schedule = {{"BLOCK_M", s.BM}, {"BLOCK_N", s.BN}, {"num_warps", s.warps},
                      {"num_stages", s.stages}, {"PIPE", s.pipe}, {"dot_a_shared", s.aShared},
-                     {"mbarriers", s.mbar}};
+                     {"mbarriers", s.mbar}, {"tma", s.tma}};
       Tensor out = dense_attention(in.qv(), in.kv(), in.vv(), da);
       EXPECT_LT(maxErrorVsReference(in, out, all, nullptr, c.causal), 2e-2)
           << "Tq " << c.Tq << " Tk " << c.Tk << " D " << c.D << " causal " << c.causal
           << " BM " << s.BM << " BN " << s.BN << " stages " << s.stages << " PIPE " << s.pipe
-          << " dot_a_shared " << s.aShared << " mbarriers " << s.mbar;
+          << " dot_a_shared " << s.aShared << " mbarriers " << s.mbar << " tma " << s.tma;
     }
   }
   Inputs in(1, 16, 16, 1, 1, 32, 99);

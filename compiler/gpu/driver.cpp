@@ -164,10 +164,13 @@ Lowered GpuLowering::run() {
     if (!l->hasAttr("hip.tma")) return;
     auto box = l.getBox();
     auto t = cast<RankedTensorType>(l.getResult().getType());
-    if (!box || box->size() != 4)
+    if (!box || box->size() < 4)
       throw InternalError("kernel '" + name_ + "': hip.tma on a load without its box");
+    size_t n = box->size() / 2;
     TensorMapSpec m;
-    m.base = (*box)[0], m.rows = (*box)[1], m.cols = (*box)[2], m.ld = (*box)[3];
+    m.base = (*box)[0];
+    m.sizes.assign(box->begin() + 1, box->begin() + 1 + n);
+    m.strides.assign(box->begin() + 1 + n, box->end());
     m.bf16 = t.getElementType().isBF16();
     m.boxRows = int(t.getShape()[0]);
     m.boxCols = 64; // (one 128-byte swizzle group)

@@ -446,11 +446,15 @@ LogicalResult LoadOp::verify() {
   if (getBox().has_value() != !getStart().empty())
     return emitOpError("takes `box` and its start coordinates together");
   if (auto box = getBox()) {
-    if (box->size() != 4)
-      return emitOpError("`box` names [base, rows, cols, ld], got ") << box->size() << " entries";
+    size_t n = box->size() / 2;
+    if (box->size() % 2 || n < 2 || n > 5)
+      return emitOpError("`box` names [base, sizes..., strides...] of 2 to 5 dimensions, got ")
+             << box->size() << " entries";
     auto t = dyn_cast<RankedTensorType>(getPtr().getType());
-    if (!t || t.getRank() != 2 || getStart().size() != 2 || !getMask())
-      return emitOpError("with `box` reads a masked 2-D tile from two start coordinates");
+    if (!t || t.getRank() != 2 || getStart().size() != n || !getMask())
+      return emitOpError("with `box` reads a masked 2-D tile from a start coordinate per "
+                         "dimension (")
+             << n << ")";
   }
   return success();
 }

@@ -390,12 +390,15 @@ def Tile_LoadOp : Tile_Op<"load", [AttrSizedOperandSegments,
   let summary = "reads through a pointer (tile); masked-off lanes read `other`";
   let description = [{
     With `box` (the DSL's load_box): the pointers and the mask are those of a
-    box of a row-major matrix, element (i, j) at
+    box of a strided tensor of n = 2 to 5 dimensions (the last one's stride
+    1): the leading n - 2 start coordinates index it, the box spans the last
+    two from theirs; element (i, j) of a matrix is at
     `base + (start[0] + i) * ld + start[1] + j`, read where
-    `start[0] + i < rows` and `start[1] + j < cols`; `box` names where the
-    matrix's `[base, rows, cols, ld]` come from (each a kernel argument's
-    index, or -1 - v for the constant v), so that the GPU backend may copy it
-    with a tensor-memory-access (TMA) descriptor the launch builds instead.
+    `start[0] + i < rows` and `start[1] + j < cols`. `box` names where the
+    tensor's `[base, sizes..., strides...]` come from (2n entries: each a
+    kernel argument's index, or -1 - v for the constant v), so that the GPU
+    backend may copy it with a tensor-memory-accelerator (TMA) descriptor the
+    launch builds instead.
   }];
   let arguments = (ins Tile_ValueOf<[Tile_PtrType]>:$ptr,
                        Optional<Tile_ValueOf<[I1]>>:$mask,

@@ -11,6 +11,26 @@
 // compiles): the dots' plans first, then the loop's marks.
 // RUN: hipattn compile matmul --config BLOCK_N=128,num_warps=4,num_stages=3 --target sm_90a --emit hip-accelerate-dot | FileCheck %s --check-prefix=AFTER-DOT
 // RUN: hipattn compile matmul --config BLOCK_N=128,num_warps=4,num_stages=3 --target sm_90a --emit hip-pipeline | FileCheck %s --check-prefix=AFTER-PIPE
+// tma = 1: the matmul's tiles are box loads (load_box), copied with TMA on
+// sm_90a (the loop is marked tma, on mbarriers), not on sm_80; the PTX takes
+// one descriptor per box load after the arguments (a grid constant), thread 0
+// arrives with the stage's bytes and copies one box per 64-column group.
+// RUN: hipattn compile matmul --config BLOCK_K=64,num_stages=4,tma=1 --target sm_90a --emit hip-pipeline | FileCheck %s --check-prefix=TMA
+// RUN: hipattn compile matmul --config BLOCK_K=64,num_stages=4,tma=1 --target sm_80 --emit hip-pipeline | FileCheck %s --check-prefix=TMA-AMPERE
+// RUN: hipattn compile matmul --config BLOCK_K=64,num_stages=4,tma=1 --target sm_90a --emit ptx | FileCheck %s --check-prefix=TMA-PTX
+// TMA: tile.load {{.*}} box(%{{.*}}, %arg0) {box = array<i64: 0, 3, 5, 6>, hip.copy = 0 : i64, {{.*}}, hip.tma}
+// TMA: tile.load {{.*}} box(%arg0, %{{.*}}) {box = array<i64: 1, 5, 4, 7>, hip.copy = 1 : i64, {{.*}}, hip.tma}
+// TMA: hip.pipeline = {ahead = 2 : i64, mbarriers, stages = 4 : i64, tma}
+// TMA-AMPERE: tile.load {{.*}} box({{.*}}) {box = array<i64: 0, 3, 5, 6>, hip.copy = 0 : i64
+// TMA-AMPERE-NOT: hip.tma
+// TMA-AMPERE: hip.pipeline = {ahead = 3 : i64, stages = 4 : i64}
+// TMA-PTX: .param .align 64 .b8 matmul_param_9[128],
+// TMA-PTX-NEXT: .param .align 64 .b8 matmul_param_10[128]
+// TMA-PTX: cvta.param.u64
+// TMA-PTX-NOT: cp.async.cg
+// TMA-PTX: mbarrier.arrive.expect_tx.shared::cta.b64 _, [{{%r[0-9]+}}], {{%r[0-9]+}};
+// TMA-PTX-COUNT-5: cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes
+// TMA-PTX-NOT: cp.async.cg
 // AFTER-DOT-NOT: hip.copy
 // AFTER-DOT: tile.dot {{.*}}hip.mma = #tile.mma<version = 2, warpsPerCTA = [2, 2]>
 // AFTER-DOT-NOT: hip.pipeline

@@ -177,7 +177,7 @@ tile.kernel @load_of_int(%n: i32) num_warps(4) config {} {
 tile.kernel @load_mask_without_other(%p: !tile.ptr<f32>) num_warps(4) config {} {
   %m = tile.constant true
   // expected-error @below {{takes a mask and `other` (the value of masked-off lanes) together}}
-  %v = "tile.load"(%p, %m) <{operandSegmentSizes = array<i32: 1, 1, 0>}> : (!tile.ptr<f32>, i1) -> f32
+  %v = "tile.load"(%p, %m) <{operandSegmentSizes = array<i32: 1, 1, 0, 0>}> : (!tile.ptr<f32>, i1) -> f32
 }
 
 // -----
@@ -186,7 +186,37 @@ tile.kernel @load_mask_shape(%p: !tile.ptr<f32>) num_warps(4) config {} {
   %m = tile.constant dense<true> : tensor<8xi1>
   %o = tile.constant 0.0 : f32
   // expected-error @below {{mask is i1 of the pointer's shape}}
-  %v = "tile.load"(%p, %m, %o) <{operandSegmentSizes = array<i32: 1, 1, 1>}> : (!tile.ptr<f32>, tensor<8xi1>, f32) -> f32
+  %v = "tile.load"(%p, %m, %o) <{operandSegmentSizes = array<i32: 1, 1, 1, 0>}> : (!tile.ptr<f32>, tensor<8xi1>, f32) -> f32
+}
+
+// -----
+
+tile.kernel @load_box_without_start(%p: !tile.ptr<bf16>, %n: i32) num_warps(4) config {} {
+  %q = tile.splat %p : !tile.ptr<bf16> -> tensor<16x64x!tile.ptr<bf16>>
+  %m = tile.constant dense<true> : tensor<16x64xi1>
+  %o = tile.constant dense<0.0> : tensor<16x64xbf16>
+  // expected-error @below {{takes `box` and its start coordinates together}}
+  %v = tile.load %q, %m, %o {box = array<i64: 0, 1, 1, 1>} : tensor<16x64x!tile.ptr<bf16>>
+}
+
+// -----
+
+tile.kernel @load_box_entries(%p: !tile.ptr<bf16>, %n: i32) num_warps(4) config {} {
+  %q = tile.splat %p : !tile.ptr<bf16> -> tensor<16x64x!tile.ptr<bf16>>
+  %m = tile.constant dense<true> : tensor<16x64xi1>
+  %o = tile.constant dense<0.0> : tensor<16x64xbf16>
+  // expected-error @below {{`box` names [base, sizes..., strides...] of 2 to 5 dimensions, got 3 entries}}
+  %v = tile.load %q, %m, %o box(%n, %n) {box = array<i64: 0, 1, 1>} : tensor<16x64x!tile.ptr<bf16>>
+}
+
+// -----
+
+tile.kernel @load_box_rank(%p: !tile.ptr<bf16>, %n: i32) num_warps(4) config {} {
+  %q = tile.splat %p : !tile.ptr<bf16> -> tensor<64x!tile.ptr<bf16>>
+  %m = tile.constant dense<true> : tensor<64xi1>
+  %o = tile.constant dense<0.0> : tensor<64xbf16>
+  // expected-error @below {{with `box` reads a masked 2-D tile from a start coordinate per dimension (2)}}
+  %v = tile.load %q, %m, %o box(%n) {box = array<i64: 0, 1, 1, 1>} : tensor<64x!tile.ptr<bf16>>
 }
 
 // -----

@@ -221,8 +221,7 @@ bool GpuLowering::issueBoxCopies(const Pipeline &plan, Value iv, Value hi, Value
   for (Operation *l : plan.loads) {
     auto t = cast<RankedTensorType>(l->getResult(0).getType());
     bytes += t.getNumElements() * 2;
-    visit(l->getOperand(3));
-    visit(l->getOperand(4));
+    for (Value v : cast<tile::LoadOp>(l).getStart()) visit(v);
   }
   for (Operation *o : plan.slice)
     if (need.count(o)) lowerOp(o);
@@ -241,22 +240,27 @@ bool GpuLowering::issueBoxCopies(const Pipeline &plan, Value iv, Value hi, Value
   for (size_t n = 0; n < plan.loads.size(); ++n) {
     Operation *l = plan.loads[n];
     auto shape = cast<RankedTensorType>(l->getResult(0).getType()).getShape();
-    Value r0 = val(arg(l, 3)).regs[0], c0 = val(arg(l, 4)).regs[0];
+    // The coordinates innermost first: the box's column, its row, then the
+    // leading dimensions' indices.
+    std::vector<Value> coords;
+    for (Value v : llvm::reverse(cast<tile::LoadOp>(l).getStart())) coords.push_back(val(id(v)).regs[0]);
+    size_t rank = coords.size();
+    std::string text = "{ .reg .pred p; setp.ne.b32 p, $i" + std::to_string(rank + 2) +
+                       ", 0;\n@p cp.async.bulk.tensor." + std::to_string(rank) +
+                       "d.shared::cluster.global.mbarrier::complete_tx::bytes [$i0], [$i1, {";
+    for (size_t d = 0; d < rank; ++d) text += (d ? ", $i" : "$i") + std::to_string(d + 2);
+    text += "}], [$i" + std::to_string(rank + 3) + "]; }";
     Value stageOff = add(c32(int64_t(plan.base[n])),
                          mul(stage, c32(int64_t(plan.stageBytes[n])), loc), loc);
     // Column group g (64 columns, 128 bytes a row) lies R * 128 bytes after
     // group g - 1 (see swizzledOffset): one box of R rows each.
-    for (int64_t g = 0; g < shape[1] / 64; ++g)
-      Ptx("{ .reg .pred p; setp.ne.b32 p, $i4, 0;\n"
-          "@p cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes "
-          "[$i0], [$i1, {$i2, $i3}], [$i5]; }")
-          .in(sharedAddr(add(stageOff, c32(g * shape[0] * 128), loc), loc))
-          .in(tmaMap_.at(l))
-          .in(add(c0, c32(64 * g), loc))
-          .in(r0)
-          .in(inRange)
-          .in(full)
-          .emit(b_, loc);
+    for (int64_t g = 0; g < shape[1] / 64; ++g) {
+      Ptx copy(text);
+      copy.in(sharedAddr(add(stageOff, c32(g * shape[0] * 128), loc), loc)).in(tmaMap_.at(l));
+      copy.in(add(coords[0], c32(64 * g), loc));
+      for (size_t d = 1; d < rank; ++d) copy.in(coords[d]);
+      copy.in(inRange).in(full).emit(b_, loc);
+    }
   }
   return true;
 }

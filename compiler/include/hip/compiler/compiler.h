@@ -55,11 +55,14 @@ Target currentTarget(Backend b);
 
 /// GPU: a TMA descriptor the kernel takes after its parameters (one per
 /// box load the backend copies with TMA), built at each launch from the
-/// arguments: a row-major matrix of 16-bit elements at argument `base`,
-/// `rows` x `cols`, `ld` elements between rows (each an argument's index,
-/// or -1 - v for the number v), copied in boxes of boxRows x boxCols.
+/// arguments: a tensor of 16-bit elements at argument `base` of `sizes`
+/// (2 to 5 dimensions, outermost first) with `strides` (elements, all but
+/// the last dimension's, which is 1), each an argument's index or -1 - v for
+/// the number v, copied in boxes of boxRows x boxCols of its last two
+/// dimensions.
 struct TensorMapSpec {
-  int64_t base = 0, rows = 0, cols = 0, ld = 0;
+  int64_t base = 0;
+  std::vector<int64_t> sizes, strides;
   bool bf16 = true;
   int boxRows = 0, boxCols = 0;
 };

@@ -202,6 +202,13 @@ Val load(const Operand &ptr, const Operand &mask, const Operand &other);
 /// memory accelerator (sm_90a), from a descriptor each launch builds.
 Val load_box(const Operand &base, const Operand &rows, const Operand &cols, const Operand &ld,
              const Operand &r0, const Operand &c0, std::vector<int64_t> box);
+/// The same from a tensor of 2 to 5 dimensions (`shape`; `strides` of all
+/// but the last, whose stride is 1): the box spans the last two dimensions
+/// from `start`, the leading ones are the indices `start` gives (64-bit
+/// offsets); elements outside the shape read 0.
+Val load_box(const Operand &base, const std::vector<Operand> &shape,
+             const std::vector<Operand> &strides, const std::vector<Operand> &start,
+             std::vector<int64_t> box);
 void store(const Operand &ptr, const Operand &value);
 void store(const Operand &ptr, const Operand &value, const Operand &mask);
 

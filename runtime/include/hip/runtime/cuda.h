@@ -61,15 +61,17 @@ public:
   void launch(const KernelHandle &k, const unsigned grid[3],
               const unsigned block[3], std::size_t sharedBytes, void **args,
               Stream stream = nullptr);
-  /// Writes into `out` (128 bytes) the TMA descriptor of a row-major
-  /// matrix of 16-bit elements (`bf16`: bfloat16, else float16) at `base`,
-  /// `rows` x `cols`, rows `rowBytes` apart, copied in boxes of `boxRows` x
-  /// `boxCols` into shared memory in the 128-byte swizzle (zeros outside the
-  /// matrix). Throws InvalidArgument where the driver refuses it (e.g. a row
-  /// pitch that is not a multiple of 16 bytes), RuntimeError where the
-  /// driver has no cuTensorMapEncodeTiled.
-  void encodeTensorMap(void *out, bool bf16, std::uint64_t base, std::uint64_t rows,
-                       std::uint64_t cols, std::uint64_t rowBytes, unsigned boxRows,
+  /// Writes into `out` (128 bytes) the TMA descriptor of a tensor of
+  /// 16-bit elements (`bf16`: bfloat16, else float16) at `base` of `sizes`
+  /// (2 to 5 dimensions, outermost first) whose dimensions but the last lie
+  /// `strideBytes` apart, copied in boxes of `boxRows` x `boxCols` of the
+  /// last two dimensions (one index of the others) into shared memory in
+  /// the 128-byte swizzle, zeros outside the tensor. Throws InvalidArgument
+  /// where the driver refuses it (e.g. a stride that is not a multiple of
+  /// 16 bytes), RuntimeError where the driver has no cuTensorMapEncodeTiled.
+  void encodeTensorMap(void *out, bool bf16, std::uint64_t base,
+                       const std::vector<std::uint64_t> &sizes,
+                       const std::vector<std::uint64_t> &strideBytes, unsigned boxRows,
                        unsigned boxCols);
 
   DevicePtr alloc(std::size_t bytes);
