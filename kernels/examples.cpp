@@ -150,7 +150,7 @@ void registerExampleKernels() {
                     [](const Config &c) { return validatePow2(c, {"ROWS", "BLOCK"}); }});
     registerKernel({"matmul", "C (f32) = A x B (bf16/f16), tensor cores",
                     {{"BLOCK_M", {64, 128}}, {"BLOCK_N", {128, 256}}, {"BLOCK_K", {32, 64}},
-                     {"num_warps", {4, 8}}, {"num_stages", {3, 4}}},
+                     {"num_warps", {4, 8}}, {"num_stages", {3, 4}}, {"tma", {0, 1}}},
                     Config{{"BLOCK_M", 128}, {"BLOCK_N", 256}, {"BLOCK_K", 32}, {"num_warps", 8},
                            {"num_stages", 4}, {"GROUP_M", 8}, {"min_blocks", 1}, {"DTYPE", 0},
                            {"mbarriers", 0}, {"tma", 0}},

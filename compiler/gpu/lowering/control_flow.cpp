@@ -332,7 +332,10 @@ void GpuLowering::lowerFor(Operation *op, Location loc) {
   needShared(0);
   if (plan) {
     // The stages overlap the temporaries of the code before the loop (a
-    // layout change, say), which slower warps may still be reading.
+    // layout change, say), which slower warps may still be reading. (TMA
+    // writes them through the async proxy: each thread's accesses through
+    // the generic one are ordered before, by a proxy fence.)
+    if (plan->tma) fenceProxyAsync(loc);
     barrier(loc);
     if (plan->mbarriers) {
       // Thread 0 initialises the barriers (a phase: every thread arrives);
@@ -552,7 +555,9 @@ void GpuLowering::lowerFor(Operation *op, Location loc) {
       issueNext();
     };
     // (The copies as late as the deferred dot: before it when refilling after
-    // the wait, after the dot when refilling at the top.)
+    // the wait, after the dot when refilling at the top or with TMA, where
+    // only thread 0 waits for the stage to empty: its warp's deferred dot
+    // is not held back by the slowest warp.)
     auto refillOnceEmpty = [&] {
       auto refill = [&] {
         mbarrierWait(emptyAddr(), *emptyToken, loc);
@@ -569,9 +574,11 @@ void GpuLowering::lowerFor(Operation *op, Location loc) {
         refill();
       }
       bool deferred = plan && plan->deferDots.count(&o);
-      if (emptyToken && deferred && plan->refillAfterWait) refillOnceEmpty();
+      // (TMA: thread 0's copies after its deferred dot, which it issues first.)
+      bool late = !plan || !plan->refillAfterWait || plan->tma;
+      if (emptyToken && deferred && !late) refillOnceEmpty();
       if (!copyOnly.count(&o)) lowerOp(&o);
-      if (emptyToken && deferred && !plan->refillAfterWait) refillOnceEmpty();
+      if (emptyToken && deferred && late) refillOnceEmpty();
       if (refillDue && waitedThrough_ >= carried) refill();
     }
     if (refillDue) throw InternalError("pipelined loop: no point to refill its stages found");
