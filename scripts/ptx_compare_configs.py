@@ -4,7 +4,9 @@
 # from two builds, compared file by file: the check, next to scripts/ptx_compare.sh, that a compiler
 # change leaves code alone. Prints the configs that differ and a count.
 #   python3 scripts/ptx_compare_configs.py OLD_BIN_DIR NEW_BIN_DIR   (e.g. /tmp/old/bin build/bin)
-# (An old build without the mbarriers key gets the configs without `mbarriers=0`.)
+# (An old build without the mbarriers or tma keys gets the configs without `mbarriers=0` / `tma=0`;
+# configs with `tma=1` are new code and not compared. IGNORE_LOC=1: the PTX's .loc lines, the kernels'
+# source lines, are left out of the comparison, for a change that moved kernel source.)
 import itertools, re, subprocess, sys, os, shutil, tempfile, concurrent.futures as cf
 if len(sys.argv) != 3:
     sys.exit("usage: ptx_compare_configs.py OLD_BIN_DIR NEW_BIN_DIR")
@@ -23,6 +25,7 @@ for k in ["flash_attention", "hip_block_sparse_attention", "hip_mask_tree", "mat
         base = ",".join(f"{a}={b}" for a, b in zip(keys, vals))
         for d in (["64", "128"] if k != "matmul" else [None]):
             cfg = base + (f",HEAD_DIM={d}" if d else "")
+            if "tma=1" in cfg: continue
             for t in ["sm_80", "sm_90a"]:
                 jobs.append((k, cfg, t))
 tmp = tempfile.mkdtemp()
@@ -31,8 +34,14 @@ def one(j):
     res = []
     for b in (old, new):
         env = dict(os.environ, HIP_CACHE_DIR=tmp + "/c" + str(abs(hash(b))))
-        r = subprocess.run([b + "/hipattn", "compile", k, "--config", (cfg.replace(",mbarriers=0", "").replace("mbarriers=0,", "") if b == old else cfg), "--target", t, "--emit", "ptx", "--divisible", "all"], capture_output=True, text=True, env=env)
-        res.append(r.stdout + r.stderr)
+        oldCfg = cfg
+        for key in ("mbarriers=0", "tma=0"):
+            oldCfg = oldCfg.replace("," + key, "").replace(key + ",", "")
+        r = subprocess.run([b + "/hipattn", "compile", k, "--config", (oldCfg if b == old else cfg), "--target", t, "--emit", "ptx", "--divisible", "all"], capture_output=True, text=True, env=env)
+        text = r.stdout + r.stderr
+        if os.environ.get("IGNORE_LOC") == "1":
+            text = "\n".join(l for l in text.splitlines() if not l.lstrip().startswith(".loc"))
+        res.append(text)
     return j, res[0] == res[1], res[1][:300] if res[0] != res[1] else ""
 d = 0
 with cf.ThreadPoolExecutor(2) as ex:

@@ -28,6 +28,8 @@
 //===----------------------------------------------------------------------===//
 #include "GpuLowering.h"
 
+#include <algorithm>
+
 namespace hip::detail::gpu {
 
 // ---- The tile.kernel ------------------------------------------------------------------
@@ -158,8 +160,9 @@ Lowered GpuLowering::run() {
   for (int p : params_) argTypes.push_back(elementType(&ctx_, ty(p).dtype, 1));
   // The TMA descriptors of the box loads hip-pipeline marked, after the
   // arguments: 128 bytes each, passed by value (.param .align 64 .b8 [128])
-  // and read in place (grid constants).
-  std::vector<Operation *> tmaLoads;
+  // and read in place (grid constants); box loads of the same tensor in the
+  // same boxes (the dense kernel's two loops) share one.
+  std::map<Operation *, size_t> tmaIndex;
   kernel_.walk([&](tile::LoadOp l) {
     if (!l->hasAttr("hip.tma")) return;
     auto box = l.getBox();
@@ -174,13 +177,19 @@ Lowered GpuLowering::run() {
     m.bf16 = t.getElementType().isBF16();
     m.boxRows = int(t.getShape()[0]);
     m.boxCols = 64; // (one 128-byte swizzle group)
+    auto same = [&](const TensorMapSpec &o) {
+      return o.base == m.base && o.sizes == m.sizes && o.strides == m.strides &&
+             o.bf16 == m.bf16 && o.boxRows == m.boxRows && o.boxCols == m.boxCols;
+    };
+    auto it = std::find_if(tensorMaps_.begin(), tensorMaps_.end(), same);
+    tmaIndex[l] = size_t(it - tensorMaps_.begin());
+    if (it != tensorMaps_.end()) return;
     tensorMaps_.push_back(m);
-    tmaLoads.push_back(l);
     argTypes.push_back(LLVM::LLVMPointerType::get(&ctx_));
   });
   auto fnTy = LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(&ctx_), argTypes);
   auto fn = mk<LLVM::LLVMFuncOp>(b_, loc, name_, fnTy);
-  for (size_t i = 0; i < tmaLoads.size(); ++i) {
+  for (size_t i = 0; i < tensorMaps_.size(); ++i) {
     unsigned a = unsigned(params_.size() + i);
     fn.setArgAttr(a, LLVM::LLVMDialect::getByValAttrName(),
                   TypeAttr::get(LLVM::LLVMArrayType::get(b_.getI8Type(), 128)));
@@ -204,9 +213,11 @@ Lowered GpuLowering::run() {
   prologueEnd_ = smemBase_.getDefiningOp();
   for (size_t i = 0; i < params_.size(); ++i)
     vals_[params_[i]] = withFacts(TileVal{nullptr, false, {entry_->getArgument(i)}}, params_[i]);
-  for (size_t i = 0; i < tmaLoads.size(); ++i)
-    tmaMap_[tmaLoads[i]] = mk<LLVM::PtrToIntOp>(b_, loc, b_.getI64Type(),
-                                                entry_->getArgument(unsigned(params_.size() + i)));
+  std::vector<Value> mapAddr;
+  for (size_t i = 0; i < tensorMaps_.size(); ++i)
+    mapAddr.push_back(mk<LLVM::PtrToIntOp>(b_, loc, b_.getI64Type(),
+                                           entry_->getArgument(unsigned(params_.size() + i))));
+  for (auto &[l, i] : tmaIndex) tmaMap_[l] = mapAddr[i];
   // wgmma's swizzled B tiles sit at 1024-byte aligned offsets.
   if (wgmma_) smem.setAlignment(1024);
   lowerBlock(kernel_.getBody().front());
