@@ -339,7 +339,8 @@ void launch(CompiledKernel &k, std::array<unsigned, 3> grid, const std::vector<A
     const TensorMapSpec &m = k.tensorMaps[i];
     auto value = [&](int64_t ref) -> int64_t {
       if (ref < 0) return -1 - ref;
-      if (size_t(ref) >= args.size()) throw InternalError("a TMA descriptor names a missing argument");
+      if (size_t(ref) >= args.size())
+        throw InternalError("a TMA descriptor names a missing argument");
       const ArgValue &a = args[size_t(ref)];
       return a.kind == ArgValue::I32 ? a.i32 : a.kind == ArgValue::I64 ? a.i64 : int64_t(a.ptr);
     };

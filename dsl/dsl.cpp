@@ -526,7 +526,8 @@ Val load_box(const Operand &base, const std::vector<Operand> &shape,
     Val ok = startV[k] < dims[k];
     inside = inside ? *inside & ok : ok;
   }
-  Val r = startV[n - 2] + arange(0, box[0], base.loc), c = startV[n - 1] + arange(0, box[1], base.loc);
+  Val r = startV[n - 2] + arange(0, box[0], base.loc);
+  Val c = startV[n - 1] + arange(0, box[1], base.loc);
   Val ptrs = origin + (expand_dims(r * strideV[n - 2], 1) + expand_dims(c, 0));
   Val mask = expand_dims(r < dims[n - 2], 1) & expand_dims(c < dims[n - 1], 0);
   if (inside) mask = mask & *inside;

@@ -243,7 +243,8 @@ bool GpuLowering::issueBoxCopies(const Pipeline &plan, Value iv, Value hi, Value
     // The coordinates innermost first: the box's column, its row, then the
     // leading dimensions' indices.
     std::vector<Value> coords;
-    for (Value v : llvm::reverse(cast<tile::LoadOp>(l).getStart())) coords.push_back(val(id(v)).regs[0]);
+    for (Value v : llvm::reverse(cast<tile::LoadOp>(l).getStart()))
+      coords.push_back(val(id(v)).regs[0]);
     size_t rank = coords.size();
     std::string text = "{ .reg .pred p; setp.ne.b32 p, $i" + std::to_string(rank + 2) +
                        ", 0;\n@p cp.async.bulk.tensor." + std::to_string(rank) +
