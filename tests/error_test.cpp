@@ -42,6 +42,34 @@ TEST(Errors, ShapeMismatch) {
   expectAt(msg, line, "cannot be broadcast together");
 }
 
+TEST(Errors, BadBoxLoads) {
+  int line = 0;
+  auto box3 = compileError([&](Builder &b) {
+    Val x = b.arg("x", ptr(DType::bf16)), n = b.arg("n", DType::i32);
+    line = __LINE__ + 1;
+    (void)load_box(x, {n, n}, {n}, {0, 0}, {16, 64, 2});
+  });
+  expectAt(box3, line, "load_box() takes a 2-D box of positive sizes");
+  auto strides = compileError([&](Builder &b) {
+    Val x = b.arg("x", ptr(DType::bf16)), n = b.arg("n", DType::i32);
+    line = __LINE__ + 1;
+    (void)load_box(x, {n, n, n}, {n}, {0, 0, 0}, {16, 64});
+  });
+  expectAt(strides, line, "one stride fewer");
+  auto base = compileError([&](Builder &b) {
+    Val n = b.arg("n", DType::i32);
+    line = __LINE__ + 1;
+    (void)load_box(n, n, n, n, 0, 0, {16, 64});
+  });
+  expectAt(base, line, "load_box() 'base' must be a pointer (scalar), got i32");
+  auto size = compileError([&](Builder &b) {
+    Val x = b.arg("x", ptr(DType::bf16)), f = b.arg("f", DType::f32);
+    line = __LINE__ + 1;
+    (void)load_box(x, f, 64, 64, 0, 0, {16, 64});
+  });
+  expectAt(size, line, "load_box() size 0 must be an i32 scalar, got f32");
+}
+
 TEST(Errors, TypeMismatch) {
   int line = 0;
   auto msg = compileError([&](Builder &) {

@@ -248,6 +248,40 @@ TEST_P(Ops, Gather) {
   for (int e = 0; e < 16; ++e) EXPECT_EQ(out2[e], x0[e * 3 + 1] * 2.0f) << "element " << e;
 }
 
+// load_box: boxes of a strided [P, rows, cols] tensor (and of one plane as
+// a matrix), past its rows, columns and planes (zeros there), against the
+// reference. (f32: plain masked loads on every backend; the GPU's TMA copies
+// of 16-bit boxes run in the matmul's and attention's tests.)
+TEST_P(Ops, BoxLoads) {
+  constexpr int P = 3, ROWS = 13, COLS = 20, LD = 24, PS = 400, BR = 8, BC = 16, PROGS = 4;
+  Builder b("boxes");
+  Val x = b.arg("x", ptr(DType::f32)), o3 = b.arg("out3", ptr(DType::f32));
+  Val o2 = b.arg("out2", ptr(DType::f32));
+  Val planes = b.arg("planes", DType::i32), rows = b.arg("rows", DType::i32);
+  Val cols = b.arg("cols", DType::i32), ld = b.arg("ld", DType::i32);
+  Val ps = b.arg("ps", DType::i32);
+  Val pid = program_id(0);
+  Val r0 = pid * 5, c0 = pid * 7; // program 3: plane 3, past the last one
+  Val box3 = load_box(x, {planes, rows, cols}, {ps, ld}, {pid, r0, c0}, {BR, BC});
+  store(o3 + (pid * (BR * BC) + grid2(BR, BC)), box3);
+  Val box2 = load_box(x, rows, cols, ld, r0, c0, {BR, BC});
+  store(o2 + (pid * (BR * BC) + grid2(BR, BC)), box2);
+  Kernel k = b.finish();
+  auto x0 = randomInput(P * PS, 31);
+  auto out3 = poison(PROGS * BR * BC), out2 = poison(PROGS * BR * BC);
+  auto i32 = [](int v) { return ArgValue::int32(v); };
+  run(k, t, {&x0, &out3, &out2}, PROGS, {i32(P), i32(ROWS), i32(COLS), i32(LD), i32(PS)});
+  for (int p = 0; p < PROGS; ++p)
+    for (int i = 0; i < BR; ++i)
+      for (int j = 0; j < BC; ++j) {
+        int r = p * 5 + i, c = p * 7 + j, e = (p * BR + i) * BC + j;
+        bool in = r < ROWS && c < COLS;
+        EXPECT_EQ(out3[e], p < P && in ? x0[p * PS + r * LD + c] : 0.f)
+            << "plane " << p << " row " << r << " column " << c;
+        EXPECT_EQ(out2[e], in ? x0[r * LD + c] : 0.f) << "matrix row " << r << " column " << c;
+      }
+}
+
 TEST_P(Ops, ShapesWhereCastsMath) {
   Builder b("shapes");
   Val in = b.arg("x", ptr(DType::f32)), tr = b.arg("trans", ptr(DType::f32));
