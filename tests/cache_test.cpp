@@ -50,6 +50,40 @@ TEST_F(KernelCacheTest, ColdCompileThenWarmHit) {
   EXPECT_EQ(warm->numThreads, cold->numThreads);
 }
 
+// A kernel whose box loads sm_90a copies with TMA takes its descriptors'
+// recipes from the cache with its PTX (what each launch builds them from).
+TEST_F(KernelCacheTest, TmaDescriptorsComeBackFromTheCache) {
+  Target t = parseTarget("sm_90a");
+  dsl::Config c{{"BLOCK_K", 64}, {"num_stages", 4}, {"tma", 1}};
+  auto cold = compile(matmulKernel(c), t);
+  // A [M, K] and B [K, N]: arguments a (0), b (1), M (3), N (4), K (5),
+  // lda (6), ldb (7); boxes of 128 x 64 and 64 x 64 (one 64-column group).
+  ASSERT_EQ(cold->tensorMaps.size(), 2u);
+  EXPECT_EQ(cold->tensorMaps[0].base, 0);
+  EXPECT_EQ(cold->tensorMaps[0].sizes, (std::vector<int64_t>{3, 5}));
+  EXPECT_EQ(cold->tensorMaps[0].strides, (std::vector<int64_t>{6}));
+  EXPECT_EQ(cold->tensorMaps[0].boxRows, 128);
+  EXPECT_EQ(cold->tensorMaps[1].base, 1);
+  EXPECT_EQ(cold->tensorMaps[1].sizes, (std::vector<int64_t>{5, 4}));
+  EXPECT_EQ(cold->tensorMaps[1].boxRows, 64);
+  EXPECT_NE(cold->ptx.find("cp.async.bulk.tensor.2d"), std::string::npos);
+  clearInMemoryCache();
+  auto warm = compile(matmulKernel(c), t);
+  ASSERT_TRUE(warm->fromCache);
+  ASSERT_EQ(warm->tensorMaps.size(), cold->tensorMaps.size());
+  for (size_t i = 0; i < warm->tensorMaps.size(); ++i) {
+    const TensorMapSpec &w = warm->tensorMaps[i], &k = cold->tensorMaps[i];
+    EXPECT_EQ(w.base, k.base);
+    EXPECT_EQ(w.sizes, k.sizes);
+    EXPECT_EQ(w.strides, k.strides);
+    EXPECT_EQ(w.bf16, k.bf16);
+    EXPECT_EQ(w.boxRows, k.boxRows);
+    EXPECT_EQ(w.boxCols, k.boxCols);
+  }
+  // sm_80 has no TMA: the same boxes by cp.async, no descriptors.
+  EXPECT_TRUE(compile(matmulKernel(c), parseTarget("sm_80"))->tensorMaps.empty());
+}
+
 TEST_F(KernelCacheTest, CorruptEntryIsRecompiled) {
   auto &cache = rt::KernelCache::global();
   Target t = parseTarget("sm_90a");
