@@ -136,6 +136,8 @@ TEST(Robustness, EveryCommandRefusesBadInputClearly) {
       {"", "hipattn tune nosuch", 2, "is not tunable here"},
       {"", "hipattn tune matmul --dims 1,2 --backend cpu", 2, "needs --dims with 3 values"},
       {"", "hipattn tune matmul --dims 1,x,3 --backend cpu", 2, "--dims must be positive integers"},
+      // (a target without TMA does not try tma=1: the same schedule as tma=0 there)
+      {"", "hipattn tune matmul --dims 40,48,72 --backend cpu", 0, "pruned: tma=1 needs sm_90a"},
       {"", "hipattn cache bogus", 2, "unknown cache command 'bogus'"},
       {"", "hipattn cache import " + t + "/bad.json", 2, "not valid JSON"},
       {"", "hipattn cache import " + t + "/none.json", 2, "cannot read"},

@@ -431,6 +431,12 @@ int tuneExample(const std::string &name, const std::map<std::string, std::string
     if (it == runs.end()) it = runs.emplace(c.str(), kernels::runExample(name, c, t, dims, 7, 10)).first;
     return it->second;
   };
+  // tma=1 copies with TMA only where the dots run on wgmma (sm_90a);
+  // elsewhere it is tma=0's schedule with box masks, not worth a second try.
+  r.prune = [&](const dsl::Config &c) {
+    return c.get("tma", 0) == 1 && !t.hasWgmma() ? std::string("tma=1 needs sm_90a")
+                                                   : std::string();
+  };
   r.compile = [&](const dsl::Config &c) { compile(dsl::trace(def, c), t); };
   r.check = [&](const dsl::Config &c) { return run(c).passed ? std::string() : run(c).detail; };
   r.time = [&](const dsl::Config &c) { return run(c).runMs; };
