@@ -359,7 +359,9 @@ private:
   bool issueCopies(const Pipeline &plan, Value iv, Value hi, Value stage, Block &blk,
                    Location loc);
   /// issueCopies of a `tma` plan (thread 0's part).
-  bool issueBoxCopies(const Pipeline &plan, Value iv, Value hi, Value stage, Location loc);
+  void issueBoxCopies(const Pipeline &plan, Value iv, Value hi, Value stage, Location loc);
+  /// Whether this thread is thread 0 (i1).
+  Value isThread0(Location loc);
   /// Lowers `body` into a branch that thread 0 alone takes.
   void byThread0(const std::function<void()> &body, Location loc);
   /// Shared address of the plan's mbarrier `index`: the stages' full

@@ -177,11 +177,7 @@ Lowered GpuLowering::run() {
     m.bf16 = t.getElementType().isBF16();
     m.boxRows = int(t.getShape()[0]);
     m.boxCols = 64; // (one 128-byte swizzle group)
-    auto same = [&](const TensorMapSpec &o) {
-      return o.base == m.base && o.sizes == m.sizes && o.strides == m.strides &&
-             o.bf16 == m.bf16 && o.boxRows == m.boxRows && o.boxCols == m.boxCols;
-    };
-    auto it = std::find_if(tensorMaps_.begin(), tensorMaps_.end(), same);
+    auto it = std::find(tensorMaps_.begin(), tensorMaps_.end(), m);
     tmaIndex[l] = size_t(it - tensorMaps_.begin());
     if (it != tensorMaps_.end()) return;
     tensorMaps_.push_back(m);

@@ -122,7 +122,10 @@ bool GpuLowering::issueCopies(const Pipeline &plan, Value iv, Value hi, Value st
                               Block &blk, Location loc) {
   int ivId = id(blk.getArgument(0));
   vals_[ivId] = withFacts(TileVal{nullptr, false, {iv}}, ivId);
-  if (plan.tma) return issueBoxCopies(plan, iv, hi, stage, loc);
+  if (plan.tma) {
+    issueBoxCopies(plan, iv, hi, stage, loc);
+    return true;
+  }
   for (Operation *o : plan.slice) lowerOp(o);
   for (Operation *l : plan.loads) {
     const TileVal &p = val(arg(l, 0));
@@ -207,7 +210,7 @@ bool GpuLowering::issueCopies(const Pipeline &plan, Value iv, Value hi, Value st
   return true;
 }
 
-bool GpuLowering::issueBoxCopies(const Pipeline &plan, Value iv, Value hi, Value stage,
+void GpuLowering::issueBoxCopies(const Pipeline &plan, Value iv, Value hi, Value stage,
                                  Location loc) {
   // (Run by thread 0.) Only the ops the boxes' start coordinates need: the
   // descriptors replace the pointers and masks.
@@ -228,11 +231,9 @@ bool GpuLowering::issueBoxCopies(const Pipeline &plan, Value iv, Value hi, Value
   // One arrival that expects the boxes' bytes, then the boxes; past the
   // loop's end a plain arrival (nothing copied) completes the phase.
   Value full = mbarrierAddr(plan, stage, loc);
-  Value inRange = mk<arith::ExtUIOp>(
-      b_, loc, b_.getI32Type(), mk<arith::CmpIOp>(b_, loc, arith::CmpIPredicate::slt, iv, hi));
-  Ptx("{ .reg .pred p; setp.ne.b32 p, $i1, 0;\n"
-      "@p mbarrier.arrive.expect_tx.shared::cta.b64 _, [$i0], $i2;\n"
-      "@!p mbarrier.arrive.shared::cta.b64 _, [$i0]; }")
+  Value inRange = mk<arith::CmpIOp>(b_, loc, arith::CmpIPredicate::slt, iv, hi);
+  Ptx("@$i1 mbarrier.arrive.expect_tx.shared::cta.b64 _, [$i0], $i2;\n"
+      "@!$i1 mbarrier.arrive.shared::cta.b64 _, [$i0];")
       .in(full)
       .in(inRange)
       .in(c32(bytes))
@@ -246,11 +247,11 @@ bool GpuLowering::issueBoxCopies(const Pipeline &plan, Value iv, Value hi, Value
     for (Value v : llvm::reverse(cast<tile::LoadOp>(l).getStart()))
       coords.push_back(val(id(v)).regs[0]);
     size_t rank = coords.size();
-    std::string text = "{ .reg .pred p; setp.ne.b32 p, $i" + std::to_string(rank + 2) +
-                       ", 0;\n@p cp.async.bulk.tensor." + std::to_string(rank) +
+    std::string text = "@$i" + std::to_string(rank + 2) + " cp.async.bulk.tensor." +
+                       std::to_string(rank) +
                        "d.shared::cluster.global.mbarrier::complete_tx::bytes [$i0], [$i1, {";
     for (size_t d = 0; d < rank; ++d) text += (d ? ", $i" : "$i") + std::to_string(d + 2);
-    text += "}], [$i" + std::to_string(rank + 3) + "]; }";
+    text += "}], [$i" + std::to_string(rank + 3) + "];";
     Value stageOff = add(c32(int64_t(plan.base[n])),
                          mul(stage, c32(int64_t(plan.stageBytes[n])), loc), loc);
     // Column group g (64 columns, 128 bytes a row) lies R * 128 bytes after
@@ -263,15 +264,15 @@ bool GpuLowering::issueBoxCopies(const Pipeline &plan, Value iv, Value hi, Value
       copy.in(inRange).in(full).emit(b_, loc);
     }
   }
-  return true;
+}
+
+Value GpuLowering::isThread0(Location loc) {
+  return mk<arith::CmpIOp>(b_, loc, arith::CmpIPredicate::eq,
+                           mk<NVVM::ThreadIdXOp>(b_, loc, b_.getI32Type()), c32(0));
 }
 
 void GpuLowering::byThread0(const std::function<void()> &body, Location loc) {
-  auto ifOp = mk<scf::IfOp>(
-      b_, loc,
-      mk<arith::CmpIOp>(b_, loc, arith::CmpIPredicate::eq,
-                        mk<NVVM::ThreadIdXOp>(b_, loc, b_.getI32Type()), c32(0)),
-      false);
+  auto ifOp = mk<scf::IfOp>(b_, loc, isThread0(loc), false);
   OpBuilder::InsertionGuard g(b_);
   b_.setInsertionPoint(ifOp.thenBlock()->getTerminator());
   body();
@@ -327,8 +328,7 @@ void GpuLowering::lowerFor(Operation *op, Location loc) {
     // 40 bytes of barriers below them with a misaligned address.
     plan->barBase = (tempBase_ + 7) / 8 * 8;
     tempBase_ = (plan->barBase + 8 * size_t(plan->numBarriers()) + 1023) / 1024 * 1024;
-    firstThread = mk<arith::CmpIOp>(b_, loc, arith::CmpIPredicate::eq,
-                                    mk<NVVM::ThreadIdXOp>(b_, loc, b_.getI32Type()), c32(0));
+    firstThread = isThread0(loc);
   }
   needShared(0);
   if (plan) {
@@ -568,6 +568,8 @@ void GpuLowering::lowerFor(Operation *op, Location loc) {
       else refill();
       emptyToken.reset();
     };
+    // (TMA: thread 0's copies after its deferred dot, which it issues first.)
+    bool late = !plan || !plan->refillAfterWait || plan->tma;
     for (Operation &o : blk.without_terminator()) {
       if (refillDue && plan->deferDots.count(&o)) {
         // (Not expected: the wait of the dot before it completes them.)
@@ -575,8 +577,6 @@ void GpuLowering::lowerFor(Operation *op, Location loc) {
         refill();
       }
       bool deferred = plan && plan->deferDots.count(&o);
-      // (TMA: thread 0's copies after its deferred dot, which it issues first.)
-      bool late = !plan || !plan->refillAfterWait || plan->tma;
       if (emptyToken && deferred && !late) refillOnceEmpty();
       if (!copyOnly.count(&o)) lowerOp(&o);
       if (emptyToken && deferred && late) refillOnceEmpty();

@@ -65,6 +65,7 @@ struct TensorMapSpec {
   std::vector<int64_t> sizes, strides;
   bool bf16 = true;
   int boxRows = 0, boxCols = 0;
+  bool operator==(const TensorMapSpec &) const = default;
 };
 
 /// A kernel compiled for one target, ready to launch.
