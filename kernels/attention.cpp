@@ -548,10 +548,12 @@ void registerAttentionKernels() {
     registerKernel({"flash_attention", "dense attention (online softmax), causal or not, GQA",
                     {{"BLOCK_M", {64, 128}}, {"BLOCK_N", {32, 64}}, {"num_warps", {4, 8}},
                      {"num_stages", {2, 3}}, {"PIPE", {0}}, {"dot_a_shared", {0}},
-                     {"mbarriers", {0}}, {"tma", {0}}},
+                     {"mbarriers", {0}}, {"tma", {0}}, {"pingpong", {0}},
+                     {"refill_after_wait", {1}}},
                     Config{{"BLOCK_M", 64}, {"BLOCK_N", 64}, {"HEAD_DIM", 64}, {"CAUSAL", 1},
                            {"DTYPE", 0}, {"num_warps", 4}, {"num_stages", 2}, {"PIPE", 0},
-                           {"dot_a_shared", 0}, {"mbarriers", 0}, {"tma", 0}},
+                           {"dot_a_shared", 0}, {"mbarriers", 0}, {"tma", 0}, {"pingpong", 0},
+                           {"refill_after_wait", 1}},
                     flashAttention,
                     [](const Config &c) {
                       return validatePow2(c, {"BLOCK_M", "BLOCK_N", "HEAD_DIM"}, 16);

@@ -4,7 +4,8 @@
 # from two builds, compared file by file: the check, next to scripts/ptx_compare.sh, that a compiler
 # change leaves code alone. Prints the configs that differ and a count.
 #   python3 scripts/ptx_compare_configs.py OLD_BIN_DIR NEW_BIN_DIR   (e.g. /tmp/old/bin build/bin)
-# (An old build without the mbarriers or tma keys gets the configs without `mbarriers=0` / `tma=0`;
+# (An old build without the mbarriers, tma, pingpong or refill_after_wait keys gets the configs
+# without `mbarriers=0` / `tma=0` / `pingpong=0` / `refill_after_wait=1`;
 # configs with `tma=1` are new code and not compared. IGNORE_LOC=1: the PTX's .loc lines, the kernels'
 # source lines, are left out of the comparison, for a change that moved kernel source.)
 import itertools, re, subprocess, sys, os, shutil, tempfile, concurrent.futures as cf
@@ -35,7 +36,7 @@ def one(j):
     for b in (old, new):
         env = dict(os.environ, HIP_CACHE_DIR=tmp + "/c" + str(abs(hash(b))))
         oldCfg = cfg
-        for key in ("mbarriers=0", "tma=0"):
+        for key in ("mbarriers=0", "tma=0", "pingpong=0", "refill_after_wait=1"):
             oldCfg = oldCfg.replace("," + key, "").replace(key + ",", "")
         r = subprocess.run([b + "/hipattn", "compile", k, "--config", (oldCfg if b == old else cfg), "--target", t, "--emit", "ptx", "--divisible", "all"], capture_output=True, text=True, env=env)
         text = r.stdout + r.stderr

@@ -124,10 +124,15 @@ TEST_P(Attention, DenseMatchesReference) {
 // descriptor), with 128 x 128 tiles too; the stages tracked by mbarriers
 // instead of block-wide barriers (mbarriers=1: sm_90a's refilled loops);
 // K and V as boxes (tma=1: on sm_90a copied with TMA where D is 64 or 128
-// and the loop has 3 or more stages, else the same boxes by cp.async).
+// and the loop has 3 or more stages, else the same boxes by cp.async), their
+// copies S - 2 ahead (refill_after_wait=0); the two warpgroups taking turns
+// (pingpong=1: on sm_90a's mbarrier loops of 8 warps; loops of zero, one and
+// many tiles).
 TEST_P(Attention, DenseSchedulesMatchReference) {
   struct Case { int64_t B, Tq, Tk, H, Hkv, D; bool causal; };
-  struct Sched { int64_t BM, BN, warps, stages, pipe, aShared = 0, mbar = 0, tma = 0; };
+  struct Sched {
+    int64_t BM, BN, warps, stages, pipe, aShared = 0, mbar = 0, tma = 0, pp = 0, raw = 1;
+  };
   uint64_t seed = 50;
   for (Case c : {Case{1, 200, 200, 2, 1, 64, true}, Case{2, 37, 150, 4, 2, 32, true},
                  Case{1, 70, 70, 2, 1, 128, false}, Case{1, 20, 20, 2, 2, 64, true},
@@ -143,18 +148,23 @@ TEST_P(Attention, DenseSchedulesMatchReference) {
                     Sched{64, 64, 4, 2, 1, 1}, Sched{128, 64, 8, 3, 0, 0, 1},
                     Sched{128, 64, 8, 4, 0, 0, 1}, Sched{64, 64, 4, 3, 0, 0, 1},
                     Sched{128, 64, 8, 3, 0, 0, 0, 1}, Sched{128, 64, 8, 4, 0, 0, 0, 1},
-                    Sched{64, 64, 4, 3, 0, 0, 0, 1}, Sched{64, 64, 4, 2, 0, 0, 0, 1}}) {
+                    Sched{64, 64, 4, 3, 0, 0, 0, 1}, Sched{64, 64, 4, 2, 0, 0, 0, 1},
+                    Sched{128, 64, 8, 3, 0, 0, 0, 1, 0, 0}, Sched{128, 64, 8, 4, 0, 0, 1, 0, 1},
+                    Sched{128, 64, 8, 3, 0, 0, 1, 0, 1}, Sched{128, 64, 8, 3, 0, 0, 0, 1, 1},
+                    Sched{128, 64, 8, 4, 0, 0, 0, 1, 1, 0}, Sched{64, 64, 4, 3, 0, 0, 1, 0, 1}}) {
       DenseAttentionArgs da;
       da.is_causal = c.causal;
       da.backend = backend();
       da.schedule = {{"BLOCK_M", s.BM}, {"BLOCK_N", s.BN}, {"num_warps", s.warps},
                      {"num_stages", s.stages}, {"PIPE", s.pipe}, {"dot_a_shared", s.aShared},
-                     {"mbarriers", s.mbar}, {"tma", s.tma}};
+                     {"mbarriers", s.mbar}, {"tma", s.tma}, {"pingpong", s.pp},
+                     {"refill_after_wait", s.raw}};
       Tensor out = dense_attention(in.qv(), in.kv(), in.vv(), da);
       EXPECT_LT(maxErrorVsReference(in, out, all, nullptr, c.causal), 2e-2)
           << "Tq " << c.Tq << " Tk " << c.Tk << " D " << c.D << " causal " << c.causal
           << " BM " << s.BM << " BN " << s.BN << " stages " << s.stages << " PIPE " << s.pipe
-          << " dot_a_shared " << s.aShared << " mbarriers " << s.mbar << " tma " << s.tma;
+          << " dot_a_shared " << s.aShared << " mbarriers " << s.mbar << " tma " << s.tma
+          << " pingpong " << s.pp << " refill_after_wait " << s.raw;
     }
   }
   Inputs in(1, 16, 16, 1, 1, 32, 99);

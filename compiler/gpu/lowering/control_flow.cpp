@@ -77,6 +77,7 @@ std::optional<GpuLowering::Pipeline> GpuLowering::planPipeline(Operation *op) {
   plan.refillAfterWait = marks.contains("refill_after_wait");
   plan.mbarriers = marks.contains("mbarriers");
   plan.tma = marks.contains("tma");
+  plan.pingpong = marks.contains("pingpong");
   std::map<int64_t, Operation *> copies;
   std::set<Operation *> swizzled;
   Operation *yield = blk.getTerminator();
@@ -408,6 +409,30 @@ void GpuLowering::lowerFor(Operation *op, Location loc) {
     }
     enterEmptyBlock(b_, guard.thenBlock());
   }
+  // Ping-pong (FlashAttention-3): warpgroup w's turn is named barrier 1 + w,
+  // which completes when its 128 threads sync on it and the other
+  // warpgroup's 128 arrive. Each iteration's turn spans from the deferred
+  // dot (P V) to the next iteration's first dot (Q K^T); the first turn
+  // begins at the first iteration's first dot (not before the loop, where
+  // code hoisted out of it may meet at block-wide barriers). Warpgroup 1's
+  // arrival before the loop lets warpgroup 0 go first, warpgroup 0's after
+  // it ends warpgroup 1's last turn: each barrier's arrivals match its syncs
+  // (n + 1 each for n iterations).
+  // (Barrier numbers as immediates, chosen by the warp-uniform predicate
+  // `second`, warpgroup 1: ptxas then counts three barriers, not all 16.)
+  Value second;
+  auto turn = [&](const char *op, bool own, Value when) { // on warpgroup w's (own) turn or the other's
+    Value notSecond = mk<arith::CmpIOp>(b_, loc, arith::CmpIPredicate::ult, warp_, c32(4));
+    Ptx(std::string("@$i0 ") + op + " " + (own ? "2" : "1") + ", 256; @$i1 " + op + " " +
+        (own ? "1" : "2") + ", 256;")
+        .in(when ? mk<arith::AndIOp>(b_, loc, when, second).getResult() : second)
+        .in(when ? mk<arith::AndIOp>(b_, loc, when, notSecond).getResult() : notSecond)
+        .emit(b_, loc);
+  };
+  if (plan && plan->pingpong) {
+    second = mk<arith::CmpIOp>(b_, loc, arith::CmpIPredicate::uge, warp_, c32(4));
+    Ptx("@$i0 bar.arrive 1, 256;").in(second).emit(b_, loc); // (warpgroup 0 goes first)
+  }
   auto loop = mk<scf::ForOp>(b_, loc, lo, hi, step, flat);
   loops_.push_back(loop);
   std::vector<int> bodyArgs = blockArgs(blk);
@@ -570,6 +595,10 @@ void GpuLowering::lowerFor(Operation *op, Location loc) {
     };
     // (TMA: thread 0's copies after its deferred dot, which it issues first.)
     bool late = !plan || !plan->refillAfterWait || plan->tma;
+    Operation *firstDot = nullptr; // (ping-pong: the dot that ends a turn)
+    if (plan && plan->pingpong)
+      for (Operation &o : blk)
+        if (!firstDot && kind(&o) == OpKind::Dot && !plan->deferDots.count(&o)) firstDot = &o;
     for (Operation &o : blk.without_terminator()) {
       if (refillDue && plan->deferDots.count(&o)) {
         // (Not expected: the wait of the dot before it completes them.)
@@ -578,7 +607,11 @@ void GpuLowering::lowerFor(Operation *op, Location loc) {
       }
       bool deferred = plan && plan->deferDots.count(&o);
       if (emptyToken && deferred && !late) refillOnceEmpty();
+      if (deferred && plan->pingpong) turn("bar.sync", true, {});
+      if (&o == firstDot) // (the first turn)
+        turn("bar.sync", true, mk<arith::CmpIOp>(b_, loc, arith::CmpIPredicate::eq, iv, lo));
       if (!copyOnly.count(&o)) lowerOp(&o);
+      if (&o == firstDot) turn("bar.arrive", false, {});
       if (emptyToken && deferred && late) refillOnceEmpty();
       if (refillDue && waitedThrough_ >= carried) refill();
     }
@@ -611,6 +644,7 @@ void GpuLowering::lowerFor(Operation *op, Location loc) {
     it = hoistDepth_.erase(it);
   }
   unflatten(loop.getResults(), results(op));
+  if (plan && plan->pingpong) Ptx("@!$i0 bar.arrive 2, 256;").in(second).emit(b_, loc);
   if (guard) {
     // The last iteration's groups, before the stages are reused.
     for (size_t k = 0; k < plan->deferCarried.size(); ++k)

@@ -166,19 +166,21 @@ void pipeline(tile::ForOp loop, int64_t stages, const AxisInfoAnalysis &axis) {
     for (Value x : l->getOperands()) visit(x);
   if (!ok) return;
   Builder b(ctx);
-  // (Refilling after the first dot's wait: see the top.)
-  bool refillAfterWait = !deferred.empty() && waited.count(firstDot) && deferredAFromWaited;
+  DictionaryAttr config = loop->getParentOfType<tile::KernelOp>().getConfig();
+  auto asks = [&](StringRef key, int64_t absent = 0) {
+    auto a = config.getAs<IntegerAttr>(key);
+    return (a ? a.getInt() : absent) == 1;
+  };
+  // (Refilling after the first dot's wait: see the top; the config's
+  // refill_after_wait = 0 keeps the copies at the top, S - 2 ahead.)
+  bool attentionLike = !deferred.empty() && waited.count(firstDot) && deferredAFromWaited;
+  bool refillAfterWait = attentionLike && asks("refill_after_wait", 1);
   int64_t ahead = deferred.empty() || refillAfterWait ? stages - 1 : stages - 2;
   SmallVector<NamedAttribute> marks{b.getNamedAttr("stages", b.getI64IntegerAttr(stages)),
                                     b.getNamedAttr("ahead", b.getI64IntegerAttr(ahead))};
   if (refillAfterWait) marks.push_back(b.getNamedAttr("refill_after_wait", b.getUnitAttr()));
   // The config's mbarriers = 1: the stages tracked by mbarriers, not
   // block-wide barriers (see Pipeline in GpuLowering.h).
-  DictionaryAttr config = loop->getParentOfType<tile::KernelOp>().getConfig();
-  auto asks = [&](StringRef key) {
-    auto a = config.getAs<IntegerAttr>(key);
-    return a && a.getInt() == 1;
-  };
   // The config's tma = 1: where every copy is a box load (load_box) into
   // the 128-byte swizzle whose rows hold whole 64-column groups (one TMA
   // box of R x 64 each, R <= 256), thread 0 copies each stage with TMA and
@@ -188,9 +190,20 @@ void pipeline(tile::ForOp loop, int64_t stages, const AxisInfoAnalysis &axis) {
     return cast<tile::LoadOp>(l).getBox() && layoutOf.at(l).getMaxPhase() > 1 &&
            t.getShape()[1] % 64 == 0 && t.getShape()[0] <= 256;
   });
-  if (!deferred.empty() && (asks("mbarriers") || tma))
-    marks.push_back(b.getNamedAttr("mbarriers", b.getUnitAttr()));
+  bool mbarriers = !deferred.empty() && (asks("mbarriers") || tma);
+  if (mbarriers) marks.push_back(b.getNamedAttr("mbarriers", b.getUnitAttr()));
   if (tma) marks.push_back(b.getNamedAttr("tma", b.getUnitAttr()));
+  // The config's pingpong = 1 (FlashAttention-3's ping-pong): in an
+  // attention loop on mbarriers (no block-wide barrier in it) whose dots
+  // all run on wgmma in two warpgroups, the warpgroups take turns to issue
+  // their dots: one's P V and the next Q K^T while the other runs its
+  // softmax (see the lowering's lowerFor).
+  // (wgmma's warpgroups split the rows: each owns its softmax.)
+  bool allWgmma = llvm::all_of(blk, [&](Operation &o) { return !isDot(o) || runsOnWgmma(&o); });
+  int64_t warps = loop->getParentOfType<tile::KernelOp>().getNumWarps();
+  if (asks("pingpong") && mbarriers && attentionLike && deferred.size() == 1 && allWgmma &&
+      warps == 8)
+    marks.push_back(b.getNamedAttr("pingpong", b.getUnitAttr()));
   loop->setAttr("hip.pipeline", b.getDictionaryAttr(marks));
   for (size_t n = 0; n < loads.size(); ++n) {
     loads[n]->setAttr("hip.copy", b.getI64IntegerAttr(int64_t(n)));
