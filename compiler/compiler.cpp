@@ -57,7 +57,9 @@ const char *backendName(Backend b) { return b == Backend::CPU ? "cpu" : "cuda"; 
 // rev 7: PTX carries .loc lines (the DSL ops' C++ source lines).
 // rev 8: box loads (load_box) copied with TMA under tma = 1; the cache payload
 // (v2) lists the TMA descriptors a launch builds.
-const char *compilerVersion() { return "hipattn-compiler " HIP_VERSION_STRING " (mlir 22, rev 8)"; }
+// rev 9: NVPTX codegen without loop strength reduction; pingpong and
+//        refill_after_wait marks of hip-pipeline.
+const char *compilerVersion() { return "hipattn-compiler " HIP_VERSION_STRING " (mlir 22, rev 9)"; }
 
 /// Every environment variable that changes generated code, with its value.
 /// (HIP_DUMP_IR / HIP_DUMP_DIR only print code and are not listed.)
