@@ -81,6 +81,7 @@ void checkEnvironment() {
   oneOf("HIP_DISABLE_AUTOTUNE", {"0", "1"});
   oneOf("HIP_TUNED", {"0", "1"});
   intIn("HIP_REFRESH_INTERVAL", 1, int64_t(1) << 30);
+  intIn("HIP_DECODE_SPLITS", 0, 4096);
   for (const char *n : {"HIP_K", "HIP_BQ", "HIP_BSQ", "HIP_BK", "HIP_BSK", "HIP_SW", "HIP_NSINK"})
     intIn(n, 0, int64_t(1) << 30);
   std::string dump = env("HIP_DUMP_IR");

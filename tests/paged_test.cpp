@@ -185,6 +185,54 @@ TEST_P(Paged, AppendWritesTheNewRowsOnly) {
   EXPECT_EQ(bits(cache.v_cache), full.vCache);
 }
 
+// A decode batch (T_q = 1; one sequence idle) runs on the split-K kernel
+// straight from the pages: equal to the contiguous kernel per sequence, with
+// the splits chosen by the call, one split (unsplit) and seven (splits past
+// a short sequence's keys see none), for page sizes 1, 16 and 64, lengths
+// from 1 to 1000 and a given softmax scale; both query heads of a KV head's
+// group read each K/V tile once.
+TEST_P(Paged, DecodeSplitsEqualContiguous) {
+  uint64_t seed = 40;
+  struct Env {
+    ~Env() { unsetenv("HIP_DECODE_SPLITS"); }
+  } restore;
+  for (int64_t ps : {1, 16, 64}) {
+    Batch bt({1, 5, 64, 300, 1000, 77, 130}, {1, 1, 1, 1, 1, 0, 1}, ps, seed++);
+    bt.dev = device();
+    PagedKVCache cache = bt.cache();
+    DenseAttentionArgs da;
+    da.backend = backend();
+    da.softmax_scale = 0.7f;
+    std::vector<float> bySplits[3];
+    const char *splits[3] = {"", "1", "7"};
+    for (int i = 0; i < 3; ++i) {
+      setenv("HIP_DECODE_SPLITS", splits[i], 1);
+      Tensor out = paged_dense_attention(bt.qv(), cache, bt.cuv(), da);
+      ASSERT_EQ(out.shape(), (std::vector<int64_t>{bt.numTokens, H, D}));
+      bySplits[i] = out.toFloat();
+      for (size_t b = 0; b < bt.lens.size(); ++b) {
+        if (bt.tq[b] == 0) continue;
+        Inputs &s = bt.seqs[b];
+        EXPECT_LT(maxDiff(bySplits[i], dense_attention(s.qv(), s.kv(), s.vv(), da), bt.cu[b]),
+                  1e-2)
+            << "page size " << ps << " sequence " << b << " (length " << bt.lens[b]
+            << ") HIP_DECODE_SPLITS '" << splits[i] << "'";
+      }
+    }
+    for (int i = 1; i < 3; ++i) {
+      double worst = 0;
+      for (size_t j = 0; j < bySplits[0].size(); ++j)
+        worst = std::max(worst, double(std::abs(bySplits[i][j] - bySplits[0][j])));
+      EXPECT_LT(worst, 1e-2) << "page size " << ps << ": split-K differs from the call's own "
+                             << "choice with HIP_DECODE_SPLITS=" << splits[i];
+    }
+  }
+  setenv("HIP_DECODE_SPLITS", "-2", 1);
+  Batch bt({9}, {1}, 16, 3);
+  bt.dev = device();
+  EXPECT_THROW(paged_dense_attention(bt.qv(), bt.cache(), bt.cuv()), InvalidArgument);
+}
+
 // Every bad table, length or shape is refused with InvalidArgument, and a
 // refused append leaves the cache as it was.
 TEST_P(Paged, BadInputsAreRefused) {
