@@ -147,6 +147,10 @@ TEST(Robustness, EveryCommandRefusesBadInputClearly) {
       {"", "hipattn-opt --no-such-flag", 1, "no-such-flag"},
       {"", "bench-matmul x y z", 2, "M, N and K must be integers"},
       {"", "bench-matmul 1 2", 2, "usage: bench-matmul"},
+      {"", "bench-decode --T x", 2, "--T needs an integer"},
+      {"", "bench-decode --H 6 --Hkv 4 --backend cpu", 2, "H a multiple of H_kv"},
+      {"", "bench-decode --bogus", 2, "unknown option --bogus"},
+      {"", "bench-decode --T 200 --B 2 --D 32 --H 4 --Hkv 2 --backend cpu --reps 1", 0, "\"ms\""},
   };
   for (const CliCase &c : cases) {
     std::string out;
