@@ -39,14 +39,22 @@ int main(int argc, char **argv) {
       return argv[++i];
     };
     try {
-      if (a == "--T") T = std::stoll(next());
-      else if (a == "--B") B = std::stoll(next());
-      else if (a == "--H") H = std::stoll(next());
-      else if (a == "--Hkv") Hkv = std::stoll(next());
-      else if (a == "--D") D = std::stoll(next());
-      else if (a == "--page-size") ps = std::stoll(next());
-      else if (a == "--reps") reps = std::stoll(next());
-      else if (a == "--backend") backend = next();
+      if (a == "--T")
+        T = std::stoll(next());
+      else if (a == "--B")
+        B = std::stoll(next());
+      else if (a == "--H")
+        H = std::stoll(next());
+      else if (a == "--Hkv")
+        Hkv = std::stoll(next());
+      else if (a == "--D")
+        D = std::stoll(next());
+      else if (a == "--page-size")
+        ps = std::stoll(next());
+      else if (a == "--reps")
+        reps = std::stoll(next());
+      else if (a == "--backend")
+        backend = next();
       else {
         std::fprintf(stderr, "bench-decode: error: unknown option %s\n", a.c_str());
         return 2;
@@ -91,14 +99,17 @@ int main(int argc, char **argv) {
       if (b < B) static_cast<int32_t *>(lens.data())[b] = int32_t(T);
       static_cast<int32_t *>(cu.data())[b] = int32_t(b);
     }
-    auto on = [&](const Tensor &t) { return dev == Device::CPU ? t : Tensor::copyOf(t.view(), dev); };
+    auto on = [&](const Tensor &t) {
+      return dev == Device::CPU ? t : Tensor::copyOf(t.view(), dev);
+    };
     Tensor tableD = on(table), lensD = on(lens), cuD = on(cu);
     PagedKVCache cache{k.view(), v.view(), tableD.view(), lensD.view()};
     std::vector<double> ms;
     for (int64_t r = 0; r < reps + 3; ++r) {
       auto t0 = std::chrono::steady_clock::now();
       Tensor out = paged_dense_attention(q.view(), cache, cuD.view());
-      double dt = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      double dt =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       if (r >= 3) ms.push_back(dt);
     }
     std::sort(ms.begin(), ms.end());
@@ -106,8 +117,8 @@ int main(int argc, char **argv) {
     std::printf("{\"device\": \"%s\", \"kernel\": \"paged_decode\", \"T\": %lld, \"B\": %lld, "
                 "\"H\": %lld, \"H_kv\": %lld, \"D\": %lld, \"page_size\": %lld, \"reps\": %lld, "
                 "\"ms\": %.4f, \"ms_min\": %.4f}\n",
-                gpu.c_str(), (long long)T, (long long)B, (long long)H, (long long)Hkv,
-                (long long)D, (long long)ps, (long long)reps, ms[ms.size() / 2], ms.front());
+                gpu.c_str(), (long long)T, (long long)B, (long long)H, (long long)Hkv, (long long)D,
+                (long long)ps, (long long)reps, ms[ms.size() / 2], ms.front());
   } catch (const InvalidArgument &e) {
     std::fprintf(stderr, "bench-decode: error: %s\n", e.what());
     return 2;

@@ -92,26 +92,29 @@ void pagedDecode(Builder &b, const Config &c) {
   // Rows of the group's heads (row q_row of q [num_tokens, H, D]).
   Val qOff = (maximum(qRow, 0) * (Hkv * int(G)) + h * int(G) + g) * int(D);
   Val qt = load(q + (expand_dims(qOff, 1) + expand_dims(d, 0)), expand_dims(gOk, 1), 0.0);
-  Val h64 = cast(h, DType::i64), hkv64 = cast(Hkv, DType::i64), d64 = expand_dims(cast(d, DType::i64), 0);
-  std::vector<Val> st = for_range(
-      lo, hi, BN,
-      {full({R}, -kInfinity, DType::f32), full({R}, 0.0, DType::f32), full({R, D}, 0.0, DType::f32)},
-      [&](Val n, std::vector<Val> c) {
-        Val pos = n + ar;
-        Val ok = pos < hi;
-        Val page = load(table + (seq * maxPages + pos / pageSize), ok, 0);
-        Val slot = cast(page, DType::i64) * cast(pageSize, DType::i64) + cast(pos % pageSize, DType::i64);
-        Val rows = expand_dims((slot * hkv64 + h64) * int(D), 1) + d64;
-        Val kt = load(kc + rows, expand_dims(ok, 1), 0.0);
-        Val logits = where(expand_dims(ok, 0), dot(qt, trans(kt)) * scale, -kInfinity);
-        Val mNew = maximum(c[0], max(logits, 1));
-        Val mSafe = where(mNew == -kInfinity, 0.0, mNew);
-        Val p = exp2(logits - expand_dims(mSafe, 1));
-        Val alpha = exp2(c[0] - mSafe);
-        Val vt = load(vc + rows, expand_dims(ok, 1), 0.0);
-        Val acc = dot(cast(p, t), vt, c[2] * expand_dims(alpha, 1));
-        return std::vector<Val>{mNew, c[1] * alpha + sum(p, 1), acc};
-      });
+  Val h64 = cast(h, DType::i64), hkv64 = cast(Hkv, DType::i64),
+      d64 = expand_dims(cast(d, DType::i64), 0);
+  std::vector<Val> st =
+      for_range(lo, hi, BN,
+                {full({R}, -kInfinity, DType::f32), full({R}, 0.0, DType::f32),
+                 full({R, D}, 0.0, DType::f32)},
+                [&](Val n, std::vector<Val> c) {
+                  Val pos = n + ar;
+                  Val ok = pos < hi;
+                  Val page = load(table + (seq * maxPages + pos / pageSize), ok, 0);
+                  Val slot = cast(page, DType::i64) * cast(pageSize, DType::i64) +
+                             cast(pos % pageSize, DType::i64);
+                  Val rows = expand_dims((slot * hkv64 + h64) * int(D), 1) + d64;
+                  Val kt = load(kc + rows, expand_dims(ok, 1), 0.0);
+                  Val logits = where(expand_dims(ok, 0), dot(qt, trans(kt)) * scale, -kInfinity);
+                  Val mNew = maximum(c[0], max(logits, 1));
+                  Val mSafe = where(mNew == -kInfinity, 0.0, mNew);
+                  Val p = exp2(logits - expand_dims(mSafe, 1));
+                  Val alpha = exp2(c[0] - mSafe);
+                  Val vt = load(vc + rows, expand_dims(ok, 1), 0.0);
+                  Val acc = dot(cast(p, t), vt, c[2] * expand_dims(alpha, 1));
+                  return std::vector<Val>{mNew, c[1] * alpha + sum(p, 1), acc};
+                });
   Val seen = st[1] > 0.0;
   Val o = st[2] / expand_dims(where(seen, st[1], 1.0), 1);
   Val lse = where(seen, st[0] + log2(where(seen, st[1], 1.0)), -kInfinity);
@@ -134,19 +137,21 @@ void pagedDecodeMerge(Builder &b, const Config &c) {
   Val g = arange(0, R), d = arange(0, D);
   Val gOk = g < int(G);
   Val idx = bh * int(G) + g, stride = num_programs(0) * int(G);
-  std::vector<Val> st = for_range(
-      0, where(qRow >= 0, splits, 0), 1,
-      {full({R}, -kInfinity, DType::f32), full({R}, 0.0, DType::f32), full({R, D}, 0.0, DType::f32)},
-      [&](Val sp, std::vector<Val> c) {
-        Val at = sp * stride + idx;
-        Val lse = load(lsePart + at, gOk, -kInfinity);
-        Val o = load(oPart + (expand_dims(at * int(D), 1) + expand_dims(d, 0)), expand_dims(gOk, 1), 0.0);
-        Val mNew = maximum(c[0], lse);
-        Val mSafe = where(mNew == -kInfinity, 0.0, mNew);
-        Val alpha = exp2(c[0] - mSafe), w = exp2(lse - mSafe);
-        return std::vector<Val>{mNew, c[1] * alpha + w,
-                                c[2] * expand_dims(alpha, 1) + o * expand_dims(w, 1)};
-      });
+  std::vector<Val> st =
+      for_range(0, where(qRow >= 0, splits, 0), 1,
+                {full({R}, -kInfinity, DType::f32), full({R}, 0.0, DType::f32),
+                 full({R, D}, 0.0, DType::f32)},
+                [&](Val sp, std::vector<Val> c) {
+                  Val at = sp * stride + idx;
+                  Val lse = load(lsePart + at, gOk, -kInfinity);
+                  Val o = load(oPart + (expand_dims(at * int(D), 1) + expand_dims(d, 0)),
+                               expand_dims(gOk, 1), 0.0);
+                  Val mNew = maximum(c[0], lse);
+                  Val mSafe = where(mNew == -kInfinity, 0.0, mNew);
+                  Val alpha = exp2(c[0] - mSafe), w = exp2(lse - mSafe);
+                  return std::vector<Val>{mNew, c[1] * alpha + w,
+                                          c[2] * expand_dims(alpha, 1) + o * expand_dims(w, 1)};
+                });
   Val o = st[2] / expand_dims(where(st[1] > 0.0, st[1], 1.0), 1);
   Val at = (maximum(qRow, 0) * (Hkv * int(G)) + h * int(G) + g) * int(D);
   store(out + (expand_dims(at, 1) + expand_dims(d, 0)), cast(o, t),
@@ -165,11 +170,9 @@ void registerPagedKernels() {
        dsl::Config{{"DTYPE", 0}, {"BLOCK_T", 16}, {"BLOCK_C", 256}, {"MODE", 0}, {"num_warps", 4}},
        hip::pagedRows,
        [](const dsl::Config &c) {
-         if (c["MODE"] < 0 || c["MODE"] > 2)
-           return std::string("MODE must be 0, 1 or 2");
+         if (c["MODE"] < 0 || c["MODE"] > 2) return std::string("MODE must be 0, 1 or 2");
          for (const char *k : {"BLOCK_T", "BLOCK_C"})
-           if (c[k] < 1 || (c[k] & (c[k] - 1)))
-             return std::string(k) + " must be a power of two";
+           if (c[k] < 1 || (c[k] & (c[k] - 1))) return std::string(k) + " must be a power of two";
          return std::string();
        }});
   (void)done;
@@ -187,15 +190,22 @@ void registerPagedKernels() {
         {"paged_decode",
          "split-K decode attention straight from a paged KV cache (one token per sequence)",
          {{"BLOCK_N", {32, 64}}, {"num_warps", {4}}, {"num_stages", {1, 2}}},
-         dsl::Config{{"DTYPE", 0}, {"HEAD_DIM", 64}, {"GROUP", 4}, {"ROWS", 16}, {"BLOCK_N", 64},
-                     {"num_warps", 4}, {"num_stages", 2}},
-         hip::pagedDecode, validate});
-    dsl::registerKernel({"paged_decode_merge",
-                         "merges paged_decode's partial outputs by their log-sum-exp",
-                         {},
-                         dsl::Config{{"DTYPE", 0}, {"HEAD_DIM", 64}, {"GROUP", 4}, {"ROWS", 16},
-                                     {"num_warps", 4}},
-                         hip::pagedDecodeMerge, validate});
+         dsl::Config{{"DTYPE", 0},
+                     {"HEAD_DIM", 64},
+                     {"GROUP", 4},
+                     {"ROWS", 16},
+                     {"BLOCK_N", 64},
+                     {"num_warps", 4},
+                     {"num_stages", 2}},
+         hip::pagedDecode,
+         validate});
+    dsl::registerKernel(
+        {"paged_decode_merge",
+         "merges paged_decode's partial outputs by their log-sum-exp",
+         {},
+         dsl::Config{{"DTYPE", 0}, {"HEAD_DIM", 64}, {"GROUP", 4}, {"ROWS", 16}, {"num_warps", 4}},
+         hip::pagedDecodeMerge,
+         validate});
     return true;
   }();
   (void)decode;
@@ -382,11 +392,9 @@ Tensor perSequence(const TensorView &q, const PagedKVCache &cache, const PagedPr
                    bool withOutput, Attend attend, const std::vector<bool> &skip = {}) {
   RowMover mover(p);
   Tensor out;
-  if (withOutput)
-    out = Tensor::empty({p.numTokens, p.H, p.D}, p.dtype, q.device);
+  if (withOutput) out = Tensor::empty({p.numTokens, p.H, p.D}, p.dtype, q.device);
   for (int64_t b = 0; b < p.B; ++b) {
-    if (p.tq(b) == 0 || (!skip.empty() && skip[size_t(b)]))
-      continue;
+    if (p.tq(b) == 0 || (!skip.empty() && skip[size_t(b)])) continue;
     Tensor k = mover.gather(cache.k_cache, b), v = mover.gather(cache.v_cache, b);
     Tensor o = attend(b, queriesOf(q, p, b), k.view(), v.view());
     if (withOutput)
@@ -427,8 +435,13 @@ void decodeRows(const TensorView &q, const PagedKVCache &cache, const PagedProbl
   Tensor qRows = p.device == Device::CPU ? rowsHost : Tensor::copyOf(rowsHost.view(), p.device);
   Tensor oPart = Tensor::empty({splits, p.B * p.H, p.D}, ScalarType::f32, p.device);
   Tensor lsePart = Tensor::empty({splits, p.B * p.H}, ScalarType::f32, p.device);
-  dsl::Config cfg{{"DTYPE", dtypeCode(p.dtype)}, {"HEAD_DIM", p.D}, {"GROUP", G}, {"ROWS", R},
-                  {"BLOCK_N", BN}, {"num_warps", 4}, {"num_stages", target.backend == Backend::CPU ? 1 : 2}};
+  dsl::Config cfg{{"DTYPE", dtypeCode(p.dtype)},
+                  {"HEAD_DIM", p.D},
+                  {"GROUP", G},
+                  {"ROWS", R},
+                  {"BLOCK_N", BN},
+                  {"num_warps", 4},
+                  {"num_stages", target.backend == Backend::CPU ? 1 : 2}};
   MaskContext ctx;
   ctx.target = target;
   ctx.device = p.device;
@@ -440,14 +453,16 @@ void decodeRows(const TensorView &q, const PagedKVCache &cache, const PagedProbl
               ArgValue::int32(int32_t(p.maxPages)), ArgValue::int32(int32_t(p.pageSize)),
               ArgValue::int32(int32_t(p.Hkv)), ArgValue::int32(int32_t(splitLen)),
               ArgValue::float32(scale * 1.4426950408889634f)});
-  dsl::Config merge{{"DTYPE", dtypeCode(p.dtype)}, {"HEAD_DIM", p.D}, {"GROUP", G}, {"ROWS", R},
+  dsl::Config merge{{"DTYPE", dtypeCode(p.dtype)},
+                    {"HEAD_DIM", p.D},
+                    {"GROUP", G},
+                    {"ROWS", R},
                     {"num_warps", 4}};
   ctx.launch("paged_decode_merge", merge, {unsigned(p.B * p.Hkv), 1, 1},
              {ArgValue::pointer(oPart.data()), ArgValue::pointer(lsePart.data()),
               ArgValue::pointer(qRows.data()), ArgValue::pointer(out.data()),
               ArgValue::int32(int32_t(p.Hkv)), ArgValue::int32(int32_t(splits))});
-  if (p.device == Device::CUDA)
-    rt::Cuda::get().synchronize();
+  if (p.device == Device::CUDA) rt::Cuda::get().synchronize();
 }
 } // namespace
 

@@ -344,11 +344,11 @@ private:
     /// 0's one arrival and the boxes' bytes, and only thread 0 waits on the
     /// empty barrier before a refill.
     bool tma = false;
-    /// The stages' full barriers, then the empty one (with TMA, one per stage).
     /// (With mbarriers, hip-pipeline's `pingpong`.) The two warpgroups
     /// take turns to issue their dots (named barriers 1 and 2): one's P V
     /// and next Q K^T while the other runs its softmax.
     bool pingpong = false;
+    /// The stages' full barriers, then the empty one (with TMA, one per stage).
     int numBarriers() const { return tma ? 2 * stages : stages + 1; }
     size_t barBase = 0; // shared bytes of the stages' full barriers, then the empty one
     std::set<Operation *> deferDots;

@@ -421,7 +421,8 @@ void GpuLowering::lowerFor(Operation *op, Location loc) {
   // (Barrier numbers as immediates, chosen by the warp-uniform predicate
   // `second`, warpgroup 1: ptxas then counts three barriers, not all 16.)
   Value second;
-  auto turn = [&](const char *op, bool own, Value when) { // on warpgroup w's (own) turn or the other's
+  auto turn = [&](const char *op, bool own,
+                  Value when) { // on warpgroup w's (own) turn or the other's
     Value notSecond = mk<arith::CmpIOp>(b_, loc, arith::CmpIPredicate::ult, warp_, c32(4));
     Ptx(std::string("@$i0 ") + op + " " + (own ? "2" : "1") + ", 256; @$i1 " + op + " " +
         (own ? "1" : "2") + ", 256;")
