@@ -6,8 +6,9 @@
 // a sequence uses), so a bad call launches nothing and writes nothing.
 // The DSL kernel paged_rows gathers each sequence's pages into contiguous
 // K/V on the cache's device (and scatters appended rows into the pages); the
-// contiguous kernels then run per sequence. Dense decode rows (T_q = 1) run
-// instead on paged_decode, split-K over the pages, and paged_decode_merge.
+// contiguous kernels then run per sequence. Decode rows (T_q = 1) run
+// instead on paged_decode (dense) or paged_hip_decode, split-K over the
+// pages, and paged_decode_merge.
 //
 //===----------------------------------------------------------------------===//
 #include "hip/attention.h"
@@ -63,6 +64,58 @@ void pagedRows(Builder &b, const Config &c) {
 
 const double kInfinity = std::numeric_limits<double>::infinity();
 
+/// What the decode kernels read: q rows, the paged K/V and the block table.
+struct DecodeArgs {
+  DType t;
+  int64_t D, R;
+  Val q, kc, vc, table, lens, qRows, oPart, lsePart, maxPages, pageSize, Hkv;
+};
+DecodeArgs decodeArgs(Builder &b, const Config &c) {
+  int64_t code = c["DTYPE"];
+  DecodeArgs a{code == 0   ? DType::bf16
+               : code == 1 ? DType::f16
+                           : DType::f32,
+               c["HEAD_DIM"], c["ROWS"]};
+  a.q = b.arg("q", ptr(a.t)), a.kc = b.arg("k_cache", ptr(a.t)), a.vc = b.arg("v_cache", ptr(a.t));
+  a.table = b.arg("table", ptr(DType::i32)), a.lens = b.arg("seq_lens", ptr(DType::i32));
+  a.qRows = b.arg("q_rows", ptr(DType::i32));
+  a.oPart = b.arg("o_part", ptr(DType::f32)), a.lsePart = b.arg("lse_part", ptr(DType::f32));
+  return a;
+}
+/// One tile of keys at token positions `tok` [BN] (where `ok`) of sequence
+/// `seq`, KV head `kvh`, read from the pages: the online softmax state
+/// {max, sum, acc} of the rows `qt` [R, D] after it (`scale`: base 2).
+std::vector<Val> decodeTile(const DecodeArgs &a, const std::vector<Val> &st, Val qt, Val seq,
+                            Val kvh, Val tok, Val ok, Val scale) {
+  Val page = load(a.table + (seq * a.maxPages + tok / a.pageSize), ok, 0);
+  Val slot =
+      cast(page, DType::i64) * cast(a.pageSize, DType::i64) + cast(tok % a.pageSize, DType::i64);
+  Val head = slot * cast(a.Hkv, DType::i64) + cast(kvh, DType::i64);
+  Val rows = expand_dims(head * int(a.D), 1) + expand_dims(cast(arange(0, a.D), DType::i64), 0);
+  Val kt = load(a.kc + rows, expand_dims(ok, 1), 0.0);
+  Val logits = where(expand_dims(ok, 0), dot(qt, trans(kt)) * scale, -kInfinity);
+  Val mNew = maximum(st[0], max(logits, 1));
+  Val mSafe = where(mNew == -kInfinity, 0.0, mNew);
+  Val p = exp2(logits - expand_dims(mSafe, 1));
+  Val alpha = exp2(st[0] - mSafe);
+  Val vt = load(a.vc + rows, expand_dims(ok, 1), 0.0);
+  Val acc = dot(cast(p, a.t), vt, st[2] * expand_dims(alpha, 1));
+  return {mNew, st[1] * alpha + sum(p, 1), acc};
+}
+std::vector<Val> decodeStart(int64_t R, int64_t D) {
+  return {full({R}, -kInfinity, DType::f32), full({R}, 0.0, DType::f32),
+          full({R, D}, 0.0, DType::f32)};
+}
+/// The normalised partial output and base-2 log-sum-exp (-inf where no key
+/// was seen) of rows `idx` [R] (where `ok`) of o_part / lse_part.
+void writePartial(const DecodeArgs &a, const std::vector<Val> &st, Val idx, Val ok) {
+  Val seen = st[1] > 0.0;
+  Val l = where(seen, st[1], 1.0);
+  store(a.oPart + (expand_dims(idx * int(a.D), 1) + expand_dims(arange(0, a.D), 0)),
+        st[2] / expand_dims(l, 1), expand_dims(ok, 1));
+  store(a.lsePart + idx, where(seen, st[0] + log2(l), -kInfinity), ok);
+}
+
 // paged_decode: one new token per sequence (T_q = 1) attending to its
 // seq_len keys straight from the pages, split along the keys
 // (flash-decoding): program (s, b * H_kv + h) takes keys [s * split_len,
@@ -73,54 +126,75 @@ const double kInfinity = std::numeric_limits<double>::infinity();
 // H, (D)]. A sequence whose q_rows entry is -1 (not decoding in this call)
 // sees no key.
 void pagedDecode(Builder &b, const Config &c) {
-  int64_t code = c["DTYPE"], D = c["HEAD_DIM"], BN = c["BLOCK_N"], G = c["GROUP"], R = c["ROWS"];
-  DType t = code == 0 ? DType::bf16 : code == 1 ? DType::f16 : DType::f32;
-  Val q = b.arg("q", ptr(t)), kc = b.arg("k_cache", ptr(t)), vc = b.arg("v_cache", ptr(t));
-  Val table = b.arg("table", ptr(DType::i32)), lens = b.arg("seq_lens", ptr(DType::i32));
-  Val qRows = b.arg("q_rows", ptr(DType::i32));
-  Val oPart = b.arg("o_part", ptr(DType::f32)), lsePart = b.arg("lse_part", ptr(DType::f32));
-  Val maxPages = b.arg("max_pages", DType::i32), pageSize = b.arg("page_size", DType::i32);
-  Val Hkv = b.arg("H_kv", DType::i32), splitLen = b.arg("split_len", DType::i32);
+  int64_t BN = c["BLOCK_N"], G = c["GROUP"];
+  DecodeArgs a = decodeArgs(b, c);
+  a.maxPages = b.arg("max_pages", DType::i32), a.pageSize = b.arg("page_size", DType::i32);
+  a.Hkv = b.arg("H_kv", DType::i32);
+  Val splitLen = b.arg("split_len", DType::i32);
   Val scale = b.arg("scale_log2", DType::f32); // softmax scale * log2(e)
   Val s = program_id(0), bh = program_id(1);
-  Val seq = bh / Hkv, h = bh % Hkv;
-  Val qRow = load(qRows + seq), len = load(lens + seq);
+  Val seq = bh / a.Hkv, h = bh % a.Hkv;
+  Val qRow = load(a.qRows + seq), len = load(a.lens + seq);
   Val lo = s * splitLen;
   Val hi = where(qRow >= 0, maximum(minimum(lo + splitLen, len), lo), lo);
-  Val g = arange(0, R), d = arange(0, D), ar = arange(0, BN);
+  Val g = arange(0, a.R), ar = arange(0, BN);
   Val gOk = g < int(G);
   // Rows of the group's heads (row q_row of q [num_tokens, H, D]).
-  Val qOff = (maximum(qRow, 0) * (Hkv * int(G)) + h * int(G) + g) * int(D);
-  Val qt = load(q + (expand_dims(qOff, 1) + expand_dims(d, 0)), expand_dims(gOk, 1), 0.0);
-  Val h64 = cast(h, DType::i64), hkv64 = cast(Hkv, DType::i64),
-      d64 = expand_dims(cast(d, DType::i64), 0);
+  Val qOff = (maximum(qRow, 0) * (a.Hkv * int(G)) + h * int(G) + g) * int(a.D);
+  Val qt =
+      load(a.q + (expand_dims(qOff, 1) + expand_dims(arange(0, a.D), 0)), expand_dims(gOk, 1), 0.0);
   std::vector<Val> st =
-      for_range(lo, hi, BN,
-                {full({R}, -kInfinity, DType::f32), full({R}, 0.0, DType::f32),
-                 full({R, D}, 0.0, DType::f32)},
-                [&](Val n, std::vector<Val> c) {
-                  Val pos = n + ar;
-                  Val ok = pos < hi;
-                  Val page = load(table + (seq * maxPages + pos / pageSize), ok, 0);
-                  Val slot = cast(page, DType::i64) * cast(pageSize, DType::i64) +
-                             cast(pos % pageSize, DType::i64);
-                  Val rows = expand_dims((slot * hkv64 + h64) * int(D), 1) + d64;
-                  Val kt = load(kc + rows, expand_dims(ok, 1), 0.0);
-                  Val logits = where(expand_dims(ok, 0), dot(qt, trans(kt)) * scale, -kInfinity);
-                  Val mNew = maximum(c[0], max(logits, 1));
-                  Val mSafe = where(mNew == -kInfinity, 0.0, mNew);
-                  Val p = exp2(logits - expand_dims(mSafe, 1));
-                  Val alpha = exp2(c[0] - mSafe);
-                  Val vt = load(vc + rows, expand_dims(ok, 1), 0.0);
-                  Val acc = dot(cast(p, t), vt, c[2] * expand_dims(alpha, 1));
-                  return std::vector<Val>{mNew, c[1] * alpha + sum(p, 1), acc};
-                });
-  Val seen = st[1] > 0.0;
-  Val o = st[2] / expand_dims(where(seen, st[1], 1.0), 1);
-  Val lse = where(seen, st[0] + log2(where(seen, st[1], 1.0)), -kInfinity);
-  Val idx = s * (num_programs(1) * int(G)) + bh * int(G) + g; // (split, b * H + head)
-  store(oPart + (expand_dims(idx * int(D), 1) + expand_dims(d, 0)), o, expand_dims(gOk, 1));
-  store(lsePart + idx, lse, gOk);
+      for_range(lo, hi, BN, decodeStart(a.R, a.D), [&](Val n, std::vector<Val> c) {
+        Val tok = n + ar;
+        return decodeTile(a, c, qt, seq, h, tok, tok < hi, scale);
+      });
+  writePartial(a, st, s * (num_programs(1) * int(G)) + bh * int(G) + g, gOk);
+}
+
+// paged_hip_decode: HiP attention of one new token per sequence (at
+// position p = seq_len - 1) over its pages: the sink's keys [0, SINK) at or
+// before p - WINDOW, the selected blocks (ks[b * H + head] token offsets in
+// indices [B * H, k_max], BLOCK_SIZE_K keys each, from SINK on and at or
+// before p - WINDOW) and the window (p - WINDOW, p], as one list of
+// SINK + ks * BLOCK_SIZE_K + WINDOW positions split along it: program
+// (s, b * H + head) takes positions [s * split_len, (s + 1) * split_len) of
+// it in row 0 of its tile (each head selects its own keys) and writes its
+// partial output as paged_decode does.
+void pagedHipDecode(Builder &b, const Config &c) {
+  int64_t BN = c["BLOCK_N"], bk = c["BLOCK_SIZE_K"], S = c["SINK"], W = c["WINDOW"];
+  DecodeArgs a = decodeArgs(b, c);
+  Val indices = b.arg("indices", ptr(DType::i32)), ks = b.arg("ks", ptr(DType::i32));
+  a.maxPages = b.arg("max_pages", DType::i32), a.pageSize = b.arg("page_size", DType::i32);
+  a.Hkv = b.arg("H_kv", DType::i32);
+  Val H = b.arg("H", DType::i32), kMax = b.arg("k_max", DType::i32);
+  Val splitLen = b.arg("split_len", DType::i32);
+  Val scale = b.arg("scale_log2", DType::f32);
+  Val s = program_id(0), bh = program_id(1);
+  Val seq = bh / H, head = bh % H, kvh = head / (H / a.Hkv);
+  Val qRow = load(a.qRows + seq), p = load(a.lens + seq) - 1;
+  Val nSel = where(qRow >= 0, load(ks + bh), 0) * int(bk);
+  Val total = where(qRow >= 0, nSel + int(S + W), 0);
+  Val lo = s * splitLen, hi = maximum(minimum(lo + splitLen, total), lo);
+  Val g = arange(0, a.R), ar = arange(0, BN);
+  Val gOk = g < 1;
+  Val qOff = (maximum(qRow, 0) * H + head) * int(a.D) + g * 0;
+  Val qt =
+      load(a.q + (expand_dims(qOff, 1) + expand_dims(arange(0, a.D), 0)), expand_dims(gOk, 1), 0.0);
+  std::vector<Val> st =
+      for_range(lo, hi, BN, decodeStart(a.R, a.D), [&](Val n, std::vector<Val> c) {
+        Val j = n + ar;
+        Val inList = j < hi;
+        Val isSink = j < int(S), isSel = (j >= int(S)) & (j < nSel + int(S));
+        Val jj = j - int(S);
+        Val sel = load(indices + (bh * kMax + jj / int(bk)), inList & isSel, 0) + jj % int(bk);
+        Val win = p - int(W) + 1 + (j - nSel - int(S));
+        Val tok = where(isSink, j, where(isSel, sel, win));
+        Val early = where(isSel, tok >= int(S), constant(1, DType::i1)) & (tok <= p - int(W));
+        Val ok =
+            inList & (tok >= 0) & (tok <= p) & where(isSink | isSel, early, constant(1, DType::i1));
+        return decodeTile(a, c, qt, seq, kvh, maximum(tok, 0), ok, scale);
+      });
+  writePartial(a, st, s * num_programs(1) + bh + g * 0, gOk);
 }
 
 // paged_decode_merge: program b * H_kv + h merges the `splits` partial
@@ -182,7 +256,7 @@ void registerPagedKernels() {
       for (const char *k : {"BLOCK_N", "HEAD_DIM", "ROWS"})
         if (int64_t v = c.get(k, 16); v < 16 || (v & (v - 1)))
           return std::string(k) + " must be a power of two >= 16";
-      if (c["GROUP"] < 1 || c["GROUP"] > c["ROWS"])
+      if (c.get("GROUP", 1) < 1 || c.get("GROUP", 1) > c["ROWS"])
         return std::string("GROUP must be in [1, ROWS]");
       return std::string();
     };
@@ -199,6 +273,21 @@ void registerPagedKernels() {
                      {"num_stages", 2}},
          hip::pagedDecode,
          validate});
+    dsl::registerKernel(
+        {"paged_hip_decode",
+         "split-K HiP decode over sink, selected blocks and window, straight from the pages",
+         {{"BLOCK_N", {32, 64}}, {"num_warps", {4}}, {"num_stages", {1, 2}}},
+         dsl::Config{{"DTYPE", 0}, {"HEAD_DIM", 64}, {"ROWS", 16}, {"BLOCK_N", 64},
+                     {"BLOCK_SIZE_K", 2}, {"SINK", 16}, {"WINDOW", 256}, {"num_warps", 4},
+                     {"num_stages", 2}},
+         hip::pagedHipDecode, [validate](const dsl::Config &c) {
+           std::string e = validate(c);
+           if (!e.empty()) return e;
+           int64_t bk = c["BLOCK_SIZE_K"];
+           if (bk < 1 || (bk & (bk - 1))) return std::string("BLOCK_SIZE_K must be a power of two");
+           if (c["SINK"] < 0 || c["WINDOW"] < 0) return std::string("SINK and WINDOW must be >= 0");
+           return std::string();
+         }});
     dsl::registerKernel(
         {"paged_decode_merge",
          "merges paged_decode's partial outputs by their log-sum-exp",
@@ -405,64 +494,97 @@ Tensor perSequence(const TensorView &q, const PagedKVCache &cache, const PagedPr
   }
   return out;
 }
-/// The decoding sequences of the call (T_q = 1): two launches for all of
-/// them, paged_decode (split-K over their pages, no gather) and
-/// paged_decode_merge into their rows of out. `splits`: HIP_DECODE_SPLITS, or
+/// The decoding sequences' rows of out (T_q = 1): `launch(ctx, cfg, grid,
+/// common)` runs a split kernel (paged_decode, paged_hip_decode) whose
+/// programs each take `rows` query heads of `units` per sequence over key
+/// lists of at most `maxKeys` positions; `common` holds its first arguments
+/// (q, K/V, block table, seq_lens, q_rows, o_part, lse_part, max_pages,
+/// page_size, H_kv) and `cfg` its shared keys; paged_decode_merge then
+/// combines the splits by their log-sum-exp. `splits`: HIP_DECODE_SPLITS, or
 /// (0, unset) enough for about four programs per SM (per worker on the
-/// CPU), each taking whole key tiles.
+/// CPU), each taking whole key tiles. No gather: the kernels read the pages.
+template <typename Launch>
 void decodeRows(const TensorView &q, const PagedKVCache &cache, const PagedProblem &p,
-                const std::vector<bool> &decoding, float scale, int64_t splits, Tensor &out) {
+                const std::vector<bool> &decoding, int64_t units, int64_t rows, int64_t maxKeys,
+                int64_t splits, Tensor &out, Launch launch) {
   RowMover mover(p); // (registers the kernels; the block table on the device)
-  std::vector<int32_t> rows(size_t(p.B), -1);
-  int64_t maxLen = 0;
+  std::vector<int32_t> qRowOf(size_t(p.B), -1);
   for (int64_t b = 0; b < p.B; ++b)
-    if (decoding[size_t(b)]) {
-      rows[size_t(b)] = int32_t(p.cu[size_t(b)]);
-      maxLen = std::max(maxLen, p.lens[size_t(b)]);
-    }
-  Target target = mover.target;
-  int64_t G = p.H / p.Hkv, R = 16, BN = 64;
-  while (R < G) R *= 2;
+    if (decoding[size_t(b)]) qRowOf[size_t(b)] = int32_t(p.cu[size_t(b)]);
+  int64_t R = 16, BN = 64;
+  while (R < rows) R *= 2;
   int64_t programs = p.device == Device::CUDA ? 4 * int64_t(rt::Cuda::get().info().smCount)
                                               : 4 * int64_t(rt::numWorkers());
-  int64_t tiles = std::max<int64_t>((maxLen + BN - 1) / BN, 1);
-  if (splits <= 0) splits = (programs + p.B * p.Hkv - 1) / (p.B * p.Hkv);
+  int64_t tiles = std::max<int64_t>((maxKeys + BN - 1) / BN, 1);
+  if (splits <= 0) splits = (programs + p.B * units - 1) / (p.B * units);
   splits = std::clamp<int64_t>(splits, 1, tiles);
   int64_t splitLen = (tiles + splits - 1) / splits * BN;
-  splits = std::max<int64_t>((maxLen + splitLen - 1) / splitLen, 1);
+  splits = std::max<int64_t>((maxKeys + splitLen - 1) / splitLen, 1);
   Tensor rowsHost = Tensor::empty({p.B}, ScalarType::i32, Device::CPU);
-  std::copy(rows.begin(), rows.end(), static_cast<int32_t *>(rowsHost.data()));
+  std::copy(qRowOf.begin(), qRowOf.end(), static_cast<int32_t *>(rowsHost.data()));
   Tensor qRows = p.device == Device::CPU ? rowsHost : Tensor::copyOf(rowsHost.view(), p.device);
   Tensor oPart = Tensor::empty({splits, p.B * p.H, p.D}, ScalarType::f32, p.device);
   Tensor lsePart = Tensor::empty({splits, p.B * p.H}, ScalarType::f32, p.device);
   dsl::Config cfg{{"DTYPE", dtypeCode(p.dtype)},
                   {"HEAD_DIM", p.D},
-                  {"GROUP", G},
                   {"ROWS", R},
                   {"BLOCK_N", BN},
                   {"num_warps", 4},
-                  {"num_stages", target.backend == Backend::CPU ? 1 : 2}};
+                  {"num_stages", mover.target.backend == Backend::CPU ? 1 : 2}};
   MaskContext ctx;
-  ctx.target = target;
+  ctx.target = mover.target;
   ctx.device = p.device;
-  ctx.launch("paged_decode", cfg, {unsigned(splits), unsigned(p.B * p.Hkv), 1},
-             {ArgValue::pointer(q.data), ArgValue::pointer(cache.k_cache.data),
-              ArgValue::pointer(cache.v_cache.data), ArgValue::pointer(mover.tableOn()),
-              ArgValue::pointer(cache.seq_lens.data), ArgValue::pointer(qRows.data()),
-              ArgValue::pointer(oPart.data()), ArgValue::pointer(lsePart.data()),
-              ArgValue::int32(int32_t(p.maxPages)), ArgValue::int32(int32_t(p.pageSize)),
-              ArgValue::int32(int32_t(p.Hkv)), ArgValue::int32(int32_t(splitLen)),
-              ArgValue::float32(scale * 1.4426950408889634f)});
+  launch(
+      ctx, cfg, std::array<unsigned, 3>{unsigned(splits), unsigned(p.B * units), 1},
+      std::vector<ArgValue>{ArgValue::pointer(q.data), ArgValue::pointer(cache.k_cache.data),
+                            ArgValue::pointer(cache.v_cache.data),
+                            ArgValue::pointer(mover.tableOn()),
+                            ArgValue::pointer(cache.seq_lens.data), ArgValue::pointer(qRows.data()),
+                            ArgValue::pointer(oPart.data()), ArgValue::pointer(lsePart.data())},
+      std::vector<ArgValue>{ArgValue::int32(int32_t(p.maxPages)),
+                            ArgValue::int32(int32_t(p.pageSize)), ArgValue::int32(int32_t(p.Hkv))},
+      int32_t(splitLen));
   dsl::Config merge{{"DTYPE", dtypeCode(p.dtype)},
                     {"HEAD_DIM", p.D},
-                    {"GROUP", G},
+                    {"GROUP", rows},
                     {"ROWS", R},
                     {"num_warps", 4}};
-  ctx.launch("paged_decode_merge", merge, {unsigned(p.B * p.Hkv), 1, 1},
+  ctx.launch("paged_decode_merge", merge, {unsigned(p.B * units), 1, 1},
              {ArgValue::pointer(oPart.data()), ArgValue::pointer(lsePart.data()),
               ArgValue::pointer(qRows.data()), ArgValue::pointer(out.data()),
-              ArgValue::int32(int32_t(p.Hkv)), ArgValue::int32(int32_t(splits))});
+              ArgValue::int32(int32_t(units)), ArgValue::int32(int32_t(splits))});
   if (p.device == Device::CUDA) rt::Cuda::get().synchronize();
+}
+
+/// HIP_DECODE_SPLITS (0: chosen per call), checked.
+int64_t decodeSplits() {
+  int64_t splits = envInt("HIP_DECODE_SPLITS", 0);
+  if (splits < 0 || splits > 4096)
+    throw InvalidArgument("HIP_DECODE_SPLITS must be in [0, 4096] (0: chosen per call), got " +
+                          std::to_string(splits));
+  return splits;
+}
+
+/// Which sequences decode (T_q = 1) on the split kernels: where the call
+/// computes on the cache's device (`backend`), q's rows are contiguous and
+/// the head dim a power of two from 16 to 256; none otherwise.
+std::vector<bool> decodingSequences(const TensorView &q, const PagedProblem &p,
+                                    ComputeBackend backend) {
+  Device on = backend == ComputeBackend::CPU    ? Device::CPU
+              : backend == ComputeBackend::CUDA ? Device::CUDA
+                                                : p.device;
+  std::vector<bool> decoding(size_t(p.B), false);
+  if (on == p.device && q.contiguous() && p.H % p.Hkv == 0 && p.D >= 16 && p.D <= 256 &&
+      (p.D & (p.D - 1)) == 0)
+    for (int64_t b = 0; b < p.B; ++b) decoding[size_t(b)] = p.tq(b) == 1;
+  return decoding;
+}
+
+float checkedScale(std::optional<float> scale) {
+  if (scale && !(std::isfinite(*scale) && *scale > 0))
+    throw InvalidArgument("softmax_scale must be a positive finite number, got " +
+                          std::to_string(*scale));
+  return scale.value_or(1.f) * 1.4426950408889634f; // (base 2)
 }
 } // namespace
 
@@ -476,6 +598,24 @@ paged_hip_attention(const TensorView &q, const PagedKVCache &cache, const Tensor
     throw InvalidArgument("paged_hip_attention: previous holds " +
                           std::to_string(previous->size()) + " masks for " + std::to_string(p.B) +
                           " sequences");
+  float scale = checkedScale(args.softmax_scale);
+  int64_t splits = decodeSplits();
+  // Decoding sequences (one new token) attend on paged_hip_decode, straight
+  // from the pages; their masks come from `previous`, or a mask search over
+  // their gathered keys. The others per sequence.
+  std::vector<bool> decoding = decodingSequences(q, p, args.backend);
+  if (previous)
+    for (int64_t b = 0; b < p.B; ++b) {
+      const HiPAttentionOutputMetadata &m = (*previous)[size_t(b)];
+      if (!decoding[size_t(b)]) continue;
+      if (m.batch != 1 || m.heads != p.H || m.t_q != 1 || !m.indices.defined() ||
+          m.indices.shape().size() != 3 || m.indices.shape()[0] != p.H || m.ks.numel() != p.H ||
+          m.block_size_k < 1 || (m.block_size_k & (m.block_size_k - 1)) ||
+          args.sink_token_size % m.block_size_k || args.sliding_window_size % m.block_size_k)
+        throw InvalidArgument("paged_hip_attention: previous[" + std::to_string(b) +
+                              "] is not a decode mask of this call's " + std::to_string(p.H) +
+                              " heads whose block_size_k divides sink and window");
+    }
   PagedHiPAttentionOutput r;
   r.metadata.resize(size_t(p.B));
   r.out = perSequence(
@@ -484,7 +624,63 @@ paged_hip_attention(const TensorView &q, const PagedKVCache &cache, const Tensor
         auto one = hip_attention(qb, kb, vb, args, previous ? &(*previous)[size_t(b)] : nullptr);
         r.metadata[size_t(b)] = one.metadata;
         return one.out;
-      });
+      },
+      decoding);
+  if (std::none_of(decoding.begin(), decoding.end(), [](bool d) { return d; })) return r;
+  // The decoding sequences' masks, packed: indices [B * H, k_max], ks [B * H].
+  HiPAttentionArgs maskOnly = args;
+  maskOnly.mask_only = true;
+  RowMover mover(p);
+  int64_t kMax = 1, bk = 0;
+  for (int64_t b = 0; b < p.B; ++b) {
+    if (!decoding[size_t(b)]) continue;
+    if (previous) {
+      r.metadata[size_t(b)] = (*previous)[size_t(b)];
+    } else {
+      Tensor k = mover.gather(cache.k_cache, b), v = mover.gather(cache.v_cache, b);
+      r.metadata[size_t(b)] =
+          hip_attention(queriesOf(q, p, b), k.view(), v.view(), maskOnly).metadata;
+    }
+    const HiPAttentionOutputMetadata &m = r.metadata[size_t(b)];
+    if (bk && m.block_size_k != bk)
+      throw InvalidArgument("paged_hip_attention: the decode masks differ in block_size_k (" +
+                            std::to_string(bk) + " and " + std::to_string(m.block_size_k) + ")");
+    bk = m.block_size_k;
+    kMax = std::max(kMax, m.indices.shape()[2]);
+  }
+  if (args.mask_only) return r;
+  Tensor indices = Tensor::empty({p.B * p.H, kMax}, ScalarType::i32, Device::CPU);
+  Tensor ks = Tensor::empty({p.B * p.H}, ScalarType::i32, Device::CPU);
+  auto *ind = static_cast<int32_t *>(indices.data());
+  auto *kk = static_cast<int32_t *>(ks.data());
+  std::fill_n(ind, p.B * p.H * kMax, kIndexSentinel);
+  std::fill_n(kk, p.B * p.H, 0);
+  for (int64_t b = 0; b < p.B; ++b) {
+    if (!decoding[size_t(b)]) continue;
+    const HiPAttentionOutputMetadata &m = r.metadata[size_t(b)];
+    std::vector<int64_t> mi = m.indices.toInt(), mk = m.ks.toInt();
+    int64_t w = m.indices.shape()[2];
+    for (int64_t h = 0; h < p.H; ++h) {
+      kk[b * p.H + h] = int32_t(std::clamp<int64_t>(mk[size_t(h)], 0, w));
+      for (int64_t j = 0; j < w; ++j)
+        ind[(b * p.H + h) * kMax + j] = int32_t(mi[size_t(h * w + j)]);
+    }
+  }
+  Tensor indD = p.device == Device::CPU ? indices : Tensor::copyOf(indices.view(), p.device);
+  Tensor ksD = p.device == Device::CPU ? ks : Tensor::copyOf(ks.view(), p.device);
+  int64_t S = args.sink_token_size, W = args.sliding_window_size;
+  decodeRows(q, cache, p, decoding, p.H, 1, S + kMax * bk + W, splits, r.out,
+             [&](MaskContext &ctx, dsl::Config cfg, std::array<unsigned, 3> grid,
+                 std::vector<ArgValue> args0, std::vector<ArgValue> tableArgs, int32_t splitLen) {
+               cfg.set("BLOCK_SIZE_K", bk), cfg.set("SINK", S), cfg.set("WINDOW", W);
+               args0.push_back(ArgValue::pointer(indD.data()));
+               args0.push_back(ArgValue::pointer(ksD.data()));
+               args0.insert(args0.end(), tableArgs.begin(), tableArgs.end());
+               for (int64_t v : {p.H, kMax, int64_t(splitLen)})
+                 args0.push_back(ArgValue::int32(int32_t(v)));
+               args0.push_back(ArgValue::float32(scale));
+               ctx.launch("paged_hip_decode", cfg, grid, args0);
+             });
   return r;
 }
 
@@ -492,32 +688,31 @@ Tensor paged_dense_attention(const TensorView &q, const PagedKVCache &cache,
                              const TensorView &cu_seqlens_q, const DenseAttentionArgs &args) {
   PagedProblem p = checkPaged(q, "q", cache, cu_seqlens_q);
   checkNoPositions(args.position_ids, "paged_dense_attention");
-  if (args.softmax_scale && !(std::isfinite(*args.softmax_scale) && *args.softmax_scale > 0))
-    throw InvalidArgument("softmax_scale must be a positive finite number, got " +
-                          std::to_string(*args.softmax_scale));
-  int64_t splits = envInt("HIP_DECODE_SPLITS", 0);
-  if (splits < 0 || splits > 4096)
-    throw InvalidArgument("HIP_DECODE_SPLITS must be in [0, 4096] (0: chosen per call), got " +
-                          std::to_string(splits));
+  float scale = checkedScale(args.softmax_scale);
+  int64_t splits = decodeSplits();
   // Sequences with one new token (decode) run on paged_decode, straight from
-  // the pages, where the call computes on the cache's device and q's rows
-  // are contiguous; the others (and all, otherwise) per sequence.
-  Device on = args.backend == ComputeBackend::CPU    ? Device::CPU
-              : args.backend == ComputeBackend::CUDA ? Device::CUDA
-                                                     : p.device;
-  std::vector<bool> decoding(size_t(p.B), false);
-  bool any = false;
-  if (on == p.device && q.contiguous() && p.H % p.Hkv == 0 && p.D >= 16 && p.D <= 256 &&
-      (p.D & (p.D - 1)) == 0)
-    for (int64_t b = 0; b < p.B; ++b)
-      any = (decoding[size_t(b)] = p.tq(b) == 1) || any;
+  // the pages; the others per sequence.
+  std::vector<bool> decoding = decodingSequences(q, p, args.backend);
   Tensor out = perSequence(
       q, cache, p, true,
       [&](int64_t, const TensorView &qb, const TensorView &kb, const TensorView &vb) {
         return dense_attention(qb, kb, vb, args);
       },
       decoding);
-  if (any) decodeRows(q, cache, p, decoding, args.softmax_scale.value_or(1.f), splits, out);
+  if (std::none_of(decoding.begin(), decoding.end(), [](bool d) { return d; })) return out;
+  int64_t maxLen = 0;
+  for (int64_t b = 0; b < p.B; ++b)
+    if (decoding[size_t(b)]) maxLen = std::max(maxLen, p.lens[size_t(b)]);
+  int64_t G = p.H / p.Hkv;
+  decodeRows(q, cache, p, decoding, p.Hkv, G, maxLen, splits, out,
+             [&](MaskContext &ctx, dsl::Config cfg, std::array<unsigned, 3> grid,
+                 std::vector<ArgValue> args0, std::vector<ArgValue> tableArgs, int32_t splitLen) {
+               cfg.set("GROUP", G);
+               args0.insert(args0.end(), tableArgs.begin(), tableArgs.end());
+               args0.push_back(ArgValue::int32(splitLen));
+               args0.push_back(ArgValue::float32(scale));
+               ctx.launch("paged_decode", cfg, grid, args0);
+             });
   return out;
 }
 

@@ -233,6 +233,51 @@ TEST_P(Paged, DecodeSplitsEqualContiguous) {
   EXPECT_THROW(paged_dense_attention(bt.qv(), bt.cache(), bt.cuv()), InvalidArgument);
 }
 
+// The same for HiP: decoding sequences attend on the split-K kernel over
+// their sink, selected blocks and window straight from the pages, equal to
+// the contiguous hip_attention with the same mask (lengths from 1, inside
+// the window, to 1000; block_size_k 2 and 4; one split, the call's choice,
+// seven); the masks come back and, passed again, give the same output; a
+// mask of the wrong shape is refused.
+TEST_P(Paged, HipDecodeSplitsEqualContiguous) {
+  uint64_t seed = 60;
+  struct Env {
+    ~Env() { unsetenv("HIP_DECODE_SPLITS"); }
+  } restore;
+  for (int64_t bk : {2, 4}) {
+    int64_t ps = bk == 2 ? 16 : 1;
+    Batch bt({1, 5, 64, 300, 1000, 77, 130}, {1, 1, 1, 1, 1, 0, 1}, ps, seed++);
+    bt.dev = device();
+    PagedKVCache cache = bt.cache();
+    HiPAttentionArgs ha;
+    ha.mask_k = 64, ha.block_size_q = 16, ha.block_size_k = bk, ha.sink_token_size = 4;
+    ha.sliding_window_size = 32;
+    ha.backend = backend();
+    for (const char *splits : {"", "1", "7"}) {
+      setenv("HIP_DECODE_SPLITS", splits, 1);
+      PagedHiPAttentionOutput hip = paged_hip_attention(bt.qv(), cache, bt.cuv(), ha);
+      std::vector<float> h = hip.out.toFloat();
+      for (size_t b = 0; b < bt.lens.size(); ++b) {
+        if (bt.tq[b] == 0) continue;
+        Inputs &s = bt.seqs[b];
+        auto want = hip_attention(s.qv(), s.kv(), s.vv(), ha);
+        EXPECT_LT(maxDiff(h, want.out, bt.cu[b]), 1e-2)
+            << "block_size_k " << bk << " sequence " << b << " (length " << bt.lens[b]
+            << ") HIP_DECODE_SPLITS '" << splits << "'";
+        EXPECT_EQ(hip.metadata[b].indices.toInt(), want.metadata.indices.toInt());
+        EXPECT_EQ(hip.metadata[b].ks.toInt(), want.metadata.ks.toInt());
+      }
+      PagedHiPAttentionOutput again =
+          paged_hip_attention(bt.qv(), cache, bt.cuv(), ha, &hip.metadata);
+      EXPECT_EQ(again.out.toFloat(), h) << "block_size_k " << bk << ": the masks passed again";
+      std::vector<HiPAttentionOutputMetadata> wrong = hip.metadata;
+      wrong[1] = wrong[3];
+      wrong[1].heads = 1;
+      EXPECT_THROW(paged_hip_attention(bt.qv(), cache, bt.cuv(), ha, &wrong), InvalidArgument);
+    }
+  }
+}
+
 // Every bad table, length or shape is refused with InvalidArgument, and a
 // refused append leaves the cache as it was.
 TEST_P(Paged, BadInputsAreRefused) {

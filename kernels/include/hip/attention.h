@@ -131,11 +131,11 @@ Tensor dense_attention(const TensorView &q, const TensorView &k, const TensorVie
 // seq_lens[b] keys (prefill: T_q = seq_len; chunked prefill: 0 < T_q <
 // seq_len; decode: T_q = 1), all in one call.
 //
-// paged_dense_attention runs its decoding sequences (T_q = 1) together on a
-// split-K kernel that reads the pages directly (HIP_DECODE_SPLITS: the
-// number of key ranges, 0 = chosen per call); for the other sequences, and
-// in paged_hip_attention, each sequence's pages are gathered by a DSL kernel
-// into contiguous K/V on the cache's device, then the contiguous kernels run.
+// The decoding sequences (T_q = 1) of a call run together on split-K
+// kernels that read the pages directly (HIP_DECODE_SPLITS: the number of key
+// ranges, 0 = chosen per call); for the other sequences (and HiP's mask
+// search) each sequence's pages are gathered by a DSL kernel into contiguous
+// K/V on the cache's device, then the contiguous kernels run.
 
 struct PagedKVCache {
   TensorView k_cache, v_cache; // [num_pages, page_size, H_kv, D], contiguous, same dtype as q
