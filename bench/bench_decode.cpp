@@ -1,11 +1,13 @@
 //===- bench/bench_decode.cpp - Paged decode latency ----------------------===//
 //
 //   bench-decode [--T N] [--B N] [--H N] [--Hkv N] [--D N] [--page-size N]
-//                [--reps N] [--backend cpu|cuda]
+//                [--reps N] [--backend cpu|cuda] [--method dense|hip]
 //     (defaults: T 131072, B 1, H 32, H_kv 8, D 128, page size 16, 20 reps)
 //
 // One decode step (T_q = 1 per sequence, every sequence T keys) of
-// paged_dense_attention over a bf16 paged cache with a shuffled block table,
+// paged_dense_attention (or paged_hip_attention with the v1.1 defaults and
+// the masks of a first call passed back: mask cached) over a bf16 paged
+// cache with a shuffled block table,
 // random data: the median wall time of a call (what a serving step pays:
 // the checks, the table upload, both kernel launches and the final
 // synchronisation), after 3 warm-up calls. Prints one JSON line; the
@@ -28,7 +30,7 @@ using namespace hip;
 
 int main(int argc, char **argv) {
   int64_t T = 131072, B = 1, H = 32, Hkv = 8, D = 128, ps = 16, reps = 20;
-  std::string backend = "cuda";
+  std::string backend = "cuda", method = "dense";
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -55,6 +57,8 @@ int main(int argc, char **argv) {
         reps = std::stoll(next());
       else if (a == "--backend")
         backend = next();
+      else if (a == "--method")
+        method = next();
       else {
         std::fprintf(stderr, "bench-decode: error: unknown option %s\n", a.c_str());
         return 2;
@@ -65,9 +69,9 @@ int main(int argc, char **argv) {
     }
   }
   if (T < 1 || B < 1 || H < 1 || Hkv < 1 || H % Hkv || ps < 1 || reps < 1 ||
-      (backend != "cpu" && backend != "cuda")) {
+      (backend != "cpu" && backend != "cuda") || (method != "dense" && method != "hip")) {
     std::fprintf(stderr, "bench-decode: error: sizes must be >= 1 with H a multiple of H_kv, "
-                         "--backend cpu or cuda\n");
+                         "--backend cpu or cuda, --method dense or hip\n");
     return 2;
   }
   try {
@@ -105,20 +109,28 @@ int main(int argc, char **argv) {
     Tensor tableD = on(table), lensD = on(lens), cuD = on(cu);
     PagedKVCache cache{k.view(), v.view(), tableD.view(), lensD.view()};
     std::vector<double> ms;
+    std::vector<HiPAttentionOutputMetadata> masks; // (hip: the first call's, then passed back)
     for (int64_t r = 0; r < reps + 3; ++r) {
       auto t0 = std::chrono::steady_clock::now();
-      Tensor out = paged_dense_attention(q.view(), cache, cuD.view());
+      if (method == "hip") {
+        auto out = paged_hip_attention(q.view(), cache, cuD.view(), HiPAttentionArgs(),
+                                       masks.empty() ? nullptr : &masks);
+        if (masks.empty()) masks = out.metadata;
+      } else {
+        Tensor out = paged_dense_attention(q.view(), cache, cuD.view());
+      }
       double dt =
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       if (r >= 3) ms.push_back(dt);
     }
     std::sort(ms.begin(), ms.end());
     std::string gpu = dev == Device::CUDA ? rt::Cuda::get().info().name : "cpu";
-    std::printf("{\"device\": \"%s\", \"kernel\": \"paged_decode\", \"T\": %lld, \"B\": %lld, "
+    std::printf("{\"device\": \"%s\", \"method\": \"%s\", \"T\": %lld, \"B\": %lld, "
                 "\"H\": %lld, \"H_kv\": %lld, \"D\": %lld, \"page_size\": %lld, \"reps\": %lld, "
                 "\"ms\": %.4f, \"ms_min\": %.4f}\n",
-                gpu.c_str(), (long long)T, (long long)B, (long long)H, (long long)Hkv, (long long)D,
-                (long long)ps, (long long)reps, ms[ms.size() / 2], ms.front());
+                gpu.c_str(), method.c_str(), (long long)T, (long long)B, (long long)H,
+                (long long)Hkv, (long long)D, (long long)ps, (long long)reps, ms[ms.size() / 2],
+                ms.front());
   } catch (const InvalidArgument &e) {
     std::fprintf(stderr, "bench-decode: error: %s\n", e.what());
     return 2;

@@ -196,9 +196,9 @@ if [ -n "${TUNE_T:-}" ]; then # tuned schedules next to the defaults
   T_LIST="$TUNE_T" REPS=${REPS:-3} bench/attention_sweep.sh $B/bin "$OUT/sweep_tuned" > "$OUT/sweep_tuned.txt" 2> "$OUT/sweep_tuned.err"
 fi
 if [ -n "${DECODE:-}" ]; then # paged dense decode (bench-decode) at DECODE_T for B 1 and 16, torch SDPA in the same run
-  for T in ${DECODE_T:-131072}; do for b in 1 16; do
-    timeout 120 $B/bin/bench-decode --T $T --B $b --reps 20 2>&1
-  done; done > "$OUT/decode.txt"
+  for T in ${DECODE_T:-131072}; do for b in 1 16; do for m in dense hip; do
+    timeout 120 $B/bin/bench-decode --T $T --B $b --reps 20 --method $m 2>&1
+  done; done; done > "$OUT/decode.txt"
   timeout 200 python3 bench/decode_baseline.py --T ${DECODE_T:-131072} --B 1 16 >> "$OUT/decode.txt" 2>&1
 fi
 # What comes back is limited to 8 files: the logs travel as one archive.
@@ -226,5 +226,5 @@ fi
 [ -f "$OUT/matmul.txt" ] && { echo "==== matmul 4096^3"; grep -E "^==|cuBLAS|best|%" "$OUT/matmul.txt" | head -36; }
 [ -f "$OUT/sweep_hs.txt" ] && { echo "==== sweep, head_shared mask search"; cat "$OUT/sweep_hs.txt" "$OUT/recall_hs.txt"; }
 [ -f "$OUT/sweep_sync.txt" ] && { echo "==== sweep, HIP_WGMMA=0 (mma.sync)"; cat "$OUT/sweep_sync.txt"; }
-[ -f "$OUT/decode.txt" ] && { echo "==== paged decode (ms per call) and torch SDPA"; grep -oE '"(backend|layout|T|B|ms|error)": [^,}]*' "$OUT/decode.txt" | paste -sd' ' | sed 's/"T"/\n"T"/g'; echo; }
+[ -f "$OUT/decode.txt" ] && { echo "==== paged decode, dense and HiP (ms per call), and torch SDPA"; grep -oE '"(method|backend|layout|T|B|ms|error)": [^,}]*' "$OUT/decode.txt" | paste -sd' ' | sed 's/"T"/\n"T"/g'; echo; }
 [ -f "$OUT/sweep.txt" ] && { echo "==== sweep"; tail -4 "$OUT/sweep.err"; cat "$OUT/sweep.txt"; }
