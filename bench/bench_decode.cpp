@@ -21,7 +21,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <map>
 #include <numeric>
 #include <random>
 #include <string>
@@ -40,31 +42,22 @@ int main(int argc, char **argv) {
       }
       return argv[++i];
     };
-    try {
-      if (a == "--T")
-        T = std::stoll(next());
-      else if (a == "--B")
-        B = std::stoll(next());
-      else if (a == "--H")
-        H = std::stoll(next());
-      else if (a == "--Hkv")
-        Hkv = std::stoll(next());
-      else if (a == "--D")
-        D = std::stoll(next());
-      else if (a == "--page-size")
-        ps = std::stoll(next());
-      else if (a == "--reps")
-        reps = std::stoll(next());
-      else if (a == "--backend")
-        backend = next();
-      else if (a == "--method")
-        method = next();
-      else {
-        std::fprintf(stderr, "bench-decode: error: unknown option %s\n", a.c_str());
+    std::map<std::string, int64_t *> ints{{"--T", &T},      {"--B", &B}, {"--H", &H},
+                                          {"--Hkv", &Hkv},  {"--D", &D}, {"--page-size", &ps},
+                                          {"--reps", &reps}};
+    std::map<std::string, std::string *> words{{"--backend", &backend}, {"--method", &method}};
+    if (auto w = words.find(a); w != words.end()) {
+      *w->second = next();
+    } else if (auto n = ints.find(a); n != ints.end()) {
+      std::string v = next();
+      char *end = nullptr;
+      *n->second = std::strtoll(v.c_str(), &end, 10);
+      if (v.empty() || *end) {
+        std::fprintf(stderr, "bench-decode: error: %s needs an integer\n", a.c_str());
         return 2;
       }
-    } catch (const std::exception &) {
-      std::fprintf(stderr, "bench-decode: error: %s needs an integer\n", a.c_str());
+    } else {
+      std::fprintf(stderr, "bench-decode: error: unknown option %s\n", a.c_str());
       return 2;
     }
   }
