@@ -588,40 +588,36 @@ float checkedScale(std::optional<float> scale) {
 }
 } // namespace
 
-PagedHiPAttentionOutput
-paged_hip_attention(const TensorView &q, const PagedKVCache &cache, const TensorView &cu_seqlens_q,
-                    const HiPAttentionArgs &args,
-                    const std::vector<HiPAttentionOutputMetadata> *previous) {
-  PagedProblem p = checkPaged(q, "q", cache, cu_seqlens_q);
+namespace {
+/// paged_hip_attention with `reuse[b]`: sequence b's mask to reuse (null:
+/// search it).
+PagedHiPAttentionOutput pagedHip(const TensorView &q, const PagedKVCache &cache,
+                                 const PagedProblem &p, const HiPAttentionArgs &args,
+                                 const std::vector<const HiPAttentionOutputMetadata *> &reuse) {
   checkNoPositions(args.position_ids, "paged_hip_attention");
-  if (previous && int64_t(previous->size()) != p.B)
-    throw InvalidArgument("paged_hip_attention: previous holds " +
-                          std::to_string(previous->size()) + " masks for " + std::to_string(p.B) +
-                          " sequences");
   float scale = checkedScale(args.softmax_scale);
   int64_t splits = decodeSplits();
   // Decoding sequences (one new token) attend on paged_hip_decode, straight
-  // from the pages; their masks come from `previous`, or a mask search over
+  // from the pages; their masks come from `reuse`, or a mask search over
   // their gathered keys. The others per sequence.
   std::vector<bool> decoding = decodingSequences(q, p, args.backend);
-  if (previous)
-    for (int64_t b = 0; b < p.B; ++b) {
-      const HiPAttentionOutputMetadata &m = (*previous)[size_t(b)];
-      if (!decoding[size_t(b)]) continue;
-      if (m.batch != 1 || m.heads != p.H || m.t_q != 1 || !m.indices.defined() ||
-          m.indices.shape().size() != 3 || m.indices.shape()[0] != p.H || m.ks.numel() != p.H ||
-          m.block_size_k < 1 || (m.block_size_k & (m.block_size_k - 1)) ||
-          args.sink_token_size % m.block_size_k || args.sliding_window_size % m.block_size_k)
-        throw InvalidArgument("paged_hip_attention: previous[" + std::to_string(b) +
-                              "] is not a decode mask of this call's " + std::to_string(p.H) +
-                              " heads whose block_size_k divides sink and window");
-    }
+  for (int64_t b = 0; b < p.B; ++b) {
+    const HiPAttentionOutputMetadata *m = reuse[size_t(b)];
+    if (!decoding[size_t(b)] || !m) continue;
+    if (m->batch != 1 || m->heads != p.H || m->t_q != 1 || !m->indices.defined() ||
+        m->indices.shape().size() != 3 || m->indices.shape()[0] != p.H || m->ks.numel() != p.H ||
+        m->block_size_k < 1 || (m->block_size_k & (m->block_size_k - 1)) ||
+        args.sink_token_size % m->block_size_k || args.sliding_window_size % m->block_size_k)
+      throw InvalidArgument("paged_hip_attention: the mask of sequence " + std::to_string(b) +
+                            " is not a decode mask of this call's " + std::to_string(p.H) +
+                            " heads whose block_size_k divides sink and window");
+  }
   PagedHiPAttentionOutput r;
   r.metadata.resize(size_t(p.B));
   r.out = perSequence(
       q, cache, p, !args.mask_only,
       [&](int64_t b, const TensorView &qb, const TensorView &kb, const TensorView &vb) {
-        auto one = hip_attention(qb, kb, vb, args, previous ? &(*previous)[size_t(b)] : nullptr);
+        auto one = hip_attention(qb, kb, vb, args, reuse[size_t(b)]);
         r.metadata[size_t(b)] = one.metadata;
         return one.out;
       },
@@ -634,8 +630,8 @@ paged_hip_attention(const TensorView &q, const PagedKVCache &cache, const Tensor
   int64_t kMax = 1, bk = 0;
   for (int64_t b = 0; b < p.B; ++b) {
     if (!decoding[size_t(b)]) continue;
-    if (previous) {
-      r.metadata[size_t(b)] = (*previous)[size_t(b)];
+    if (reuse[size_t(b)]) {
+      r.metadata[size_t(b)] = *reuse[size_t(b)];
     } else {
       Tensor k = mover.gather(cache.k_cache, b), v = mover.gather(cache.v_cache, b);
       r.metadata[size_t(b)] =
@@ -681,6 +677,64 @@ paged_hip_attention(const TensorView &q, const PagedKVCache &cache, const Tensor
                args0.push_back(ArgValue::float32(scale));
                ctx.launch("paged_hip_decode", cfg, grid, args0);
              });
+  return r;
+}
+} // namespace
+
+PagedHiPAttentionOutput
+paged_hip_attention(const TensorView &q, const PagedKVCache &cache, const TensorView &cu_seqlens_q,
+                    const HiPAttentionArgs &args,
+                    const std::vector<HiPAttentionOutputMetadata> *previous) {
+  PagedProblem p = checkPaged(q, "q", cache, cu_seqlens_q);
+  if (previous && int64_t(previous->size()) != p.B)
+    throw InvalidArgument("paged_hip_attention: previous holds " +
+                          std::to_string(previous->size()) + " masks for " + std::to_string(p.B) +
+                          " sequences");
+  std::vector<const HiPAttentionOutputMetadata *> reuse(size_t(p.B), nullptr);
+  if (previous)
+    for (int64_t b = 0; b < p.B; ++b) reuse[size_t(b)] = &(*previous)[size_t(b)];
+  return pagedHip(q, cache, p, args, reuse);
+}
+
+PagedHiPDecodeState PagedHiPDecodeState::fromEnvironment() {
+  PagedHiPDecodeState s;
+  s.refresh_interval = envInt("HIP_REFRESH_INTERVAL", 8);
+  if (s.refresh_interval < 1)
+    throw InvalidArgument("HIP_REFRESH_INTERVAL must be an integer from 1, got " +
+                          std::to_string(s.refresh_interval));
+  return s;
+}
+
+PagedHiPAttentionOutput paged_hip_attention(const TensorView &q, const PagedKVCache &cache,
+                                            const TensorView &cu_seqlens_q,
+                                            const HiPAttentionArgs &args,
+                                            PagedHiPDecodeState &state) {
+  PagedProblem p = checkPaged(q, "q", cache, cu_seqlens_q);
+  if (state.refresh_interval < 1)
+    throw InvalidArgument("PagedHiPDecodeState::refresh_interval must be >= 1, got " +
+                          std::to_string(state.refresh_interval));
+  if (int64_t(state.masks.size()) != p.B || int64_t(state.age.size()) != p.B) {
+    state.masks.assign(size_t(p.B), HiPAttentionOutputMetadata());
+    state.age.assign(size_t(p.B), 0);
+  }
+  std::vector<const HiPAttentionOutputMetadata *> reuse(size_t(p.B), nullptr);
+  for (int64_t b = 0; b < p.B; ++b)
+    if (p.tq(b) == 1 && state.masks[size_t(b)].indices.defined() &&
+        state.age[size_t(b)] < state.refresh_interval)
+      reuse[size_t(b)] = &state.masks[size_t(b)];
+  PagedHiPAttentionOutput r = pagedHip(q, cache, p, args, reuse);
+  for (int64_t b = 0; b < p.B; ++b) {
+    if (p.tq(b) == 0) continue; // (idle: its mask waits)
+    if (p.tq(b) != 1) {         // a prefill's mask is no decode mask
+      state.masks[size_t(b)] = HiPAttentionOutputMetadata();
+      state.age[size_t(b)] = 0;
+    } else if (reuse[size_t(b)]) {
+      ++state.age[size_t(b)];
+    } else {
+      state.masks[size_t(b)] = r.metadata[size_t(b)];
+      state.age[size_t(b)] = 1;
+    }
+  }
   return r;
 }
 

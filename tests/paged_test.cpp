@@ -77,8 +77,7 @@ struct Batch {
   }
   TensorView put(void *data, ScalarType t, std::vector<int64_t> shape) {
     TensorView host(data, t, shape);
-    if (dev == Device::CPU)
-      return host;
+    if (dev == Device::CPU) return host;
     onDevice.push_back(Tensor::copyOf(host, dev));
     return onDevice.back().view();
   }
@@ -95,8 +94,7 @@ struct Batch {
 class Paged : public ::testing::TestWithParam<Backend> {
 protected:
   void SetUp() override {
-    if (GetParam() == Backend::CUDA)
-      HIP_SKIP_WITHOUT_GPU();
+    if (GetParam() == Backend::CUDA) HIP_SKIP_WITHOUT_GPU();
   }
   Device device() const { return GetParam() == Backend::CUDA ? Device::CUDA : Device::CPU; }
   ComputeBackend backend() const {
@@ -213,8 +211,7 @@ TEST_P(Paged, DecodeSplitsEqualContiguous) {
       for (size_t b = 0; b < bt.lens.size(); ++b) {
         if (bt.tq[b] == 0) continue;
         Inputs &s = bt.seqs[b];
-        EXPECT_LT(maxDiff(bySplits[i], dense_attention(s.qv(), s.kv(), s.vv(), da), bt.cu[b]),
-                  1e-2)
+        EXPECT_LT(maxDiff(bySplits[i], dense_attention(s.qv(), s.kv(), s.vv(), da), bt.cu[b]), 1e-2)
             << "page size " << ps << " sequence " << b << " (length " << bt.lens[b]
             << ") HIP_DECODE_SPLITS '" << splits[i] << "'";
       }
@@ -276,6 +273,62 @@ TEST_P(Paged, HipDecodeSplitsEqualContiguous) {
       EXPECT_THROW(paged_hip_attention(bt.qv(), cache, bt.cuv(), ha, &wrong), InvalidArgument);
     }
   }
+}
+
+// A decode state reuses each sequence's mask for refresh_interval steps,
+// then searches again: over four steps (50 keys more each, so that a fresh
+// search picks other blocks) with interval 3,
+// steps 1 and 2 equal passing step 0's masks back, step 3 equals a fresh
+// search; with interval 1 every step equals a fresh search. A prefill step
+// drops the sequence's mask; a bad interval is refused.
+TEST_P(Paged, DecodeStateRefreshesMasks) {
+  std::vector<int64_t> full{403, 1003, 233};
+  Batch bt(full, {1, 1, 1}, 16, 70);
+  bt.dev = device();
+  HiPAttentionArgs ha;
+  ha.mask_k = 64, ha.block_size_q = 16, ha.block_size_k = 2, ha.sink_token_size = 4;
+  ha.sliding_window_size = 32;
+  ha.backend = backend();
+  auto at = [&](int step) { // the cache with all but the last 50 * (3 - step) keys visible
+    for (size_t b = 0; b < full.size(); ++b) bt.seqLens[b] = int32_t(full[b] - 50 * (3 - step));
+    return bt.cache();
+  };
+  for (int64_t interval : {3, 1}) {
+    PagedHiPDecodeState state;
+    state.refresh_interval = interval;
+    std::vector<HiPAttentionOutputMetadata> first;
+    for (int step = 0; step < 4; ++step) {
+      PagedKVCache cache = at(step);
+      PagedHiPAttentionOutput got = paged_hip_attention(bt.qv(), cache, bt.cuv(), ha, state);
+      if (step == 0) first = got.metadata;
+      bool reused = interval == 3 && (step == 1 || step == 2);
+      if (reused) { // (a search would pick other blocks: reuse shows)
+        PagedHiPAttentionOutput fresh = paged_hip_attention(bt.qv(), cache, bt.cuv(), ha);
+        bool differs = false;
+        for (size_t b = 0; b < full.size(); ++b)
+          differs = differs || fresh.metadata[b].indices.toInt() != first[b].indices.toInt();
+        ASSERT_TRUE(differs) << "step " << step << ": the test needs masks that change";
+      }
+      PagedHiPAttentionOutput want = reused
+                                         ? paged_hip_attention(bt.qv(), cache, bt.cuv(), ha, &first)
+                                         : paged_hip_attention(bt.qv(), cache, bt.cuv(), ha);
+      EXPECT_EQ(got.out.toFloat(), want.out.toFloat())
+          << "interval " << interval << " step " << step << (reused ? " (reused)" : " (search)");
+      for (size_t b = 0; b < full.size(); ++b)
+        EXPECT_EQ(state.masks[b].indices.toInt(), want.metadata[b].indices.toInt())
+            << "interval " << interval << " step " << step << " sequence " << b;
+    }
+  }
+  // A prefill step (T_q > 1) leaves no mask to reuse.
+  Batch pre({40, 9}, {3, 1}, 16, 71);
+  pre.dev = device();
+  PagedHiPDecodeState state;
+  paged_hip_attention(pre.qv(), pre.cache(), pre.cuv(), ha, state);
+  ASSERT_EQ(state.masks.size(), 2u);
+  EXPECT_FALSE(state.masks[0].indices.defined());
+  EXPECT_TRUE(state.masks[1].indices.defined());
+  state.refresh_interval = 0;
+  EXPECT_THROW(paged_hip_attention(pre.qv(), pre.cache(), pre.cuv(), ha, state), InvalidArgument);
 }
 
 // Every bad table, length or shape is refused with InvalidArgument, and a

@@ -161,6 +161,29 @@ PagedHiPAttentionOutput paged_hip_attention(
     const HiPAttentionArgs &args = HiPAttentionArgs(),
     const std::vector<HiPAttentionOutputMetadata> *previous = nullptr);
 
+/// Masks of a batch in decode, one per sequence (by its index in the
+/// batch), searched again every `refresh_interval` steps and reused between
+/// (HiP's mask caching; a sequence's first decode step, or one after a
+/// prefill step, searches). A call with a batch of another size starts
+/// afresh. refresh_interval 1 searches at every step.
+struct PagedHiPDecodeState {
+  /// Steps between mask searches, >= 1 (default: HIP_REFRESH_INTERVAL, 8).
+  int64_t refresh_interval = 8;
+  std::vector<HiPAttentionOutputMetadata> masks; // the masks in use
+  std::vector<int64_t> age;                      // steps each has been used
+  /// refresh_interval from HIP_REFRESH_INTERVAL (InvalidArgument for a bad value).
+  static PagedHiPDecodeState fromEnvironment();
+};
+
+/// Paged HiP attention whose decoding sequences (T_q = 1) reuse the masks of
+/// `state` while they are younger than its refresh interval, and search the
+/// others; `state` then holds the masks used. The output's metadata as
+/// above. The other sequences as without a state.
+PagedHiPAttentionOutput paged_hip_attention(const TensorView &q, const PagedKVCache &cache,
+                                            const TensorView &cu_seqlens_q,
+                                            const HiPAttentionArgs &args,
+                                            PagedHiPDecodeState &state);
+
 /// Paged dense attention, same conventions ([num_tokens, H, D]).
 Tensor paged_dense_attention(const TensorView &q, const PagedKVCache &cache,
                              const TensorView &cu_seqlens_q,
