@@ -311,6 +311,7 @@ int dtypeCode(ScalarType t) { return t == ScalarType::bf16 ? 0 : t == ScalarType
 struct PagedProblem {
   int64_t B = 0, numTokens = 0, H = 0, Hkv = 0, D = 0, numPages = 0, pageSize = 0, maxPages = 0;
   std::vector<int64_t> cu, lens, table;
+  const void *deviceTable = nullptr; // the caller's block table where the kernels can read it
   Device device = Device::CPU;
   ScalarType dtype = ScalarType::bf16;
   int64_t tq(int64_t b) const { return cu[size_t(b + 1)] - cu[size_t(b)]; }
@@ -368,6 +369,8 @@ PagedProblem checkPaged(const TensorView &rows, const std::string &rowsName, con
   p.cu = readInts(cuSeqlens);
   p.lens = readInts(c.seq_lens);
   p.table = readInts(c.block_table);
+  if (c.block_table.contiguous() && c.block_table.device == p.device)
+    p.deviceTable = c.block_table.data;
   if (p.cu[0] != 0)
     throw bad("cu_seqlens_q[0] must be 0, got " + std::to_string(p.cu[0]));
   if (p.cu[size_t(p.B)] != p.numTokens)
@@ -435,8 +438,11 @@ struct RowMover {
                 ArgValue::int32(int32_t(first)), ArgValue::int32(int32_t(p.pageSize)),
                 ArgValue::int32(int32_t(row))});
   }
-  /// The block table (as i32, contiguous) on the problem's device.
+  /// The block table (as i32, contiguous) on the problem's device: the
+  /// caller's where it is so (checked: every entry a sequence uses is a
+  /// page), else a copy.
   const void *tableOn() const {
+    if (p.deviceTable) return p.deviceTable;
     if (!table_.defined()) {
       Tensor host = Tensor::empty({p.B, p.maxPages}, ScalarType::i32, Device::CPU);
       auto *d = static_cast<int32_t *>(host.data());
