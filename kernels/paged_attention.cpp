@@ -639,9 +639,10 @@ PagedHiPAttentionOutput pagedHip(const TensorView &q, const PagedKVCache &cache,
     if (reuse[size_t(b)]) {
       r.metadata[size_t(b)] = *reuse[size_t(b)];
     } else {
-      Tensor k = mover.gather(cache.k_cache, b), v = mover.gather(cache.v_cache, b);
+      // (The mask search reads no values: the keys stand in for them.)
+      Tensor k = mover.gather(cache.k_cache, b);
       r.metadata[size_t(b)] =
-          hip_attention(queriesOf(q, p, b), k.view(), v.view(), maskOnly).metadata;
+          hip_attention(queriesOf(q, p, b), k.view(), k.view(), maskOnly).metadata;
     }
     const HiPAttentionOutputMetadata &m = r.metadata[size_t(b)];
     if (bk && m.block_size_k != bk)
