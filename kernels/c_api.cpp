@@ -11,11 +11,16 @@
 #include "hip/attention.h"
 #include "hip/error.h"
 
+#include <memory>
 #include <string>
 
 struct hip_tensor {
   hip::Tensor t;
   hip::TensorView view; // (of t: the DLPack views point into its shape)
+};
+
+struct hip_decode_state {
+  hip::PagedHiPDecodeState state;
 };
 
 struct hip_mask {
@@ -215,6 +220,34 @@ hip_status hip_append_paged_kv(const hip_paged_kv_cache *cache, const DLTensor *
   return guarded([&] {
     hip::append_paged_kv(cacheOf(cache), view(k_new, "k_new"), view(v_new, "v_new"),
                          view(cu_seqlens_q, "cu_seqlens_q"));
+  });
+}
+
+hip_status hip_decode_state_new(int64_t refresh_interval, hip_decode_state **state) {
+  return guarded([&] {
+    needOut(state, "state");
+    if (refresh_interval < 0)
+      throw hip::InvalidArgument("refresh_interval must be >= 0 (0: HIP_REFRESH_INTERVAL), got " +
+                                 std::to_string(refresh_interval));
+    auto s = std::make_unique<hip_decode_state>();
+    s->state = hip::PagedHiPDecodeState::fromEnvironment();
+    if (refresh_interval > 0) s->state.refresh_interval = refresh_interval;
+    *state = s.release();
+  });
+}
+
+void hip_decode_state_free(hip_decode_state *state) { delete state; }
+
+hip_status hip_paged_attention_decode(const DLTensor *q, const hip_paged_kv_cache *cache,
+                                      const DLTensor *cu_seqlens_q, const hip_attention_args *args,
+                                      hip_decode_state *state, hip_tensor **out) {
+  return guarded([&] {
+    needOut(out, "out");
+    needOut(state, "state");
+    auto r = hip::paged_hip_attention(view(q, "q"), cacheOf(cache),
+                                      view(cu_seqlens_q, "cu_seqlens_q"), argsOf(args),
+                                      state->state);
+    *out = r.out.defined() ? newTensor(std::move(r.out)) : nullptr;
   });
 }
 

@@ -369,7 +369,8 @@ PagedProblem checkPaged(const TensorView &rows, const std::string &rowsName, con
   p.cu = readInts(cuSeqlens);
   p.lens = readInts(c.seq_lens);
   p.table = readInts(c.block_table);
-  if (c.block_table.contiguous() && c.block_table.device == p.device)
+  if (c.block_table.contiguous() && c.block_table.device == p.device &&
+      reinterpret_cast<uintptr_t>(c.block_table.data) % 16 == 0) // (kernel arguments)
     p.deviceTable = c.block_table.data;
   if (p.cu[0] != 0)
     throw bad("cu_seqlens_q[0] must be 0, got " + std::to_string(p.cu[0]));
@@ -452,6 +453,15 @@ struct RowMover {
     }
     return table_.data();
   }
+  /// seq_lens (i32 [B]) on the problem's device.
+  const void *lensOn() const {
+    if (!lens_.defined()) {
+      Tensor host = Tensor::empty({p.B}, ScalarType::i32, Device::CPU);
+      std::copy(p.lens.begin(), p.lens.end(), static_cast<int32_t *>(host.data()));
+      lens_ = p.device == Device::CPU ? host : Tensor::copyOf(host.view(), p.device);
+    }
+    return lens_.data();
+  }
   /// Sequence b's keys or values as a contiguous [1, seq_len, H_kv, D].
   Tensor gather(const TensorView &cache, int64_t b) const {
     int64_t len = p.lens[size_t(b)];
@@ -461,7 +471,7 @@ struct RowMover {
   }
 
 private:
-  mutable Tensor table_;
+  mutable Tensor table_, lens_;
 };
 
 const char *rowPtr(const TensorView &t, int64_t row) {
@@ -540,12 +550,19 @@ void decodeRows(const TensorView &q, const PagedKVCache &cache, const PagedProbl
   MaskContext ctx;
   ctx.target = mover.target;
   ctx.device = p.device;
+  // (Kernel pointers are 16-byte aligned: q copied where it is not.)
+  Tensor qAligned;
+  const void *qData = q.data;
+  if (reinterpret_cast<uintptr_t>(q.data) % 16 != 0) {
+    qAligned = Tensor::copyOf(q, p.device);
+    qData = qAligned.data();
+  }
   launch(
       ctx, cfg, std::array<unsigned, 3>{unsigned(splits), unsigned(p.B * units), 1},
-      std::vector<ArgValue>{ArgValue::pointer(q.data), ArgValue::pointer(cache.k_cache.data),
+      std::vector<ArgValue>{ArgValue::pointer(qData), ArgValue::pointer(cache.k_cache.data),
                             ArgValue::pointer(cache.v_cache.data),
                             ArgValue::pointer(mover.tableOn()),
-                            ArgValue::pointer(cache.seq_lens.data), ArgValue::pointer(qRows.data()),
+                            ArgValue::pointer(mover.lensOn()), ArgValue::pointer(qRows.data()),
                             ArgValue::pointer(oPart.data()), ArgValue::pointer(lsePart.data())},
       std::vector<ArgValue>{ArgValue::int32(int32_t(p.maxPages)),
                             ArgValue::int32(int32_t(p.pageSize)), ArgValue::int32(int32_t(p.Hkv))},

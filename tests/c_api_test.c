@@ -146,6 +146,35 @@ int main(void) {
           "bad table accepted");
     CHECK(strstr(hip_last_error(), "block_table[0][1]") != NULL, "message: %s", hip_last_error());
     CHECK(paged == NULL, "output written on error");
+    /* HiP decode of the last query with a decode state (interval 2): the
+     * second step reuses the first step's mask; with the same keys both
+     * equal a call that searches. */
+    table[1] = NP - 2;
+    int32_t cu1[2] = {0, 1};
+    int64_t q1s[3] = {1, H, D}, cu1s[1] = {2};
+    DLTensor tq1 = host(&q[(T - 1) * H * D], kDLFloat, 32, 3, q1s),
+             tcu1 = host(cu1, kDLInt, 32, 1, cu1s);
+    hip_decode_state *state = NULL;
+    CHECK(hip_decode_state_new(2, &state) == HIP_OK, "%s", hip_last_error());
+    hip_tensor *step[3] = {NULL, NULL, NULL};
+    for (int i = 0; i < 2; ++i)
+      CHECK(hip_paged_attention_decode(&tq1, &cache, &tcu1, &a, state, &step[i]) == HIP_OK, "%s",
+            hip_last_error());
+    CHECK(hip_paged_attention(&tq1, &cache, &tcu1, &a, &step[2]) == HIP_OK, "%s",
+          hip_last_error());
+    const float *s0 = step[0] ? out_data(step[0], H * D) : NULL;
+    for (int i = 1; i < 3; ++i) {
+      const float *si = step[i] ? out_data(step[i], H * D) : NULL;
+      CHECK(s0 && si && memcmp(s0, si, sizeof(float) * H * D) == 0, "decode step %d differs", i);
+    }
+    for (int i = 0; i < 3; ++i) hip_tensor_free(step[i]);
+    hip_tensor *none1 = NULL;
+    CHECK(hip_paged_attention_decode(&tq1, &cache, &tcu1, &a, NULL, &none1) ==
+              HIP_ERROR_INVALID_ARGUMENT,
+          "NULL state accepted");
+    CHECK(strstr(hip_last_error(), "state") != NULL, "message: %s", hip_last_error());
+    CHECK(hip_decode_state_new(-1, &state) == HIP_ERROR_INVALID_ARGUMENT, "interval -1");
+    hip_decode_state_free(state);
   }
 
   /* Errors: codes and messages that name the argument; nothing written. */

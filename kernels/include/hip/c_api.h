@@ -91,6 +91,17 @@ hip_status hip_paged_dense_attention(const DLTensor *q, const hip_paged_kv_cache
 hip_status hip_append_paged_kv(const hip_paged_kv_cache *cache, const DLTensor *k_new,
                                const DLTensor *v_new, const DLTensor *cu_seqlens_q);
 
+/* Decode with masks kept per sequence (PagedHiPDecodeState): a decoding
+ * sequence's mask is reused for refresh_interval steps, then searched again
+ * (0: HIP_REFRESH_INTERVAL, default 8). One state per batch; free it with
+ * hip_decode_state_free. */
+typedef struct hip_decode_state hip_decode_state;
+hip_status hip_decode_state_new(int64_t refresh_interval, hip_decode_state **state);
+void hip_decode_state_free(hip_decode_state *state);
+hip_status hip_paged_attention_decode(const DLTensor *q, const hip_paged_kv_cache *cache,
+                                      const DLTensor *cu_seqlens_q, const hip_attention_args *args,
+                                      hip_decode_state *state, hip_tensor **out);
+
 #ifdef __cplusplus
 }
 #endif
